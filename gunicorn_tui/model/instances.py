@@ -1,0 +1,188 @@
+"""What one sample of a Gunicorn instance holds.
+
+These dataclasses cross every layer: the sampler builds them, the dashboard and
+the ``--json`` outputs read them. A figure that could not be measured is
+``None`` and its field name is listed in ``unavailable`` with the reason, so no
+consumer ever shows a guess as if it were a measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+EMPTY_REASONS: Mapping[str, str] = {}
+
+
+class Source(StrEnum):
+    """Where an instance runs."""
+
+    DOCKER = "docker"
+    LOCAL = "local"
+
+
+class SamplingMode(StrEnum):
+    """How figures were read.
+
+    ``procfs``: /proc and cgroup files of a daemon on this host (full figures).
+    ``api``: only what the Docker API gives (remote daemon, Docker Desktop).
+    """
+
+    PROCFS = "procfs"
+    API = "api"
+
+
+class ConfigSource(StrEnum):
+    """Where a configuration value came from, highest precedence first."""
+
+    CONTROL_SOCKET = "control socket"
+    COMMAND_LINE = "command line"
+    ENV = "env"
+    CONFIG_FILE = "config file"
+    DEFAULT = "default"
+    UNKNOWN = "unknown"
+
+
+class WorkerState(StrEnum):
+    """What a worker is doing, derived from heartbeat, connections and CPU."""
+
+    IDLE = "idle"
+    BUSY = "busy"
+    STUCK = "stuck"
+    BOOTING = "booting"
+    UNKNOWN = "unknown"
+
+
+ConfigValue = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    """A Docker container as the engine names it."""
+
+    id: str
+    name: str
+    image: str
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+@dataclass(frozen=True)
+class ConfigSetting:
+    """One Gunicorn setting: its value, where that value was read, and which
+    static layer (command line, env, config file, default) declares it.
+
+    ``declared_in`` matters for retuning: a value pinned on the command line
+    cannot be changed by editing the config file and sending HUP.
+    """
+
+    value: ConfigValue
+    source: ConfigSource
+    declared_in: ConfigSource
+
+
+@dataclass(frozen=True)
+class GunicornConfig:
+    """The effective settings of one master, by Gunicorn setting name."""
+
+    settings: Mapping[str, ConfigSetting]
+    config_file: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def get(self, name: str) -> ConfigSetting:
+        """The setting called ``name``, or an unknown placeholder."""
+        return self.settings.get(
+            name, ConfigSetting(None, ConfigSource.UNKNOWN, ConfigSource.UNKNOWN)
+        )
+
+    def value(self, name: str) -> ConfigValue:
+        return self.get(name).value
+
+    @property
+    def workers(self) -> int | None:
+        value = self.value("workers")
+        return value if isinstance(value, int) else None
+
+    @property
+    def worker_class(self) -> str | None:
+        value = self.value("worker_class")
+        return value if isinstance(value, str) else None
+
+    @property
+    def timeout_s(self) -> float | None:
+        value = self.value("timeout")
+        return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    """CPU and memory of one process over the last sampling interval."""
+
+    pid: int | None
+    ns_pid: int | None
+    cpu_percent: float | None
+    rss_bytes: int | None
+    uss_bytes: int | None
+    age_s: float | None
+    unavailable: Mapping[str, str] = field(default_factory=lambda: EMPTY_REASONS)
+
+
+@dataclass(frozen=True)
+class WorkerSample:
+    """One worker: its process figures plus heartbeat, connections and state."""
+
+    process: ProcessSample
+    heartbeat_age_s: float | None
+    client_connections: int | None
+    state: WorkerState
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    @property
+    def ns_pid(self) -> int | None:
+        return self.process.ns_pid
+
+
+@dataclass(frozen=True)
+class ResourceTotals:
+    """CPU and memory of a whole instance (its container's cgroup when it has
+    one, else the sum of master and workers)."""
+
+    cpu_percent: float | None
+    memory_bytes: int | None
+    memory_limit_bytes: int | None
+    cpu_limit_cores: float | None
+    from_cgroup: bool
+    unavailable: Mapping[str, str] = field(default_factory=lambda: EMPTY_REASONS)
+
+
+@dataclass(frozen=True)
+class InstanceSample:
+    """One sample of one Gunicorn master and its workers."""
+
+    key: str
+    source: Source
+    container: ContainerRef | None
+    name: str
+    master: ProcessSample
+    config: GunicornConfig
+    workers: tuple[WorkerSample, ...]
+    totals: ResourceTotals
+    gunicorn_version: str | None
+    workers_target: int | None
+    mode: SamplingMode
+    taken_at: float
+    control_socket: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Short human name: container name (and master pid) or host pid."""
+        if self.container is not None:
+            return f"{self.container.name}:{self.master.ns_pid or self.master.pid}"
+        return f"pid:{self.master.pid}"
