@@ -138,6 +138,7 @@ class WorkerSample:
     heartbeat_age_s: float | None
     client_connections: int | None
     state: WorkerState
+    unavailable: Mapping[str, str] = field(default_factory=lambda: EMPTY_REASONS)
 
     @property
     def pid(self) -> int | None:

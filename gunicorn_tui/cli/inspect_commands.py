@@ -1,0 +1,169 @@
+"""``gtui ls`` and ``gtui snapshot``: the headless views of the monitor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from gunicorn_tui.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
+from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame, MonitorOptions, ensure_any
+from gunicorn_tui.monitor.targets import TargetKind, parse_target
+from gunicorn_tui.output.snapshot_json import snapshot_json
+from gunicorn_tui.output.text_table import render_table
+from gunicorn_tui.settings.resolve import short_worker_class
+
+PROBE_WAIT_S = 5.0
+
+
+def open_monitor(args: argparse.Namespace) -> Monitor:
+    """A Monitor for the command's TARGETs and options, targets checked."""
+    targets = tuple(parse_target(text) for text in getattr(args, "targets", []) or [])
+    if args.no_docker and any(t.kind is TargetKind.CONTAINER for t in targets):
+        names = ", ".join(t.text for t in targets if t.kind is TargetKind.CONTAINER)
+        raise CliError(f"container targets ({names}) need Docker: drop --no-docker", EXIT_USAGE)
+    monitor = Monitor(
+        MonitorOptions(
+            targets=targets,
+            use_docker=not args.no_docker,
+            force_api=args.api_only,
+        )
+    )
+    try:
+        monitor.open()
+        monitor.check_targets()
+    except BaseException:
+        monitor.close()
+        raise
+    return monitor
+
+
+def sample_settled(monitor: Monitor, interval_s: float) -> MonitorFrame:
+    """Two samples ``interval_s`` apart (CPU needs an interval), with runtime
+    probes (Gunicorn version) given a few seconds to answer."""
+    monitor.sample()
+    time.sleep(max(0.05, interval_s))
+    monitor.wait_for_probes(PROBE_WAIT_S)
+    frame = monitor.sample()
+    ensure_any(frame, monitor.options.targets)
+    return frame
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    """``gtui snapshot``: sample once, print JSON or a readable summary."""
+    if args.interval <= 0 or args.interval > 60:
+        raise CliError("--interval must be between 0 and 60 seconds", EXIT_USAGE)
+    monitor = open_monitor(args)
+    try:
+        frame = sample_settled(monitor, args.interval)
+    finally:
+        monitor.close()
+    if args.json:
+        document = snapshot_json(frame.instances, frame.docker, frame.taken_at, frame.notices)
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    for sample in frame.instances:
+        print(describe_instance(sample))
+        print()
+    print(docker_line(frame))
+    return EXIT_OK
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    """``gtui ls``: a table of discovered servers."""
+    monitor = open_monitor(args)
+    try:
+        frame = sample_settled(monitor, 0.05)
+    finally:
+        monitor.close()
+    if args.json:
+        document = snapshot_json(frame.instances, frame.docker, frame.taken_at, frame.notices)
+        rows = [
+            {key: instance[key] for key in ("key", "source", "container", "gunicorn_version")}
+            | {
+                "master_pid": instance["master"]["pid"],
+                "worker_class": instance["config"]["worker_class"]["value"],
+                "workers": instance["workers_current"],
+                "bind": instance["config"]["bind"]["value"],
+            }
+            for instance in document["instances"]
+        ]
+        json.dump({"instances": rows, "docker": document["docker"]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    header = ("SOURCE", "CONTAINER", "MASTER", "VERSION", "CLASS", "WORKERS", "BIND")
+    rows_text = [ls_row(sample) for sample in frame.instances]
+    print(render_table(header, rows_text))
+    if not frame.instances:
+        print("(no Gunicorn servers found)")
+    print(docker_line(frame))
+    return EXIT_OK
+
+
+def ls_row(sample: InstanceSample) -> tuple[str, ...]:
+    config = sample.config
+    worker_class = config.worker_class
+    workers = str(len(sample.workers))
+    if sample.workers_target is not None and sample.workers_target != len(sample.workers):
+        workers += f"/{sample.workers_target}"
+    master = str(sample.master.pid)
+    if sample.master.ns_pid is not None and sample.master.ns_pid != sample.master.pid:
+        master += f" ({sample.master.ns_pid})"
+    return (
+        sample.source.value,
+        sample.container.name if sample.container else "-",
+        master,
+        sample.gunicorn_version or "?",
+        short_worker_class(worker_class) if worker_class else "?",
+        workers,
+        str(config.value("bind") or "?"),
+    )
+
+
+def docker_line(frame: MonitorFrame) -> str:
+    return f"docker: {frame.docker.state.value} ({frame.docker.message})"
+
+
+def _mib(value: int | None) -> str:
+    return "n/a" if value is None else f"{value / 1048576:.1f}MiB"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def describe_instance(sample: InstanceSample) -> str:
+    """A readable multi-line summary of one instance."""
+    where = sample.container.name if sample.container else "host"
+    lines = [
+        f"{sample.source.value} {where} master {sample.master.pid} [{sample.name}]"
+        f" gunicorn {sample.gunicorn_version or '?'}",
+        "  config: "
+        + ", ".join(
+            f"{name}={sample.config.value(name)} ({sample.config.get(name).source.value})"
+            for name in ("workers", "worker_class", "threads", "timeout", "bind")
+        ),
+        f"  totals: cpu {_pct(sample.totals.cpu_percent)}"
+        f" memory {_mib(sample.totals.memory_bytes)}",
+    ]
+    header = ("PID", "NSPID", "STATE", "CPU", "USS", "RSS", "AGE", "HEARTBEAT")
+    rows = [
+        (
+            str(w.pid),
+            str(w.ns_pid) if w.ns_pid is not None else "n/a",
+            w.state.value,
+            _pct(w.process.cpu_percent),
+            _mib(w.process.uss_bytes),
+            _mib(w.process.rss_bytes),
+            "n/a" if w.process.age_s is None else f"{w.process.age_s:.0f}s",
+            "n/a" if w.heartbeat_age_s is None else f"{w.heartbeat_age_s:.1f}s",
+        )
+        for w in sample.workers
+    ]
+    lines.append(render_table(header, rows, indent="  "))
+    for warning in sample.warnings + sample.config.warnings:
+        lines.append(f"  note: {warning}")
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""The ``gtui`` command: argument parsing, exit codes, one-line errors.
+
+Exit codes: 0 ok, 1 failure of the operation, 2 usage, 3 target not found,
+4 Docker unreachable while a container target was named. User errors never
+print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from gunicorn_tui import __version__
+from gunicorn_tui.cli.exit_codes import (
+    EXIT_DOCKER_UNREACHABLE,
+    EXIT_FAILURE,
+    EXIT_TARGET_NOT_FOUND,
+    EXIT_USAGE,
+    CliError,
+)
+from gunicorn_tui.monitor.monitor import DockerUnreachable
+from gunicorn_tui.monitor.targets import TargetNotFound, TargetSyntaxError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-docker", action="store_true", help="do not look at Docker containers")
+    parser.add_argument(
+        "--api-only",
+        action="store_true",
+        help="sample containers through the Docker API only, as with a remote daemon",
+    )
+
+
+def _add_targets(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="container name or id, or pid:N for a master on this host (default: all)",
+    )
+
+
+def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The dashboard parser and one parser per subcommand."""
+    description = "A terminal dashboard for tuning Gunicorn live."
+    epilog = (
+        "commands: ls, snapshot, demo (run 'gtui COMMAND --help'). "
+        "With no command, opens the dashboard on TARGETs (default: everything found)."
+    )
+    dashboard = _Parser(prog="gtui", description=description, epilog=epilog)
+    dashboard.add_argument("--version", action="version", version=f"gtui {__version__}")
+    _add_targets(dashboard)
+    _add_common(dashboard)
+    dashboard.add_argument(
+        "--refresh",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between samples (default 1.0; + and - change it live)",
+    )
+
+    commands: dict[str, argparse.ArgumentParser] = {}
+
+    ls = _Parser(prog="gtui ls", description="List the Gunicorn servers gtui can see.")
+    _add_targets(ls)
+    _add_common(ls)
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    commands["ls"] = ls
+
+    snapshot = _Parser(
+        prog="gtui snapshot",
+        description="Sample once and print every instance (schema in the README).",
+    )
+    _add_targets(snapshot)
+    _add_common(snapshot)
+    snapshot.add_argument("--json", action="store_true", help="print one JSON document")
+    snapshot.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="CPU is measured over this interval (default 1.0)",
+    )
+    commands["snapshot"] = snapshot
+
+    demo = _Parser(
+        prog="gtui demo",
+        description="Serve the bundled sample app under a local Gunicorn, drive light "
+        "traffic at it, and open the dashboard on it. Quitting stops everything.",
+    )
+    demo.add_argument("--workers", type=int, default=3, help="Gunicorn workers (default 3)")
+    demo.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
+    demo.add_argument("--no-traffic", action="store_true", help="do not send demo traffic")
+    demo.add_argument(
+        "--refresh", type=float, default=1.0, metavar="SECONDS", help="seconds between samples"
+    )
+    commands["demo"] = demo
+    return dashboard, commands
+
+
+def _handler(name: str) -> Handler:
+    # Imported lazily: `gtui ls` should not pay for importing textual.
+    if name == "ls":
+        from gunicorn_tui.cli.inspect_commands import run_ls
+
+        return run_ls
+    if name == "snapshot":
+        from gunicorn_tui.cli.inspect_commands import run_snapshot
+
+        return run_snapshot
+    if name == "demo":
+        from gunicorn_tui.cli.dashboard_commands import run_demo
+
+        return run_demo
+    from gunicorn_tui.cli.dashboard_commands import run_dashboard
+
+    return run_dashboard
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gtui`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    dashboard, commands = build_parsers()
+    if args_list and args_list[0] in commands:
+        name = args_list.pop(0)
+        namespace = commands[name].parse_args(args_list)
+    else:
+        name = "dashboard"
+        namespace = dashboard.parse_args(args_list)
+    prog = "gtui" if name == "dashboard" else f"gtui {name}"
+    try:
+        return _handler(name)(namespace)
+    except TargetSyntaxError as error:
+        return _fail(prog, str(error), EXIT_USAGE)
+    except TargetNotFound as error:
+        return _fail(prog, str(error), EXIT_TARGET_NOT_FOUND)
+    except DockerUnreachable as error:
+        return _fail(prog, str(error), EXIT_DOCKER_UNREACHABLE)
+    except CliError as error:
+        return _fail(prog, error.message, error.exit_code)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILURE
+
+
+def _fail(prog: str, message: str, code: int) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return code

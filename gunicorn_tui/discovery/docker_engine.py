@@ -1,0 +1,328 @@
+"""Running containers, kept current from Docker events.
+
+The container list is read once, then kept up to date by the events stream
+(start, die, destroy, rename), so polling never asks the daemon anything.
+When the daemon goes away the watcher says so, keeps the last list marked
+stale, and reconnects with backoff; on reconnect it lists again.
+
+docker-py honours ``DOCKER_HOST`` and, when it is unset, the current docker
+context (docker >= 7.2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gunicorn_tui.model.instances import ContainerRef
+from gunicorn_tui.sampling.procfs import ProcessGone, parse_environ_list, read_cgroup_lines
+
+API_TIMEOUT_S = 10.0
+_RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
+
+
+class DaemonState(StrEnum):
+    """Whether gtui can talk to the Docker daemon."""
+
+    CONNECTED = "connected"
+    UNREACHABLE = "unreachable"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class DaemonStatus:
+    """The daemon as last seen, for the status line and --json."""
+
+    state: DaemonState
+    message: str
+    since: float
+    host: str
+
+    @property
+    def connected(self) -> bool:
+        return self.state is DaemonState.CONNECTED
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A running container and what discovery needs from its inspect."""
+
+    ref: ContainerRef
+    main_pid: int
+    command: tuple[str, ...]
+    environment: Mapping[str, str]
+    labels: Mapping[str, str]
+    started_at: str
+    local_pids: bool
+    inspect: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+
+class DockerUnavailable(Exception):
+    """The Docker daemon could not be reached."""
+
+
+def daemon_host() -> str:
+    """The daemon address in use, for messages."""
+    return os.environ.get("DOCKER_HOST") or "default (docker context or /var/run/docker.sock)"
+
+
+def connect(timeout_s: float = API_TIMEOUT_S) -> Any:
+    """A pinged DockerClient, or DockerUnavailable with a one-line reason."""
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env(timeout=int(timeout_s), max_pool_size=16)
+        client.ping()
+    except docker.errors.DockerException as error:
+        raise DockerUnavailable(_reason(error)) from error
+    except Exception as error:  # requests/urllib3 errors surface unwrapped
+        raise DockerUnavailable(_reason(error)) from error
+    return client
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "FileNotFoundError" in text or "No such file" in text or "Connection refused" in text:
+        return f"Docker daemon not reachable at {daemon_host()}"
+    return text[:200]
+
+
+def pids_are_local(container_id: str, main_pid: int) -> bool:
+    """True when the container's processes are this host's processes.
+
+    A remote daemon or Docker Desktop reports pids of another machine; the
+    check is that the main pid exists here and sits in this container's
+    cgroup.
+    """
+    if main_pid <= 0:
+        return False
+    try:
+        lines = read_cgroup_lines(main_pid)
+    except (ProcessGone, PermissionError, OSError):
+        return False
+    return any(container_id in line for line in lines)
+
+
+def container_info(inspect: Mapping[str, Any], force_api: bool = False) -> ContainerInfo:
+    """Build a ContainerInfo from ``docker inspect`` output."""
+    config = inspect.get("Config") or {}
+    state = inspect.get("State") or {}
+    container_id = str(inspect.get("Id", ""))
+    main_pid = int(state.get("Pid") or 0)
+    command = tuple([str(inspect.get("Path", ""))] + [str(a) for a in inspect.get("Args") or []])
+    ref = ContainerRef(
+        id=container_id,
+        name=str(inspect.get("Name", "")).lstrip("/"),
+        image=str(config.get("Image", "")),
+    )
+    return ContainerInfo(
+        ref=ref,
+        main_pid=main_pid,
+        command=tuple(word for word in command if word),
+        environment=parse_environ_list(config.get("Env")),
+        labels=dict(config.get("Labels") or {}),
+        started_at=str(state.get("StartedAt", "")),
+        local_pids=not force_api and pids_are_local(container_id, main_pid),
+        inspect=inspect,
+    )
+
+
+_ID = re.compile(r"^[0-9a-f]{3,64}$")
+
+
+class ContainerWatcher:
+    """Keeps the set of running containers current in a background thread."""
+
+    def __init__(
+        self,
+        force_api: bool = False,
+        on_change: Callable[[], None] | None = None,
+        connector: Callable[[], Any] = connect,
+    ) -> None:
+        self._force_api = force_api
+        self._on_change = on_change
+        self._connector = connector
+        self._lock = threading.Lock()
+        self._containers: dict[str, ContainerInfo] = {}
+        self._client: Any = None
+        self._status = DaemonStatus(
+            DaemonState.UNREACHABLE, "not connected yet", time.time(), daemon_host()
+        )
+        self._generation = 0
+        self._stop = threading.Event()
+        self._connected_once = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._events_stream: Any = None
+
+    # -- public, thread-safe ------------------------------------------------
+
+    def start(self, wait_s: float = 3.0) -> DaemonStatus:
+        """Connect (waiting up to ``wait_s``) and keep watching in the background."""
+        self._thread = threading.Thread(target=self._run, name="gtui-docker-events", daemon=True)
+        self._thread.start()
+        self._connected_once.wait(wait_s)
+        return self.status()
+
+    def stop(self) -> None:
+        self._stop.set()
+        stream = self._events_stream
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+    def status(self) -> DaemonStatus:
+        with self._lock:
+            return self._status
+
+    @property
+    def client(self) -> Any:
+        """The shared DockerClient (None while disconnected)."""
+        return self._client
+
+    @property
+    def generation(self) -> int:
+        """Increments whenever the container set changes."""
+        with self._lock:
+            return self._generation
+
+    def containers(self) -> dict[str, ContainerInfo]:
+        """Running containers by full id (a copy)."""
+        with self._lock:
+            return dict(self._containers)
+
+    def find(self, name_or_id: str) -> ContainerInfo | None:
+        """A running container by exact name, full id or unique id prefix."""
+        with self._lock:
+            containers = list(self._containers.values())
+        for info in containers:
+            if info.ref.name == name_or_id or info.ref.id == name_or_id:
+                return info
+        if _ID.match(name_or_id):
+            matches = [info for info in containers if info.ref.id.startswith(name_or_id)]
+            if len(matches) == 1:
+                return matches[0]
+        return None
+
+    def describe_missing(self, name_or_id: str) -> str:
+        """Why ``name_or_id`` is not a running container, in one line."""
+        client = self._client
+        if client is None:
+            return f"no running container {name_or_id!r} (Docker unreachable)"
+        try:
+            inspect = client.api.inspect_container(name_or_id)
+        except Exception:
+            return f"no container named {name_or_id!r}"
+        state = (inspect.get("State") or {}).get("Status", "unknown")
+        return f"container {name_or_id!r} is not running (status: {state})"
+
+    # -- background thread ----------------------------------------------------
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                client = self._connector()
+            except DockerUnavailable as error:
+                self._set_status(DaemonState.UNREACHABLE, str(error))
+                self._connected_once.set()
+                delay = _RECONNECT_DELAYS_S[min(attempt, len(_RECONNECT_DELAYS_S) - 1)]
+                attempt += 1
+                self._stop.wait(delay)
+                continue
+            attempt = 0
+            self._client = client
+            try:
+                since = time.time()
+                self._relist(client)
+                self._set_status(DaemonState.CONNECTED, "connected")
+                self._connected_once.set()
+                self._follow_events(client, since)
+            except Exception as error:
+                if self._stop.is_set():
+                    return
+                self._set_status(DaemonState.UNREACHABLE, f"lost Docker daemon: {_reason(error)}")
+            finally:
+                self._client = None
+                with contextlib.suppress(Exception):
+                    client.close()
+            self._stop.wait(_RECONNECT_DELAYS_S[0])
+
+    def _set_status(self, state: DaemonState, message: str) -> None:
+        with self._lock:
+            if self._status.state is not state or self._status.message != message:
+                self._status = DaemonStatus(state, message, time.time(), daemon_host())
+                self._generation += 1
+        if self._on_change is not None:
+            self._on_change()
+
+    def _relist(self, client: Any) -> None:
+        found: dict[str, ContainerInfo] = {}
+        for summary in client.api.containers(filters={"status": "running"}):
+            try:
+                inspect = client.api.inspect_container(summary["Id"])
+            except Exception:
+                continue  # gone between list and inspect
+            if (inspect.get("State") or {}).get("Running"):
+                found[inspect["Id"]] = container_info(inspect, self._force_api)
+        with self._lock:
+            self._containers = found
+            self._generation += 1
+        if self._on_change is not None:
+            self._on_change()
+
+    def _follow_events(self, client: Any, since: float) -> None:
+        stream = client.api.events(
+            since=int(since),
+            decode=True,
+            filters={"type": "container"},
+        )
+        self._events_stream = stream
+        try:
+            for event in stream:
+                if self._stop.is_set():
+                    return
+                self._apply_event(client, event)
+        finally:
+            self._events_stream = None
+        if not self._stop.is_set():
+            raise DockerUnavailable("events stream ended")
+
+    def _apply_event(self, client: Any, event: Mapping[str, Any]) -> None:
+        action = str(event.get("Action") or event.get("status") or "")
+        container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+        if not container_id:
+            return
+        if action in ("start", "rename", "unpause", "update", "restart"):
+            try:
+                inspect = client.api.inspect_container(container_id)
+            except Exception:
+                return
+            running = (inspect.get("State") or {}).get("Running")
+            with self._lock:
+                if running:
+                    self._containers[container_id] = container_info(inspect, self._force_api)
+                else:
+                    self._containers.pop(container_id, None)
+                self._generation += 1
+        elif action in ("die", "stop", "kill", "destroy", "oom"):
+            if action in ("kill", "oom"):
+                return  # followed by die; nothing to do yet
+            with self._lock:
+                self._containers.pop(container_id, None)
+                self._generation += 1
+        else:
+            return
+        if self._on_change is not None:
+            self._on_change()

@@ -1,0 +1,404 @@
+"""The headless monitor: discovery plus sampling, one frame per call.
+
+``Monitor.sample()`` is what the dashboard, ``gtui snapshot`` and
+``gtui watch`` call. It never blocks on Docker: the container list comes from
+the watcher thread (kept current by events), and figures come from /proc and
+cgroup files. A full rediscovery (a scan of /proc for Gunicorn processes)
+runs every ``rescan_interval_s`` or when the container set changed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from gunicorn_tui.discovery.docker_engine import (
+    ContainerInfo,
+    ContainerWatcher,
+    DaemonState,
+    DaemonStatus,
+    daemon_host,
+)
+from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_records
+from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
+from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
+from gunicorn_tui.monitor.targets import Target, TargetKind, TargetNotFound
+from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
+from gunicorn_tui.sampling.local_instance import (
+    InstanceIdentity,
+    LocalInstanceSampler,
+    SampleTables,
+)
+from gunicorn_tui.sampling.process_figures import ProcessFigures
+from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_environ, read_ppid
+from gunicorn_tui.sampling.runtime_probe import (
+    ProbeFailed,
+    RuntimeFacts,
+    probe_container,
+    probe_local,
+)
+from gunicorn_tui.settings.master_inputs import read_master_environment
+
+DEFAULT_RESCAN_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True)
+class MonitorFrame:
+    """Everything one sample saw."""
+
+    taken_at: float
+    instances: tuple[InstanceSample, ...]
+    docker: DaemonStatus
+    notices: tuple[str, ...] = ()
+    sample_duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    """How the monitor discovers and samples."""
+
+    targets: tuple[Target, ...] = ()
+    use_docker: bool = True
+    force_api: bool = False
+    rescan_interval_s: float = DEFAULT_RESCAN_INTERVAL_S
+    probe_versions: bool = True
+    extra_local_pids: tuple[int, ...] = field(default=())
+
+
+class Monitor:
+    """Discovers Gunicorn masters and samples them on request."""
+
+    def __init__(
+        self,
+        options: MonitorOptions | None = None,
+        watcher: ContainerWatcher | None = None,
+    ) -> None:
+        self.options = options or MonitorOptions()
+        self._figures = ProcessFigures()
+        self._watcher = watcher
+        self._own_watcher = watcher is None
+        self._samplers: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
+        self._last_discovery = -1e9
+        self._watcher_generation = -1
+        self._notices: list[str] = []
+        self._lock = threading.Lock()
+        self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gtui-probe")
+        self._facts: dict[str, RuntimeFacts | None] = {}
+        self._probes: dict[str, Future[RuntimeFacts]] = {}
+        self._closed = False
+        self._seen_containers: dict[str, ContainerRef] = {}
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def open(self, wait_for_docker_s: float = 3.0) -> None:
+        """Connect to Docker (if enabled) and wait briefly for the first list."""
+        if self.options.use_docker and self._watcher is None:
+            self._watcher = ContainerWatcher(force_api=self.options.force_api)
+            self._watcher.start(wait_s=wait_for_docker_s)
+        elif self._watcher is not None and self._own_watcher:
+            self._watcher.start(wait_s=wait_for_docker_s)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._watcher is not None and self._own_watcher:
+            self._watcher.stop()
+        for sampler in self._samplers.values():
+            if isinstance(sampler, ApiInstanceSampler):
+                sampler.close()
+        self._probe_pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Monitor:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def watcher(self) -> ContainerWatcher | None:
+        return self._watcher
+
+    def docker_status(self) -> DaemonStatus:
+        if self._watcher is None:
+            return DaemonStatus(DaemonState.DISABLED, "Docker not used", time.time(), daemon_host())
+        return self._watcher.status()
+
+    # -- targets -------------------------------------------------------------
+
+    def check_targets(self) -> None:
+        """Raise TargetNotFound (or DockerUnreachable) for a target naming nothing."""
+        for target in self.options.targets:
+            if target.kind is TargetKind.PID:
+                if not os.path.exists(f"{PROC}/{target.pid}"):
+                    raise TargetNotFound(f"no process with pid {target.pid}")
+                continue
+            watcher = self._watcher
+            if watcher is None or not watcher.status().connected:
+                raise DockerUnreachable(f"{target.text}: {self.docker_status().message}")
+            if watcher.find(target.value) is None:
+                raise TargetNotFound(watcher.describe_missing(target.value))
+
+    # -- sampling ------------------------------------------------------------
+
+    def sample(self) -> MonitorFrame:
+        """One frame: every watched instance, sampled now."""
+        started = time.monotonic()
+        with self._lock:
+            self._maybe_discover()
+            tables = SampleTables()
+            samples: list[InstanceSample] = []
+            for key, sampler in list(self._samplers.items()):
+                try:
+                    if isinstance(sampler, LocalInstanceSampler):
+                        samples.append(sampler.sample(tables))
+                    else:
+                        samples.append(sampler.sample())
+                except ProcessGone:
+                    self._notices.append(f"{sampler.identity.name or key}: master exited")
+                    del self._samplers[key]
+                except Exception as error:  # a bug must not stop the dashboard
+                    self._notices.append(f"{key}: sampling failed: {error}")
+            watched: list[int] = []
+            for sampler in self._samplers.values():
+                if isinstance(sampler, LocalInstanceSampler):
+                    watched.extend(sampler.watched_pids)
+            self._figures.forget_except(watched)
+            notices, self._notices = tuple(self._notices), []
+        samples.sort(key=lambda s: (s.source.value, s.label))
+        return MonitorFrame(
+            taken_at=time.time(),
+            instances=tuple(samples),
+            docker=self.docker_status(),
+            notices=notices,
+            sample_duration_s=time.monotonic() - started,
+        )
+
+    def wait_for_probes(self, timeout_s: float) -> None:
+        """Wait (bounded) for runtime probes started by earlier samples."""
+        deadline = time.monotonic() + timeout_s
+        for future in list(self._probes.values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                future.result(timeout=remaining)
+            except Exception:
+                continue
+
+    def request_rescan(self) -> None:
+        """Rediscover at the next sample (after a retune, for instance)."""
+        self._last_discovery = -1e9
+
+    # -- discovery -----------------------------------------------------------
+
+    def _maybe_discover(self) -> None:
+        generation = self._watcher.generation if self._watcher is not None else 0
+        now = time.monotonic()
+        if (
+            generation == self._watcher_generation
+            and now - self._last_discovery < self.options.rescan_interval_s
+        ):
+            return
+        self._watcher_generation = generation
+        self._last_discovery = now
+        self._discover()
+
+    def _containers(self) -> dict[str, ContainerInfo]:
+        if self._watcher is None:
+            return {}
+        return self._watcher.containers()
+
+    def _wanted_container_ids(self, containers: dict[str, ContainerInfo]) -> set[str] | None:
+        """Ids of targeted containers, or None when all are wanted."""
+        targets = [t for t in self.options.targets if t.kind is TargetKind.CONTAINER]
+        if not self.options.targets:
+            return None
+        wanted: set[str] = set()
+        for target in targets:
+            for info in containers.values():
+                if target.value in (info.ref.name, info.ref.id) or (
+                    len(target.value) >= 3 and info.ref.id.startswith(target.value)
+                ):
+                    wanted.add(info.ref.id)
+        return wanted
+
+    def _wanted_pids(self) -> set[int]:
+        return {t.pid for t in self.options.targets if t.kind is TargetKind.PID}
+
+    def _discover(self) -> None:
+        containers = self._containers()
+        for info in containers.values():
+            self._seen_containers[info.ref.id] = info.ref
+        wanted_containers = self._wanted_container_ids(containers)
+        wanted_pids = self._wanted_pids()
+        only_containers = bool(self.options.targets) and not wanted_pids
+
+        found: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
+        trees = find_trees(gunicorn_records())
+        for tree in trees:
+            container_id = container_id_of(tree.master_pid)
+            info: ContainerInfo | None = containers.get(container_id) if container_id else None
+            if container_id and info is not None and not info.local_pids:
+                continue  # sampled through the API below
+            if wanted_containers is not None or wanted_pids:
+                in_wanted_container = bool(
+                    container_id and wanted_containers and container_id in wanted_containers
+                )
+                if not in_wanted_container and not self._tree_matches_pids(tree, wanted_pids):
+                    continue
+            elif only_containers and not container_id:
+                continue
+            key = self._key(tree, container_id)
+            existing = self._samplers.get(key)
+            if isinstance(existing, LocalInstanceSampler) and existing.identity.master_pid == (
+                tree.master_pid
+            ):
+                found[key] = existing
+                continue
+            if info is None:
+                info = self._unknown_container(container_id)
+            identity = InstanceIdentity(
+                key=key,
+                source=Source.DOCKER if container_id else Source.LOCAL,
+                container=info,
+                master_pid=tree.master_pid,
+                name=tree.name or "",
+                titled=tree.titled,
+                argv=tree.argv,
+                parent_master_pid=tree.parent_master_pid,
+            )
+            found[key] = LocalInstanceSampler(
+                identity, self._figures, runtime_facts=self._facts_getter(identity)
+            )
+
+        # Containers whose pids are not ours (remote daemon, Docker Desktop).
+        for info in containers.values():
+            if info.local_pids:
+                continue
+            if wanted_containers is not None and info.ref.id not in wanted_containers:
+                continue
+            if wanted_containers is None and wanted_pids:
+                continue
+            found.update(self._api_samplers_for(info))
+
+        for key, old in self._samplers.items():
+            if key not in found and isinstance(old, ApiInstanceSampler):
+                old.close()
+        self._samplers = found
+
+    def _api_samplers_for(self, info: ContainerInfo) -> dict[str, ApiInstanceSampler]:
+        client = self._watcher.client if self._watcher is not None else None
+        existing = {
+            key: sampler
+            for key, sampler in self._samplers.items()
+            if isinstance(sampler, ApiInstanceSampler) and sampler.container.ref.id == info.ref.id
+        }
+        if client is None:
+            return existing
+        try:
+            discovered = ApiInstanceSampler.discover(client, info, existing)
+        except Exception as error:
+            self._notices.append(f"{info.ref.name}: {error}")
+            return existing
+        return discovered
+
+    @staticmethod
+    def _tree_matches_pids(tree: GunicornTree, pids: set[int]) -> bool:
+        if not pids:
+            return False
+        return tree.master_pid in pids or any(pid in pids for pid in tree.workers)
+
+    def _unknown_container(self, container_id: str | None) -> ContainerInfo | None:
+        if not container_id:
+            return None
+        ref = self._seen_containers.get(container_id) or ContainerRef(
+            id=container_id, name=container_id[:12], image="?"
+        )
+        return ContainerInfo(
+            ref=ref,
+            main_pid=0,
+            command=(),
+            environment={},
+            labels={},
+            started_at="",
+            local_pids=True,
+        )
+
+    def _key(self, tree: GunicornTree, container_id: str | None) -> str:
+        if container_id:
+            try:
+                ns_pid = self._figures.ns_pid(tree.master_pid)
+            except ProcessGone:
+                ns_pid = None
+            return f"docker:{container_id[:12]}:{ns_pid or tree.master_pid}"
+        return f"local:{tree.master_pid}"
+
+    # -- runtime probes ------------------------------------------------------
+
+    def _facts_getter(self, identity: InstanceIdentity) -> Callable[[], RuntimeFacts | None]:
+        probe_key = self._probe_key(identity)
+
+        def get() -> RuntimeFacts | None:
+            if probe_key in self._facts:
+                return self._facts[probe_key]
+            if not self.options.probe_versions or self._closed:
+                return None
+            future = self._probes.get(probe_key)
+            if future is None:
+                self._probes[probe_key] = self._probe_pool.submit(self._run_probe, identity)
+                return None
+            if future.done():
+                try:
+                    self._facts[probe_key] = future.result()
+                except (ProbeFailed, Exception):
+                    self._facts[probe_key] = None
+                return self._facts[probe_key]
+            return None
+
+        return get
+
+    @staticmethod
+    def _probe_key(identity: InstanceIdentity) -> str:
+        try:
+            exe = os.readlink(f"{PROC}/{identity.master_pid}/exe")
+        except OSError:
+            exe = "?"
+        if identity.container is not None:
+            return f"{identity.container.ref.id}:{exe}"
+        return f"local:{identity.master_pid}:{exe}"
+
+    def _run_probe(self, identity: InstanceIdentity) -> RuntimeFacts:
+        pid = identity.master_pid
+        try:
+            exe = os.readlink(f"{PROC}/{pid}/exe").removesuffix(" (deleted)")
+            cwd = os.readlink(f"{PROC}/{pid}/cwd")
+        except OSError as error:
+            raise ProbeFailed(str(error)) from error
+        if identity.container is not None:
+            client = self._watcher.client if self._watcher is not None else None
+            if client is None:
+                raise ProbeFailed("Docker unreachable")
+            container = client.containers.get(identity.container.ref.id)
+            return probe_container(container, [exe, "python3", "python"], cwd)
+        environment = read_master_environment(pid)
+        if environment is None:
+            try:
+                environment = read_environ(read_ppid(pid))
+            except (ProcessGone, PermissionError, ValueError):
+                environment = None
+        return probe_local(exe, environment, cwd)
+
+
+class DockerUnreachable(Exception):
+    """A container target was named but the Docker daemon cannot be reached."""
+
+
+def ensure_any(frame: MonitorFrame, targets: Sequence[Target]) -> None:
+    """Raise TargetNotFound when targets were named and nothing matched."""
+    if targets and not frame.instances:
+        names = ", ".join(t.text for t in targets)
+        raise TargetNotFound(f"no Gunicorn server found in {names}")

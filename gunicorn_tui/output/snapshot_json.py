@@ -1,0 +1,128 @@
+"""The JSON form of instance samples (``gtui snapshot --json``, ``gtui watch``).
+
+The schema is documented in the README; ``SCHEMA`` names its version. Every
+figure that could not be measured is ``null`` and named, with the reason, in
+the ``unavailable`` object next to it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from gunicorn_tui.discovery.docker_engine import DaemonStatus
+from gunicorn_tui.model.instances import (
+    ConfigSetting,
+    InstanceSample,
+    ProcessSample,
+    ResourceTotals,
+    WorkerSample,
+)
+
+SCHEMA = "gtui.snapshot/1"
+
+# The settings every instance reports; the rest of the tracked ones follow.
+HEADLINE_SETTINGS = ("workers", "worker_class", "threads", "timeout", "bind")
+
+
+def iso_time(epoch_s: float) -> str:
+    """UTC ISO-8601 with milliseconds."""
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def setting_json(setting: ConfigSetting) -> dict[str, Any]:
+    return {
+        "value": setting.value,
+        "source": setting.source.value,
+        "declared_in": setting.declared_in.value,
+    }
+
+
+def process_json(process: ProcessSample) -> dict[str, Any]:
+    return {
+        "pid": process.pid,
+        "ns_pid": process.ns_pid,
+        "cpu_percent": _round(process.cpu_percent),
+        "rss_bytes": process.rss_bytes,
+        "uss_bytes": process.uss_bytes,
+        "age_s": _round(process.age_s, 1),
+        "unavailable": dict(process.unavailable),
+    }
+
+
+def worker_json(worker: WorkerSample) -> dict[str, Any]:
+    document = process_json(worker.process)
+    document.update(
+        {
+            "heartbeat_age_s": _round(worker.heartbeat_age_s),
+            "client_connections": worker.client_connections,
+            "state": worker.state.value,
+        }
+    )
+    document["unavailable"] = {**document["unavailable"], **dict(worker.unavailable)}
+    return document
+
+
+def totals_json(totals: ResourceTotals) -> dict[str, Any]:
+    return {
+        "cpu_percent": _round(totals.cpu_percent),
+        "memory_bytes": totals.memory_bytes,
+        "memory_limit_bytes": totals.memory_limit_bytes,
+        "cpu_limit_cores": totals.cpu_limit_cores,
+        "from_cgroup": totals.from_cgroup,
+        "unavailable": dict(totals.unavailable),
+    }
+
+
+def instance_json(sample: InstanceSample) -> dict[str, Any]:
+    """One instance as documented in the README."""
+    config = {name: setting_json(sample.config.get(name)) for name in HEADLINE_SETTINGS}
+    for name, setting in sample.config.settings.items():
+        config.setdefault(name, setting_json(setting))
+    container = sample.container
+    return {
+        "key": sample.key,
+        "source": sample.source.value,
+        "name": sample.name,
+        "container": (
+            {"id": container.id, "name": container.name, "image": container.image}
+            if container is not None
+            else None
+        ),
+        "gunicorn_version": sample.gunicorn_version,
+        "sampling": sample.mode.value,
+        "taken_at": iso_time(sample.taken_at),
+        "master": process_json(sample.master),
+        "config": config,
+        "config_file": sample.config.config_file,
+        "control_socket": sample.control_socket,
+        "workers_current": len(sample.workers),
+        "workers_target": sample.workers_target,
+        "workers": [worker_json(worker) for worker in sample.workers],
+        "totals": totals_json(sample.totals),
+        "warnings": list(sample.warnings) + list(sample.config.warnings),
+    }
+
+
+def docker_json(status: DaemonStatus) -> dict[str, Any]:
+    return {"state": status.state.value, "message": status.message, "host": status.host}
+
+
+def snapshot_json(
+    instances: tuple[InstanceSample, ...],
+    docker: DaemonStatus,
+    taken_at: float,
+    notices: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The whole ``gtui snapshot --json`` document."""
+    return {
+        "schema": SCHEMA,
+        "taken_at": iso_time(taken_at),
+        "docker": docker_json(docker),
+        "instances": [instance_json(sample) for sample in instances],
+        "notices": list(notices),
+    }

@@ -1,0 +1,18 @@
+"""Plain-text tables for the command line (no colours: pipes and logs too)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> str:
+    """Left-aligned columns separated by two spaces."""
+    widths = [len(title) for title in header]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    lines = []
+    for row in (header, *rows):
+        cells = [cell.ljust(widths[index]) for index, cell in enumerate(row)]
+        lines.append(indent + "  ".join(cells).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,570 @@
+"""Sample one master and its workers through /proc (host or local daemon).
+
+Per sample and per instance this reads: the master's children list, each
+process's CPU and memory (psutil, objects kept across samples), each
+worker's descriptors (heartbeat file and sockets), the container's cgroup
+totals, and, when the server has one, two cheap requests on the control
+socket. No Docker API call is made on this path.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import psutil
+
+from gunicorn_tui.discovery.docker_engine import ContainerInfo
+from gunicorn_tui.discovery.process_tree import Role, gunicorn_args, parse_title
+from gunicorn_tui.model.instances import (
+    ConfigSource,
+    GunicornConfig,
+    InstanceSample,
+    ProcessSample,
+    ResourceTotals,
+    SamplingMode,
+    Source,
+    WorkerSample,
+)
+from gunicorn_tui.sampling.cgroup import (
+    CgroupLimits,
+    CgroupPaths,
+    CgroupReading,
+    find_cgroup_paths,
+    read_cgroup,
+    read_cgroup_limits,
+)
+from gunicorn_tui.sampling.control_socket import (
+    ControlSocketError,
+    UnixSocketTransport,
+)
+from gunicorn_tui.sampling.process_figures import PERMISSION_DENIED, ProcessFigures
+from gunicorn_tui.sampling.procfs import (
+    PROC,
+    OpenFiles,
+    ProcessGone,
+    read_argv,
+    read_children,
+    read_environ,
+    read_heartbeat,
+    read_net_namespace,
+    read_open_files,
+    read_ppid,
+)
+from gunicorn_tui.sampling.runtime_probe import RuntimeFacts
+from gunicorn_tui.sampling.tcp_table import ClientConnectionCounter, TcpSocket, read_tcp_sockets
+from gunicorn_tui.sampling.worker_state import WorkerEvidence, derive_state
+from gunicorn_tui.settings.master_inputs import (
+    MasterInputs,
+    gather_inputs,
+    procfs_file_reader,
+    read_master_environment,
+    wrapper_chain,
+)
+from gunicorn_tui.settings.resolve import resolve_config, short_worker_class
+
+CONFIG_REFRESH_S = 15.0
+CONTROL_RETRY_S = 10.0
+LIMITS_REFRESH_S = 10.0
+
+
+@dataclass(frozen=True)
+class InstanceIdentity:
+    """A master as discovery found it."""
+
+    key: str
+    source: Source
+    container: ContainerInfo | None
+    master_pid: int
+    name: str
+    titled: bool
+    argv: tuple[str, ...]
+    parent_master_pid: int | None
+
+
+class SampleTables:
+    """TCP tables read during one sample, at most one per network namespace."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, Mapping[int, TcpSocket]] = {}
+
+    def loader(self, pid: int) -> Callable[[], Mapping[int, TcpSocket]]:
+        def load() -> Mapping[int, TcpSocket]:
+            try:
+                namespace = read_net_namespace(pid)
+            except (ProcessGone, PermissionError):
+                namespace = f"pid:{pid}"
+            table = self._tables.get(namespace)
+            if table is None:
+                table = read_tcp_sockets(pid)
+                self._tables[namespace] = table
+            return table
+
+        return load
+
+
+@dataclass
+class _ControlState:
+    transport: UnixSocketTransport | None = None
+    path_in_namespace: str | None = None
+    next_try_at: float = 0.0
+    last_error: str | None = None
+    workers_target: int | None = None
+    reloads: int | None = None
+    uptime_s: float | None = None
+    heartbeats: dict[int, float] | None = None
+
+
+class LocalInstanceSampler:
+    """Keeps the per-instance state needed to sample one master each tick."""
+
+    def __init__(
+        self,
+        identity: InstanceIdentity,
+        figures: ProcessFigures,
+        runtime_facts: Callable[[], RuntimeFacts | None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.identity = identity
+        self._figures = figures
+        self._runtime_facts = runtime_facts
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._counter = ClientConnectionCounter()
+        self._listeners_known = False
+        self._child_roles: dict[int, Role | None] = {}
+        self._cgroup_paths: CgroupPaths | None = None
+        self._cgroup_error: str | None = None
+        self._previous_cgroup: tuple[float, CgroupReading] | None = None
+        self._limits: CgroupLimits | None = None
+        self._limits_at = -LIMITS_REFRESH_S
+        self._control = _ControlState()
+        self._config: GunicornConfig | None = None
+        self._inputs: MasterInputs | None = None
+        self._config_at = -CONFIG_REFRESH_S
+        self.watched_pids: tuple[int, ...] = (identity.master_pid,)
+        if identity.container is not None:
+            try:
+                self._cgroup_paths = find_cgroup_paths(identity.master_pid)
+            except (ProcessGone, PermissionError) as error:
+                self._cgroup_error = str(error)
+            if self._cgroup_paths is None and self._cgroup_error is None:
+                self._cgroup_error = "cgroup files not found"
+
+    # -- configuration ----------------------------------------------------------
+
+    def _fallback_environment(self) -> Mapping[str, str]:
+        if self.identity.container is not None:
+            return self.identity.container.environment
+        try:
+            return read_environ(read_ppid(self.identity.master_pid))
+        except (ProcessGone, PermissionError, ValueError):
+            return {}
+
+    def _wrapper_commands(self) -> list[tuple[str, ...]]:
+        chain = wrapper_chain(self.identity.master_pid)
+        if self.identity.container is not None:
+            chain.append(self.identity.container.command)
+        return chain
+
+    def config(self, control_config: Mapping[str, object] | None = None) -> GunicornConfig:
+        """The resolved configuration (re-read every CONFIG_REFRESH_S)."""
+        now = self._clock()
+        if (
+            self._config is not None
+            and control_config is None
+            and (now - self._config_at < CONFIG_REFRESH_S)
+        ):
+            return self._config
+        pid = self.identity.master_pid
+        if self._inputs is None or now - self._config_at >= CONFIG_REFRESH_S:
+            self._inputs = gather_inputs(
+                argv=self.identity.argv,
+                titled=self.identity.titled,
+                wrapper_commands=self._wrapper_commands(),
+                environment=read_master_environment(pid),
+                fallback_environment=self._fallback_environment(),
+                read_file=procfs_file_reader(pid),
+            )
+        inputs = self._inputs.inputs
+        if control_config is not None:
+            inputs = replace(inputs, control_socket_config=control_config)
+        resolved = resolve_config(inputs)
+        if self._inputs.notes:
+            resolved = GunicornConfig(
+                settings=resolved.settings,
+                config_file=resolved.config_file,
+                warnings=resolved.warnings + self._inputs.notes,
+            )
+        self._config = resolved
+        self._config_at = now
+        return resolved
+
+    # -- control socket ---------------------------------------------------------
+
+    def _control_candidates(self, config: GunicornConfig) -> list[str]:
+        if config.value("control_socket_disable") is True:
+            return []
+        candidates: list[str] = []
+        configured = config.value("control_socket")
+        if isinstance(configured, str) and configured:
+            candidates.append(configured)
+        inputs = self._inputs.inputs if self._inputs is not None else None
+        environment = inputs.environment if inputs is not None else {}
+        home = environment.get("HOME") or self._home_of_master()
+        if home:
+            candidates.append(f"{home.rstrip('/')}/.gunicorn/gunicorn.ctl")
+        candidates.append("gunicorn.ctl")  # 25.1.0 used the working directory
+        return list(dict.fromkeys(candidates))
+
+    def _home_of_master(self) -> str | None:
+        pid = self.identity.master_pid
+        try:
+            uid = psutil.Process(pid).uids().real
+        except psutil.Error:
+            return None
+        try:
+            with open(f"{PROC}/{pid}/root/etc/passwd", encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    fields = line.split(":")
+                    if len(fields) >= 6 and fields[2] == str(uid):
+                        return fields[5]
+        except OSError:
+            pass
+        return "/root" if uid == 0 else None
+
+    def _host_path(self, path: str) -> str:
+        pid = self.identity.master_pid
+        if path.startswith("/"):
+            return f"{PROC}/{pid}/root{path}"
+        return f"{PROC}/{pid}/cwd/{path}"
+
+    def _poll_control(self, master_ns_pid: int | None, config: GunicornConfig) -> None:
+        state = self._control
+        now = self._clock()
+        if state.transport is None:
+            if now < state.next_try_at:
+                return
+            state.next_try_at = now + CONTROL_RETRY_S
+            for candidate in self._control_candidates(config):
+                host_path = self._host_path(candidate)
+                if not os.path.exists(host_path):
+                    continue
+                transport = UnixSocketTransport(host_path, timeout_s=0.5)
+                try:
+                    (reply,) = transport.request(["show stats"])
+                except ControlSocketError as error:
+                    state.last_error = str(error)
+                    continue
+                # Several masters may share a default path: only trust the
+                # socket that answers for this master.
+                if reply.ok and reply.data.get("pid") in (master_ns_pid, self.identity.master_pid):
+                    state.transport, state.path_in_namespace = transport, candidate
+                    state.last_error = None
+                    break
+            if state.transport is None:
+                return
+        try:
+            stats, workers = state.transport.request(["show stats", "show workers"])
+        except ControlSocketError as error:
+            state.transport, state.last_error = None, str(error)
+            state.next_try_at = now + 1.0
+            return
+        if stats.ok:
+            target = stats.data.get("workers_target")
+            state.workers_target = target if isinstance(target, int) else None
+            reloads = stats.data.get("reloads")
+            if isinstance(reloads, int) and reloads != state.reloads:
+                if state.reloads is not None:
+                    self._config_at = -CONFIG_REFRESH_S  # reload: re-read config
+                    self._listeners_known = False
+                state.reloads = reloads
+            uptime = stats.data.get("uptime")
+            state.uptime_s = float(uptime) if isinstance(uptime, int | float) else None
+        if workers.ok:
+            beats: dict[int, float] = {}
+            for row in workers.data.get("workers", []):
+                if isinstance(row, dict) and isinstance(row.get("last_heartbeat"), int | float):
+                    beats[int(row["pid"])] = float(row["last_heartbeat"])
+            state.heartbeats = beats
+
+    def _control_config(self) -> Mapping[str, object] | None:
+        transport = self._control.transport
+        if transport is None:
+            return None
+        try:
+            (reply,) = transport.request(["show config"])
+        except ControlSocketError:
+            return None
+        return reply.data if reply.ok else None
+
+    # -- processes -----------------------------------------------------------
+
+    def _children(self) -> list[int]:
+        pid = self.identity.master_pid
+        try:
+            return read_children(pid)
+        except FileNotFoundError:
+            try:
+                return [child.pid for child in psutil.Process(pid).children()]
+            except psutil.NoSuchProcess as error:
+                raise ProcessGone(str(pid)) from error
+
+    def _role_of_child(self, pid: int) -> Role | None:
+        if pid in self._child_roles:
+            return self._child_roles[pid]
+        try:
+            argv = read_argv(pid)
+        except (ProcessGone, PermissionError):
+            return None
+        title = parse_title(argv)
+        role: Role | None
+        if title is not None:
+            role = title[0]
+            if role is Role.MASTER:
+                # A worker keeps the master's title for the few ms between
+                # fork and setproctitle: do not cache that.
+                try:
+                    has_children = bool(read_children(pid))
+                except (ProcessGone, FileNotFoundError):
+                    has_children = False
+                return None if has_children else Role.WORKER
+        elif gunicorn_args(argv) is not None:
+            try:
+                # An untitled child running children of its own is the new
+                # master of a USR2 re-exec, not a worker.
+                has_children = bool(read_children(pid))
+            except (ProcessGone, FileNotFoundError):
+                has_children = False
+            if has_children:
+                return Role.MASTER
+            role = Role.WORKER
+        else:
+            role = None
+        self._child_roles[pid] = role
+        return role
+
+    def _worker_pids(self) -> list[int]:
+        children = self._children()
+        live = set(children)
+        for pid in [pid for pid in self._child_roles if pid not in live]:
+            del self._child_roles[pid]
+        return [pid for pid in children if self._role_of_child(pid) is Role.WORKER]
+
+    # -- totals ---------------------------------------------------------------
+
+    def _cgroup_totals(self) -> ResourceTotals | None:
+        paths = self._cgroup_paths
+        if paths is None:
+            return None
+        now = self._clock()
+        try:
+            reading = read_cgroup(paths)
+            if now - self._limits_at >= LIMITS_REFRESH_S:
+                self._limits, self._limits_at = read_cgroup_limits(paths), now
+        except (ProcessGone, PermissionError, OSError, ValueError) as error:
+            return ResourceTotals(
+                None,
+                None,
+                None,
+                None,
+                True,
+                {
+                    "cpu_percent": f"cgroup unreadable: {error}",
+                    "memory_bytes": f"cgroup unreadable: {error}",
+                },
+            )
+        cpu: float | None = None
+        unavailable: dict[str, str] = {}
+        previous = self._previous_cgroup
+        if previous is not None and now > previous[0]:
+            cpu = (reading.cpu_usage_ns - previous[1].cpu_usage_ns) / ((now - previous[0]) * 1e7)
+            cpu = max(0.0, cpu)
+        else:
+            unavailable["cpu_percent"] = "first sample: no interval yet"
+        self._previous_cgroup = (now, reading)
+        limits = self._limits
+        cpu_limit = None
+        if limits is not None:
+            candidates = [v for v in (limits.cpu_limit_cores, limits.cpuset_cpus) if v]
+            cpu_limit = float(min(candidates)) if candidates else None
+        return ResourceTotals(
+            cpu_percent=cpu,
+            memory_bytes=reading.memory_bytes,
+            memory_limit_bytes=limits.memory_limit_bytes if limits else None,
+            cpu_limit_cores=cpu_limit,
+            from_cgroup=True,
+            unavailable=unavailable,
+        )
+
+    @staticmethod
+    def _summed_totals(master: ProcessSample, workers: list[WorkerSample]) -> ResourceTotals:
+        processes = [master] + [worker.process for worker in workers]
+        unavailable: dict[str, str] = {}
+        cpu_values = [p.cpu_percent for p in processes]
+        cpu = sum(v for v in cpu_values if v is not None) if None not in cpu_values else None
+        if cpu is None:
+            unavailable["cpu_percent"] = "not every process has a CPU figure yet"
+        # Master RSS holds the pages workers share with it; workers add their
+        # private pages (USS). Summing RSS would count shared pages N times.
+        memory: int | None = master.rss_bytes
+        for worker in workers:
+            private = worker.process.uss_bytes
+            if memory is None or private is None:
+                memory = None
+                unavailable["memory_bytes"] = "USS not readable for every worker"
+                break
+            memory += private
+        return ResourceTotals(cpu, memory, None, None, False, unavailable)
+
+    # -- the sample -------------------------------------------------------------
+
+    def sample(self, tables: SampleTables) -> InstanceSample:
+        """One sample. Raises ProcessGone when the master has exited."""
+        identity = self.identity
+        master_pid = identity.master_pid
+        figures = self._figures
+        master = figures.sample(master_pid)
+        worker_pids = self._worker_pids()
+
+        config = self.config()
+        self._poll_control(master.ns_pid, config)
+        if self._control.transport is not None and (
+            config.get("workers").source is not ConfigSource.CONTROL_SOCKET
+        ):
+            control_config = self._control_config()
+            if control_config is not None:
+                config = self.config(control_config)
+
+        try:
+            master_files: OpenFiles | None = read_open_files(master_pid)
+        except PermissionError:
+            master_files = None
+        if master_files is not None and not self._listeners_known:
+            try:
+                self._counter.learn_listeners(master_pid, master_files.socket_inodes)
+                self._listeners_known = True
+            except (ProcessGone, PermissionError):
+                pass
+
+        worker_class = short_worker_class(config.worker_class or "sync")
+        timeout_s = config.timeout_s
+        wall_now = self._wall_clock()
+        load_table = tables.loader(master_pid)
+        workers: list[WorkerSample] = []
+        live_sockets: set[int] = set(master_files.socket_inodes) if master_files else set()
+        for pid in worker_pids:
+            try:
+                workers.append(
+                    self._sample_worker(
+                        pid,
+                        master_files,
+                        worker_class,
+                        timeout_s,
+                        wall_now,
+                        load_table,
+                        live_sockets,
+                    )
+                )
+            except ProcessGone:
+                continue  # exited between the children list and now
+        self._counter.prune(live_sockets)
+        self.watched_pids = (master_pid, *worker_pids)
+
+        totals = self._cgroup_totals() or self._summed_totals(master, workers)
+        facts = self._runtime_facts()
+        container = identity.container
+        return InstanceSample(
+            key=identity.key,
+            source=identity.source,
+            container=container.ref if container is not None else None,
+            name=identity.name,
+            master=master,
+            config=config,
+            workers=tuple(workers),
+            totals=totals,
+            gunicorn_version=facts.gunicorn_version if facts else None,
+            workers_target=self._control.workers_target,
+            mode=SamplingMode.PROCFS,
+            taken_at=wall_now,
+            control_socket=self._control.path_in_namespace,
+            warnings=self._warnings(),
+        )
+
+    def _warnings(self) -> tuple[str, ...]:
+        warnings: list[str] = []
+        if self.identity.parent_master_pid is not None:
+            warnings.append(
+                f"new master of a USR2 re-exec (old master pid {self.identity.parent_master_pid})"
+            )
+        if self._cgroup_error and self.identity.container is not None:
+            warnings.append(f"container totals unavailable: {self._cgroup_error}")
+        return tuple(warnings)
+
+    def _sample_worker(
+        self,
+        pid: int,
+        master_files: OpenFiles | None,
+        worker_class: str,
+        timeout_s: float | None,
+        wall_now: float,
+        load_table: Callable[[], Mapping[int, TcpSocket]],
+        live_sockets: set[int],
+    ) -> WorkerSample:
+        process = self._figures.sample(pid)
+        unavailable: dict[str, str] = {}
+        heartbeat_age: float | None = None
+        ever_touched: bool | None = None
+        connections: int | None = None
+        try:
+            files = read_open_files(pid)
+        except PermissionError:
+            files = None
+            unavailable["heartbeat_age_s"] = PERMISSION_DENIED
+            unavailable["client_connections"] = PERMISSION_DENIED
+        if files is not None:
+            live_sockets.update(files.socket_inodes)
+            if files.heartbeat_fd_paths:
+                beat = read_heartbeat(files.heartbeat_fd_paths[0])
+                if beat is not None:
+                    heartbeat_age = max(0.0, wall_now - beat.touched_at)
+                    ever_touched = beat.ever_touched
+            if master_files is not None:
+                try:
+                    connections = self._counter.count(
+                        files.socket_inodes, master_files.socket_inodes, load_table
+                    )
+                except (ProcessGone, PermissionError):
+                    connections = None
+                if connections is None:
+                    unavailable["client_connections"] = "no TCP listener (unix socket bind?)"
+            else:
+                unavailable["client_connections"] = "master descriptors unreadable"
+        if heartbeat_age is None:
+            beats = self._control.heartbeats or {}
+            ns_pid = process.ns_pid
+            if ns_pid is not None and ns_pid in beats:
+                heartbeat_age = beats[ns_pid]
+            elif "heartbeat_age_s" not in unavailable:
+                unavailable["heartbeat_age_s"] = "heartbeat file not found"
+        state = derive_state(
+            WorkerEvidence(
+                worker_class=worker_class,
+                timeout_s=timeout_s,
+                age_s=process.age_s,
+                heartbeat_age_s=heartbeat_age,
+                heartbeat_ever_touched=ever_touched,
+                cpu_percent=process.cpu_percent,
+                client_connections=connections,
+            )
+        )
+        return WorkerSample(
+            process=process,
+            heartbeat_age_s=heartbeat_age,
+            client_connections=connections,
+            state=state,
+            unavailable=unavailable,
+        )

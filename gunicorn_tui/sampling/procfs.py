@@ -1,0 +1,187 @@
+"""Small, exact reads of /proc files that psutil does not cover cheaply.
+
+Every function here takes a host pid and raises only ``ProcessGone`` (the
+process ended) or ``PermissionError`` (the field is not readable by us); the
+caller decides how to show either.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PROC = "/proc"
+
+
+class ProcessGone(Exception):
+    """The process ended (or its pid was reused) while it was being read."""
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, ProcessLookupError) as error:
+        raise ProcessGone(path) from error
+    except OSError as error:
+        # ESRCH shows up as a plain OSError on some kernels for dead tasks.
+        if error.errno == 3:
+            raise ProcessGone(path) from error
+        raise
+
+
+def read_argv(pid: int) -> tuple[str, ...]:
+    """The command line, as words; a setproctitle title is one word."""
+    raw = _read_bytes(f"{PROC}/{pid}/cmdline")
+    words = [word for word in raw.split(b"\0") if word]
+    text = [word.decode("utf-8", "replace") for word in words]
+    if len(text) == 1 and text[0].startswith("gunicorn: "):
+        # setproctitle pads the title with spaces on some versions.
+        return (text[0].rstrip(),)
+    return tuple(text)
+
+
+def read_ppid(pid: int) -> int:
+    """Parent pid from /proc/<pid>/stat (after the command's closing paren)."""
+    raw = _read_bytes(f"{PROC}/{pid}/stat")
+    tail = raw[raw.rfind(b")") + 2 :].split()
+    return int(tail[1])
+
+
+def read_ns_pid(pid: int) -> int | None:
+    """The pid as seen inside the process's own pid namespace (``NSpid``)."""
+    raw = _read_bytes(f"{PROC}/{pid}/status")
+    for line in raw.splitlines():
+        if line.startswith(b"NSpid:"):
+            fields = line.split()[1:]
+            return int(fields[-1]) if fields else None
+    return None
+
+
+def read_children(pid: int) -> list[int]:
+    """Children of every thread of ``pid`` (``/proc/<pid>/task/*/children``).
+
+    Much cheaper than scanning every process for its parent. Raises
+    ``FileNotFoundError`` when the kernel lacks CONFIG_PROC_CHILDREN, which
+    callers treat as "fall back to a scan".
+    """
+    try:
+        tasks = os.listdir(f"{PROC}/{pid}/task")
+    except FileNotFoundError as error:
+        raise ProcessGone(str(pid)) from error
+    children: list[int] = []
+    for task in tasks:
+        try:
+            raw = _read_bytes(f"{PROC}/{pid}/task/{task}/children")
+        except ProcessGone:
+            # A thread that ended; the process itself may be alive.
+            if not os.path.exists(f"{PROC}/{pid}"):
+                raise
+            continue
+        children.extend(int(word) for word in raw.split())
+    return children
+
+
+def read_environ(pid: int) -> dict[str, str]:
+    """The environment the process started with."""
+    raw = _read_bytes(f"{PROC}/{pid}/environ")
+    environment: dict[str, str] = {}
+    for entry in raw.split(b"\0"):
+        if b"=" in entry:
+            key, _, value = entry.partition(b"=")
+            environment[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    return environment
+
+
+def read_cgroup_lines(pid: int) -> list[str]:
+    """Lines of /proc/<pid>/cgroup (``ID:CONTROLLERS:PATH``)."""
+    return _read_bytes(f"{PROC}/{pid}/cgroup").decode("utf-8", "replace").splitlines()
+
+
+@dataclass(frozen=True)
+class OpenFiles:
+    """What a process's descriptors point at, as gtui needs it."""
+
+    heartbeat_paths: tuple[str, ...]
+    heartbeat_fd_paths: tuple[str, ...]
+    socket_inodes: frozenset[int]
+
+
+def read_open_files(pid: int) -> OpenFiles:
+    """Heartbeat temp files (``wgunicorn-*``) and socket inodes of ``pid``."""
+    fd_dir = f"{PROC}/{pid}/fd"
+    try:
+        names = os.listdir(fd_dir)
+    except (FileNotFoundError, ProcessLookupError) as error:
+        raise ProcessGone(fd_dir) from error
+    heartbeats: list[str] = []
+    heartbeat_fds: list[str] = []
+    sockets: set[int] = set()
+    for name in names:
+        link_path = f"{fd_dir}/{name}"
+        try:
+            target = os.readlink(link_path)
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            sockets.add(int(target[8:-1]))
+        elif "wgunicorn-" in target:
+            heartbeats.append(target)
+            heartbeat_fds.append(link_path)
+    return OpenFiles(tuple(heartbeats), tuple(heartbeat_fds), frozenset(sockets))
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A worker's heartbeat file: when it was last touched, and whether ever."""
+
+    touched_at: float
+    ever_touched: bool
+
+
+def read_heartbeat(fd_path: str) -> Heartbeat | None:
+    """Read a worker's heartbeat through its descriptor link.
+
+    Gunicorn >= 21 touches the file with ``os.utime(fd, (monotonic,
+    monotonic))``: the kernel stamps ``st_ctime`` with the wall clock, and
+    ``st_mtime`` holds a monotonic value far from the wall-clock creation time
+    the file started with. Gunicorn 20 toggled the mode between 0 and 1 with
+    ``fchmod`` (also moving ``st_ctime``); a fresh file has mode 0600. Either
+    way ``st_ctime`` is the last touch in wall-clock seconds. Returns None when
+    the descriptor is gone (worker exited).
+    """
+    try:
+        stat = os.stat(fd_path)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    ever_touched = (stat.st_mode & 0o777) in (0, 1) or abs(stat.st_mtime - stat.st_ctime) > 1.0
+    return Heartbeat(touched_at=stat.st_ctime, ever_touched=ever_touched)
+
+
+def read_uss_bytes(pid: int) -> int:
+    """Unique set size: private pages, the memory freed if the process exits."""
+    raw = _read_bytes(f"{PROC}/{pid}/smaps_rollup")
+    total_kib = 0
+    for line in raw.splitlines():
+        if line.startswith((b"Private_Clean:", b"Private_Dirty:", b"Private_Hugetlb:")):
+            total_kib += int(line.split()[1])
+    return total_kib * 1024
+
+
+def read_net_namespace(pid: int) -> str:
+    """An identifier of the process's network namespace."""
+    try:
+        return os.readlink(f"{PROC}/{pid}/ns/net")
+    except (FileNotFoundError, ProcessLookupError) as error:
+        raise ProcessGone(str(pid)) from error
+
+
+def parse_environ_list(entries: list[str] | None) -> Mapping[str, str]:
+    """``["K=V", ...]`` (Docker's Config.Env) as a mapping."""
+    environment: dict[str, str] = {}
+    for entry in entries or []:
+        key, sep, value = entry.partition("=")
+        if sep:
+            environment[key] = value
+    return environment

@@ -1,0 +1,140 @@
+"""Gather what a master was started with: arguments, environment, config file.
+
+On a local daemon (or the host) everything is read through /proc: the
+master's own command line and environment when readable, its config file
+through ``/proc/<pid>/root`` and ``/proc/<pid>/cwd`` (which reach into the
+container's filesystem without an exec). When setproctitle has hidden the
+command line and environment, they are recovered from a wrapper process or
+the container's command and environment, and the result says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gunicorn_tui.discovery.process_tree import gunicorn_args
+from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_argv, read_environ, read_ppid
+from gunicorn_tui.settings.command_line import ParsedArguments, parse_arguments
+from gunicorn_tui.settings.command_recovery import args_from_command
+from gunicorn_tui.settings.config_file import ConfigFileSettings, parse_config_source
+from gunicorn_tui.settings.resolve import ConfigInputs, config_file_to_read
+
+MAX_CONFIG_FILE_BYTES = 1024 * 1024
+
+FileReader = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class MasterInputs:
+    """Config inputs and how they were obtained."""
+
+    inputs: ConfigInputs
+    arguments: tuple[str, ...] | None
+    notes: tuple[str, ...]
+
+
+def recover_arguments(
+    master_argv: Sequence[str],
+    titled: bool,
+    wrapper_commands: Sequence[Sequence[str]],
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """Gunicorn's arguments and, when they were not read directly, from where."""
+    if not titled:
+        direct = gunicorn_args(master_argv)
+        if direct is not None:
+            return direct, None
+    for command in wrapper_commands:
+        found = args_from_command(command)
+        if found is not None:
+            return found, "command line hidden by setproctitle; read from " + " ".join(command)[:80]
+    return None, "command line hidden by setproctitle and not found in a wrapper"
+
+
+def procfs_file_reader(master_pid: int) -> FileReader:
+    """Read files as the master sees them (its root and working directory)."""
+
+    def read(path: str) -> str | None:
+        base = f"{PROC}/{master_pid}/root" if path.startswith("/") else f"{PROC}/{master_pid}/cwd"
+        full = os.path.join(base, path.lstrip("/"))
+        try:
+            with open(full, "rb") as handle:
+                data = handle.read(MAX_CONFIG_FILE_BYTES)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return data.decode("utf-8", "replace")
+
+    return read
+
+
+def wrapper_chain(master_pid: int, depth: int = 3) -> list[tuple[str, ...]]:
+    """Command lines of the master's ancestors, nearest first, up to ``depth``."""
+    chain: list[tuple[str, ...]] = []
+    pid = master_pid
+    for _ in range(depth):
+        try:
+            pid = read_ppid(pid)
+            if pid <= 1 and chain:
+                break
+            if pid <= 0:
+                break
+            chain.append(read_argv(pid))
+        except (ProcessGone, PermissionError, ValueError):
+            break
+    return chain
+
+
+def gather_inputs(
+    argv: Sequence[str],
+    titled: bool,
+    wrapper_commands: Sequence[Sequence[str]],
+    environment: Mapping[str, str] | None,
+    fallback_environment: Mapping[str, str],
+    read_file: FileReader,
+    control_socket_config: Mapping[str, object] | None = None,
+) -> MasterInputs:
+    """Build ConfigInputs from whatever could be read."""
+    notes: list[str] = []
+    arguments, note = recover_arguments(argv, titled, wrapper_commands)
+    if note:
+        notes.append(note)
+    command_line = (
+        parse_arguments(arguments) if arguments is not None else ParsedArguments({}, None, None)
+    )
+    if environment is None:
+        environment = fallback_environment
+        notes.append("environment hidden by setproctitle; using the container's or parent's")
+    config_path = config_file_to_read(command_line, environment)
+    config_file: ConfigFileSettings | None = None
+    if config_path.startswith("python:"):
+        notes.append(f"config module {config_path} not read (a Python module, not a file)")
+    else:
+        source = None
+        try:
+            source = read_file(config_path)
+        except PermissionError:
+            notes.append(f"config file {config_path}: permission denied")
+        if source is not None:
+            config_file = parse_config_source(source, config_path)
+    return MasterInputs(
+        inputs=ConfigInputs(
+            command_line=command_line,
+            environment=dict(environment),
+            config_file_path=config_path if config_file is not None else None,
+            config_file=config_file,
+            control_socket_config=control_socket_config,
+            command_line_known=arguments is not None,
+        ),
+        arguments=arguments,
+        notes=tuple(notes),
+    )
+
+
+def read_master_environment(master_pid: int) -> Mapping[str, str] | None:
+    """The master's environment, or None when hidden (setproctitle) or unreadable."""
+    try:
+        environment = read_environ(master_pid)
+    except (ProcessGone, PermissionError):
+        return None
+    return environment or None
