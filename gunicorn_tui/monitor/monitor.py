@@ -231,8 +231,8 @@ class Monitor:
 
     def _discover(self) -> None:
         containers = self._containers()
-        for info in containers.values():
-            self._seen_containers[info.ref.id] = info.ref
+        for running in containers.values():
+            self._seen_containers[running.ref.id] = running.ref
         wanted_containers = self._wanted_container_ids(containers)
         wanted_pids = self._wanted_pids()
         only_containers = bool(self.options.targets) and not wanted_pids
@@ -276,14 +276,14 @@ class Monitor:
             )
 
         # Containers whose pids are not ours (remote daemon, Docker Desktop).
-        for info in containers.values():
-            if info.local_pids:
+        for remote in containers.values():
+            if remote.local_pids:
                 continue
-            if wanted_containers is not None and info.ref.id not in wanted_containers:
+            if wanted_containers is not None and remote.ref.id not in wanted_containers:
                 continue
             if wanted_containers is None and wanted_pids:
                 continue
-            found.update(self._api_samplers_for(info))
+            found.update(self._api_samplers_for(remote))
 
         for key, old in self._samplers.items():
             if key not in found and isinstance(old, ApiInstanceSampler):
