@@ -1,0 +1,308 @@
+"""The dashboard: a Textual app over the headless monitor.
+
+Sampling runs in a thread worker; when a frame arrives the next sample is
+scheduled with a one-shot timer, so a slow Docker or /proc never makes
+samples pile up. Tables are updated cell by cell.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import ClassVar, Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.monitor.history import HistoryStore
+from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.ui.help_screen import HelpScreen
+from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
+from gunicorn_tui.ui.widgets.instance_header import InstanceHeader
+from gunicorn_tui.ui.widgets.instance_table import InstanceTable, instance_matches, worker_matches
+from gunicorn_tui.ui.widgets.resource_graphs import ResourceGraphs
+from gunicorn_tui.ui.widgets.worker_table import SORT_ORDERS, WorkerTable
+
+REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+# The first frame primes CPU counters; the second, this soon after, is the
+# first complete one.
+PRIMING_DELAY_S = 0.35
+
+
+class FrameSource(Protocol):
+    """Anything that produces monitor frames (the Monitor; a replay in tests)."""
+
+    def sample(self) -> MonitorFrame: ...
+
+    def close(self) -> None: ...
+
+
+def _nearest_step(refresh_s: float) -> int:
+    return min(range(len(REFRESH_STEPS_S)), key=lambda i: abs(REFRESH_STEPS_S[i] - refresh_s))
+
+
+class GtuiApp(App[None]):
+    """The gtui dashboard."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "gtui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("s", "sort", "Sort", id="sort"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("plus,equals_sign", "faster", "Faster", id="faster"),
+        Binding("minus", "slower", "Slower", id="slower"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("escape", "go_back", "Back", show=False, id="back"),
+    ]
+
+    def __init__(
+        self,
+        source: FrameSource,
+        refresh_s: float = 1.0,
+        subtitle: str = "",
+        on_first_frame: Callable[[float], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self._refresh_index = _nearest_step(refresh_s)
+        self.refresh_s = REFRESH_STEPS_S[self._refresh_index]
+        self.paused = False
+        self.subtitle_text = subtitle
+        self.history = HistoryStore()
+        self.frame: MonitorFrame | None = None
+        self.frames_seen = 0
+        self.selected_key: str | None = None
+        self.filter_text = ""
+        self._sort_index = 0
+        self._timer: Timer | None = None
+        self._sampling = False
+        self._last_error: str | None = None
+        self._notices: list[str] = []
+        self._on_first_frame = on_first_frame
+        self._started = time.monotonic()
+
+    # -- layout ---------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        yield InstanceTable(id="instances")
+        yield InstanceHeader(id="instance-header")
+        yield ResourceGraphs(id="graphs")
+        yield WorkerTable(id="workers")
+        yield Input(placeholder="filter: name, container, pid or state", id="filter")
+        yield Static(id="notices")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one(InstanceTable).focus()
+        self._render_status()
+        self._request_sample()
+
+    def on_unmount(self) -> None:
+        self.source.close()
+
+    # -- sampling ---------------------------------------------------------------
+
+    def _request_sample(self) -> None:
+        if self._sampling or self.paused:
+            return
+        self._sampling = True
+        self._sample(time.monotonic())
+
+    @work(thread=True, exclusive=True, group="sampler")
+    def _sample(self, requested_at: float) -> None:
+        try:
+            frame = self.source.sample()
+        except Exception as error:  # keep running; the status line says why
+            self.post_message(SamplingFailed(f"{type(error).__name__}: {error}", requested_at))
+            return
+        self.post_message(FrameSampled(frame, requested_at))
+
+    def _schedule_next(self, requested_at: float) -> None:
+        self._sampling = False
+        if self.paused:
+            return
+        interval = PRIMING_DELAY_S if self.frames_seen == 1 else self.refresh_s
+        delay = max(0.05, interval - (time.monotonic() - requested_at))
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(delay, self._request_sample)
+
+    @on(FrameSampled)
+    def _frame_sampled(self, message: FrameSampled) -> None:
+        self.frame = message.frame
+        self.frames_seen += 1
+        self._last_error = None
+        self.history.record(message.frame.instances)
+        self._notices = (list(message.frame.notices) + self._notices)[:3]
+        with self.batch_update():
+            self._render_all()
+        if self.frames_seen == 2 and self._on_first_frame is not None:
+            self._on_first_frame(time.monotonic() - self._started)
+        self._schedule_next(message.requested_at)
+
+    @on(SamplingFailed)
+    def _sampling_failed(self, message: SamplingFailed) -> None:
+        self._last_error = message.error
+        self._render_status()
+        self._schedule_next(message.requested_at)
+
+    # -- rendering --------------------------------------------------------------
+
+    def visible_instances(self) -> list[InstanceSample]:
+        if self.frame is None:
+            return []
+        text = self.filter_text
+        return [
+            sample
+            for sample in self.frame.instances
+            if instance_matches(sample, text) or (text and worker_matches(sample, text))
+        ]
+
+    def selected_sample(self) -> InstanceSample | None:
+        visible = self.visible_instances()
+        for sample in visible:
+            if sample.key == self.selected_key:
+                return sample
+        return visible[0] if visible else None
+
+    def _render_all(self) -> None:
+        visible = self.visible_instances()
+        table = self.query_one(InstanceTable)
+        table.show(visible)
+        sample = self.selected_sample()
+        if sample is not None and sample.key != self.selected_key:
+            self.selected_key = sample.key
+            table.select_key(sample.key)
+        self._render_selected(sample)
+        self._render_status()
+
+    def _render_selected(self, sample: InstanceSample | None) -> None:
+        self.query_one(InstanceHeader).show(sample)
+        self.query_one(ResourceGraphs).show(
+            self.history.get(sample.key) if sample else None, sample
+        )
+        text = (
+            ""
+            if sample is not None and instance_matches(sample, self.filter_text)
+            else (self.filter_text)
+        )
+        workers = self.query_one(WorkerTable)
+        workers.show(sample, SORT_ORDERS[self._sort_index], text)
+        workers.border_title = f"workers · sort {SORT_ORDERS[self._sort_index].name}"
+
+    def _render_status(self) -> None:
+        frame = self.frame
+        parts: list[Content | str] = [Content.styled("gtui", "bold $accent")]
+        if self.subtitle_text:
+            parts.append(f" {self.subtitle_text}")
+        if frame is None:
+            parts.append("  discovering…")
+        else:
+            count = len(frame.instances)
+            parts.append(f"  {count} instance{'s' if count != 1 else ''}")
+            docker = frame.docker
+            if docker.state.value == "connected":
+                parts.append(Content.styled("  docker ok", "$success"))
+            elif docker.state.value == "unreachable":
+                parts.append(Content.styled(f"  docker: {docker.message}", "$error"))
+        if self.paused:
+            parts.append(Content.styled("  PAUSED", "bold $warning"))
+        else:
+            parts.append(f"  every {self.refresh_s:g}s")
+        if self.filter_text:
+            parts.append(Content.styled(f"  filter: {self.filter_text}", "$accent"))
+        self.query_one("#status", Static).update(Content.assemble(*parts))
+        notices: list[Content | str] = []
+        if self._last_error:
+            notices.append(Content.styled(f"sampling failed: {self._last_error}", "$error"))
+        elif self._notices:
+            notices.append(Content.styled(self._notices[0], "$text-muted"))
+        elif frame is not None and not frame.instances:
+            notices.append(
+                Content.styled(
+                    "No Gunicorn server found yet; gtui keeps looking. (gtui demo starts one.)",
+                    "$text-muted",
+                )
+            )
+        self.query_one("#notices", Static).update(Content.assemble(*notices))
+
+    # -- events ---------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#instances")
+    def _instance_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if key is None or key == self.selected_key:
+            return
+        self.selected_key = str(key)
+        self._render_selected(self.selected_sample())
+
+    @on(DataTable.RowSelected, "#instances")
+    def _instance_selected(self, event: DataTable.RowSelected) -> None:
+        self.query_one(WorkerTable).focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._render_all()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.input.display = False
+        self.query_one(InstanceTable).focus()
+
+    # -- actions ------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+
+    def action_go_back(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.display:
+            field.value = ""
+            field.display = False
+        self.query_one(InstanceTable).focus()
+
+    def action_sort(self) -> None:
+        self._sort_index = (self._sort_index + 1) % len(SORT_ORDERS)
+        self._render_selected(self.selected_sample())
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused and self._timer is not None:
+            self._timer.stop()
+        self._render_status()
+        if not self.paused:
+            self._request_sample()
+
+    def action_faster(self) -> None:
+        self._refresh_index = max(0, self._refresh_index - 1)
+        self.refresh_s = REFRESH_STEPS_S[self._refresh_index]
+        self._render_status()
+
+    def action_slower(self) -> None:
+        self._refresh_index = min(len(REFRESH_STEPS_S) - 1, self._refresh_index + 1)
+        self.refresh_s = REFRESH_STEPS_S[self._refresh_index]
+        self._render_status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Typing in the filter must not trigger single-key actions.
+        try:
+            field = self.query_one("#filter", Input)
+        except NoMatches:
+            return True
+        return not (field.has_focus and action != "go_back")

@@ -1,0 +1,54 @@
+"""The ``?`` screen: keys, and how worker states are decided."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP_TEXT = """\
+# gtui keys
+
+| key | action |
+|---|---|
+| `?` | this help (Esc closes) |
+| `/` | filter instances and workers (Enter keeps, Esc clears) |
+| `s` | sort workers: pid, cpu, memory, state, age, heartbeat |
+| `Enter` | drill into the selected instance's workers (Esc goes back) |
+| `p` | pause / resume sampling |
+| `+` / `-` | sample faster / slower |
+| `q` | quit |
+
+# Worker states
+
+- **booting**: has not touched its heartbeat since the fork (importing the app).
+- **stuck**: heartbeat older than 3/4 of `timeout`; the master kills it at `timeout`.
+- **busy**: CPU >= 10% of a core; or, sync workers, serving a client connection
+  (or heartbeat older than timeout/2 + 2 s); or, other classes, heartbeat older
+  than 2.5 s (a blocked loop).
+- **idle**: none of the above, with the evidence to say so.
+- **unknown**: not enough evidence (first sample, or a remote daemon).
+
+`n/a` means the figure could not be measured here; it is never shown as 0.
+Columns: CPID is the pid inside the container, USS the memory only that
+worker holds, Beat the heartbeat age, Conn client connections being served.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and the state rule."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss_help", "Close", id="help.close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Markdown(HELP_TEXT)
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,82 @@
+"""The selected instance's configuration, two lines."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from gunicorn_tui.model.instances import ConfigSource, InstanceSample
+from gunicorn_tui.output.units import format_duration
+from gunicorn_tui.settings.resolve import short_worker_class
+
+_SOURCE_MARK = {
+    ConfigSource.CONTROL_SOCKET: "",
+    ConfigSource.COMMAND_LINE: "",
+    ConfigSource.ENV: "",
+    ConfigSource.CONFIG_FILE: "",
+    ConfigSource.DEFAULT: "",
+    ConfigSource.UNKNOWN: "?",
+}
+
+
+def _setting(sample: InstanceSample, name: str, unit: str = "") -> Content:
+    setting = sample.config.get(name)
+    if setting.value is None:
+        return Content.styled("?", "$text-disabled")
+    value = setting.value
+    if name == "worker_class" and isinstance(value, str):
+        value = short_worker_class(value)
+    return Content.assemble(
+        (f"{value}{unit}", "bold"),
+        (f" ({setting.declared_in.value})", "$text-muted")
+        if setting.declared_in is not ConfigSource.DEFAULT
+        else "",
+    )
+
+
+def header_content(sample: InstanceSample) -> Content:
+    """Two lines: where and what, then the tuning."""
+    where = sample.container.image if sample.container is not None else "host"
+    version = sample.gunicorn_version or "?"
+    uptime = format_duration(sample.master.age_s)
+    current = len(sample.workers)
+    target = sample.workers_target
+    workers: Content = Content.styled(str(current), "bold")
+    if target is not None and target != current:
+        workers = Content.assemble(workers, Content.styled(f" → {target}", "$warning"))
+    configured = sample.config.get("workers").value
+    line_one = Content.assemble(
+        (sample.label, "bold $accent"),
+        f"  {where}  gunicorn {version}  up {uptime}",
+        ("  API only: partial figures", "$warning") if sample.mode.value == "api" else "",
+    )
+    line_two = Content.assemble(
+        "class ",
+        _setting(sample, "worker_class"),
+        "  workers ",
+        workers,
+        Content.styled(f" (config {configured})", "$text-muted")
+        if configured is not None and configured != current
+        else "",
+        "  threads ",
+        _setting(sample, "threads"),
+        "  timeout ",
+        _setting(sample, "timeout", "s"),
+        "  bind ",
+        _setting(sample, "bind"),
+    )
+    return Content("\n").join([line_one, line_two])
+
+
+class InstanceHeader(Static):
+    """Shows :func:`header_content` for the selected instance."""
+
+    DEFAULT_CSS = """
+    InstanceHeader { height: 2; }
+    """
+
+    def show(self, sample: InstanceSample | None) -> None:
+        if sample is None:
+            self.update(Content.styled("No Gunicorn instance selected", "$text-muted"))
+        else:
+            self.update(header_content(sample))
