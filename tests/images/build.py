@@ -434,7 +434,7 @@ def build_base(client: docker.DockerClient, inputs_hash: str, work: Path) -> Non
             f"no Debian mirror serving {SUITE} in /etc/apt/sources.list or "
             "/etc/apt/sources.list.d/: cannot debootstrap the base image"
         )
-    print(f"  debootstrap {SUITE} from {mirror} (about 40 s)", flush=True)
+    print(f"  debootstrap {SUITE} from {mirror} (about a minute)", flush=True)
     rootfs = work / "rootfs"
     tarball = work / "rootfs.tar"
     _remove_tree(rootfs)
@@ -501,6 +501,8 @@ def _find_built(client: docker.DockerClient, tag: str, inputs_hash: str) -> Imag
     images: list[Image] = client.images.list(
         filters={"label": [f"{tags.INPUTS_HASH_LABEL}={inputs_hash}", f"{tags.IMAGE_LABEL}={tag}"]}
     )
+    # After --rebuild an older image with the same label may linger untagged.
+    images.sort(key=lambda image: tag in image.tags, reverse=True)
     return images[0] if images else None
 
 
@@ -543,7 +545,19 @@ def ensure_images(client: docker.DockerClient, *, rebuild: bool = False) -> tupl
             build_derived(client, specs[tag], inputs_hash, WORK_DIR)
         print(f"built {tag} in {time.monotonic() - started:.1f} s", flush=True)
         built += 1
+    if built:
+        _prune_replaced_images(client)
     return built, reused
+
+
+def _prune_replaced_images(client: docker.DockerClient) -> None:
+    # Images replaced by a rebuild lose their tag. The engine's prune keeps
+    # any that a container (someone else's test, say) still uses.
+    result = client.images.prune(filters={"dangling": True, "label": tags.IMAGE_LABEL})
+    count = len(result.get("ImagesDeleted") or [])
+    if count:
+        reclaimed_mb = (result.get("SpaceReclaimed") or 0) / 1e6
+        print(f"pruned {count} replaced image layers ({reclaimed_mb:.0f} MB)", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
