@@ -1,0 +1,1 @@
+"""Helpers behind the test fixtures: containers, host Gunicorn processes, loopback HTTP."""

@@ -1,0 +1,1 @@
+"""Test images built on the local Docker engine by ``python tests/images/build.py``."""
