@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+from collections.abc import Iterator
+from types import FrameType
 
-from gunicorn_tui.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
+from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.cli.inspect_commands import open_monitor
 
 
 def _check_refresh(refresh_s: float) -> None:
     if not 0.1 <= refresh_s <= 60:
         raise CliError("--refresh must be between 0.1 and 60 seconds", EXIT_USAGE)
+
+
+@contextlib.contextmanager
+def _exit_on_hangup(app: object) -> Iterator[None]:
+    """SIGTERM and SIGHUP (an SSH session closing) end the app cleanly, so
+    whatever it started is stopped by the callers' ``finally``."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        exit_app = getattr(app, "exit", None)
+        if callable(exit_app):
+            exit_app()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
@@ -20,9 +42,44 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from gunicorn_tui.ui.app import GtuiApp
 
     subtitle = " ".join(args.targets) if args.targets else ""
-    GtuiApp(monitor, refresh_s=args.refresh, subtitle=subtitle).run()
+    app = GtuiApp(monitor, refresh_s=args.refresh, subtitle=subtitle)
+    with _exit_on_hangup(app):
+        app.run()
     return EXIT_OK
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    """Serve the sample app, drive light traffic, open the dashboard on it."""
+    _check_refresh(args.refresh)
+    from gunicorn_tui.demo.server import DemoFailed, start_demo_server
+    from gunicorn_tui.demo.traffic import DemoTraffic
+    from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
+    from gunicorn_tui.monitor.targets import parse_target
+    from gunicorn_tui.sampling.local_instance import LaunchRecord
+
+    try:
+        server = start_demo_server(workers=args.workers, port=args.port)
+    except DemoFailed as error:
+        raise CliError(f"demo: {error}", EXIT_FAILURE) from error
+    traffic = DemoTraffic(server.base_url) if not args.no_traffic else None
+    launch = LaunchRecord(server.pid, server.argv, server.environment, server.cwd)
+    monitor = Monitor(
+        MonitorOptions(
+            targets=(parse_target(f"pid:{server.pid}"),), use_docker=False, launched=(launch,)
+        )
+    )
+    try:
+        monitor.open()
+        if traffic is not None:
+            traffic.start()
+        from gunicorn_tui.ui.app import GtuiApp
+
+        app = GtuiApp(monitor, refresh_s=args.refresh, subtitle=f"demo {server.base_url}")
+        with _exit_on_hangup(app):
+            app.run()
+    finally:
+        if traffic is not None:
+            traffic.stop()
+        monitor.close()
+        server.stop()
+    return EXIT_OK

@@ -30,6 +30,7 @@ from gunicorn_tui.monitor.targets import Target, TargetKind, TargetNotFound
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
 from gunicorn_tui.sampling.local_instance import (
     InstanceIdentity,
+    LaunchRecord,
     LocalInstanceSampler,
     SampleTables,
 )
@@ -66,7 +67,8 @@ class MonitorOptions:
     force_api: bool = False
     rescan_interval_s: float = DEFAULT_RESCAN_INTERVAL_S
     probe_versions: bool = True
-    extra_local_pids: tuple[int, ...] = field(default=())
+    # Servers gtui started itself: their command lines are known exactly.
+    launched: tuple[LaunchRecord, ...] = field(default=())
 
 
 class Monitor:
@@ -270,6 +272,7 @@ class Monitor:
                 titled=tree.titled,
                 argv=tree.argv,
                 parent_master_pid=tree.parent_master_pid,
+                launch=next((r for r in self.options.launched if r.pid == tree.master_pid), None),
             )
             found[key] = LocalInstanceSampler(
                 identity, self._figures, runtime_facts=self._facts_getter(identity)

@@ -71,6 +71,17 @@ LIMITS_REFRESH_S = 10.0
 
 
 @dataclass(frozen=True)
+class LaunchRecord:
+    """How gtui itself started a server (the demo, or a restart it made):
+    the exact command and environment, which setproctitle hides from /proc."""
+
+    pid: int
+    argv: tuple[str, ...]
+    environment: Mapping[str, str]
+    cwd: str
+
+
+@dataclass(frozen=True)
 class InstanceIdentity:
     """A master as discovery found it."""
 
@@ -82,6 +93,7 @@ class InstanceIdentity:
     titled: bool
     argv: tuple[str, ...]
     parent_master_pid: int | None
+    launch: LaunchRecord | None = None
 
 
 class SampleTables:
@@ -180,12 +192,13 @@ class LocalInstanceSampler:
         ):
             return self._config
         pid = self.identity.master_pid
+        launch = self.identity.launch
         if self._inputs is None or now - self._config_at >= CONFIG_REFRESH_S:
             self._inputs = gather_inputs(
-                argv=self.identity.argv,
-                titled=self.identity.titled,
+                argv=launch.argv if launch else self.identity.argv,
+                titled=self.identity.titled and launch is None,
                 wrapper_commands=self._wrapper_commands(),
-                environment=read_master_environment(pid),
+                environment=launch.environment if launch else read_master_environment(pid),
                 fallback_environment=self._fallback_environment(),
                 read_file=procfs_file_reader(pid),
             )

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.help_screen import HelpScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
 from gunicorn_tui.ui.widgets.instance_header import InstanceHeader
@@ -56,6 +57,7 @@ class GtuiApp(App[None]):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("s", "sort", "Sort", id="sort"),
+        Binding("c", "show_config", "Config", id="config"),
         Binding("p", "pause", "Pause", id="pause"),
         Binding("plus,equals_sign", "faster", "Faster", id="faster"),
         Binding("minus", "slower", "Slower", id="slower"),
@@ -264,6 +266,11 @@ class GtuiApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_show_config(self) -> None:
+        sample = self.selected_sample()
+        if sample is not None:
+            self.push_screen(ConfigScreen(sample))
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)

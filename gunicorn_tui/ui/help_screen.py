@@ -18,6 +18,7 @@ HELP_TEXT = """\
 | `?` | this help (Esc closes) |
 | `/` | filter instances and workers (Enter keeps, Esc clears) |
 | `s` | sort workers: pid, cpu, memory, state, age, heartbeat |
+| `c` | configuration of the selected instance, with where each value comes from |
 | `Enter` | drill into the selected instance's workers (Esc goes back) |
 | `p` | pause / resume sampling |
 | `+` / `-` | sample faster / slower |

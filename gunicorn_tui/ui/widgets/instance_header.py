@@ -5,18 +5,9 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from gunicorn_tui.model.instances import ConfigSource, InstanceSample
+from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.output.units import format_duration
 from gunicorn_tui.settings.resolve import short_worker_class
-
-_SOURCE_MARK = {
-    ConfigSource.CONTROL_SOCKET: "",
-    ConfigSource.COMMAND_LINE: "",
-    ConfigSource.ENV: "",
-    ConfigSource.CONFIG_FILE: "",
-    ConfigSource.DEFAULT: "",
-    ConfigSource.UNKNOWN: "?",
-}
 
 
 def _setting(sample: InstanceSample, name: str, unit: str = "") -> Content:
@@ -26,12 +17,7 @@ def _setting(sample: InstanceSample, name: str, unit: str = "") -> Content:
     value = setting.value
     if name == "worker_class" and isinstance(value, str):
         value = short_worker_class(value)
-    return Content.assemble(
-        (f"{value}{unit}", "bold"),
-        (f" ({setting.declared_in.value})", "$text-muted")
-        if setting.declared_in is not ConfigSource.DEFAULT
-        else "",
-    )
+    return Content.styled(f"{value}{unit}", "bold")
 
 
 def header_content(sample: InstanceSample) -> Content:

@@ -57,7 +57,12 @@ class Graph(Vertical):
             sparkline.data = []
             return
         label.update(graph_title(self._title, series, self._unit, limit))
-        sparkline.data = series.values()
+        values = series.values()
+        # One column per sample until the graph is full, so a young history
+        # is not stretched into wide blocks; then columns summarise (max).
+        available = max(1, self.content_region.width)
+        sparkline.styles.width = max(1, min(len(values), available))
+        sparkline.data = values
 
 
 class ResourceGraphs(Horizontal):

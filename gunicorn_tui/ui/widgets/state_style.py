@@ -8,11 +8,11 @@ from gunicorn_tui.model.instances import WorkerState
 from gunicorn_tui.output.units import NOT_AVAILABLE
 
 _STATE_STYLE = {
-    WorkerState.IDLE: "$text-muted",
+    WorkerState.IDLE: "$success",
     WorkerState.BUSY: "$warning",
     WorkerState.STUCK: "bold $error",
     WorkerState.BOOTING: "$accent",
-    WorkerState.UNKNOWN: "$text-disabled",
+    WorkerState.UNKNOWN: "dim",
 }
 
 
@@ -23,5 +23,7 @@ def state_content(state: WorkerState) -> Content:
 def figure_content(text: str) -> Content:
     """A figure, dimmed when it is 'n/a'."""
     if text == NOT_AVAILABLE:
-        return Content.styled(text, "$text-disabled")
+        # Theme "muted" variables resolve against the table's background
+        # badly inside cells; plain dim reads right on every theme.
+        return Content.styled(text, "dim")
     return Content(text)
