@@ -47,9 +47,9 @@ def _worker(data: Mapping[str, Any]) -> WorkerSample:
     reasons = dict(data.get("unavailable") or {})
     worker_fields = {"heartbeat_age_s", "client_connections"}
     return WorkerSample(
-        process=_process({**data, "unavailable": {
-            k: v for k, v in reasons.items() if k not in worker_fields
-        }}),
+        process=_process(
+            {**data, "unavailable": {k: v for k, v in reasons.items() if k not in worker_fields}}
+        ),
         heartbeat_age_s=data.get("heartbeat_age_s"),
         client_connections=data.get("client_connections"),
         state=WorkerState(data.get("state", "unknown")),

@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
@@ -28,6 +28,8 @@ from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
 from gunicorn_tui.ui.widgets.instance_header import InstanceHeader
 from gunicorn_tui.ui.widgets.instance_table import InstanceTable, instance_matches, worker_matches
 from gunicorn_tui.ui.widgets.resource_graphs import ResourceGraphs
+from gunicorn_tui.ui.widgets.row_table import RowTable
+from gunicorn_tui.ui.widgets.static_text import show_text
 from gunicorn_tui.ui.widgets.worker_table import SORT_ORDERS, WorkerTable
 
 REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
@@ -223,7 +225,7 @@ class GtuiApp(App[None]):
             parts.append(f"  every {self.refresh_s:g}s")
         if self.filter_text:
             parts.append(Content.styled(f"  filter: {self.filter_text}", "$accent"))
-        self.query_one("#status", Static).update(Content.assemble(*parts))
+        show_text(self.query_one("#status", Static), Content.assemble(*parts))
         notices: list[Content | str] = []
         if self._last_error:
             notices.append(Content.styled(f"sampling failed: {self._last_error}", "$error"))
@@ -236,20 +238,19 @@ class GtuiApp(App[None]):
                     "$text-muted",
                 )
             )
-        self.query_one("#notices", Static).update(Content.assemble(*notices))
+        show_text(self.query_one("#notices", Static), Content.assemble(*notices))
 
     # -- events ---------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#instances")
-    def _instance_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
-        if key is None or key == self.selected_key:
+    @on(RowTable.RowHighlighted, "#instances")
+    def _instance_highlighted(self, event: RowTable.RowHighlighted) -> None:
+        if event.key == self.selected_key:
             return
-        self.selected_key = str(key)
+        self.selected_key = event.key
         self._render_selected(self.selected_sample())
 
-    @on(DataTable.RowSelected, "#instances")
-    def _instance_selected(self, event: DataTable.RowSelected) -> None:
+    @on(RowTable.RowSelected, "#instances")
+    def _instance_selected(self, event: RowTable.RowSelected) -> None:
         self.query_one(WorkerTable).focus()
 
     @on(Input.Changed, "#filter")

@@ -8,6 +8,7 @@ from textual.widgets import Static
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.output.units import format_duration
 from gunicorn_tui.settings.resolve import short_worker_class
+from gunicorn_tui.ui.widgets.static_text import show_text
 
 
 def _setting(sample: InstanceSample, name: str, unit: str = "") -> Content:
@@ -63,6 +64,6 @@ class InstanceHeader(Static):
 
     def show(self, sample: InstanceSample | None) -> None:
         if sample is None:
-            self.update(Content.styled("No Gunicorn instance selected", "$text-muted"))
+            show_text(self, Content.styled("No Gunicorn instance selected", "$text-muted"))
         else:
-            self.update(header_content(sample))
+            show_text(self, header_content(sample))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Label, Sparkline
+from textual.widgets import Label
 
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import InstanceHistory, Series
 from gunicorn_tui.output.units import format_bytes, format_duration, format_percent
+from gunicorn_tui.ui.widgets.bar_graph import BarGraph
+from gunicorn_tui.ui.widgets.static_text import show_text
 
 
 def graph_title(name: str, series: Series, unit: str, limit: float | None = None) -> Content:
@@ -32,12 +34,11 @@ def graph_title(name: str, series: Series, unit: str, limit: float | None = None
 
 
 class Graph(Vertical):
-    """A title line and a sparkline."""
+    """A title line and a bar graph."""
 
     DEFAULT_CSS = """
     Graph { height: 3; width: 1fr; padding: 0 1 0 0; }
-    Graph > Label { height: 1; }
-    Graph > Sparkline { height: 2; }
+    Graph > Label { height: 1; width: 100%; }
     """
 
     def __init__(self, name: str, unit: str, **kwargs: object) -> None:
@@ -47,22 +48,27 @@ class Graph(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(Content.styled(self._title, "bold"))
-        yield Sparkline([], summary_function=max)
+        yield BarGraph()
 
     def show(self, series: Series | None, limit: float | None = None) -> None:
         label = self.query_one(Label)
-        sparkline = self.query_one(Sparkline)
+        graph = self.query_one(BarGraph)
         if series is None:
-            label.update(Content.styled(f"{self._title} n/a", "$text-disabled"))
-            sparkline.data = []
+            show_text(label, Content.styled(f"{self._title} n/a", "$text-disabled"))
+            graph.plot([])
             return
-        label.update(graph_title(self._title, series, self._unit, limit))
+        show_text(label, graph_title(self._title, series, self._unit, limit))
         values = series.values()
-        # One column per sample until the graph is full, so a young history
-        # is not stretched into wide blocks; then columns summarise (max).
-        available = max(1, self.content_region.width)
-        sparkline.styles.width = max(1, min(len(values), available))
-        sparkline.data = values
+        if self._unit == "bytes":
+            # Memory moves little against its size: scale over the range seen,
+            # widened to at least a tenth of the peak so noise stays small.
+            peak = max(values) if values else 1.0
+            low = min(values) if values else 0.0
+            low = max(0.0, min(low, peak * 0.9))
+            graph.plot(values, low=low, high=peak)
+        else:
+            # CPU from zero, and never scaled below 10% so idle noise looks idle.
+            graph.plot(values, low=0.0, high=max([10.0, *values]))
 
 
 class ResourceGraphs(Horizontal):

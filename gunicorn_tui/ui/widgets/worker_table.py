@@ -5,29 +5,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from textual.content import Content
-from textual.widgets import DataTable
-
 from gunicorn_tui.model.instances import InstanceSample, WorkerSample, WorkerState
 from gunicorn_tui.output.units import (
+    NOT_AVAILABLE,
     format_bytes,
     format_duration,
     format_heartbeat,
     format_percent,
 )
-from gunicorn_tui.ui.widgets.state_style import figure_content, state_content
+from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
 
-COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
-    ("pid", "PID", 7, True),
-    ("ns_pid", "CPID", 5, True),
-    ("state", "State", 7, False),
-    ("cpu", "CPU%", 6, True),
-    ("uss", "USS", 6, True),
-    ("rss", "RSS", 6, True),
-    ("age", "Age", 6, True),
-    ("heartbeat", "Beat", 5, True),
-    ("connections", "Conn", 4, True),
+COLUMNS: tuple[Column, ...] = (
+    Column("pid", "PID", 7, right=True),
+    Column("ns_pid", "CPID", 5, right=True),
+    Column("state", "State", 7),
+    Column("cpu", "CPU%", 6, right=True),
+    Column("uss", "USS", 6, right=True),
+    Column("rss", "RSS", 6, right=True),
+    Column("age", "Age", 6, right=True),
+    Column("heartbeat", "Beat", 5, right=True),
+    Column("connections", "Conn", 4, right=True),
 )
+
+STATE_STYLE = {
+    WorkerState.IDLE: "good",
+    WorkerState.BUSY: "warning",
+    WorkerState.STUCK: "error",
+    WorkerState.BOOTING: "accent",
+    WorkerState.UNKNOWN: "dim",
+}
 
 _STATE_ORDER = {
     WorkerState.STUCK: 0,
@@ -60,81 +66,43 @@ SORT_ORDERS: tuple[SortOrder, ...] = (
 )
 
 
-def worker_cells(worker: WorkerSample) -> dict[str, Content]:
-    """The cells of one worker row."""
+def _figure(text: str) -> Cell:
+    return Cell(text, "dim" if text == NOT_AVAILABLE else "")
+
+
+def worker_row(worker: WorkerSample) -> Row:
+    """The row of one worker."""
     connections = worker.client_connections
-    values = {
-        "pid": str(worker.pid) if worker.pid is not None else "n/a",
-        "ns_pid": str(worker.ns_pid) if worker.ns_pid is not None else "n/a",
-        "cpu": format_percent(worker.process.cpu_percent),
-        "uss": format_bytes(worker.process.uss_bytes),
-        "rss": format_bytes(worker.process.rss_bytes),
-        "age": format_duration(worker.process.age_s),
-        "heartbeat": format_heartbeat(worker.heartbeat_age_s),
-        "connections": str(connections) if connections is not None else "n/a",
-    }
-    cells: dict[str, Content] = {}
-    for key, _title, width, right in COLUMNS:
-        if key == "state":
-            cells[key] = state_content(worker.state)
-            continue
-        text = values[key][:width]
-        cells[key] = figure_content(text.rjust(width) if right else text)
-    return cells
+    return Row(
+        str(worker.pid),
+        (
+            _figure(str(worker.pid) if worker.pid is not None else NOT_AVAILABLE),
+            _figure(str(worker.ns_pid) if worker.ns_pid is not None else NOT_AVAILABLE),
+            Cell(worker.state.value, STATE_STYLE[worker.state]),
+            _figure(format_percent(worker.process.cpu_percent)),
+            _figure(format_bytes(worker.process.uss_bytes)),
+            _figure(format_bytes(worker.process.rss_bytes)),
+            _figure(format_duration(worker.process.age_s)),
+            _figure(format_heartbeat(worker.heartbeat_age_s)),
+            _figure(str(connections) if connections is not None else NOT_AVAILABLE),
+        ),
+    )
 
 
-class WorkerTable(DataTable[Content]):
-    """Workers keyed by pid. Rows are updated cell by cell; the order is
-    re-applied only when it changes."""
+class WorkerTable(RowTable):
+    """Workers keyed by pid."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
-        self._cells: dict[str, dict[str, Content]] = {}
-        self._order: list[str] = []
-        self._instance_key: str | None = None
-
-    def on_mount(self) -> None:
-        for key, title, width, right in COLUMNS:
-            self.add_column(title.rjust(width) if right else title, key=key, width=width)
+        super().__init__(COLUMNS, **kwargs)
 
     def show(self, sample: InstanceSample | None, sort: SortOrder, filter_text: str = "") -> None:
         """Show the workers of ``sample`` (all of them, or those matching)."""
         if sample is None:
-            self.clear()
-            self._cells, self._order, self._instance_key = {}, [], None
+            self.set_rows([])
             return
-        if sample.key != self._instance_key:
-            self.clear()
-            self._cells, self._order = {}, []
-            self._instance_key = sample.key
         workers = sorted(sample.workers, key=sort.key)
         if filter_text:
             text = filter_text.lower()
             matching = [w for w in workers if text in f"{w.pid} {w.ns_pid} {w.state.value}".lower()]
             workers = matching or workers
-        wanted = [str(worker.pid) for worker in workers]
-        if wanted != self._order:
-            # Membership or order changed: rebuild, keeping the cursor on the
-            # same worker when it is still there.
-            selected = (
-                self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
-            )
-            self.clear()
-            self._cells = {}
-            for worker in workers:
-                key = str(worker.pid)
-                cells = worker_cells(worker)
-                self.add_row(*(cells[column] for column, *_ in COLUMNS), key=key)
-                self._cells[key] = cells
-            self._order = wanted
-            if selected in self._cells:
-                self.move_cursor(row=wanted.index(selected), animate=False)
-            return
-        for worker in workers:
-            key = str(worker.pid)
-            cells = worker_cells(worker)
-            previous = self._cells[key]
-            for column, value in cells.items():
-                if previous.get(column) != value:
-                    self.update_cell(key, column, value)
-            self._cells[key] = cells
+        self.set_rows([worker_row(worker) for worker in workers])

@@ -1,0 +1,206 @@
+"""What the dashboard costs: CPU, bytes to the terminal, time to a full first frame.
+
+Starts one container (8 sync workers) from the test images, then runs the
+installed ``gtui <container>`` on a pseudo-terminal of 80x24 (what an SSH
+session carries), and measures:
+
+- time from exec to the first full frame: the screen (rendered with the
+  ``pyte`` terminal emulator) shows all 8 worker pids, each with a CPU figure;
+- CPU of the gtui process (user + system, all threads) per wall second over
+  ``--seconds`` at 1 Hz, after the first 5 s;
+- bytes per second gtui writes to the terminal over the same window.
+
+Baseline in the same run: ``top -b -d 1`` on the same pty (a classic
+once-a-second terminal monitor), CPU and bytes per second, so the figures can
+be judged against something familiar on this machine today.
+
+Usage: ``python benchmarks/dashboard_cost.py [--seconds 60] [--repeats 3]``
+(needs Docker, the test images, and ``pip install pyte``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import select
+import shutil
+import signal
+import statistics
+import struct
+import sys
+import termios
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import httpx
+import pyte
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.harness.containers import owner_labels  # noqa: E402
+from tests.harness.loopback import free_port  # noqa: E402
+from tests.images import tags  # noqa: E402
+
+COLUMNS, ROWS = 80, 24
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Run:
+    first_frame_s: float | None
+    cpu_s_per_s: float
+    bytes_per_s: float
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def spawn_on_pty(argv: list[str]) -> tuple[int, int]:
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm-256color"
+        os.environ["COLUMNS"], os.environ["LINES"] = str(COLUMNS), str(ROWS)
+        os.execvp(argv[0], argv)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+    return pid, fd
+
+
+def read_available(fd: int, timeout_s: float) -> bytes:
+    ready, _, _ = select.select([fd], [], [], timeout_s)
+    if not ready:
+        return b""
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return b""
+
+
+def full_frame(screen: pyte.Screen, worker_pids: list[str]) -> bool:
+    lines = screen.display
+    for pid in worker_pids:
+        row = next((line for line in lines if line.strip().startswith(pid)), None)
+        if row is None or "n/a" in row.split()[3:4]:
+            return False
+    return True
+
+
+def measure(argv: list[str], seconds: float, worker_pids: list[str] | None) -> Run:
+    screen = pyte.Screen(COLUMNS, ROWS)
+    stream = pyte.ByteStream(screen)
+    started = time.monotonic()
+    pid, fd = spawn_on_pty(argv)
+    first_frame: float | None = None
+    warmup_end = started + 5.0
+    measured_bytes = 0
+    cpu_start = None
+    window_start = 0.0
+    try:
+        while time.monotonic() < warmup_end + seconds:
+            chunk = read_available(fd, 0.2)
+            now = time.monotonic()
+            if chunk:
+                stream.feed(chunk)
+                if now >= warmup_end:
+                    measured_bytes += len(chunk)
+            if worker_pids and first_frame is None and full_frame(screen, worker_pids):
+                first_frame = now - started
+            if cpu_start is None and now >= warmup_end:
+                cpu_start, window_start = cpu_seconds(pid), now
+        cpu_end, window_end = cpu_seconds(pid), time.monotonic()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            read_available(fd, 0.1)
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                break
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    elapsed = window_end - window_start
+    assert cpu_start is not None
+    return Run(first_frame, (cpu_end - cpu_start) / elapsed, measured_bytes / elapsed)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    gtui = shutil.which("gtui") or str(Path(sys.executable).parent / "gtui")
+    client = docker.from_env()
+    port = free_port()
+    name = f"gtui-bench-dash-{os.getpid()}"
+    container = client.containers.run(
+        tags.GUNICORN_LATEST,
+        ["gunicorn", "-w", "8", "-b", f"127.0.0.1:{port}", "app:app"],
+        name=name,
+        detach=True,
+        network_mode="host",
+        labels=owner_labels(),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        worker_pids: list[str] = []
+        while time.monotonic() < deadline + 30 and len(worker_pids) < 8:
+            top = container.top()
+            worker_pids = [row[1] for row in top["Processes"] if "worker" in row[-1]]
+            time.sleep(0.5)
+        assert len(worker_pids) == 8, worker_pids
+        print(f"load average at start: {os.getloadavg()}")
+        gtui_runs = [measure([gtui, name], args.seconds, worker_pids) for _ in range(args.repeats)]
+        top_runs = [
+            measure(["top", "-b", "-d", "1"], args.seconds, None) for _ in range(args.repeats)
+        ]
+        print(f"load average at end:   {os.getloadavg()}")
+    finally:
+        container.remove(force=True)
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    first = [r.first_frame_s for r in gtui_runs if r.first_frame_s is not None]
+    gtui_cpu = med([r.cpu_s_per_s for r in gtui_runs])
+    top_cpu = med([r.cpu_s_per_s for r in top_runs])
+    print(f"\n{args.repeats} runs of {args.seconds:g}s each on an {COLUMNS}x{ROWS} pty, medians:")
+    print(f"{'':28}{'cpu s/s':>10}{'% core':>9}{'bytes/s':>10}")
+    print(
+        f"{'gtui (1 container, 8 wkr)':28}{gtui_cpu:>10.4f}{gtui_cpu * 100:>8.2f}%"
+        f"{med([r.bytes_per_s for r in gtui_runs]):>10.0f}"
+    )
+    print(
+        f"{'top -b -d 1 (baseline)':28}{top_cpu:>10.4f}{top_cpu * 100:>8.2f}%"
+        f"{med([r.bytes_per_s for r in top_runs]):>10.0f}"
+    )
+    if top_cpu > 0:
+        print(f"ratio gtui/top cpu: {gtui_cpu / top_cpu:.2f}")
+    target_ok = gtui_cpu <= 0.03
+    print(f"target <= 3% of one core: {'pass' if target_ok else 'FAIL'}")
+    if first:
+        frame = med(first)
+        print(
+            f"first full frame: median {frame:.2f}s (runs: "
+            f"{', '.join(f'{v:.2f}' for v in first)}); target <= 1.5 s: "
+            f"{'pass' if frame <= 1.5 else 'FAIL'}"
+        )
+    else:
+        print("first full frame: never seen")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,22 @@
+"""Repaint fixed-size text widgets only when their text changed.
+
+A Static's ``update`` re-runs layout by default; the dashboard's text lines
+have fixed sizes, so a changed line needs a repaint, an unchanged one nothing.
+"""
+
+from __future__ import annotations
+
+from weakref import WeakKeyDictionary
+
+from textual.content import Content
+from textual.widgets import Static
+
+_shown: WeakKeyDictionary[Static, Content] = WeakKeyDictionary()
+
+
+def show_text(widget: Static, content: Content) -> None:
+    """Set ``widget``'s content if it differs from what it shows."""
+    if _shown.get(widget) == content:
+        return
+    _shown[widget] = content
+    widget.update(content, layout=False)
