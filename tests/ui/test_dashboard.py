@@ -208,3 +208,33 @@ def test_dashboard_snapshot(snap_compare: object, size: tuple[int, int]) -> None
         await asyncio.sleep(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=settle)  # type: ignore[operator]
+
+
+class SlowSource(ReplaySource):
+    """Samples that take longer than the refresh interval, like a slow daemon."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(frames_from(recorded_instances(), 3))
+        self.delay_s = delay_s
+        self.running = 0
+        self.max_running = 0
+
+    def sample(self):  # type: ignore[no-untyped-def]
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            time.sleep(self.delay_s)
+            return super().sample()
+        finally:
+            self.running -= 1
+
+
+async def test_slow_samples_never_pile_up() -> None:
+    source = SlowSource(delay_s=0.8)
+    app = GtuiApp(source, refresh_s=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(4.0)
+        # 4 s of 0.8 s samples: at most 5, one at a time, none queued behind.
+        assert source.max_running == 1
+        assert 3 <= source.calls <= 6
+        assert app.frames_seen >= 3
