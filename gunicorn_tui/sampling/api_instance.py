@@ -231,6 +231,7 @@ class ApiInstanceSampler:
                 environment=None if self.tree.titled else info.environment,
                 fallback_environment=info.environment,
                 read_file=self._read_file,
+                name=self.tree.name if self.tree.titled else None,
             )
             resolved = resolve_config(mine.inputs)
             self._config = GunicornConfig(

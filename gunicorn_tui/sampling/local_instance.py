@@ -188,6 +188,8 @@ class LocalInstanceSampler:
                 environment=read_master_environment(pid),
                 fallback_environment=self._fallback_environment(),
                 read_file=procfs_file_reader(pid),
+                name=self.identity.name if self.identity.titled else None,
+                listen_ports=self._counter.listen_ports,
             )
         inputs = self._inputs.inputs
         if control_config is not None:
@@ -430,15 +432,8 @@ class LocalInstanceSampler:
         master = figures.sample(master_pid)
         worker_pids = self._worker_pids()
 
-        config = self.config()
-        self._poll_control(master.ns_pid, config)
-        if self._control.transport is not None and (
-            config.get("workers").source is not ConfigSource.CONTROL_SOCKET
-        ):
-            control_config = self._control_config()
-            if control_config is not None:
-                config = self.config(control_config)
-
+        # Listeners first: they tell apart servers started by one wrapper
+        # when the configuration is read.
         try:
             master_files: OpenFiles | None = read_open_files(master_pid)
         except PermissionError:
@@ -449,6 +444,15 @@ class LocalInstanceSampler:
                 self._listeners_known = True
             except (ProcessGone, PermissionError):
                 pass
+
+        config = self.config()
+        self._poll_control(master.ns_pid, config)
+        if self._control.transport is not None and (
+            config.get("workers").source is not ConfigSource.CONTROL_SOCKET
+        ):
+            control_config = self._control_config()
+            if control_config is not None:
+                config = self.config(control_config)
 
         worker_class = short_worker_class(config.worker_class or "sync")
         timeout_s = config.timeout_s
