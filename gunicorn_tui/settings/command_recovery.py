@@ -21,6 +21,8 @@ _INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "do
 # started by one script must not be read as one command line.
 _SHELL_SEPARATORS = re.compile(r"\s*(?:&&|\|\||;|\||&|\n)\s*")
 _ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# Words that expand to every positional parameter, once shlex removed quotes.
+_ALL_POSITIONAL = frozenset({"$@", "${@}", "$*", "${*}"})
 # env(1) options whose value is the next word.
 _ENV_OPTIONS_WITH_VALUE = frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"})
 
@@ -58,13 +60,14 @@ def all_args_from_command(argv: Sequence[str]) -> list[tuple[str, ...]]:
                 rest.pop(0)
         return all_args_from_command(rest)
     if head in _SHELLS:
-        script = _shell_script(argv)
-        if script is not None:
-            return all_args_from_shell_string(script)
+        found = _shell_script(argv)
+        if found is not None:
+            return all_args_from_shell_string(*found)
     return []
 
 
-def _shell_script(argv: Sequence[str]) -> str | None:
+def _shell_script(argv: Sequence[str]) -> tuple[str, list[str]] | None:
+    """The script of ``sh -c SCRIPT [NAME [ARGS...]]`` and its ARGS (``$@``)."""
     # -c may come in a cluster of short options (sh -ec, bash -lc), after
     # long options (bash --norc -c) or after -o OPTION.
     words = list(argv[1:])
@@ -79,18 +82,25 @@ def _shell_script(argv: Sequence[str]) -> str | None:
         if word.startswith("--"):
             continue
         if "c" in word[1:]:
-            return words[0] if words else None
+            return (words[0], words[2:]) if words else None
     return None
 
 
-def args_from_shell_string(script: str) -> tuple[str, ...] | None:
+def args_from_shell_string(script: str, positional: Sequence[str] = ()) -> tuple[str, ...] | None:
     """Gunicorn's arguments in a shell command string (``sh -c "..."``)."""
-    found = all_args_from_shell_string(script)
+    found = all_args_from_shell_string(script, positional)
     return found[0] if found else None
 
 
-def all_args_from_shell_string(script: str) -> list[tuple[str, ...]]:
-    """The arguments of every Gunicorn a shell command string starts."""
+def all_args_from_shell_string(
+    script: str, positional: Sequence[str] = ()
+) -> list[tuple[str, ...]]:
+    """The arguments of every Gunicorn a shell command string starts.
+
+    ``"$@"`` stands for ``positional`` (the words after ``sh -c SCRIPT NAME``).
+    A command using any other expansion (``$PORT``, backquotes) is left out:
+    its words are only known to the shell that ran it.
+    """
     found: list[tuple[str, ...]] = []
     for statement in _SHELL_SEPARATORS.split(script):
         try:
@@ -99,5 +109,14 @@ def all_args_from_shell_string(script: str) -> list[tuple[str, ...]]:
             continue
         while words and (words[0] == "exec" or _ENV_ASSIGNMENT.match(words[0])):
             words.pop(0)
-        found.extend(all_args_from_command(words))
+        expanded: list[str] = []
+        for word in words:
+            if word in _ALL_POSITIONAL:
+                expanded.extend(positional)
+            else:
+                expanded.append(word)
+        commands = all_args_from_command(expanded)
+        if any("$" in word or "`" in word for command in commands for word in command):
+            continue
+        found.extend(commands)
     return found
