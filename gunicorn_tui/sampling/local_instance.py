@@ -263,7 +263,7 @@ class LocalInstanceSampler:
                     continue
                 # Several masters may share a default path: only trust the
                 # socket that answers for this master.
-                if reply.ok and reply.data.get("pid") in (master_ns_pid, self.identity.master_pid):
+                if reply.ok and self._answers_for_master(reply.data, master_ns_pid):
                     state.transport, state.path_in_namespace = transport, candidate
                     state.last_error = None
                     break
@@ -272,8 +272,16 @@ class LocalInstanceSampler:
         try:
             stats, workers = state.transport.request(["show stats", "show workers"])
         except ControlSocketError as error:
-            state.transport, state.last_error = None, str(error)
-            state.next_try_at = now + 1.0
+            self._drop_control(str(error), retry_at=now + 1.0)
+            return
+        # Masters sharing a path each re-create the socket around every fork,
+        # so the path can pass to another master at any time: check each
+        # answer, not only the first.
+        if stats.ok and not self._answers_for_master(stats.data, master_ns_pid):
+            self._drop_control(
+                f"control socket now answers for another master (pid {stats.data.get('pid')})",
+                retry_at=now + 1.0,
+            )
             return
         if stats.ok:
             target = stats.data.get("workers_target")
@@ -293,13 +301,23 @@ class LocalInstanceSampler:
                     beats[int(row["pid"])] = float(row["last_heartbeat"])
             state.heartbeats = beats
 
-    def _control_config(self) -> Mapping[str, object] | None:
+    def _answers_for_master(self, stats: Mapping[str, object], master_ns_pid: int | None) -> bool:
+        return stats.get("pid") in (master_ns_pid, self.identity.master_pid)
+
+    def _drop_control(self, reason: str, retry_at: float) -> None:
+        # Figures read from the socket describe the past (heartbeat ages) or
+        # possibly another master: none of them may outlive the connection.
+        self._control = _ControlState(next_try_at=retry_at, last_error=reason)
+
+    def _control_config(self, master_ns_pid: int | None) -> Mapping[str, object] | None:
         transport = self._control.transport
         if transport is None:
             return None
         try:
-            (reply,) = transport.request(["show config"])
+            stats, reply = transport.request(["show stats", "show config"])
         except ControlSocketError:
+            return None
+        if not (stats.ok and self._answers_for_master(stats.data, master_ns_pid)):
             return None
         return reply.data if reply.ok else None
 
@@ -450,7 +468,7 @@ class LocalInstanceSampler:
         if self._control.transport is not None and (
             config.get("workers").source is not ConfigSource.CONTROL_SOCKET
         ):
-            control_config = self._control_config()
+            control_config = self._control_config(master.ns_pid)
             if control_config is not None:
                 config = self.config(control_config)
 
