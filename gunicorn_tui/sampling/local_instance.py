@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import psutil
 
 from gunicorn_tui.discovery.docker_engine import ContainerInfo
-from gunicorn_tui.discovery.process_tree import Role, gunicorn_args, parse_title
+from gunicorn_tui.discovery.process_tree import Role, is_gunicorn, parse_title, role_under_master
 from gunicorn_tui.model.instances import (
     ConfigSource,
     GunicornConfig,
@@ -333,46 +333,69 @@ class LocalInstanceSampler:
             except psutil.NoSuchProcess as error:
                 raise ProcessGone(str(pid)) from error
 
-    def _role_of_child(self, pid: int) -> Role | None:
+    def _role_of_child(
+        self, pid: int, master_argv: Callable[[], tuple[str, ...]], master_ns_pid: int | None
+    ) -> Role | None:
         if pid in self._child_roles:
             return self._child_roles[pid]
         try:
             argv = read_argv(pid)
         except (ProcessGone, PermissionError):
             return None
+        if not is_gunicorn(argv):
+            self._child_roles[pid] = None
+            return None
         title = parse_title(argv)
-        role: Role | None
-        if title is not None:
+        reexec = self._reexec_of(pid, master_ns_pid) if title is None else None
+        role: Role
+        if title is not None and title[0] is not Role.MASTER:
             role = title[0]
-            if role is Role.MASTER:
-                # A worker keeps the master's title for the few ms between
-                # fork and setproctitle: do not cache that.
-                try:
-                    has_children = bool(read_children(pid))
-                except (ProcessGone, FileNotFoundError):
-                    has_children = False
-                return None if has_children else Role.WORKER
-        elif gunicorn_args(argv) is not None:
+        elif reexec is not None:
+            # Only a re-exec of this master carries its pid in GUNICORN_PID.
+            role = Role.MASTER if reexec else Role.WORKER
+        else:
             try:
-                # An untitled child running children of its own is the new
-                # master of a USR2 re-exec, not a worker.
                 has_children = bool(read_children(pid))
             except (ProcessGone, FileNotFoundError):
                 has_children = False
-            if has_children:
-                return Role.MASTER
-            role = Role.WORKER
-        else:
-            role = None
+            role = role_under_master(argv, master_argv(), has_children)
+            if role is Role.WORKER:
+                # Resting on "no children yet": a worker shows its master's
+                # title for the few ms between fork and setproctitle, and a
+                # new master has no children until it forks them. Ask again.
+                return role
         self._child_roles[pid] = role
         return role
 
-    def _worker_pids(self) -> list[int]:
+    def _reexec_of(self, pid: int, master_ns_pid: int | None) -> bool | None:
+        """Whether an untitled child was executed by this master (USR2), from
+        the GUNICORN_PID the master puts in its environment; None if unread."""
+        try:
+            environment = read_environ(pid)
+        except (ProcessGone, PermissionError):
+            return None
+        if not environment:
+            return None
+        pids = {str(self.identity.master_pid), str(master_ns_pid)}
+        return environment.get("GUNICORN_PID") in pids
+
+    def _worker_pids(self, master_ns_pid: int | None) -> list[int]:
         children = self._children()
         live = set(children)
         for pid in [pid for pid in self._child_roles if pid not in live]:
             del self._child_roles[pid]
-        return [pid for pid in children if self._role_of_child(pid) is Role.WORKER]
+        master_argv: list[tuple[str, ...]] = []
+
+        def read_master_argv() -> tuple[str, ...]:
+            if not master_argv:
+                master_argv.append(read_argv(self.identity.master_pid))
+            return master_argv[0]
+
+        return [
+            pid
+            for pid in children
+            if self._role_of_child(pid, read_master_argv, master_ns_pid) is Role.WORKER
+        ]
 
     # -- totals ---------------------------------------------------------------
 
@@ -448,7 +471,7 @@ class LocalInstanceSampler:
         master_pid = identity.master_pid
         figures = self._figures
         master = figures.sample(master_pid)
-        worker_pids = self._worker_pids()
+        worker_pids = self._worker_pids(master.ns_pid)
 
         # Listeners first: they tell apart servers started by one wrapper
         # when the configuration is read.

@@ -20,6 +20,7 @@ from gunicorn_tui.discovery.process_tree import (
     is_gunicorn,
     name_from_args,
     parse_title,
+    role_under_master,
 )
 from tests.core.data_files import load_json
 
@@ -173,3 +174,58 @@ def test_gunicorn_args(argv: list[str], expected: list[str] | None) -> None:
 )
 def test_name_from_args(args: list[str], expected: str | None) -> None:
     assert name_from_args(args) == expected
+
+
+# The moments of a USR2 re-exec, as /proc shows them (from the captured
+# usr2_titled and usr2_untitled cases, and gunicorn's arbiter.reexec).
+TITLED_MASTER = ("gunicorn: master [app:app]",)
+UNTITLED_MASTER = ("/usr/bin/python3", "/opt/gtui/site/bin/gunicorn", "-w", "2", "app:app")
+PYTHON_M_MASTER = ("python3", "-m", "gunicorn", "-w", "2", "app:app")
+# sys.executable + sys.argv: what a `python -m gunicorn` master executes on USR2.
+PYTHON_M_REEXEC = ("/usr/bin/python3", "/opt/gtui/site/gunicorn/__main__.py", "-w", "2", "app:app")
+
+
+@pytest.mark.parametrize(
+    ("argv", "parent_argv", "has_children", "expected"),
+    [
+        # A worker between fork and setproctitle shows its master's title.
+        (TITLED_MASTER, TITLED_MASTER, False, Role.WORKER),
+        (("gunicorn: worker [app:app]",), TITLED_MASTER, False, Role.WORKER),
+        # The new master, executed: Gunicorn's argv until it sets its title...
+        (UNTITLED_MASTER, TITLED_MASTER, False, Role.MASTER),
+        # ...then master [NAME.2], before and after it forks its workers.
+        (("gunicorn: master [app:app.2]",), TITLED_MASTER, False, Role.MASTER),
+        (("gunicorn: master [app:app.2]",), TITLED_MASTER, True, Role.MASTER),
+        # Untitled: a worker shows its master's words exactly.
+        (UNTITLED_MASTER, UNTITLED_MASTER, False, Role.WORKER),
+        (UNTITLED_MASTER, UNTITLED_MASTER, True, Role.MASTER),
+        (PYTHON_M_MASTER, PYTHON_M_MASTER, False, Role.WORKER),
+        (PYTHON_M_REEXEC, PYTHON_M_MASTER, False, Role.MASTER),
+        (("gunicorn: dirty-arbiter",), TITLED_MASTER, True, Role.DIRTY_ARBITER),
+    ],
+)
+def test_role_under_master(
+    argv: tuple[str, ...], parent_argv: tuple[str, ...], has_children: bool, expected: Role
+) -> None:
+    assert role_under_master(argv, parent_argv, has_children) is expected
+
+
+def test_a_new_master_is_a_master_before_it_has_workers() -> None:
+    trees = find_trees(
+        [
+            ProcRecord(1, 0, ("sh", "-c", "gunicorn -w 2 app:app; sleep 600")),
+            ProcRecord(7, 1, TITLED_MASTER),
+            ProcRecord(8, 7, ("gunicorn: worker [app:app]",)),
+            ProcRecord(9, 7, ("gunicorn: worker [app:app]",)),
+            ProcRecord(12, 7, UNTITLED_MASTER),
+            # A worker forked a moment ago, not titled yet.
+            ProcRecord(13, 7, TITLED_MASTER),
+        ]
+    )
+    shapes = [(t.master_pid, t.workers, t.parent_master_pid) for t in trees]
+    assert shapes == [(7, (8, 9, 13), None), (12, (), 7)]
+
+
+def test_python_m_reexec_is_recognised_as_gunicorn() -> None:
+    assert gunicorn_args(PYTHON_M_REEXEC) == ("-w", "2", "app:app")
+    assert gunicorn_args(("python3", "/srv/app/__main__.py")) is None
