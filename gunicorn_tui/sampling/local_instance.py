@@ -68,6 +68,8 @@ from gunicorn_tui.settings.resolve import resolve_config, short_worker_class
 CONFIG_REFRESH_S = 15.0
 CONTROL_RETRY_S = 10.0
 LIMITS_REFRESH_S = 10.0
+# Far longer than gunicorn's reexec() takes from fork to exec.
+FORK_TO_EXEC_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -353,6 +355,10 @@ class LocalInstanceSampler:
         elif reexec is not None:
             # Only a re-exec of this master carries its pid in GUNICORN_PID.
             role = Role.MASTER if reexec else Role.WORKER
+            if not reexec and self._younger_than(pid, FORK_TO_EXEC_S):
+                # Between its fork and its exec the new master still has the
+                # old one's environment: a young worker is asked again.
+                return role
         else:
             try:
                 has_children = bool(read_children(pid))
@@ -366,6 +372,12 @@ class LocalInstanceSampler:
                 return role
         self._child_roles[pid] = role
         return role
+
+    def _younger_than(self, pid: int, seconds: float) -> bool:
+        try:
+            return self._wall_clock() - self._figures.create_time(pid) < seconds
+        except ProcessGone:
+            return False
 
     def _reexec_of(self, pid: int, master_ns_pid: int | None) -> bool | None:
         """Whether an untitled child was executed by this master (USR2), from
