@@ -9,8 +9,8 @@ Rules (see ../shared/notes/gunicorn.md):
   ``gunicorn: worker [NAME]``.
 - Without it, master and workers show the same command line. A Gunicorn
   process whose parent is not a Gunicorn process is a master; a Gunicorn
-  child of a master is a worker, unless it has Gunicorn children of its own:
-  then it is the new master of a USR2 re-exec.
+  child of a master is a worker, unless it is the new master of a USR2
+  re-exec (see :func:`role_under_master`).
 - Wrappers (``sh -c "gunicorn ..."``, tini, dumb-init) are not Gunicorn
   processes themselves, so the master below them is found by the same rule.
 """
@@ -98,10 +98,17 @@ def gunicorn_args(argv: Sequence[str]) -> tuple[str, ...] | None:
             # Interpreter flags such as -u, -X dev, -W ignore.
             index += 2 if arg in ("-X", "-W") else 1
             continue
-        if os.path.basename(arg) in _GUNICORN_SCRIPTS:
+        if os.path.basename(arg) in _GUNICORN_SCRIPTS or _is_gunicorn_main(arg):
             return tuple(argv[index + 1 :])
         return None
     return None
+
+
+def _is_gunicorn_main(path: str) -> bool:
+    # A master started with `python -m gunicorn` re-executes itself on USR2
+    # as `python /path/to/gunicorn/__main__.py ...` (sys.argv[0] of -m).
+    head, tail = os.path.split(path)
+    return tail == "__main__.py" and os.path.basename(head) == "gunicorn"
 
 
 def is_gunicorn(argv: Sequence[str]) -> bool:
@@ -185,7 +192,7 @@ def find_trees(records: Iterable[ProcRecord]) -> list[GunicornTree]:
 
     roles: dict[int, Role] = {}
     for pid in gunicorn_pids:
-        roles[pid] = _role(by_pid[pid], children, gunicorn_pids)
+        roles[pid] = _role(by_pid[pid], by_pid, children, gunicorn_pids)
 
     trees: list[GunicornTree] = []
     for pid, role in sorted(roles.items()):
@@ -220,18 +227,40 @@ def find_trees(records: Iterable[ProcRecord]) -> list[GunicornTree]:
 
 def _role(
     record: ProcRecord,
+    by_pid: Mapping[int, ProcRecord],
     children: Mapping[int, list[int]],
     gunicorn_pids: set[int],
 ) -> Role:
     title = parse_title(record.argv)
-    if title is not None:
-        return title[0]
     if record.ppid not in gunicorn_pids:
+        return title[0] if title is not None else Role.MASTER
+    has_gunicorn_children = any(child in gunicorn_pids for child in children.get(record.pid, []))
+    return role_under_master(record.argv, by_pid[record.ppid].argv, has_gunicorn_children)
+
+
+def role_under_master(
+    argv: Sequence[str], parent_argv: Sequence[str], has_gunicorn_children: bool
+) -> Role:
+    """The role of a Gunicorn process whose parent is a Gunicorn process.
+
+    A worker is forked, not executed: until it sets its own title it shows
+    its master's command line or title exactly. The new master of a USR2
+    re-exec is executed: it shows Gunicorn's argv, then titles itself
+    ``master [NAME.2]``. So a child is a new master when it shows a title
+    with another name, or an untitled command line under a titled master or
+    one that differs from its untitled master's. An untitled child showing
+    its untitled master's very words is a worker unless it runs Gunicorn
+    processes of its own (a worker whose app forks copies of itself looks
+    the same; the caller may know better, from the environment).
+    """
+    title = parse_title(argv)
+    parent_title = parse_title(parent_argv)
+    if title is not None:
+        role, name = title
+        if role is not Role.MASTER:
+            return role
+        if parent_title is not None and name != parent_title[1]:
+            return Role.MASTER
+    elif parent_title is not None or tuple(argv) != tuple(parent_argv):
         return Role.MASTER
-    # An untitled Gunicorn child of a Gunicorn process: a worker, unless it
-    # runs workers of its own (the new master of a USR2 re-exec). Untitled, a
-    # worker whose app forks copies of itself looks the same; titles (or the
-    # control socket's worker list) settle it.
-    if any(child in gunicorn_pids for child in children.get(record.pid, [])):
-        return Role.MASTER
-    return Role.WORKER
+    return Role.MASTER if has_gunicorn_children else Role.WORKER

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gunicorn_tui.discovery.docker_engine import (
     ContainerInfo,
@@ -259,6 +259,15 @@ class Monitor:
             if isinstance(existing, LocalInstanceSampler) and existing.identity.master_pid == (
                 tree.master_pid
             ):
+                # Once the old master of a USR2 pair is gone, the new one is
+                # no longer a re-exec and drops the ".2" from its title.
+                existing.identity = replace(
+                    existing.identity,
+                    name=tree.name or "",
+                    titled=tree.titled,
+                    argv=tree.argv,
+                    parent_master_pid=tree.parent_master_pid,
+                )
                 found[key] = existing
                 continue
             if info is None:
@@ -289,8 +298,17 @@ class Monitor:
             found.update(self._api_samplers_for(remote))
 
         for key, old in self._samplers.items():
-            if key not in found and isinstance(old, ApiInstanceSampler):
+            if key in found:
+                continue
+            if isinstance(old, ApiInstanceSampler):
                 old.close()
+            # Say why an instance left the list, as a failed sample does.
+            gone = isinstance(old, LocalInstanceSampler) and not os.path.exists(
+                f"{PROC}/{old.identity.master_pid}"
+            )
+            self._notices.append(
+                f"{old.identity.name or key}: " + ("master exited" if gone else "no longer found")
+            )
         self._samplers = found
 
     def _api_samplers_for(self, info: ContainerInfo) -> dict[str, ApiInstanceSampler]:

@@ -14,12 +14,16 @@ def format_bytes(value: int | None) -> str:
     if value is None:
         return NOT_AVAILABLE
     size = float(value)
-    for unit in ("B", "K", "M", "G", "T"):
-        if abs(size) < 1024 or unit == "T":
-            if unit == "B":
-                return f"{int(size)}B"
-            return f"{size:.1f}{unit}" if size < 100 else f"{size:.0f}{unit}"
+    if abs(size) < 1024:
+        return f"{int(size)}B"
+    # Choose the form by the rounded figure, so 99.96K is "100K", not "100.0K",
+    # and 1023.99K is "1.0M", not "1024K".
+    for unit in ("K", "M", "G", "T"):
         size /= 1024
+        if round(abs(size), 1) < 100:
+            return f"{size:.1f}{unit}"
+        if round(abs(size)) < 1024 or unit == "T":
+            return f"{size:.0f}{unit}"
     return f"{size:.0f}T"
 
 
@@ -35,7 +39,8 @@ def format_duration(seconds: float | None) -> str:
         return NOT_AVAILABLE
     seconds = max(0.0, seconds)
     if seconds < 60:
-        return f"{seconds:.0f}s"
+        # Truncated like the longer forms: 59.6 s is "59s", never "60s".
+        return f"{int(seconds)}s"
     minutes, secs = divmod(int(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
@@ -50,4 +55,4 @@ def format_heartbeat(seconds: float | None) -> str:
     """0.4s, 12s: heartbeats are read to a tenth below ten seconds."""
     if seconds is None:
         return NOT_AVAILABLE
-    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    return f"{seconds:.1f}s" if round(seconds, 1) < 10 else f"{seconds:.0f}s"

@@ -195,6 +195,7 @@ class ApiInstanceSampler:
         self._control_beats: list[float | None] | None = None
         self._workers_target: int | None = None
         self._control_note: str | None = None
+        self._control_path: str | None = None
         self._owns_state = False
 
     @classmethod
@@ -231,6 +232,7 @@ class ApiInstanceSampler:
                 environment=None if self.tree.titled else info.environment,
                 fallback_environment=info.environment,
                 read_file=self._read_file,
+                name=self.tree.name if self.tree.titled else None,
             )
             resolved = resolve_config(mine.inputs)
             self._config = GunicornConfig(
@@ -261,19 +263,30 @@ class ApiInstanceSampler:
         if now - self._control_at < CONTROL_INTERVAL_S:
             return
         self._control_at = now
-        path = config.value("control_socket")
-        if not isinstance(path, str) or config.value("control_socket_disable") is True:
+        candidates = self._control_candidates(config)
+        if not candidates:
             self._control_note = "no control socket"
+            self._control_beats, self._workers_target = None, None
             return
         client = self.state.client
+        error: Exception | None = None
         try:
             container = client.containers.get(self.container.ref.id)
-            stats, workers = DockerExecTransport(container, path).request(
-                ["show stats", "show workers"]
-            )
-        except (ControlSocketError, Exception) as error:
+        except Exception as lookup_error:  # docker.errors.* and transport errors
+            candidates, error = [], lookup_error
+        for path in candidates:
+            try:
+                stats, workers = DockerExecTransport(container, path).request(
+                    ["show stats", "show workers"]
+                )
+            except ControlSocketError as exec_error:
+                error = exec_error
+                continue
+            self._control_path = path
+            break
+        else:
             self._control_note = f"control socket: {error}"
-            self._control_beats = None
+            self._control_beats, self._workers_target = None, None
             return
         self._control_note = None
         target = stats.data.get("workers_target") if stats.ok else None
@@ -285,6 +298,25 @@ class ApiInstanceSampler:
             float(r["last_heartbeat"]) if isinstance(r.get("last_heartbeat"), int | float) else None
             for r in ordered
         ]
+
+    def _control_candidates(self, config: GunicornConfig) -> list[str]:
+        """Where the control socket may be, the path that worked last first."""
+        if config.value("control_socket_disable") is True:
+            return []
+        candidates = [self._control_path] if self._control_path else []
+        configured = config.value("control_socket")
+        if isinstance(configured, str) and configured:
+            candidates.append(configured)
+        # Docker sets HOME at run time from the user's passwd entry, so it is
+        # seldom in Config.Env; root's is /root.
+        home = self.container.environment.get("HOME")
+        user = str((self.container.inspect.get("Config") or {}).get("User") or "")
+        if not home and user.split(":")[0] in ("", "root", "0"):
+            home = "/root"
+        if home:
+            candidates.append(f"{home.rstrip('/')}/.gunicorn/gunicorn.ctl")
+        candidates.append("gunicorn.ctl")  # 25.1.0 used the working directory
+        return list(dict.fromkeys(candidates))
 
     def sample(self) -> InstanceSample:
         top = self.state.top()

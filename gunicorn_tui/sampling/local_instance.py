@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import psutil
 
 from gunicorn_tui.discovery.docker_engine import ContainerInfo
-from gunicorn_tui.discovery.process_tree import Role, gunicorn_args, parse_title
+from gunicorn_tui.discovery.process_tree import Role, is_gunicorn, parse_title, role_under_master
 from gunicorn_tui.model.instances import (
     ConfigSource,
     GunicornConfig,
@@ -68,6 +68,8 @@ from gunicorn_tui.settings.resolve import resolve_config, short_worker_class
 CONFIG_REFRESH_S = 15.0
 CONTROL_RETRY_S = 10.0
 LIMITS_REFRESH_S = 10.0
+# Far longer than gunicorn's reexec() takes from fork to exec.
+FORK_TO_EXEC_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,8 @@ class LocalInstanceSampler:
                 environment=launch.environment if launch else read_master_environment(pid),
                 fallback_environment=self._fallback_environment(),
                 read_file=procfs_file_reader(pid),
+                name=self.identity.name if self.identity.titled else None,
+                listen_ports=self._counter.listen_ports,
             )
         inputs = self._inputs.inputs
         if control_config is not None:
@@ -274,7 +278,7 @@ class LocalInstanceSampler:
                     continue
                 # Several masters may share a default path: only trust the
                 # socket that answers for this master.
-                if reply.ok and reply.data.get("pid") in (master_ns_pid, self.identity.master_pid):
+                if reply.ok and self._answers_for_master(reply.data, master_ns_pid):
                     state.transport, state.path_in_namespace = transport, candidate
                     state.last_error = None
                     break
@@ -283,8 +287,16 @@ class LocalInstanceSampler:
         try:
             stats, workers = state.transport.request(["show stats", "show workers"])
         except ControlSocketError as error:
-            state.transport, state.last_error = None, str(error)
-            state.next_try_at = now + 1.0
+            self._drop_control(str(error), retry_at=now + 1.0)
+            return
+        # Masters sharing a path each re-create the socket around every fork,
+        # so the path can pass to another master at any time: check each
+        # answer, not only the first.
+        if stats.ok and not self._answers_for_master(stats.data, master_ns_pid):
+            self._drop_control(
+                f"control socket now answers for another master (pid {stats.data.get('pid')})",
+                retry_at=now + 1.0,
+            )
             return
         if stats.ok:
             target = stats.data.get("workers_target")
@@ -304,13 +316,23 @@ class LocalInstanceSampler:
                     beats[int(row["pid"])] = float(row["last_heartbeat"])
             state.heartbeats = beats
 
-    def _control_config(self) -> Mapping[str, object] | None:
+    def _answers_for_master(self, stats: Mapping[str, object], master_ns_pid: int | None) -> bool:
+        return stats.get("pid") in (master_ns_pid, self.identity.master_pid)
+
+    def _drop_control(self, reason: str, retry_at: float) -> None:
+        # Figures read from the socket describe the past (heartbeat ages) or
+        # possibly another master: none of them may outlive the connection.
+        self._control = _ControlState(next_try_at=retry_at, last_error=reason)
+
+    def _control_config(self, master_ns_pid: int | None) -> Mapping[str, object] | None:
         transport = self._control.transport
         if transport is None:
             return None
         try:
-            (reply,) = transport.request(["show config"])
+            stats, reply = transport.request(["show stats", "show config"])
         except ControlSocketError:
+            return None
+        if not (stats.ok and self._answers_for_master(stats.data, master_ns_pid)):
             return None
         return reply.data if reply.ok else None
 
@@ -326,46 +348,79 @@ class LocalInstanceSampler:
             except psutil.NoSuchProcess as error:
                 raise ProcessGone(str(pid)) from error
 
-    def _role_of_child(self, pid: int) -> Role | None:
+    def _role_of_child(
+        self, pid: int, master_argv: Callable[[], tuple[str, ...]], master_ns_pid: int | None
+    ) -> Role | None:
         if pid in self._child_roles:
             return self._child_roles[pid]
         try:
             argv = read_argv(pid)
         except (ProcessGone, PermissionError):
             return None
+        if not is_gunicorn(argv):
+            self._child_roles[pid] = None
+            return None
         title = parse_title(argv)
-        role: Role | None
-        if title is not None:
+        reexec = self._reexec_of(pid, master_ns_pid) if title is None else None
+        role: Role
+        if title is not None and title[0] is not Role.MASTER:
             role = title[0]
-            if role is Role.MASTER:
-                # A worker keeps the master's title for the few ms between
-                # fork and setproctitle: do not cache that.
-                try:
-                    has_children = bool(read_children(pid))
-                except (ProcessGone, FileNotFoundError):
-                    has_children = False
-                return None if has_children else Role.WORKER
-        elif gunicorn_args(argv) is not None:
+        elif reexec is not None:
+            # Only a re-exec of this master carries its pid in GUNICORN_PID.
+            role = Role.MASTER if reexec else Role.WORKER
+            if not reexec and self._younger_than(pid, FORK_TO_EXEC_S):
+                # Between its fork and its exec the new master still has the
+                # old one's environment: a young worker is asked again.
+                return role
+        else:
             try:
-                # An untitled child running children of its own is the new
-                # master of a USR2 re-exec, not a worker.
                 has_children = bool(read_children(pid))
             except (ProcessGone, FileNotFoundError):
                 has_children = False
-            if has_children:
-                return Role.MASTER
-            role = Role.WORKER
-        else:
-            role = None
+            role = role_under_master(argv, master_argv(), has_children)
+            if role is Role.WORKER:
+                # Resting on "no children yet": a worker shows its master's
+                # title for the few ms between fork and setproctitle, and a
+                # new master has no children until it forks them. Ask again.
+                return role
         self._child_roles[pid] = role
         return role
 
-    def _worker_pids(self) -> list[int]:
+    def _younger_than(self, pid: int, seconds: float) -> bool:
+        try:
+            return self._wall_clock() - self._figures.create_time(pid) < seconds
+        except ProcessGone:
+            return False
+
+    def _reexec_of(self, pid: int, master_ns_pid: int | None) -> bool | None:
+        """Whether an untitled child was executed by this master (USR2), from
+        the GUNICORN_PID the master puts in its environment; None if unread."""
+        try:
+            environment = read_environ(pid)
+        except (ProcessGone, PermissionError):
+            return None
+        if not environment:
+            return None
+        pids = {str(self.identity.master_pid), str(master_ns_pid)}
+        return environment.get("GUNICORN_PID") in pids
+
+    def _worker_pids(self, master_ns_pid: int | None) -> list[int]:
         children = self._children()
         live = set(children)
         for pid in [pid for pid in self._child_roles if pid not in live]:
             del self._child_roles[pid]
-        return [pid for pid in children if self._role_of_child(pid) is Role.WORKER]
+        master_argv: list[tuple[str, ...]] = []
+
+        def read_master_argv() -> tuple[str, ...]:
+            if not master_argv:
+                master_argv.append(read_argv(self.identity.master_pid))
+            return master_argv[0]
+
+        return [
+            pid
+            for pid in children
+            if self._role_of_child(pid, read_master_argv, master_ns_pid) is Role.WORKER
+        ]
 
     # -- totals ---------------------------------------------------------------
 
@@ -441,17 +496,10 @@ class LocalInstanceSampler:
         master_pid = identity.master_pid
         figures = self._figures
         master = figures.sample(master_pid)
-        worker_pids = self._worker_pids()
+        worker_pids = self._worker_pids(master.ns_pid)
 
-        config = self.config()
-        self._poll_control(master.ns_pid, config)
-        if self._control.transport is not None and (
-            config.get("workers").source is not ConfigSource.CONTROL_SOCKET
-        ):
-            control_config = self._control_config()
-            if control_config is not None:
-                config = self.config(control_config)
-
+        # Listeners first: they tell apart servers started by one wrapper
+        # when the configuration is read.
         try:
             master_files: OpenFiles | None = read_open_files(master_pid)
         except PermissionError:
@@ -462,6 +510,15 @@ class LocalInstanceSampler:
                 self._listeners_known = True
             except (ProcessGone, PermissionError):
                 pass
+
+        config = self.config()
+        self._poll_control(master.ns_pid, config)
+        if self._control.transport is not None and (
+            config.get("workers").source is not ConfigSource.CONTROL_SOCKET
+        ):
+            control_config = self._control_config(master.ns_pid)
+            if control_config is not None:
+                config = self.config(control_config)
 
         worker_class = short_worker_class(config.worker_class or "sync")
         timeout_s = config.timeout_s

@@ -35,27 +35,62 @@ class ConfigFileSettings:
 
 
 def parse_config_source(source: str, filename: str = "gunicorn.conf.py") -> ConfigFileSettings:
-    """Top-level setting assignments of a Gunicorn config file."""
+    """Top-level setting assignments of a Gunicorn config file.
+
+    A setting assigned inside an ``if``, ``try``, ``for`` or ``with`` block,
+    by augmented assignment (``+=``) or by unpacking is marked computed: which
+    value the file ends with is only known by running it. Assignments inside
+    functions and classes (hooks) are local names, not settings.
+    """
     try:
         tree = ast.parse(source, filename=filename)
     except (SyntaxError, ValueError) as error:
         return ConfigFileSettings({}, (f"{filename}: not valid Python ({error})",))
     settings: dict[str, ConfigValue | Computed] = {}
     for node in tree.body:
-        targets: list[ast.expr]
-        value: ast.expr | None
-        if isinstance(node, ast.Assign):
-            targets, value = list(node.targets), node.value
-        elif isinstance(node, ast.AnnAssign):
-            targets, value = [node.target], node.value
-        else:
-            continue
-        if value is None:
-            continue
-        for target in targets:
-            if isinstance(target, ast.Name) and is_known_setting(target.id):
-                settings[target.id] = _literal(target.id, value)
+        _read_statement(node, settings, conditional=False)
     return ConfigFileSettings(settings)
+
+
+def _read_statement(
+    node: ast.stmt, settings: dict[str, ConfigValue | Computed], conditional: bool
+) -> None:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return
+    if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            for name_node in _assigned_names(target):
+                if not is_known_setting(name_node.id):
+                    continue
+                if (
+                    conditional
+                    or isinstance(node, ast.AugAssign)
+                    or name_node is not target
+                    or node.value is None
+                ):
+                    expression = ast.unparse(node.value) if node.value is not None else "?"
+                    settings[name_node.id] = Computed(expression)
+                else:
+                    settings[name_node.id] = _literal(name_node.id, node.value)
+        return
+    for field_name in ("body", "orelse", "finalbody", "handlers", "cases"):
+        for child in getattr(node, field_name, None) or []:
+            if isinstance(child, ast.ExceptHandler | ast.match_case):
+                for statement in child.body:
+                    _read_statement(statement, settings, conditional=True)
+            else:
+                _read_statement(child, settings, conditional=True)
+
+
+def _assigned_names(target: ast.expr) -> list[ast.Name]:
+    if isinstance(target, ast.Name):
+        return [target]
+    if isinstance(target, ast.Tuple | ast.List):
+        return [name for element in target.elts for name in _assigned_names(element)]
+    if isinstance(target, ast.Starred):
+        return _assigned_names(target.value)
+    return []
 
 
 def _literal(name: str, node: ast.expr) -> ConfigValue | Computed:

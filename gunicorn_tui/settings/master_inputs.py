@@ -11,13 +11,13 @@ the container's command and environment, and the result says so.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from gunicorn_tui.discovery.process_tree import gunicorn_args
+from gunicorn_tui.discovery.process_tree import gunicorn_args, name_from_args
 from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_argv, read_environ, read_ppid
 from gunicorn_tui.settings.command_line import ParsedArguments, parse_arguments
-from gunicorn_tui.settings.command_recovery import args_from_command
+from gunicorn_tui.settings.command_recovery import all_args_from_command
 from gunicorn_tui.settings.config_file import ConfigFileSettings, parse_config_source
 from gunicorn_tui.settings.resolve import ConfigInputs, config_file_to_read
 
@@ -39,17 +39,62 @@ def recover_arguments(
     master_argv: Sequence[str],
     titled: bool,
     wrapper_commands: Sequence[Sequence[str]],
+    name: str | None = None,
+    listen_ports: Collection[int] = (),
 ) -> tuple[tuple[str, ...] | None, str | None]:
-    """Gunicorn's arguments and, when they were not read directly, from where."""
+    """Gunicorn's arguments and, when they were not read directly, from where.
+
+    A wrapper may start several servers (``sh -c "gunicorn ... & gunicorn
+    ...; wait"``): the master's title ``name`` and the ports it listens on
+    pick its own command; when they cannot, the arguments stay unknown.
+    """
     if not titled:
         direct = gunicorn_args(master_argv)
         if direct is not None:
             return direct, None
     for command in wrapper_commands:
-        found = args_from_command(command)
-        if found is not None:
-            return found, "command line hidden by setproctitle; read from " + " ".join(command)[:80]
+        candidates = list(dict.fromkeys(all_args_from_command(command)))
+        if not candidates:
+            continue
+        where = " ".join(command)[:80]
+        chosen = _pick_command(candidates, name, listen_ports)
+        if chosen is None:
+            return None, (
+                "command line hidden by setproctitle; several Gunicorn commands in " + where
+            )
+        return chosen, "command line hidden by setproctitle; read from " + where
     return None, "command line hidden by setproctitle and not found in a wrapper"
+
+
+def _pick_command(
+    candidates: list[tuple[str, ...]], name: str | None, listen_ports: Collection[int]
+) -> tuple[str, ...] | None:
+    if len(candidates) == 1:
+        return candidates[0]
+    if name:
+        # The new master of a USR2 re-exec titles itself NAME.2.
+        names = {name, name.removesuffix(".2")}
+        named = [args for args in candidates if name_from_args(args) in names]
+        # A --name set in a config file makes titles differ from every
+        # command: then the name tells nothing.
+        candidates = named or candidates
+    if len(candidates) > 1 and listen_ports:
+        candidates = [
+            args for args in candidates if _bind_ports(args) <= set(listen_ports)
+        ] or candidates
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _bind_ports(args: Sequence[str]) -> set[int]:
+    bind = parse_arguments(args).settings.get("bind")
+    ports: set[int] = set()
+    for address in str(bind or "").split(","):
+        if address.startswith(("unix:", "fd://")):
+            continue
+        port = address.rsplit(":", 1)[-1]
+        if port.isdigit():
+            ports.add(int(port))
+    return ports
 
 
 def procfs_file_reader(master_pid: int) -> FileReader:
@@ -93,10 +138,16 @@ def gather_inputs(
     fallback_environment: Mapping[str, str],
     read_file: FileReader,
     control_socket_config: Mapping[str, object] | None = None,
+    name: str | None = None,
+    listen_ports: Collection[int] = (),
 ) -> MasterInputs:
-    """Build ConfigInputs from whatever could be read."""
+    """Build ConfigInputs from whatever could be read.
+
+    ``name`` (the master's title) and ``listen_ports`` tell apart servers
+    started by one wrapper; see :func:`recover_arguments`.
+    """
     notes: list[str] = []
-    arguments, note = recover_arguments(argv, titled, wrapper_commands)
+    arguments, note = recover_arguments(argv, titled, wrapper_commands, name, listen_ports)
     if note:
         notes.append(note)
     command_line = (

@@ -50,6 +50,10 @@ TRACKED_SETTINGS: tuple[str, ...] = (
 
 DEFAULT_CONFIG_FILE = "gunicorn.conf.py"
 
+# Gunicorn's defaults when neither WEB_CONCURRENCY nor PORT is set.
+DEFAULT_WORKERS = 1
+DEFAULT_BIND = "127.0.0.1:8000"
+
 
 @dataclass(frozen=True)
 class ConfigInputs:
@@ -100,7 +104,9 @@ def resolve_config(inputs: ConfigInputs) -> GunicornConfig:
             value, layer = env_args.settings[name], ConfigSource.ENV
         if name in inputs.command_line.settings:
             value, layer = inputs.command_line.settings[name], ConfigSource.COMMAND_LINE
-        if not inputs.command_line_known and layer in (ConfigSource.DEFAULT, ConfigSource.ENV):
+        if not inputs.command_line_known:
+            # The hidden command line may override any other layer (and name
+            # another config file), so none of them is known to hold.
             value, layer = None, ConfigSource.UNKNOWN
         source = layer
         control = inputs.control_socket_config
@@ -119,14 +125,20 @@ def resolve_config(inputs: ConfigInputs) -> GunicornConfig:
 
 
 def _default(name: str, environment: Mapping[str, str]) -> tuple[ConfigValue, ConfigSource]:
-    # Gunicorn evaluates these defaults in the master's own environment.
-    if name == "workers" and environment.get("WEB_CONCURRENCY"):
-        try:
-            return int(environment["WEB_CONCURRENCY"]), ConfigSource.ENV
-        except ValueError:
-            pass
-    if name == "bind" and environment.get("PORT"):
-        return f"0.0.0.0:{environment['PORT']}", ConfigSource.ENV
+    # Gunicorn evaluates these defaults in the master's own environment, when
+    # gunicorn.config is imported: the installed Gunicorn's own defaults for
+    # them were computed from gtui's environment, so they are spelled out.
+    if name == "workers":
+        if environment.get("WEB_CONCURRENCY"):
+            try:
+                return int(environment["WEB_CONCURRENCY"]), ConfigSource.ENV
+            except ValueError:
+                pass
+        return DEFAULT_WORKERS, ConfigSource.DEFAULT
+    if name == "bind":
+        if environment.get("PORT"):
+            return f"0.0.0.0:{environment['PORT']}", ConfigSource.ENV
+        return DEFAULT_BIND, ConfigSource.DEFAULT
     if name == "control_socket":
         # The default path depends on the master's environment, not ours.
         return default_control_socket_path(environment), ConfigSource.DEFAULT
