@@ -124,6 +124,7 @@ class _ControlState:
     transport: UnixSocketTransport | None = None
     path_in_namespace: str | None = None
     next_try_at: float = 0.0
+    attempts: int = 0
     last_error: str | None = None
     workers_target: int | None = None
     reloads: int | None = None
@@ -265,7 +266,10 @@ class LocalInstanceSampler:
         if state.transport is None:
             if now < state.next_try_at:
                 return
-            state.next_try_at = now + CONTROL_RETRY_S
+            # Gunicorn opens its control socket only after the first workers
+            # are up: look again soon, then back off to CONTROL_RETRY_S.
+            state.next_try_at = now + min(CONTROL_RETRY_S, 0.5 * 2**state.attempts)
+            state.attempts += 1
             for candidate in self._control_candidates(config):
                 host_path = self._host_path(candidate)
                 if not os.path.exists(host_path):
