@@ -10,6 +10,7 @@ import time
 import psutil
 import pytest
 
+from gunicorn_tui.sampling import process_figures, procfs
 from gunicorn_tui.sampling.process_figures import FIRST_SAMPLE, ProcessFigures
 from gunicorn_tui.sampling.procfs import ProcessGone, read_stat
 
@@ -64,3 +65,41 @@ def test_figures_measure_a_busy_process_like_psutil() -> None:
         child.wait()
     with pytest.raises(ProcessGone):
         figures.sample(child.pid)
+
+
+def _uss_reads_in_20_s(monkeypatch: pytest.MonkeyPatch, pids: list[int], budget: float) -> int:
+    """USS reads (after the first ones) of ``pids`` sampled once a (fake) second for 20 s."""
+    # Counts the real reads (nothing is faked): a spy on the module's reader.
+    reads: list[int] = []
+    real_read_uss = procfs.read_uss_bytes
+
+    def counted(pid: int) -> int:
+        reads.append(pid)
+        return real_read_uss(pid)
+
+    monkeypatch.setattr(process_figures, "read_uss_bytes", counted)
+    now = [1000.0]
+    figures = ProcessFigures(uss_interval_s=1.0, max_uss_reads_per_s=budget, clock=lambda: now[0])
+    for pid in pids:
+        assert figures.sample(pid).uss_bytes is not None
+    assert len(reads) == len(pids)  # the first read of each is immediate
+    for _ in range(20):
+        now[0] += 1.0
+        for pid in pids:
+            figures.sample(pid)
+    monkeypatch.setattr(process_figures, "read_uss_bytes", real_read_uss)
+    return len(reads) - len(pids)
+
+
+def test_uss_reads_stay_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    children = [subprocess.Popen(["sleep", "30"]) for _ in range(4)]
+    try:
+        pids = [child.pid for child in children]
+        # Base interval 1 s: each process is read every 1 to 2 s (stagger).
+        assert _uss_reads_in_20_s(monkeypatch, pids, budget=100.0) >= 40
+        # One read a second for four processes: each at most every 4 s.
+        assert 4 <= _uss_reads_in_20_s(monkeypatch, pids, budget=1.0) <= 20
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
