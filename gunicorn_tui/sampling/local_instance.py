@@ -115,6 +115,10 @@ class _ControlState:
     reloads: int | None = None
     uptime_s: float | None = None
     heartbeats: dict[int, float] | None = None
+    # "show workers" is asked only while some worker's heartbeat file cannot
+    # be read: the file answers otherwise, and each command costs the master
+    # a reply and us ~0.3 ms of CPU.
+    heartbeats_wanted: bool = True
 
 
 class LocalInstanceSampler:
@@ -142,6 +146,7 @@ class LocalInstanceSampler:
         self._limits: CgroupLimits | None = None
         self._limits_at = -LIMITS_REFRESH_S
         self._control = _ControlState()
+        self._workers_without_heartbeat_file = 0
         self._config: GunicornConfig | None = None
         self._inputs: MasterInputs | None = None
         self._config_at = -CONFIG_REFRESH_S
@@ -267,8 +272,9 @@ class LocalInstanceSampler:
                     break
             if state.transport is None:
                 return
+        commands = ["show stats", "show workers"] if state.heartbeats_wanted else ["show stats"]
         try:
-            stats, workers = state.transport.request(["show stats", "show workers"])
+            stats, *rest = state.transport.request(commands)
         except ControlSocketError as error:
             state.transport, state.last_error = None, str(error)
             state.next_try_at = now + 1.0
@@ -284,9 +290,10 @@ class LocalInstanceSampler:
                 state.reloads = reloads
             uptime = stats.data.get("uptime")
             state.uptime_s = float(uptime) if isinstance(uptime, int | float) else None
-        if workers.ok:
+        state.heartbeats = None
+        if rest and rest[0].ok:
             beats: dict[int, float] = {}
-            for row in workers.data.get("workers", []):
+            for row in rest[0].data.get("workers", []):
                 if isinstance(row, dict) and isinstance(row.get("last_heartbeat"), int | float):
                     beats[int(row["pid"])] = float(row["last_heartbeat"])
             state.heartbeats = beats
@@ -455,6 +462,7 @@ class LocalInstanceSampler:
         wall_now = self._wall_clock()
         load_table = tables.loader(master_pid)
         workers: list[WorkerSample] = []
+        self._workers_without_heartbeat_file = 0
         live_sockets: set[int] = set(master_files.socket_inodes) if master_files else set()
         for pid in worker_pids:
             try:
@@ -472,6 +480,7 @@ class LocalInstanceSampler:
             except ProcessGone:
                 continue  # exited between the children list and now
         self._counter.prune(live_sockets)
+        self._control.heartbeats_wanted = self._workers_without_heartbeat_file > 0
         self.watched_pids = (master_pid, *worker_pids)
 
         totals = self._cgroup_totals() or self._summed_totals(master, workers)
@@ -544,6 +553,7 @@ class LocalInstanceSampler:
             else:
                 unavailable["client_connections"] = "master descriptors unreadable"
         if heartbeat_age is None:
+            self._workers_without_heartbeat_file += 1
             beats = self._control.heartbeats or {}
             ns_pid = process.ns_pid
             if ns_pid is not None and ns_pid in beats:
