@@ -28,6 +28,7 @@ from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
 from gunicorn_tui.monitor.targets import Target, TargetKind, TargetNotFound
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
+from gunicorn_tui.sampling.cgroup import find_cgroup_paths, read_cgroup_tree_pids
 from gunicorn_tui.sampling.local_instance import (
     InstanceIdentity,
     LocalInstanceSampler,
@@ -238,7 +239,8 @@ class Monitor:
         only_containers = bool(self.options.targets) and not wanted_pids
 
         found: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
-        trees = find_trees(gunicorn_records())
+        scope = self._targeted_container_pids(containers, wanted_containers, wanted_pids)
+        trees = find_trees(gunicorn_records(scope))
         for tree in trees:
             container_id = container_id_of(tree.master_pid)
             info: ContainerInfo | None = containers.get(container_id) if container_id else None
@@ -305,6 +307,36 @@ class Monitor:
             self._notices.append(f"{info.ref.name}: {error}")
             return existing
         return discovered
+
+    @staticmethod
+    def _targeted_container_pids(
+        containers: dict[str, ContainerInfo],
+        wanted_containers: set[str] | None,
+        wanted_pids: set[int],
+    ) -> list[int] | None:
+        """The pids of the targeted containers, or None to scan all of /proc.
+
+        With only containers named, scanning their cgroups is enough: a full
+        scan reads every command line on the host (~30 ms for 360 processes
+        on a busy machine), which at one container was half the sampling cost.
+        """
+        if wanted_containers is None or wanted_pids:
+            return None
+        pids: list[int] = []
+        for container_id in wanted_containers:
+            info = containers.get(container_id)
+            if info is None or not info.local_pids:
+                continue  # not running, or sampled through the API
+            try:
+                paths = find_cgroup_paths(info.main_pid)
+                if paths is None:
+                    return None
+                pids.extend(read_cgroup_tree_pids(paths))
+            except ProcessGone:
+                continue  # stopped since the container list was read
+            except (PermissionError, OSError):
+                return None
+        return pids
 
     @staticmethod
     def _tree_matches_pids(tree: GunicornTree, pids: set[int]) -> bool:
