@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Sequence
 
@@ -13,7 +15,7 @@ from gunicorn_tui.sampling.control_socket import ControlReply, UnixSocketTranspo
 from tests.harness.local_gunicorn import LocalGunicornFactory
 
 
-def test_heartbeat_files_spare_the_show_workers_command(
+def test_the_control_socket_is_asked_only_what_the_files_cannot_tell(
     local_gunicorn: LocalGunicornFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A spy on the real transport: every command still reaches the server.
@@ -38,14 +40,24 @@ def test_heartbeat_files_spare_the_show_workers_command(
         first = monitor.sample()
         sent_first = list(sent)
         sent.clear()
-        second = monitor.sample()
-        third = monitor.sample()
+        quiet = [monitor.sample(), monitor.sample()]
+        sent_quiet = list(sent)
+        sent.clear()
+        os.kill(server.pid, signal.SIGTTIN)  # one more worker, target 3
+        deadline = time.monotonic() + 15.0
+        while len((grown := monitor.sample()).instances[0].workers) < 3:
+            assert time.monotonic() < deadline, "no third worker after TTIN"
+            time.sleep(0.2)
 
     assert ("show stats", "show workers") in sent_first
-    # Every worker's heartbeat came from its file, so later samples ask only
-    # for the stats (and nothing else in the same few milliseconds).
-    assert sent == [("show stats",), ("show stats",)]
-    for frame in (first, second, third):
+    # Every worker's heartbeat came from its file and no worker came or went:
+    # nothing to ask within the poll interval.
+    assert sent_quiet == []
+    # A new worker makes the sampler ask at once, and the target is fresh.
+    assert ("show stats",) in sent
+    assert ("show stats", "show workers") not in sent
+    assert grown.instances[0].workers_target == 3
+    for frame in (first, *quiet):
         (instance,) = frame.instances
         assert instance.workers_target == 2
         assert len(instance.workers) == 2

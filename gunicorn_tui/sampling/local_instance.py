@@ -67,6 +67,10 @@ from gunicorn_tui.settings.resolve import resolve_config, short_worker_class
 
 CONFIG_REFRESH_S = 15.0
 CONTROL_RETRY_S = 10.0
+# The control socket's figures (target worker count, reloads) change when
+# workers come and go, which the sampler sees in the master's children: it
+# asks at once then, and otherwise only this often.
+CONTROL_POLL_S = 5.0
 LIMITS_REFRESH_S = 10.0
 
 
@@ -119,6 +123,8 @@ class _ControlState:
     # be read: the file answers otherwise, and each command costs the master
     # a reply and us ~0.3 ms of CPU.
     heartbeats_wanted: bool = True
+    polled_workers: frozenset[int] = frozenset()
+    next_poll_at: float = 0.0
 
 
 class LocalInstanceSampler:
@@ -247,9 +253,18 @@ class LocalInstanceSampler:
             return f"{PROC}/{pid}/root{path}"
         return f"{PROC}/{pid}/cwd/{path}"
 
-    def _poll_control(self, master_ns_pid: int | None, config: GunicornConfig) -> None:
+    def _poll_control(
+        self, master_ns_pid: int | None, config: GunicornConfig, worker_pids: frozenset[int]
+    ) -> None:
         state = self._control
         now = self._clock()
+        if state.transport is not None and not (
+            state.heartbeats_wanted
+            or worker_pids != state.polled_workers
+            or now >= state.next_poll_at
+        ):
+            return
+        state.polled_workers, state.next_poll_at = worker_pids, now + CONTROL_POLL_S
         if state.transport is None:
             if now < state.next_try_at:
                 return
@@ -438,7 +453,7 @@ class LocalInstanceSampler:
         worker_pids = self._worker_pids()
 
         config = self.config()
-        self._poll_control(master.ns_pid, config)
+        self._poll_control(master.ns_pid, config, frozenset(worker_pids))
         if self._control.transport is not None and (
             config.get("workers").source is not ConfigSource.CONTROL_SOCKET
         ):
