@@ -73,3 +73,62 @@ def test_container_targets_scan_their_cgroups_not_the_host(
     assert {w.process.pid for w in instance.workers} <= in_cgroup
     # Every scan looked at the target's processes only, never all of /proc.
     assert scanned and all(pids is not None and set(pids) <= in_cgroup for pids in scanned)
+
+
+def _wait_for_generation_past(monitor: Monitor, generation: int, timeout_s: float = 20.0) -> None:
+    watcher = monitor.watcher
+    assert watcher is not None
+    deadline = time.monotonic() + timeout_s
+    while watcher.generation <= generation:
+        assert time.monotonic() < deadline, "the watcher saw no container event"
+        time.sleep(0.1)
+
+
+def test_events_about_other_containers_cause_no_rescan(
+    container_factory: ContainerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    target = container_factory.start(
+        tags.GUNICORN_LATEST, ["gunicorn", "--bind", f"127.0.0.1:{port}", "app:app"]
+    )
+    container_factory.wait_http(target, port)
+    scans: list[int] = []
+    real_records = host_processes.gunicorn_records
+
+    def recorded(pids: Iterable[int] | None = None) -> list[ProcRecord]:
+        scans.append(1)
+        return real_records(pids)
+
+    # A spy on the real scan: it still reads /proc.
+    monkeypatch.setattr(monitor_module, "gunicorn_records", recorded)
+    # No periodic rescan within the test: only events may cause one.
+    options = MonitorOptions(
+        targets=(parse_target(str(target.name)),), probe_versions=False, rescan_interval_s=600.0
+    )
+    monitor = Monitor(options)
+    try:
+        monitor.open(wait_for_docker_s=30.0)
+        (before,) = _frame_with_workers(monitor, 1).instances
+        assert monitor.watcher is not None
+        scans.clear()
+
+        generation = monitor.watcher.generation
+        other = container_factory.start(tags.PLAIN)
+        _wait_for_generation_past(monitor, generation)
+        monitor.sample()
+        generation = monitor.watcher.generation
+        other.remove(force=True)
+        _wait_for_generation_past(monitor, generation)
+        monitor.sample()
+        assert scans == []  # nothing we watch changed
+
+        generation = monitor.watcher.generation
+        target.restart(timeout=5)
+        _wait_for_generation_past(monitor, generation)
+        container_factory.wait_http(target, port)
+        (after,) = _frame_with_workers(monitor, 1).instances
+    finally:
+        monitor.close()
+    assert scans  # the watched container changed: rescanned
+    assert after.master.pid != before.master.pid
+    assert after.container is not None and after.container.name == target.name

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -92,6 +92,7 @@ class Monitor:
         self._probes: dict[str, Future[RuntimeFacts]] = {}
         self._closed = False
         self._seen_containers: dict[str, ContainerRef] = {}
+        self._discovered_fingerprint: frozenset[Hashable] | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -199,14 +200,25 @@ class Monitor:
     def _maybe_discover(self) -> None:
         generation = self._watcher.generation if self._watcher is not None else 0
         now = time.monotonic()
-        if (
-            generation == self._watcher_generation
-            and now - self._last_discovery < self.options.rescan_interval_s
-        ):
+        due = now - self._last_discovery >= self.options.rescan_interval_s
+        if generation == self._watcher_generation and not due:
             return
         self._watcher_generation = generation
+        if not due and self._fingerprint(self._containers()) == self._discovered_fingerprint:
+            # Events about containers this monitor does not watch (other
+            # people's, on a shared engine) would otherwise rescan every time.
+            return
         self._last_discovery = now
         self._discover()
+
+    def _fingerprint(self, containers: dict[str, ContainerInfo]) -> frozenset[Hashable]:
+        """What of the container list discovery depends on (the watched containers)."""
+        wanted = self._wanted_container_ids(containers)
+        return frozenset(
+            (info.ref, info.main_pid, info.started_at, info.local_pids)
+            for container_id, info in containers.items()
+            if wanted is None or container_id in wanted
+        )
 
     def _containers(self) -> dict[str, ContainerInfo]:
         if self._watcher is None:
@@ -232,6 +244,7 @@ class Monitor:
 
     def _discover(self) -> None:
         containers = self._containers()
+        self._discovered_fingerprint = self._fingerprint(containers)
         for running in containers.values():
             self._seen_containers[running.ref.id] = running.ref
         wanted_containers = self._wanted_container_ids(containers)
