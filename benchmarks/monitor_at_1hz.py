@@ -40,6 +40,8 @@ from gunicorn_tui.monitor.targets import parse_target
 
 INTERVAL_S = 1.0
 PROBE_WAIT_S = 60.0
+# A loaded machine can take more than the default 3 s to list containers.
+OPEN_WAIT_S = 30.0
 
 
 def _stdin_closed(timeout_s: float) -> bool:
@@ -68,7 +70,7 @@ def watch(names: list[str]) -> None:
     """Sample the named containers once a second until stdin closes."""
     options = MonitorOptions(targets=tuple(parse_target(name) for name in names))
     monitor = Monitor(options)
-    monitor.open()
+    monitor.open(wait_for_docker_s=OPEN_WAIT_S)
     try:
         monitor.check_targets()
         _report(1, monitor)
@@ -103,4 +105,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group; the parent cleans up.
+        sys.exit(130)
