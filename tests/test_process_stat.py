@@ -12,7 +12,7 @@ import pytest
 
 from gunicorn_tui.sampling import process_figures, procfs
 from gunicorn_tui.sampling.process_figures import FIRST_SAMPLE, ProcessFigures
-from gunicorn_tui.sampling.procfs import ProcessGone, read_environ, read_stat
+from gunicorn_tui.sampling.procfs import ProcessGone, read_argv, read_environ, read_stat
 
 # CPU times tick at 10 ms; allow a few ticks between two reads.
 _TICK_SLACK_S = 0.05
@@ -112,6 +112,11 @@ def test_large_proc_files_are_read_whole() -> None:
     big = {f"BIG{n}": value for n in range(4)}
     child = subprocess.Popen(["sleep", "30"], env={**big, "AFTER": "end"})
     try:
+        # Until exec, the child's /proc shows the parent's environment.
+        deadline = time.monotonic() + 10.0
+        while read_argv(child.pid)[:1] != ("sleep",):
+            assert time.monotonic() < deadline, "the child never ran sleep"
+            time.sleep(0.01)
         environment = read_environ(child.pid)
     finally:
         child.kill()

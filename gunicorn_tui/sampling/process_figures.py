@@ -55,9 +55,9 @@ class ProcessFigures:
     def __init__(
         self,
         uss_interval_s: float = 5.0,
-        max_uss_reads_per_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        max_uss_reads_per_s: float = 10.0,
     ) -> None:
         self._tracked: dict[int, _Tracked] = {}
         self._uss_interval_s = uss_interval_s
