@@ -12,7 +12,14 @@ import re
 from collections.abc import Iterable
 
 from gunicorn_tui.discovery.process_tree import ProcRecord, is_gunicorn
-from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_argv, read_cgroup_lines, read_ppid
+from gunicorn_tui.sampling.procfs import (
+    PROC,
+    ProcessGone,
+    parse_argv,
+    read_cgroup_lines,
+    read_cmdline_bytes,
+    read_ppid,
+)
 
 _CONTAINER_ID = re.compile(r"(?:docker[-/]|/)([0-9a-f]{64})(?:\.scope)?(?:/|$)")
 
@@ -27,14 +34,13 @@ def gunicorn_records(pids: Iterable[int] | None = None) -> list[ProcRecord]:
     records: list[ProcRecord] = []
     for pid in all_pids() if pids is None else pids:
         try:
-            with open(f"{PROC}/{pid}/cmdline", "rb") as handle:
-                raw = handle.read()
-        except OSError:
+            raw = read_cmdline_bytes(pid)
+        except (ProcessGone, OSError):
             continue  # gone, or a kernel thread we may not read
         if b"gunicorn" not in raw:
             continue
         try:
-            argv = read_argv(pid)
+            argv = parse_argv(raw)
             if not is_gunicorn(argv):
                 continue
             records.append(ProcRecord(pid=pid, ppid=read_ppid(pid), argv=argv))

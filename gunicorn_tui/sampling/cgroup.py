@@ -156,6 +156,22 @@ def read_cgroup_pids(paths: CgroupPaths) -> list[int]:
     return [int(word) for word in _read_text(paths.procs_file).split()]
 
 
+def read_cgroup_tree_pids(paths: CgroupPaths) -> list[int]:
+    """Every process in the cgroup and in the cgroups below it (host pids).
+
+    A container may make sub-cgroups of its own (systemd inside, nested
+    runtimes); their processes are not in the top ``cgroup.procs``.
+    """
+    pids: list[int] = []
+    for directory, _subdirectories, files in os.walk(os.path.dirname(paths.procs_file)):
+        if "cgroup.procs" in files:
+            try:
+                pids.extend(int(word) for word in _read_text(f"{directory}/cgroup.procs").split())
+            except ProcessGone:
+                continue  # a sub-cgroup removed while walking
+    return pids
+
+
 def count_cpus(cpu_list: str) -> int:
     """Number of CPUs in a cpuset list such as ``0-3,6``."""
     total = 0

@@ -1,10 +1,18 @@
-"""CPU and memory of host processes, one psutil.Process kept per pid.
+"""CPU and memory of host processes, state kept per pid across samples.
 
-psutil's ``cpu_percent()`` measures since the previous call on the same
-object, so objects live across samples; the first call has no interval and
-is reported as unavailable, never as 0%. USS (private memory) costs ~0.3 ms
-per process (smaps_rollup), so it is refreshed every ``uss_interval_s`` per
-process, staggered, and the figure carries its own age.
+CPU% is measured since the previous sample of the same process, so state
+lives across samples; the first sample has no interval and is reported as
+unavailable, never as 0%. Each sample reads /proc/<pid>/stat and statm
+(CPU time, start time, RSS): psutil's ``is_running`` plus ``oneshot`` costs
+about five times as much, which at 20 containers of 8 workers was the largest
+part of the sampling cost. psutil still gives the wall-clock start time, once
+per process.
+USS (private memory) costs ~0.3 ms per process (smaps_rollup, more on a
+busy machine), so it is refreshed every ``uss_interval_s`` per process,
+staggered, and the interval stretches so that no more than
+``max_uss_reads_per_s`` reads happen a second: with 200 processes (20
+containers of 8 workers) each USS is then refreshed every 20 s or a little
+more (the stagger), and the reads cost ~5 ms a second instead of ~15.
 """
 
 from __future__ import annotations
@@ -16,18 +24,26 @@ from dataclasses import dataclass
 import psutil
 
 from gunicorn_tui.model.instances import ProcessSample
-from gunicorn_tui.sampling.procfs import ProcessGone, read_ns_pid, read_uss_bytes
+from gunicorn_tui.sampling.procfs import (
+    ProcessGone,
+    ProcStat,
+    read_ns_pid,
+    read_stat,
+    read_uss_bytes,
+)
 
 PERMISSION_DENIED = "permission denied"
 FIRST_SAMPLE = "first sample: no interval yet"
+NO_INTERVAL = "sampled twice at the same instant"
 
 
 @dataclass
 class _Tracked:
-    process: psutil.Process
+    start_ticks: int | None  # None when /proc/<pid>/stat is unreadable
     create_time: float
     ns_pid: int | None
-    primed: bool = False
+    cpu_time_s: float | None = None
+    cpu_read_at: float = 0.0
     uss_bytes: int | None = None
     uss_error: str | None = None
     uss_due_at: float = 0.0
@@ -41,71 +57,79 @@ class ProcessFigures:
         uss_interval_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        max_uss_reads_per_s: float = 10.0,
     ) -> None:
         self._tracked: dict[int, _Tracked] = {}
         self._uss_interval_s = uss_interval_s
+        self._max_uss_reads_per_s = max_uss_reads_per_s
         self._clock = clock
         self._wall_clock = wall_clock
 
-    def _track(self, pid: int) -> _Tracked:
-        tracked = self._tracked.get(pid)
-        if tracked is not None:
-            # A reused pid is a different process: start over.
-            try:
-                if tracked.process.is_running():
-                    return tracked
-            except psutil.Error:
-                pass
-            del self._tracked[pid]
+    def _read_stat(self, pid: int) -> ProcStat | None:
+        """The stat figures, or None when permission is denied."""
         try:
-            process = psutil.Process(pid)
-            create_time = process.create_time()
+            return read_stat(pid)
+        except ProcessGone:
+            self._tracked.pop(pid, None)
+            raise
+        except PermissionError:
+            return None
+
+    def _track(self, pid: int, stat: ProcStat | None) -> _Tracked:
+        tracked = self._tracked.get(pid)
+        start_ticks = stat.start_ticks if stat is not None else None
+        # A reused pid is a different process: start over.
+        if tracked is not None and tracked.start_ticks == start_ticks:
+            return tracked
+        try:
+            create_time = psutil.Process(pid).create_time()
         except psutil.NoSuchProcess as error:
+            self._tracked.pop(pid, None)
             raise ProcessGone(str(pid)) from error
         try:
             ns_pid = read_ns_pid(pid)
         except PermissionError:
             ns_pid = None
-        tracked = _Tracked(process, create_time, ns_pid)
+        tracked = _Tracked(start_ticks, create_time, ns_pid)
         self._tracked[pid] = tracked
         return tracked
 
     def ns_pid(self, pid: int) -> int | None:
         """The pid inside the process's own namespace (cached)."""
-        return self._track(pid).ns_pid
+        return self._track(pid, self._read_stat(pid)).ns_pid
 
     def create_time(self, pid: int) -> float:
         """Wall-clock start time of the process (cached)."""
-        return self._track(pid).create_time
+        return self._track(pid, self._read_stat(pid)).create_time
 
     def sample(self, pid: int) -> ProcessSample:
         """Figures of ``pid`` since the previous call. Raises ProcessGone."""
-        tracked = self._track(pid)
+        stat = self._read_stat(pid)
+        tracked = self._track(pid, stat)
+        now = self._clock()
         unavailable: dict[str, str] = {}
         cpu: float | None = None
         rss: int | None = None
-        try:
-            with tracked.process.oneshot():
-                cpu = tracked.process.cpu_percent(interval=None)
-                rss = tracked.process.memory_info().rss
-        except psutil.NoSuchProcess as error:
-            self._tracked.pop(pid, None)
-            raise ProcessGone(str(pid)) from error
-        except psutil.AccessDenied:
+        if stat is None:
             unavailable["cpu_percent"] = PERMISSION_DENIED
             unavailable["rss_bytes"] = PERMISSION_DENIED
-            cpu, rss = None, None
-        if not tracked.primed and cpu is not None:
-            tracked.primed = True
-            cpu = None
-            unavailable["cpu_percent"] = FIRST_SAMPLE
+        else:
+            rss = stat.rss_bytes
+            previous, previous_at = tracked.cpu_time_s, tracked.cpu_read_at
+            if previous is None:
+                unavailable["cpu_percent"] = FIRST_SAMPLE
+            elif now <= previous_at:
+                unavailable["cpu_percent"] = NO_INTERVAL
+            else:
+                cpu = max(0.0, (stat.cpu_time_s - previous) / (now - previous_at) * 100.0)
+            tracked.cpu_time_s, tracked.cpu_read_at = stat.cpu_time_s, now
 
-        now = self._clock()
         if now >= tracked.uss_due_at:
             # The first read is immediate; later ones are staggered across
             # processes so the expensive reads do not land in one sample.
-            stagger = 0.0 if tracked.uss_due_at else (pid % 7) * self._uss_interval_s / 7
-            tracked.uss_due_at = now + self._uss_interval_s + stagger
+            interval = max(self._uss_interval_s, len(self._tracked) / self._max_uss_reads_per_s)
+            stagger = 0.0 if tracked.uss_due_at else (pid % 7) * interval / 7
+            tracked.uss_due_at = now + interval + stagger
             try:
                 tracked.uss_bytes, tracked.uss_error = read_uss_bytes(pid), None
             except PermissionError:

@@ -18,10 +18,25 @@ class ProcessGone(Exception):
     """The process ended (or its pid was reused) while it was being read."""
 
 
+_CHUNK_BYTES = 65536
+
+
+def _read_whole(path: str) -> bytes:
+    # Plain os.open/os.read: half the CPU of a buffered open() for the small
+    # files read hundreds of times a second (~10 us against ~20 us here).
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, _CHUNK_BYTES)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, _CHUNK_BYTES))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def _read_bytes(path: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return _read_whole(path)
     except (FileNotFoundError, ProcessLookupError) as error:
         raise ProcessGone(path) from error
     except OSError as error:
@@ -31,9 +46,18 @@ def _read_bytes(path: str) -> bytes:
         raise
 
 
+def read_cmdline_bytes(pid: int) -> bytes:
+    """The raw command line (NUL-separated words)."""
+    return _read_bytes(f"{PROC}/{pid}/cmdline")
+
+
 def read_argv(pid: int) -> tuple[str, ...]:
     """The command line, as words; a setproctitle title is one word."""
-    raw = _read_bytes(f"{PROC}/{pid}/cmdline")
+    return parse_argv(read_cmdline_bytes(pid))
+
+
+def parse_argv(raw: bytes) -> tuple[str, ...]:
+    """Words of a raw command line; a setproctitle title is one word."""
     words = [word for word in raw.split(b"\0") if word]
     text = [word.decode("utf-8", "replace") for word in words]
     if len(text) == 1 and text[0].startswith("gunicorn: "):
@@ -47,6 +71,42 @@ def read_ppid(pid: int) -> int:
     raw = _read_bytes(f"{PROC}/{pid}/stat")
     tail = raw[raw.rfind(b")") + 2 :].split()
     return int(tail[1])
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """The figures a sample needs from /proc/<pid>/stat, read in one go."""
+
+    cpu_time_s: float
+    start_ticks: int
+    rss_bytes: int
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def read_stat(pid: int) -> ProcStat:
+    """CPU time (user + system, all threads), start time and RSS of ``pid``.
+
+    Two small reads, where psutil's ``is_running`` plus ``oneshot`` costs
+    about five times as much CPU. ``start_ticks`` tells a reused pid apart.
+    RSS comes from ``statm`` (as psutil's does, equal to VmRSS): the RSS
+    field of ``stat`` is an unsummed per-CPU counter, off by ~0.5% on recent
+    kernels.
+    """
+    raw = _read_bytes(f"{PROC}/{pid}/stat")
+    statm = _read_bytes(f"{PROC}/{pid}/statm").split()
+    # Fields counted after the command name, which may hold spaces and ")".
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    try:
+        return ProcStat(
+            cpu_time_s=(int(fields[11]) + int(fields[12])) / _CLOCK_TICKS,
+            start_ticks=int(fields[19]),
+            rss_bytes=int(statm[1]) * _PAGE_BYTES,
+        )
+    except (IndexError, ValueError) as error:
+        raise ProcessGone(f"{pid}: unreadable stat line") from error
 
 
 def read_ns_pid(pid: int) -> int | None:
