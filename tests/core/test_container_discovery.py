@@ -248,12 +248,13 @@ def test_master_that_is_not_pid_1(
     _wait_for_workers(container, 2)
     ((master_pid, expected_workers),) = _gunicorn_tree(container).items()
 
+    def found_with_control_socket(f: MonitorFrame) -> bool:
+        # The socket opens after the first workers; gtui looks again soon.
+        found = in_container(f, container.id or "")
+        return len(found) == 1 and found[0].control_socket is not None
+
     with open_monitor(container.name or "") as monitor:
-        frame = sample_until(
-            monitor,
-            lambda f: len(in_container(f, container.id or "")) == 1,
-            timeout_s=10,
-        )
+        frame = sample_until(monitor, found_with_control_socket, timeout_s=10)
     instance = _only_instance(in_container(frame, container.id or ""))
     assert instance.master.pid == master_pid
     assert instance.master.ns_pid == ns_pid(master_pid) != 1
