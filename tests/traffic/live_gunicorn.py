@@ -110,6 +110,9 @@ def run_gunicorn(
         str(workers),
         "--chdir",
         str(SAMPLE_APP_DIR),
+        # Gunicorn >= 25.1 otherwise creates ~/.gunicorn/gunicorn.ctl, shared
+        # by every server of this user: tests must not touch other servers'.
+        "--no-control-socket",
     ]
     if access_log:
         command += ["--access-logfile", "-"]

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gunicorn_tui.stats.log_linear_histogram import LogLinearHistogram, bucket_bounds, bucket_index
-from gunicorn_tui.stats.rolling_sum import RollingSum
 from gunicorn_tui.traffic.access_log_format import DEFAULT_ACCESS_LOG_FORMAT, AccessLogParser
 from gunicorn_tui.traffic.endpoint_patterns import EndpointPatternCache, endpoint_pattern
 from gunicorn_tui.traffic.metrics import OTHER_ENDPOINT, TrafficMetrics
@@ -45,18 +44,6 @@ def test_histogram_buckets_tile_the_line_and_percentiles_are_close() -> None:
         assert got is not None and abs(got - exact) <= exact * 0.008 + 1, (quantile, got, exact)
     assert histogram.percentiles([1.0]) == [max(values)]
     assert LogLinearHistogram().percentiles([0.5]) == [None]
-
-
-def test_rolling_sum_windows() -> None:
-    rolling = RollingSum(5)
-    for second in range(100, 110):
-        rolling.add(second, second - 99)  # 1..10
-    assert rolling.total(109, 3) == 8 + 9 + 10
-    assert rolling.total(109, 3, include_current=False) == 7 + 8 + 9
-    assert rolling.total(109, 50) == 6 + 7 + 8 + 9 + 10  # capped by capacity
-    rolling.add(100, 1000)  # too old: dropped
-    assert rolling.total(109, 5) == 40
-    assert rolling.total(120, 5) == 0
 
 
 def test_windows_rates_statuses_and_latency() -> None:
