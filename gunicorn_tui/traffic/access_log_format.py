@@ -512,6 +512,11 @@ def _atom_pattern(atom_class: str, quoted: bool, after: str | None, strict: bool
         # RAW_URI never holds a space; method and protocol never hold quotes.
         return r'([^\s"]++) (\S++) ([^\s"]++)'
     if not strict:
+        # Backtracking here; NOSPACE values (address, method, query,
+        # protocol) never hold whitespace, which keeps a shorter format
+        # from reading a longer one's lines.
+        if atom_class == _NOSPACE:
+            return r"(\S*)"
         return "(.*)" if last else "(.*?)"
     if atom_class == _NOSPACE:
         stop = after[0] if after else " "
@@ -642,6 +647,13 @@ class AccessLogParser:
         self.failed += 1
         self.recent_failures.append(line[:200])
         return None
+
+    def matches_strictly(self, line: str) -> bool:
+        """True if the fast regex reads ``line`` (not counted). Gunicorn's
+        own lines in this format nearly always do; a line read only by the
+        lenient fallback fits this format less well (format detection
+        prefers a candidate that reads more lines strictly)."""
+        return len(line) <= self.max_line_chars and self._strict_match(line) is not None
 
     def matches(self, line: str) -> bool:
         """True if ``line`` parses, without counting it."""
