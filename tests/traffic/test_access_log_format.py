@@ -146,7 +146,7 @@ def _exchange_strategy() -> st.SearchStrategy[FakeExchange]:
     )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(exchange=_exchange_strategy(), which=st.sampled_from(sorted(LIVE_FORMATS)))
 def test_gunicorn_rendered_lines_round_trip(exchange: FakeExchange, which: str) -> None:
     access_log_format = LIVE_FORMATS[which]
@@ -255,7 +255,7 @@ def test_capabilities_name_the_missing_atoms() -> None:
     assert coarse.duration_resolution_us == 1_000_000 and "%(D)s" in coarse.missing
 
 
-@settings(max_examples=300, deadline=2000)
+@settings(max_examples=300, deadline=None)
 @given(
     line=st.one_of(
         st.text(max_size=3000),

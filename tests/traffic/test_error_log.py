@@ -134,7 +134,7 @@ def test_time_and_odd_lines() -> None:
     assert len(timeline.events) == 2 and [life.pid for life in timeline.workers()] == [2, 3]
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     st.one_of(
         st.text(max_size=500),

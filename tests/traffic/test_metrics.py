@@ -199,7 +199,7 @@ def test_statsd_feed() -> None:
     assert snapshot.log_messages == {"critical": 1}
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     events=st.lists(
         st.tuples(

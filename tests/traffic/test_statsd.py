@@ -196,7 +196,7 @@ def test_packet_keeps_good_metrics_around_bad_ones() -> None:
     assert list(parser.recent_malformed) == [":bad"]
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(
     data=st.one_of(
         st.binary(max_size=2048),
