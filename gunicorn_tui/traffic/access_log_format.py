@@ -105,18 +105,22 @@ class AccessLogLayout:
 
     @property
     def has_worker_pid(self) -> bool:
+        """The format has ``%(p)s``: per-worker figures are possible."""
         return self.worker_pid >= 0
 
     @property
     def has_duration(self) -> bool:
+        """The format has a duration atom (D, L, M or T)."""
         return self.duration >= 0
 
     @property
     def has_time(self) -> bool:
+        """The format has ``%(t)s``: the log's own timestamp."""
         return self.time >= 0
 
     @property
     def has_status(self) -> bool:
+        """The format has ``%(s)s``."""
         return self.status >= 0
 
     @property
@@ -196,10 +200,12 @@ class AccessRecord:
 
     @property
     def remote_addr(self) -> str | None:
+        """``%(h)s``: the client address (a proxy's, behind one)."""
         return self._text(self.layout.remote_addr)
 
     @property
     def user(self) -> str | None:
+        """``%(u)s``: the Basic-auth user, if any."""
         return self._text(self.layout.user)
 
     @property
@@ -210,6 +216,7 @@ class AccessRecord:
 
     @property
     def method(self) -> str | None:
+        """The request method, from ``%(m)s`` or ``%(r)s``."""
         layout = self.layout
         if layout.method >= 0:
             return _dash_none(self.match[layout.method])
@@ -242,6 +249,7 @@ class AccessRecord:
 
     @property
     def query(self) -> str | None:
+        """The query string (without ``?``); None when the URI had none."""
         layout = self.layout
         if layout.query >= 0:
             return _unescape(self.match[layout.query])
@@ -250,6 +258,7 @@ class AccessRecord:
 
     @property
     def protocol(self) -> str | None:
+        """``HTTP/1.1`` and the like, from ``%(H)s`` or ``%(r)s``."""
         layout = self.layout
         if layout.protocol >= 0:
             return _dash_none(self.match[layout.protocol])
@@ -260,11 +269,13 @@ class AccessRecord:
 
     @property
     def status(self) -> int | None:
+        """``%(s)s``: the response status code."""
         index = self.layout.status
         return None if index < 0 else int(self.match[index])
 
     @property
     def response_bytes(self) -> int | None:
+        """Body bytes sent, from ``%(b)s`` or ``%(B)s``."""
         layout = self.layout
         index = layout.bytes_or_dash if layout.bytes_or_dash >= 0 else layout.bytes_or_none
         if index < 0:
@@ -274,10 +285,12 @@ class AccessRecord:
 
     @property
     def referer(self) -> str | None:
+        """``%(f)s``: the Referer header."""
         return self._text(self.layout.referer)
 
     @property
     def user_agent(self) -> str | None:
+        """``%(a)s``: the User-Agent header."""
         return self._text(self.layout.user_agent)
 
     @property
@@ -318,10 +331,12 @@ class AccessRecord:
 
     @property
     def response_headers(self) -> Mapping[str, str]:
+        """Response headers named in the format (``{name}o``)."""
         return self._named(self.layout.response_headers)
 
     @property
     def environ(self) -> Mapping[str, str]:
+        """WSGI environ values named in the format (``{name}e``)."""
         return self._named(self.layout.environ)
 
     def _named(self, indexes: tuple[tuple[str, int], ...]) -> Mapping[str, str]:
@@ -386,10 +401,12 @@ class ParseCounts:
 
     @property
     def skipped(self) -> int:
+        """Lines that gave no record."""
         return self.failed + self.oversized
 
     @property
     def seen(self) -> int:
+        """All lines given to the parser."""
         return self.parsed + self.skipped
 
 
@@ -562,6 +579,7 @@ def _build(pieces: list[_Piece], strict: bool) -> tuple[re.Pattern[str], AccessL
         group += 1
 
     def slot(name: str) -> int:
+        """The group of atom ``name``, or -1."""
         return slots.get(name, -1)
 
     duration, unit = -1, 0

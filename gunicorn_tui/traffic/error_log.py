@@ -222,6 +222,7 @@ class ErrorLogParser:
         return ErrorLogEvent(ErrorLogEventKind.OTHER, logged_at, level, logged_by, message)
 
     def counts(self) -> ErrorLogCounts:
+        """A snapshot of the counters."""
         return ErrorLogCounts(self.events, self.other, self.unrecognized)
 
 

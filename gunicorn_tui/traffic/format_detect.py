@@ -88,6 +88,7 @@ class FormatGuess:
 
     @property
     def share(self) -> float:
+        """Matched lines over sampled lines (0 when nothing was sampled)."""
         return self.matched / self.sampled if self.sampled else 0.0
 
 

@@ -140,6 +140,7 @@ class FileFollower:
 
     @property
     def oversized(self) -> int:
+        """Lines cut at ``max_line_bytes`` so far."""
         return self._splitter.oversized
 
     def _open(self, at_end: bool) -> bool:
@@ -223,6 +224,7 @@ class DockerLogDemuxer:
 
     @property
     def oversized(self) -> int:
+        """Lines cut at ``max_line_bytes`` so far, both streams."""
         return sum(splitter.oversized for splitter in self._splitters.values())
 
     def feed(self, chunk: bytes) -> list[LogLine]:
@@ -344,6 +346,7 @@ class DockerLogFollower:
 
     @property
     def running(self) -> bool:
+        """True while the follower's thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:

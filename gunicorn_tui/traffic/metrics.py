@@ -74,6 +74,7 @@ class LatencySummary:
 
     @classmethod
     def of(cls, histogram: LogLinearHistogram, sum_us: int) -> LatencySummary:
+        """The summary of ``histogram`` (µs) with the exact sum of its values."""
         p50, p90, p99 = histogram.percentiles(_QUANTILES)
         count = histogram.total
         return cls(

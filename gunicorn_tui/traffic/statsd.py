@@ -150,6 +150,7 @@ class StatsdParser:
         return metrics
 
     def counts(self) -> StatsdCounts:
+        """A snapshot of the counters."""
         return StatsdCounts(self.packets, self.metrics, self.malformed)
 
 
