@@ -1,8 +1,9 @@
 """Accuracy against a real Gunicorn under load from an independent client.
 
 A sync Gunicorn (4 workers, access log with pid and duration) serves
-``/io?ms=100`` to Debian's ``hey`` at a fixed, moderate rate (2 clients x 8
-req/s for 14 s, bounded by time and rate). The access log file is followed
+``/io?ms=200`` to Debian's ``hey`` at a fixed, moderate rate (3 clients x 4
+req/s for 14 s, bounded by time and rate; never more requests in flight
+than workers, so none waits in the listen queue). The access log file is followed
 live and fed to :class:`TrafficMetrics` with arrival times, as the monitor
 will do. Checked:
 
@@ -10,7 +11,8 @@ will do. Checked:
 * per worker: exactly what each worker counted itself (``worker.nr``,
   written by a ``worker_exit`` hook when the server stops), an independent
   count that never reads the access log;
-* req/s over 10 s at steady load: within 2 % of hey's own rate;
+* req/s over 10 s at steady load: within 2 % of hey's own count of
+  responses completed in the same 10 s (each window of the steady part);
 * p50 and p99 latency: within 10 % of hey's (from its per-request CSV).
 
 Residual, by design: the server's ``%(D)s`` runs from when the worker has
@@ -20,8 +22,10 @@ each connection, so the client adds a TCP connect and its own scheduling
 (loopback), plus the wake-up of the client after the response is written,
 which on this shared 2-core machine under other engineers' load was seen
 at about 2 ms at the median and 5 ms at p99 (with 20 ms requests that was
-10 % and 17 %: over the bound; with 50 ms requests, 5 % and up to 10 %).
-100 ms requests keep that fixed overhead well inside 10 %. The test prints the gap and hey's own breakdown.
+10 % and 17 %: over the bound; with 50 ms, 5 % and up to 10 %; with
+100 ms, 3 % and up to 9 % at p99 when other load peaked). 200 ms requests
+keep that overhead well inside 10 %. The test prints
+the gap and hey's own breakdown.
 """
 
 from __future__ import annotations
@@ -95,8 +99,8 @@ def test_counts_rate_and_latency_match_an_independent_client(tmp_path: Path) -> 
             feeder.start()
             started = time.time()
             result = subprocess.run(
-                [hey, "-z", "14s", "-c", "2", "-q", "8", "-o", "csv",
-                 server.base_url + "/io?ms=100"],
+                [hey, "-z", "14s", "-c", "3", "-q", "4", "-o", "csv",
+                 server.base_url + "/io?ms=200"],
                 capture_output=True, text=True, timeout=60, check=True,
             )  # fmt: skip
             finished = time.time()
@@ -110,7 +114,7 @@ def test_counts_rate_and_latency_match_an_independent_client(tmp_path: Path) -> 
 
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     client_ok = [row for row in rows if row["status-code"] == "200"]
-    assert len(client_ok) == len(rows) > 180
+    assert len(client_ok) == len(rows) > 130
     snapshot = metrics.snapshot(time.time() + 2)
 
     # Counts: exact, in total and per worker.
@@ -122,18 +126,20 @@ def test_counts_rate_and_latency_match_an_independent_client(tmp_path: Path) -> 
     assert logged == {pid: count for pid, count in own_counts.items() if count}
     assert len(logged) >= 2
 
-    # req/s over 10 s of steady load (a second in from each end) against
-    # the client's rate over its whole run.
+    # req/s over every 10 s window of steady load (a second in from each
+    # end), against the client's count of responses completed in the same
+    # window (hey's offset + response time, from just before hey started).
+    history = {point.second: point.requests for point in metrics.history(time.time())}
+    completions = [started + float(row["offset"]) + float(row["response-time"]) for row in rows]
+    first_second, last_second = int(started) + 2, int(finished) - 2
+    windows = []
+    for start in range(first_second, last_second - 9 + 1):
+        server_count = sum(history.get(second, 0) for second in range(start, start + 10))
+        client_count = sum(1 for done in completions if start <= done < start + 10)
+        windows.append((server_count / 10, client_count / 10))
+        assert abs(server_count - client_count) <= 0.02 * client_count, windows
+    assert windows
     client_rate = len(rows) / (finished - started)
-    steady = [
-        point.requests
-        for point in metrics.history(time.time())
-        if started + 1 <= point.second and point.second + 1 <= finished - 1
-    ]
-    assert len(steady) >= 10
-    ten_second_rates = [sum(steady[i : i + 10]) / 10 for i in range(len(steady) - 9)]
-    for rate in ten_second_rates:
-        assert abs(rate - client_rate) <= 0.02 * client_rate, (rate, client_rate)
 
     # Latency: the server's %(D)s against hey's response times, whole run.
     client_ms = [float(row["response-time"]) * 1000 for row in rows]
@@ -150,7 +156,7 @@ def test_counts_rate_and_latency_match_an_independent_client(tmp_path: Path) -> 
         for column in ("DNS+dialup", "Request-write", "Response-delay", "Response-read")
     }
     print(
-        f"\nrequests {len(rows)}, client {client_rate:.2f} req/s, 10 s windows "
-        f"{min(ten_second_rates):.2f}-{max(ten_second_rates):.2f} req/s; "
+        f"\nrequests {len(rows)}, client {client_rate:.2f} req/s overall; 10 s windows "
+        f"(server, client) req/s {windows}; "
         f"(server ms, client ms): {gaps}; client mean ms {breakdown}; per worker {logged}"
     )
