@@ -120,7 +120,7 @@ def test_live_gunicorn_lines_parse_to_what_was_sent(tmp_path: Path, name: str) -
 def _exchange_strategy() -> st.SearchStrategy[FakeExchange]:
     # Values Gunicorn passes through unescaped except for '"'.
     text = st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"),
+        alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\n\r"),
         max_size=40,
     )
     token = st.text(

@@ -157,10 +157,10 @@ def test_counts_rate_and_latency_match_an_independent_client(tmp_path: Path) -> 
 
     # Latency: the server's %(D)s against hey's response times, whole run.
     client_ms = [float(row["response-time"]) * 1000 for row in rows]
-    server = metrics.snapshot(finished + 0.9).window(60).latency
-    assert server.count == len(rows)
+    latency = metrics.snapshot(finished + 0.9).window(60).latency
+    assert latency.count == len(rows)
     gaps = {}
-    for name, quantile, server_ms in (("p50", 0.5, server.p50_ms), ("p99", 0.99, server.p99_ms)):
+    for name, quantile, server_ms in (("p50", 0.5, latency.p50_ms), ("p99", 0.99, latency.p99_ms)):
         client_value = _nearest_rank(client_ms, quantile)
         assert server_ms is not None
         gaps[name] = (server_ms, client_value)

@@ -251,7 +251,11 @@ def test_docker_follower_across_a_restart(tty: bool) -> None:
     assert follower.connections >= 2
     parser = AccessLogParser(PID_D)
     access = [line for line in received if parser.parse(line.text) is not None]
-    paths = [record.path for record in (parser.parse(line.text) for line in access) if record]
+    paths = [
+        record.path
+        for record in (parser.parse(line.text) for line in access)
+        if record is not None and record.path is not None
+    ]
     # Each once. Not in request order: with two workers, a line is written
     # after its response, so the next request's line can come first.
     assert sorted(paths) == sorted(f"/items/{index}" for index in range(10))

@@ -13,6 +13,8 @@ from gunicorn_tui.output.units import (
     format_heartbeat,
     format_percent,
 )
+from gunicorn_tui.traffic.instance_traffic import TrafficView
+from gunicorn_tui.traffic.metrics import WorkerTraffic
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
 
 COLUMNS: tuple[Column, ...] = (
@@ -25,6 +27,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("age", "Age", 6, right=True),
     Column("heartbeat", "Beat", 5, right=True),
     Column("connections", "Conn", 4, right=True),
+    Column("rate", "Req/s", 6, right=True),
+    Column("busy", "Busy%", 5, right=True),
 )
 
 STATE_STYLE = {
@@ -70,7 +74,21 @@ def _figure(text: str) -> Cell:
     return Cell(text, "dim" if text == NOT_AVAILABLE else "")
 
 
-def worker_row(worker: WorkerSample) -> Row:
+def _traffic_cells(traffic: WorkerTraffic | None, has_pids: bool) -> tuple[Cell, Cell]:
+    if traffic is None:
+        # No line named this worker: with pids in the log that means no
+        # requests; without them it is unknown.
+        return (Cell("0"), Cell("0")) if has_pids else (Cell("n/a", "dim"), Cell("n/a", "dim"))
+    busy = traffic.busy_share_10s
+    return (
+        Cell(f"{traffic.requests_per_s_10s:.1f}"),
+        Cell(f"{busy * 100:.0f}") if busy is not None else Cell("n/a", "dim"),
+    )
+
+
+def worker_row(
+    worker: WorkerSample, traffic: WorkerTraffic | None = None, has_pids: bool = False
+) -> Row:
     """The row of one worker."""
     connections = worker.client_connections
     return Row(
@@ -85,6 +103,7 @@ def worker_row(worker: WorkerSample) -> Row:
             _figure(format_duration(worker.process.age_s)),
             _figure(format_heartbeat(worker.heartbeat_age_s)),
             _figure(str(connections) if connections is not None else NOT_AVAILABLE),
+            *_traffic_cells(traffic, has_pids),
         ),
     )
 
@@ -95,7 +114,13 @@ class WorkerTable(RowTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(COLUMNS, **kwargs)
 
-    def show(self, sample: InstanceSample | None, sort: SortOrder, filter_text: str = "") -> None:
+    def show(
+        self,
+        sample: InstanceSample | None,
+        sort: SortOrder,
+        filter_text: str = "",
+        traffic: TrafficView | None = None,
+    ) -> None:
         """Show the workers of ``sample`` (all of them, or those matching)."""
         if sample is None:
             self.set_rows([])
@@ -105,4 +130,12 @@ class WorkerTable(RowTable):
             text = filter_text.lower()
             matching = [w for w in workers if text in f"{w.pid} {w.ns_pid} {w.state.value}".lower()]
             workers = matching or workers
-        self.set_rows([worker_row(worker) for worker in workers])
+        by_pid = {
+            worker.host_pid: worker
+            for worker in (traffic.snapshot.workers if traffic is not None else ())
+            if worker.host_pid is not None
+        }
+        has_pids = bool(by_pid)
+        self.set_rows(
+            [worker_row(worker, by_pid.get(worker.pid or -1), has_pids) for worker in workers]
+        )
