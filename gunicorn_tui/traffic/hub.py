@@ -9,7 +9,11 @@ One :class:`InstanceTraffic` per instance key. Sources:
   instances whose ``statsd_host`` points at it, told apart by prefix.
 
 Sources are chosen when an instance first appears and again when its
-configuration changes (a reload may turn the access log on).
+configuration changes (a reload may turn the access log on). A new plan
+keeps the instance's figures and the followers of files it still wants (a
+follower made anew would start at the end and skip what was written in
+between). When the configuration is hidden, the master's open files and
+StatsD socket are looked at again every ``RESCAN_HIDDEN_S`` until found.
 """
 
 from __future__ import annotations
@@ -18,16 +22,17 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.model.instances import ConfigSource, InstanceSample, SamplingMode
 from gunicorn_tui.traffic.instance_traffic import InstanceTraffic, TrafficView
 from gunicorn_tui.traffic.log_follow import DockerLogFollower, FileFollower, LogLine
-from gunicorn_tui.traffic.sources import SourcePlan, plan_sources
+from gunicorn_tui.traffic.sources import SourcePlan, plan_sources, statsd_peers
 from gunicorn_tui.traffic.statsd import StatsdListener, StatsdMetric
 
 FILE_POLL_S = 0.25
+RESCAN_HIDDEN_S = 5.0
 _PID_IN_LINE = re.compile(r"\[(\d{1,10})\] \[|<(\d{1,10})>")
 
 
@@ -41,6 +46,10 @@ class _Attached:
     pids: frozenset[int] = frozenset()
     statsd_prefix: str | None = None
     statsd_host: str | None = None
+    following_container: bool = False
+    # Monotonic time of the next look at a hidden configuration's files and
+    # StatsD socket; None when the configuration said where they are.
+    rescan_at: float | None = None
 
 
 def _plan_key(sample: InstanceSample) -> tuple[object, ...]:
@@ -99,11 +108,13 @@ class TrafficHub:
                 self._detach(key)
             for sample in samples:
                 attached = self._attached.get(sample.key)
-                if attached is None or attached.plan_key != _plan_key(sample):
-                    if attached is not None:
-                        self._detach(sample.key)
+                if attached is None:
                     self._attach(sample)
                     attached = self._attached[sample.key]
+                elif attached.plan_key != _plan_key(sample) or (
+                    attached.rescan_at is not None and time.monotonic() >= attached.rescan_at
+                ):
+                    self._apply_plan(attached, sample)
                 mapping = {
                     worker.ns_pid: worker.pid
                     for worker in sample.workers
@@ -127,33 +138,68 @@ class TrafficHub:
     # -- attaching ---------------------------------------------------------------
 
     def _attach(self, sample: InstanceSample) -> None:
-        plan = plan_sources(sample)
         access_format = sample.config.value("access_log_format")
         traffic = InstanceTraffic(access_format if isinstance(access_format, str) else None)
-        statsd_host = sample.config.value("statsd_host")
-        statsd_prefix = sample.config.value("statsd_prefix")
         attached = _Attached(
             traffic=traffic,
-            plan=plan,
-            plan_key=_plan_key(sample),
+            plan=SourcePlan(False, (), (), None),
+            plan_key=(),
             container_id=sample.container.id if sample.container else None,
-            statsd_host=statsd_host if isinstance(statsd_host, str) else None,
-            statsd_prefix=statsd_prefix if isinstance(statsd_prefix, str) else None,
         )
-        for path in plan.files:
-            try:
-                attached.files[path] = FileFollower(path)
-                traffic.sources.append(f"file {path}")
-            except OSError as error:
-                traffic.sources.append(f"file {path}: {error}")
-        if plan.container_logs and attached.container_id:
-            self._follow_container(attached.container_id)
-            traffic.sources.append("container log stream")
-        if self._listens_for(attached):
-            traffic.sources.append("statsd")
-            # Without an access log, StatsD is the only request count.
-            traffic.use_statsd_requests = not plan.access_log_enabled
         self._attached[sample.key] = attached
+        self._apply_plan(attached, sample)
+
+    def _apply_plan(self, attached: _Attached, sample: InstanceSample) -> None:
+        """Follow what ``sample``'s configuration says (again), keeping the
+        followers of files that stay, so no line is skipped or read twice."""
+        plan = plan_sources(sample)
+        config = sample.config
+        hidden = config.get("accesslog").source is ConfigSource.UNKNOWN
+        rescan = attached.plan_key == _plan_key(sample)
+        if rescan and attached.plan.from_open_files:
+            # A file found open in the master is followed by its name, which
+            # rotation moves: after a rename the master's descriptor names
+            # the old file until it reopens its logs. The followers already
+            # handle rotation by name; following the new name too would read
+            # lines twice or, once the master reopened, start late.
+            plan = replace(plan, files=attached.plan.files, from_open_files=True)
+        for path in [path for path in attached.files if path not in plan.files]:
+            attached.files.pop(path).close()
+        for path in plan.files:
+            if path not in attached.files:
+                # Without an error the follower waits for the file to appear.
+                attached.files[path] = FileFollower(path)
+        if plan.container_logs and attached.container_id:
+            attached.following_container = self._follow_container(attached.container_id)
+        elif attached.following_container:
+            attached.following_container = False
+            self._stop_unused_stream(attached.container_id)
+        statsd_host = config.value("statsd_host")
+        statsd_prefix = config.value("statsd_prefix")
+        attached.statsd_host = statsd_host if isinstance(statsd_host, str) else None
+        attached.statsd_prefix = statsd_prefix if isinstance(statsd_prefix, str) else None
+        statsd_hidden = config.get("statsd_host").source is ConfigSource.UNKNOWN
+        if statsd_hidden and sample.master.pid is not None and sample.mode is not SamplingMode.API:
+            peers = statsd_peers(sample.master.pid)
+            if self._statsd is not None:
+                # The master may hold other UDP sockets: prefer ours.
+                ours = [peer for peer in peers if self._peer_is_ours(peer)]
+                peers = ours or peers
+            if peers:
+                attached.statsd_host = f"{peers[0][0]}:{peers[0][1]}"
+        attached.plan = plan
+        attached.plan_key = _plan_key(sample)
+        incomplete = not plan.from_open_files or attached.statsd_host is None
+        attached.rescan_at = time.monotonic() + RESCAN_HIDDEN_S if hidden and incomplete else None
+        traffic = attached.traffic
+        sources = [f"file {path}" for path in attached.files]
+        if attached.following_container:
+            sources.append("container log stream")
+        if self._listens_for(attached):
+            sources.append("statsd")
+        traffic.sources = sources
+        traffic.notes = list(plan.notes)
+        traffic.access_log_expected = plan.access_log_readable
 
     def _detach(self, key: str) -> None:
         attached = self._attached.pop(key, None)
@@ -161,21 +207,23 @@ class TrafficHub:
             return
         for follower in attached.files.values():
             follower.close()
-        container_id = attached.container_id
+        self._stop_unused_stream(attached.container_id)
+
+    def _stop_unused_stream(self, container_id: str | None) -> None:
         if container_id and not any(
-            other.container_id == container_id and other.plan.container_logs
+            other.container_id == container_id and other.following_container
             for other in self._attached.values()
         ):
             stream = self._containers.pop(container_id, None)
             if stream is not None:
                 stream.stop(timeout_s=0.5)
 
-    def _follow_container(self, container_id: str) -> None:
+    def _follow_container(self, container_id: str) -> bool:
         if container_id in self._containers:
-            return
+            return True
         client = self._docker_client()
         if client is None:
-            return
+            return False
 
         def on_lines(lines: list[LogLine], received_at: float) -> None:
             self._route(container_id, [line.text for line in lines], received_at)
@@ -183,6 +231,7 @@ class TrafficHub:
         follower = DockerLogFollower(client, container_id, on_lines)
         follower.start()
         self._containers[container_id] = follower
+        return True
 
     # -- delivering ----------------------------------------------------------------
 
@@ -191,7 +240,7 @@ class TrafficHub:
             targets = [
                 item
                 for item in self._attached.values()
-                if item.container_id == container_id and item.plan.container_logs
+                if item.container_id == container_id and item.following_container
             ]
         if not targets:
             return
@@ -234,6 +283,11 @@ class TrafficHub:
         host, _, port = attached.statsd_host.rpartition(":")
         listen_host, listen_port = self._statsd.address
         return port == str(listen_port) and host in (listen_host, "localhost", "127.0.0.1")
+
+    def _peer_is_ours(self, peer: tuple[str, int]) -> bool:
+        assert self._statsd is not None
+        listen_host, listen_port = self._statsd.address
+        return peer[1] == listen_port and peer[0] in (listen_host, "127.0.0.1")
 
     def _on_statsd(self, metrics: list[StatsdMetric], received_at: float) -> None:
         now = received_at
