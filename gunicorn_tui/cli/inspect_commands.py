@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 
 from gunicorn_tui.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.model.instances import InstanceSample
@@ -55,11 +56,15 @@ def parse_statsd_address(text: str) -> tuple[str, int] | None:
 def sample_settled(monitor: Monitor, interval_s: float) -> MonitorFrame:
     """Two samples ``interval_s`` apart (CPU needs an interval), with runtime
     probes (Gunicorn version) given a few seconds to answer."""
-    monitor.sample()
+    first = monitor.sample()
     time.sleep(max(0.05, interval_s))
     monitor.wait_for_probes(PROBE_WAIT_S)
     frame = monitor.sample()
     ensure_any(frame, monitor.options.targets)
+    if first.notices:
+        # Said once, at the first sample (a StatsD port in use): keep it.
+        notices = tuple(dict.fromkeys(first.notices + frame.notices))
+        frame = replace(frame, notices=notices)
     return frame
 
 

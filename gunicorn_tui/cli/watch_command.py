@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from types import FrameType
 
 from gunicorn_tui.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
@@ -79,9 +80,14 @@ def run_watch(args: argparse.Namespace) -> int:
     started = time.monotonic()
     written = 0
     try:
-        monitor.sample()  # primes CPU counters; not written
+        # The first sample primes CPU counters and is not written; its
+        # notices (a StatsD port in use, a master gone) are, with the next.
+        pending_notices = monitor.sample().notices
         while not stop.wait(args.interval):
             frame = monitor.sample()
+            if pending_notices:
+                frame = replace(frame, notices=pending_notices + frame.notices)
+                pending_notices = ()
             write_frame(frame, args.jsonl)
             written += 1
             if args.count and written >= args.count:

@@ -36,6 +36,7 @@ def traffic_json(view: TrafficView) -> dict[str, Any]:
     """One instance's traffic."""
     snapshot = view.snapshot
     return {
+        "request_source": view.request_source,
         "requests_total": snapshot.requests_total,
         "status_totals": dict(snapshot.status_totals),
         "windows": {
@@ -89,6 +90,7 @@ def traffic_json(view: TrafficView) -> dict[str, Any]:
         },
         "statsd_packets": view.statsd_packets,
         "sources": list(view.sources),
+        "source_notes": list(view.notes),
     }
 
 

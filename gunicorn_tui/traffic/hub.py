@@ -6,7 +6,10 @@ One :class:`InstanceTraffic` per instance key. Sources:
   container share it; lines are routed by the pid they carry);
 - files: polled by one thread every ``FILE_POLL_S``;
 - StatsD: one UDP listener (when an address is given), attributed to the
-  instances whose ``statsd_host`` points at it, told apart by prefix.
+  instances whose ``statsd_host`` points at it (read from the master's
+  connected UDP socket when the configuration is hidden), told apart by the
+  port their packets come from (the master's socket, which its workers
+  share), else by prefix.
 
 Sources are chosen when an instance first appears and again when its
 configuration changes (a reload may turn the access log on). A new plan
@@ -28,7 +31,7 @@ from typing import Any
 from gunicorn_tui.model.instances import ConfigSource, InstanceSample, SamplingMode
 from gunicorn_tui.traffic.instance_traffic import InstanceTraffic, TrafficView
 from gunicorn_tui.traffic.log_follow import DockerLogFollower, FileFollower, LogLine
-from gunicorn_tui.traffic.sources import SourcePlan, plan_sources, statsd_peers
+from gunicorn_tui.traffic.sources import SourcePlan, UdpPeer, plan_sources, statsd_peers
 from gunicorn_tui.traffic.statsd import StatsdListener, StatsdMetric
 
 FILE_POLL_S = 0.25
@@ -46,6 +49,8 @@ class _Attached:
     pids: frozenset[int] = frozenset()
     statsd_prefix: str | None = None
     statsd_host: str | None = None
+    # The port the instance's StatsD packets come from, when seen here.
+    statsd_sender_port: int | None = None
     following_container: bool = False
     # Monotonic time of the next look at a hidden configuration's files and
     # StatsD socket; None when the configuration said where they are.
@@ -80,6 +85,8 @@ class TrafficHub:
         )
         self._file_thread.start()
         self.statsd_error: str | None = None
+        # StatsD packets that no watched instance could be told to own.
+        self.statsd_unattributed = 0
         self._statsd: StatsdListener | None = None
         if statsd_address is not None:
             listener = StatsdListener(
@@ -179,14 +186,16 @@ class TrafficHub:
         attached.statsd_host = statsd_host if isinstance(statsd_host, str) else None
         attached.statsd_prefix = statsd_prefix if isinstance(statsd_prefix, str) else None
         statsd_hidden = config.get("statsd_host").source is ConfigSource.UNKNOWN
-        if statsd_hidden and sample.master.pid is not None and sample.mode is not SamplingMode.API:
+        attached.statsd_sender_port = None
+        if sample.master.pid is not None and sample.mode is not SamplingMode.API:
             peers = statsd_peers(sample.master.pid)
-            if self._statsd is not None:
-                # The master may hold other UDP sockets: prefer ours.
-                ours = [peer for peer in peers if self._peer_is_ours(peer)]
-                peers = ours or peers
-            if peers:
-                attached.statsd_host = f"{peers[0][0]}:{peers[0][1]}"
+            ours = [peer for peer in peers if self._peer_is_ours(peer)]
+            if ours:
+                attached.statsd_sender_port = ours[0].local_port
+            if statsd_hidden and (ours or peers):
+                # The master may hold other UDP sockets: ours first.
+                peer = (ours or peers)[0]
+                attached.statsd_host = f"{peer.host}:{peer.port}"
         attached.plan = plan
         attached.plan_key = _plan_key(sample)
         incomplete = not plan.from_open_files or attached.statsd_host is None
@@ -284,25 +293,40 @@ class TrafficHub:
         listen_host, listen_port = self._statsd.address
         return port == str(listen_port) and host in (listen_host, "localhost", "127.0.0.1")
 
-    def _peer_is_ours(self, peer: tuple[str, int]) -> bool:
-        assert self._statsd is not None
+    def _peer_is_ours(self, peer: UdpPeer) -> bool:
+        if self._statsd is None:
+            return False
         listen_host, listen_port = self._statsd.address
-        return peer[1] == listen_port and peer[0] in (listen_host, "127.0.0.1")
+        return peer.port == listen_port and peer.host in (listen_host, "127.0.0.1")
 
     def _on_statsd(self, metrics: list[StatsdMetric], received_at: float) -> None:
-        now = received_at
         with self._lock:
             listeners = [item for item in self._attached.values() if self._listens_for(item)]
         if not listeners or not metrics:
             return
+        sender = self._statsd.sender if self._statsd is not None else None
+        if sender is not None:
+            matched = [item for item in listeners if item.statsd_sender_port == sender[1]]
+            if len(matched) == 1:
+                matched[0].traffic.add_statsd(metrics, received_at)
+                return
+            if all(item.statsd_sender_port is not None for item in listeners):
+                # From a server gtui does not watch (or not yet).
+                self.statsd_unattributed += 1
+                return
         if len(listeners) == 1:
-            listeners[0].traffic.add_statsd(metrics, now)
+            listeners[0].traffic.add_statsd(metrics, received_at)
             return
         by_prefix: dict[str, list[StatsdMetric]] = {}
         for metric in metrics:
             by_prefix.setdefault(metric.prefix.rstrip("."), []).append(metric)
-        for item in listeners:
-            prefix = (item.statsd_prefix or "").rstrip(".")
-            chunk = by_prefix.get(prefix)
-            if chunk:
-                item.traffic.add_statsd(chunk, now)
+        for prefix, chunk in by_prefix.items():
+            owners = [
+                item for item in listeners if (item.statsd_prefix or "").rstrip(".") == prefix
+            ]
+            if len(owners) == 1:
+                owners[0].traffic.add_statsd(chunk, received_at)
+            else:
+                # No owner, or several servers with one prefix: giving it to
+                # each would count it several times.
+                self.statsd_unattributed += 1

@@ -231,10 +231,21 @@ def _udp_address(text: str) -> tuple[str, int] | None:
     return str(address), port
 
 
-def statsd_peers(pid: int) -> list[tuple[str, int]]:
+@dataclass(frozen=True)
+class UdpPeer:
+    """A connected UDP socket: where it sends, and its own port (the
+    sender port a receiver sees, on the same host)."""
+
+    host: str
+    port: int
+    local_port: int
+
+
+def statsd_peers(pid: int) -> list[UdpPeer]:
     """Where ``pid``'s connected UDP sockets send: Gunicorn's StatsD logger
     connects one in the master to ``statsd_host`` (the workers inherit it),
-    so this names the StatsD target when the configuration is hidden."""
+    so this names the StatsD target when the configuration is hidden, and
+    the port its packets come from."""
     fd_dir = f"{PROC}/{pid}/fd"
     inodes: set[str] = set()
     try:
@@ -245,7 +256,7 @@ def statsd_peers(pid: int) -> list[tuple[str, int]]:
         target = _fd_target(pid, int(name)) if name.isdigit() else None
         if target is not None and target.startswith("socket:["):
             inodes.add(target[8:-1])
-    peers: list[tuple[str, int]] = []
+    peers: list[UdpPeer] = []
     for table in ("udp", "udp6"):
         try:
             with open(f"{PROC}/{pid}/net/{table}", encoding="ascii", errors="replace") as f:
@@ -257,6 +268,7 @@ def statsd_peers(pid: int) -> list[tuple[str, int]]:
             if len(fields) < 10 or fields[9] not in inodes:
                 continue
             remote = _udp_address(fields[2])
-            if remote is not None and remote[1] != 0:
-                peers.append(remote)
+            local = _udp_address(fields[1])
+            if remote is not None and remote[1] != 0 and local is not None:
+                peers.append(UdpPeer(remote[0], remote[1], local[1]))
     return peers

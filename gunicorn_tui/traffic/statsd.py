@@ -237,6 +237,10 @@ class StatsdListener:
     that raises is counted in ``callback_errors`` and the listener goes on.
 
     ``port=0`` binds an ephemeral port (see :attr:`address`).
+
+    :attr:`sender` is the (host, port) the datagram being delivered came
+    from: read it inside ``on_metrics``, which runs on the listener's thread
+    (servers sharing one listener are told apart by their socket's port).
     """
 
     def __init__(
@@ -259,6 +263,7 @@ class StatsdListener:
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.sender: tuple[str, int] | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -302,7 +307,7 @@ class StatsdListener:
         assert sock is not None
         while not self._stopping.is_set():
             try:
-                data = sock.recv(65535)
+                data, sender = sock.recvfrom(65535)
             except TimeoutError:
                 continue
             except OSError:
@@ -313,6 +318,7 @@ class StatsdListener:
             metrics = self.parser.parse_packet(data)
             if not metrics:
                 continue
+            self.sender = (str(sender[0]), int(sender[1]))
             try:
                 self._on_metrics(metrics, received_at)
             except Exception as error:  # a consumer bug must not stop the listener
