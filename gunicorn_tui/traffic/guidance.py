@@ -90,7 +90,9 @@ def traffic_guidance(
     detected = view.lines.access_log_format if view is not None else None
     records = view.lines.access_records if view is not None else 0
 
-    if access_known and not accesslog.value:
+    if access_known and not accesslog.value and records == 0:
+        # Lines that read as access lines beat a configuration that says
+        # none (an app logging its own, a value read before a reload).
         items.append(
             Guidance(
                 missing="no access log",

@@ -41,6 +41,13 @@ _LABEL = {
     ErrorLogEventKind.RELOAD: "reload",
     ErrorLogEventKind.SIGNAL: "signal",
     ErrorLogEventKind.MASTER_SHUTDOWN: "shutdown",
+    ErrorLogEventKind.MASTER_STARTING: "master start",
+    ErrorLogEventKind.LISTENING: "listening",
+    ErrorLogEventKind.USING_WORKER: "worker class",
+    ErrorLogEventKind.REQUEST_ERROR: "request error",
+    ErrorLogEventKind.SHUTDOWN_REASON: "reason",
+    ErrorLogEventKind.MASTER_PROMOTED: "promoted",
+    ErrorLogEventKind.GRACEFUL_STOP: "graceful stop",
 }
 
 

@@ -51,7 +51,7 @@ def _figure(text: str) -> Cell:
 
 
 def _rate_cell(traffic: TrafficView | None) -> Cell:
-    if traffic is None or not traffic.snapshot.requests_total:
+    if traffic is None or traffic.request_source is None:
         return Cell(NOT_AVAILABLE, "dim")
     value = traffic.snapshot.window(10).requests_per_s
     return Cell(f"{value:.1f}" if value < 100 else f"{value:.0f}")

@@ -110,7 +110,7 @@ class SummaryGraphs(Horizontal):
             mem.values() if mem else [], mem.latest() if mem else None, relative=True
         )
         points = traffic.history if traffic is not None else ()
-        has_requests = traffic is not None and traffic.snapshot.requests_total > 0
+        has_requests = traffic is not None and traffic.request_source is not None
         rates = [float(point.requests) for point in points] if has_requests else []
         # A second without requests has no latency: drawn empty, so the
         # time axis stays the same as the other graphs'.

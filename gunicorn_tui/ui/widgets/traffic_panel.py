@@ -17,8 +17,8 @@ from gunicorn_tui.ui.widgets.summary_graphs import Graph, milliseconds, percent,
 
 WINDOW_COLUMNS = (
     Column("window", "Window", 6),
+    Column("requests", "Reqs", 7, right=True),
     Column("rate", "Req/s", 7, right=True),
-    Column("2xx", "2xx", 6, right=True),
     Column("4xx", "4xx", 5, right=True),
     Column("5xx", "5xx", 5, right=True),
     Column("errors", "Err%", 6, right=True),
@@ -40,8 +40,8 @@ def window_row(window: WindowFigures) -> Row:
         f"{window.window_s}s",
         (
             Cell(f"{window.window_s}s"),
+            Cell(str(window.requests)),
             Cell(rate(window.requests_per_s)),
-            Cell(str(counts.get("2xx", 0))),
             Cell(str(counts.get("4xx", 0))),
             Cell(str(counts.get("5xx", 0)), "error" if counts.get("5xx", 0) else ""),
             Cell(percent(error * 100), "error" if error else "")
@@ -59,9 +59,10 @@ def sources_content(view: TrafficView | None) -> Content:
     if view is None:
         return Content.styled("traffic: not collected", "$text-muted")
     lines = view.lines
+    counted = f"requests from {view.request_source}" if view.request_source else "no requests yet"
     text = (
-        f"sources: {', '.join(view.sources) or 'none'} · {lines.lines} lines, "
-        f"{lines.access_records} requests, {lines.error_events} log events"
+        f"sources: {', '.join(view.sources) or 'none'} · {counted} · {lines.lines} lines, "
+        f"{lines.access_records} access, {lines.error_events} log events"
     )
     parts: list[Content | str] = [Content.styled(text, "$text-muted")]
     if lines.unparsed:
@@ -74,19 +75,19 @@ def sources_content(view: TrafficView | None) -> Content:
     return Content.assemble(*parts)
 
 
-def guidance_content(items: tuple[Guidance, ...]) -> Content:
-    if not items:
-        return Content("")
-    lines = []
-    for item in items:
-        lines.append(
-            Content.assemble(
-                (f"{item.missing}: ", "bold $warning"),
-                (f"{item.numbers} missing. Add: ", "$text-muted"),
-                (item.flags, "$accent"),
-            )
+def guidance_content(items: tuple[Guidance, ...], notes: tuple[str, ...] = ()) -> Content:
+    """The guidance items, then how the logs were found or why one cannot
+    be read (``notes``)."""
+    lines = [
+        Content.assemble(
+            (f"{item.missing}: ", "bold $warning"),
+            (f"{item.numbers} missing. Add: ", "$text-muted"),
+            (item.flags, "$accent"),
         )
-    return Content("\n").join(lines)
+        for item in items
+    ]
+    lines.extend(Content.styled(f"note: {note}", "$text-muted") for note in notes)
+    return Content("\n").join(lines) if lines else Content("")
 
 
 class TrafficPanel(Vertical):
@@ -96,7 +97,7 @@ class TrafficPanel(Vertical):
     TrafficPanel { height: 1fr; }
     TrafficPanel #windows { height: 4; }
     TrafficPanel #traffic-graphs { height: 3; }
-    TrafficPanel #traffic-sources { height: 1; }
+    TrafficPanel #traffic-sources { height: auto; }
     TrafficPanel #traffic-guidance { height: auto; }
     """
 
@@ -113,7 +114,7 @@ class TrafficPanel(Vertical):
     def show(self, view: TrafficView | None, guidance: tuple[Guidance, ...]) -> None:
         table = self.query_one("#windows", RowTable)
         table.set_rows([window_row(w) for w in view.snapshot.windows] if view else [])
-        points = view.history if view is not None and view.snapshot.requests_total else ()
+        points = view.history if view is not None and view.request_source is not None else ()
         span = len(points)
         window = view.snapshot.window(10) if view is not None else None
         self.query_one("#long-rate", Graph).show(
@@ -134,7 +135,9 @@ class TrafficPanel(Vertical):
             sources = Content.assemble(
                 sources, Content.styled(f" · history {format_duration(span)}", "$text-muted")
             )
-        show_text(self.query_one("#traffic-sources", Static), sources)
+        show_text(self.query_one("#traffic-sources", Static), sources, layout=True)
         show_text(
-            self.query_one("#traffic-guidance", Static), guidance_content(guidance), layout=True
+            self.query_one("#traffic-guidance", Static),
+            guidance_content(guidance, view.notes if view is not None else ()),
+            layout=True,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gunicorn_tui.model.instances import InstanceSample, WorkerSample, WorkerState
 from gunicorn_tui.output.units import (
@@ -13,6 +14,7 @@ from gunicorn_tui.output.units import (
     format_heartbeat,
     format_percent,
 )
+from gunicorn_tui.traffic.access_log_format import AccessLogFormatError, format_capabilities
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.traffic.metrics import WorkerTraffic
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
@@ -72,6 +74,17 @@ SORT_ORDERS: tuple[SortOrder, ...] = (
 
 def _figure(text: str) -> Cell:
     return Cell(text, "dim" if text == NOT_AVAILABLE else "")
+
+
+@lru_cache(maxsize=16)
+def format_has_worker_pid(access_log_format: str | None) -> bool:
+    """Whether lines in this format name their worker (``%(p)s``)."""
+    if access_log_format is None:
+        return False
+    try:
+        return format_capabilities(access_log_format).worker_pid
+    except AccessLogFormatError:
+        return False
 
 
 def _traffic_cells(traffic: WorkerTraffic | None, has_pids: bool) -> tuple[Cell, Cell]:
@@ -135,7 +148,11 @@ class WorkerTable(RowTable):
             for worker in (traffic.snapshot.workers if traffic is not None else ())
             if worker.host_pid is not None
         }
-        has_pids = bool(by_pid)
+        has_pids = bool(by_pid) or (
+            traffic is not None
+            and traffic.request_source == "access log"
+            and format_has_worker_pid(traffic.lines.access_log_format)
+        )
         self.set_rows(
             [worker_row(worker, by_pid.get(worker.pid or -1), has_pids) for worker in workers]
         )
