@@ -203,6 +203,12 @@ class Monitor:
         )
 
     @property
+    def traffic_hub(self) -> TrafficHub | None:
+        """The followers and listener behind ``MonitorFrame.traffic`` (None
+        when traffic is not collected), for probes between samples."""
+        return self._traffic
+
+    @property
     def statsd_address(self) -> tuple[str, int] | None:
         """Where the built-in StatsD listener receives, if it runs."""
         return self._traffic.statsd_address if self._traffic is not None else None

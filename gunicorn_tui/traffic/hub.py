@@ -133,7 +133,15 @@ class TrafficHub:
             attached_now = dict(self._attached)
         return {key: item.traffic.view(now) for key, item in attached_now.items()}
 
+    def instance_traffic(self, key: str) -> InstanceTraffic | None:
+        """The live traffic of one instance key (read it with care: it is
+        fed from other threads), for probes between monitor samples."""
+        with self._lock:
+            attached = self._attached.get(key)
+        return attached.traffic if attached is not None else None
+
     def close(self) -> None:
+        """Stop every follower and the StatsD listener."""
         self._stop.set()
         with self._lock:
             for key in list(self._attached):

@@ -104,6 +104,12 @@ class InstanceTraffic:
         self.sources: list[str] = []
         self.notes: list[str] = []
 
+    @property
+    def access_records(self) -> int:
+        """Access-log records counted so far; a plain read, no lock, so a
+        probe can poll it often without slowing the feed."""
+        return self._records
+
     def _unparsed_total(self) -> int:
         return self._access.failed + self._access.oversized
 
