@@ -28,7 +28,7 @@ def worker_traffic_json(worker: WorkerTraffic) -> dict[str, Any]:
         "requests_total": worker.requests_total,
         "requests_per_s_10s": _round(worker.requests_per_s_10s),
         "requests_per_s_60s": _round(worker.requests_per_s_60s),
-        "busy_share_10s": _round(worker.busy_share_10s),
+        "busy_share_10s": _round(worker.busy_share_10s, 4),
     }
 
 

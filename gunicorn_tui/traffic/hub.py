@@ -16,7 +16,8 @@ configuration changes (a reload may turn the access log on). A new plan
 keeps the instance's figures and the followers of files it still wants (a
 follower made anew would start at the end and skip what was written in
 between). When the configuration is hidden, the master's open files and
-StatsD socket are looked at again every ``RESCAN_HIDDEN_S`` until found.
+StatsD socket are looked at again every ``RESCAN_HIDDEN_S`` until found
+(the StatsD socket also when the configuration names it).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class TrafficHub:
 
     @property
     def statsd_address(self) -> tuple[str, int] | None:
+        """Where the StatsD listener receives; None when it does not run."""
         return self._statsd.address if self._statsd is not None else None
 
     # -- the monitor's side ------------------------------------------------------
@@ -170,14 +172,22 @@ class TrafficHub:
         plan = plan_sources(sample)
         config = sample.config
         hidden = config.get("accesslog").source is ConfigSource.UNKNOWN
-        rescan = attached.plan_key == _plan_key(sample)
-        if rescan and attached.plan.from_open_files:
-            # A file found open in the master is followed by its name, which
-            # rotation moves: after a rename the master's descriptor names
-            # the old file until it reopens its logs. The followers already
-            # handle rotation by name; following the new name too would read
-            # lines twice or, once the master reopened, start late.
-            plan = replace(plan, files=attached.plan.files, from_open_files=True)
+        if attached.plan_key == _plan_key(sample):
+            # A rescan, not a new configuration: files are followed by the
+            # name their descriptor had, and rotation moves names (after a
+            # rename the master's descriptor names the old file until it
+            # reopens its logs). The followers handle rotation by name;
+            # following the new name too would read lines twice or, once
+            # the master reopened, start late. So a rescan only adds the
+            # files found open in the master when none were before.
+            old = attached.plan
+            added = () if old.from_open_files else plan.open_files
+            plan = replace(
+                plan,
+                files=tuple(dict.fromkeys(old.files + added)),
+                from_open_files=old.from_open_files or bool(added),
+                open_files=old.open_files + added,
+            )
         for path in [path for path in attached.files if path not in plan.files]:
             attached.files.pop(path).close()
         for path in plan.files:
@@ -207,7 +217,16 @@ class TrafficHub:
         attached.plan = plan
         attached.plan_key = _plan_key(sample)
         incomplete = not plan.from_open_files or attached.statsd_host is None
-        attached.rescan_at = time.monotonic() + RESCAN_HIDDEN_S if hidden and incomplete else None
+        # A master that sends StatsD here opens its socket at start: until
+        # it is seen, packets cannot be told apart from another server's.
+        sender_unseen = (
+            sample.mode is not SamplingMode.API
+            and attached.statsd_sender_port is None
+            and self._listens_for(attached)
+        )
+        attached.rescan_at = (
+            time.monotonic() + RESCAN_HIDDEN_S if (hidden and incomplete) or sender_unseen else None
+        )
         traffic = attached.traffic
         sources = [f"file {path}" for path in attached.files]
         if attached.following_container:

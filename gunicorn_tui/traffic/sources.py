@@ -60,6 +60,8 @@ class SourcePlan:
     from_open_files: bool = False
     # The access log's own file or stream is among the sources.
     access_log_readable: bool = False
+    # The files (among ``files``) found open in the master.
+    open_files: tuple[str, ...] = ()
 
 
 def classify_target(target: str) -> StreamKind:
@@ -194,6 +196,7 @@ def plan_sources(sample: InstanceSample) -> SourcePlan:
                 f"taking the lines from its reader; log to a file instead"
             )
     from_open_files = False
+    found: list[str] = []
     if access_unknown:
         found = [host_path(pid, path, in_container) for path in appended_files(pid)]
         from_open_files = bool(found)
@@ -210,6 +213,7 @@ def plan_sources(sample: InstanceSample) -> SourcePlan:
         access_enabled,
         from_open_files,
         access_readable and access_enabled is True,
+        tuple(found) if access_unknown else (),
     )
 
 
