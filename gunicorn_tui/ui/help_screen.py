@@ -20,6 +20,7 @@ HELP_TEXT = """\
 | `s` | sort workers: pid, cpu, memory, state, age, heartbeat |
 | `c` | configuration of the selected instance, with where each value comes from |
 | `Enter` | drill into the selected instance's workers (Esc goes back) |
+| `1`-`4` | tabs: workers, traffic (windows, sources, missing flags), endpoints, events |
 | `p` | pause / resume sampling |
 | `+` / `-` | sample faster / slower |
 | `q` | quit |
@@ -36,7 +37,11 @@ HELP_TEXT = """\
 
 `n/a` means the figure could not be measured here; it is never shown as 0.
 Columns: CPID is the pid inside the container, USS the memory only that
-worker holds, Beat the heartbeat age, Conn client connections being served.
+worker holds, Beat the heartbeat age, Conn client connections being served,
+Req/s the worker's requests over the last 10 s and Busy% its time in
+requests (both need `%(p)s`, Busy% also `%(D)s`, in the access-log format).
+"OOM?" marks a worker ended by SIGKILL: the OOM killer sends it, but so can
+an operator.
 """
 
 

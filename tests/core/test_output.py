@@ -29,6 +29,7 @@ from gunicorn_tui.output.units import (
     format_heartbeat,
     format_percent,
 )
+from gunicorn_tui.traffic.instance_traffic import InstanceTraffic
 
 
 @pytest.mark.parametrize(
@@ -194,7 +195,9 @@ def test_snapshot_json_shape_and_values() -> None:
         "client_connections": 1,
         "state": "busy",
         "unavailable": {"uss_bytes": "permission denied"},
+        "traffic": None,  # no traffic given
     }
+    assert instance["traffic"] is None
     # Every null figure is named with its reason.
     assert fresh["cpu_percent"] is None and fresh["heartbeat_age_s"] is None
     assert fresh["unavailable"] == {
@@ -218,3 +221,49 @@ def test_snapshot_json_of_a_host_instance_has_null_container() -> None:
     (instance,) = snapshot_json((local,), status, 0.0)["instances"]
     assert instance["source"] == "local"
     assert instance["container"] is None
+
+
+def test_snapshot_json_traffic_block_per_instance_and_per_worker() -> None:
+    """Access and error lines (as Gunicorn writes them, container pids)
+    through InstanceTraffic into the JSON; workers matched by host pid."""
+    sample = _sample()  # workers: host 4330 (container 7), 4331 (container 8)
+    traffic = InstanceTraffic('%(h)s %(t)s "%(r)s" %(s)s %(p)s %(D)s')
+    traffic.sources = ["container log stream"]
+    traffic.access_log_expected = True
+    traffic.set_pid_mapping({7: 4330, 8: 4331})
+    at = 1_790_000_000.5
+    lines = [
+        '10.0.0.1 [27/Nov/2026:23:00:00 +0000] "GET /items/12 HTTP/1.1" 200 <7> 1500',
+        '10.0.0.1 [27/Nov/2026:23:00:00 +0000] "GET /items/13 HTTP/1.1" 503 <7> 2500',
+        '10.0.0.1 [27/Nov/2026:23:00:00 +0000] "POST /fast HTTP/1.1" 404 <8> 500',
+        "[2026-11-27 23:00:00 +0000] [1] [ERROR] Worker (pid:9) was sent SIGKILL! "
+        "Perhaps out of memory?",
+        "not a log line",
+    ]
+    traffic.add_lines(lines, at)
+    view = traffic.view(at + 2)
+    status = DaemonStatus(DaemonState.CONNECTED, "connected", 0.0, "-")
+    document = snapshot_json((sample,), status, at + 2, (), {sample.key: view})
+    assert json.loads(json.dumps(document)) == document
+    (instance,) = document["instances"]
+    block = instance["traffic"]
+    assert block["request_source"] == "access log"
+    assert block["requests_total"] == 3
+    assert block["status_totals"] == {"1xx": 0, "2xx": 1, "3xx": 0, "4xx": 1, "5xx": 1, "other": 0}
+    ten = block["windows"]["10s"]
+    assert (ten["requests"], ten["requests_per_s"]) == (3, 0.3)
+    assert (ten["error_rate"], ten["client_error_rate"]) == (0.3333, 0.3333)
+    assert ten["latency"]["count"] == 3 and ten["latency"]["max_ms"] == 2.5
+    assert [(e["method"], e["path"], e["requests_total"]) for e in block["endpoints"]] == [
+        ("GET", "/items/:id", 2),
+        ("POST", "/fast", 1),
+    ]
+    assert block["worker_events"]["oom_suspected"] == 1
+    assert block["recent_events"][0]["worker_pid"] == 9
+    assert block["lines"]["unparsed"] == 1
+    assert block["lines"]["recent_unparsed"] == ["not a log line"]
+    assert block["sources"] == ["container log stream"]
+    by_pid = {worker["pid"]: worker["traffic"] for worker in instance["workers"]}
+    assert by_pid[4330]["requests_total"] == 2
+    assert by_pid[4330]["busy_share_10s"] == 0.0004  # 4 ms in 10 s
+    assert by_pid[4331]["requests_total"] == 1

@@ -88,11 +88,17 @@ def test_gtui_in_tmux_shows_a_real_container_and_quits_on_q(
     container_factory.wait_http(container, port)
     container.reload()
     name = str(container.name)
-    top = container.top()
-    pids = [row[top["Titles"].index("PID")] for row in top["Processes"]]
-    worker_pids = [
-        pid for pid, row in zip(pids, top["Processes"], strict=True) if "worker" in row[-1]
-    ]
+    # The first worker serves before the second has booted: wait for both.
+    deadline = time.monotonic() + 15
+    while True:
+        top = container.top()
+        pids = [row[top["Titles"].index("PID")] for row in top["Processes"]]
+        worker_pids = [
+            pid for pid, row in zip(pids, top["Processes"], strict=True) if "worker" in row[-1]
+        ]
+        if len(worker_pids) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert len(worker_pids) == 2
 
     command = f"env TERM=xterm-256color {installed_gtui()} {name}"
