@@ -161,6 +161,8 @@ class GtuiApp(App[None]):
 
     @on(FrameSampled)
     def _frame_sampled(self, message: FrameSampled) -> None:
+        if not self.is_running:  # a frame that lands while the app shuts down
+            return
         self.frame = message.frame
         self.frames_seen += 1
         self._last_error = None
@@ -176,6 +178,8 @@ class GtuiApp(App[None]):
 
     @on(SamplingFailed)
     def _sampling_failed(self, message: SamplingFailed) -> None:
+        if not self.is_running:
+            return
         self._last_error = message.error
         self._render_status()
         self._schedule_next(message.requested_at)
