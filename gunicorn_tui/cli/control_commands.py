@@ -22,7 +22,7 @@ from gunicorn_tui.cli.exit_codes import (
     EXIT_USAGE,
     CliError,
 )
-from gunicorn_tui.cli.inspect_commands import open_monitor, sample_settled
+from gunicorn_tui.cli.inspect_commands import sample_settled
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.plan import RetunePlan
 from gunicorn_tui.control.progress import (
@@ -38,8 +38,10 @@ from gunicorn_tui.control.progress import (
 from gunicorn_tui.control.requests import RequestError, RetuneRequest, parse_scale
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.model.instances import InstanceSample
-from gunicorn_tui.monitor.monitor import Monitor
+from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import TargetKind, TargetNotFound, parse_target
+
+DOCKER_WAIT_S = 15.0
 
 
 def add_action_options(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +83,24 @@ def add_retune_options(parser: argparse.ArgumentParser) -> None:
 
 
 # -- shared flow ------------------------------------------------------------------
+
+
+def _open_monitor(args: argparse.Namespace) -> Monitor:
+    """Like ``gtui ls``, but an action waits longer for Docker's first list: a
+    busy daemon must not turn into "Docker unreachable"."""
+    target = parse_target(args.target)
+    if args.no_docker and target.kind is TargetKind.CONTAINER:
+        raise CliError(f"container target {args.target} needs Docker: drop --no-docker", EXIT_USAGE)
+    monitor = Monitor(
+        MonitorOptions(targets=(target,), use_docker=not args.no_docker, force_api=args.api_only)
+    )
+    try:
+        monitor.open(wait_for_docker_s=DOCKER_WAIT_S)
+        monitor.check_targets()
+    except BaseException:
+        monitor.close()
+        raise
+    return monitor
 
 
 def _select(monitor: Monitor, text: str) -> InstanceSample:
@@ -155,7 +175,7 @@ def _run_action(
         # Refuse before touching anything, even before sampling.
         raise CliError("read-only session: actions are disabled (--read-only)", EXIT_FAILURE)
     args.targets = [args.target]
-    monitor = open_monitor(args)
+    monitor = _open_monitor(args)
     try:
         sample = _select(monitor, args.target)
         if check is not None:

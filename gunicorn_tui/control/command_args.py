@@ -41,6 +41,7 @@ _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "busybox"})
 _INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init"})
 _ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _SHELL_SEPARATOR = re.compile(r"&&|\|\||;|\||\n")
+_APP_MODULE = re.compile(r"^[A-Za-z_][\w.]*(:[\w.()\[\]'\",= ]+)?$")
 
 
 class CannotExpress(ValueError):
@@ -243,7 +244,16 @@ def locate_arguments(
     if entrypoint and cmd:
         parsed = parse_arguments(cmd)
         verified = known_arguments is not None and tuple(known_arguments) == tuple(cmd)
-        if verified or (parsed.app_module and not parsed.warnings):
+        # Inferred only when Cmd reads as Gunicorn's own: known options and one
+        # APP_MODULE last (``celery worker`` is not).
+        looks_like_gunicorn = (
+            bool(parsed.settings)
+            and not parsed.warnings
+            and parsed.app_module is not None
+            and cmd[-1] == parsed.app_module
+            and _APP_MODULE.match(parsed.app_module) is not None
+        )
+        if verified or looks_like_gunicorn:
             start = len(entrypoint)
             return ArgsLocation(
                 ArgsPlace.PASSTHROUGH, start, len(combined), tuple(cmd), verified=verified

@@ -17,13 +17,14 @@ import contextlib
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gunicorn_tui.control import container_ops
 from gunicorn_tui.control.journal import Journal
 from gunicorn_tui.control.local_master import master_alive, start_master, stop_master
+from gunicorn_tui.control.managed_config import render_managed
 from gunicorn_tui.control.master_access import (
     StepError,
     check_config,
@@ -287,7 +288,9 @@ class PlanExecutor:
             if failed == len(plan.steps) - 1:
                 # Only the old container's removal failed: the new one serves.
                 return OutcomeStatus.OK
-            status = self._rollback(journal, lambda: self._settle(plan, state, journal, False))
+            status = self._rollback(
+                journal, lambda: self._settle(plan, state, journal, False), changed
+            )
             if status is OutcomeStatus.ROLLED_BACK and state.kept_new:
                 return OutcomeStatus.OK
             return status
@@ -352,47 +355,76 @@ class PlanExecutor:
         return "nothing to do", "signals and control-socket commands need no recovery"
 
     def _undo_config(self, plan: RetunePlan, state: RunState, failed: int) -> str:
+        """Put the previous config file back and reload it (or restart the
+        container when the master already exited on the new one)."""
         revert = plan.revert
         assert revert is not None and revert.file_path is not None
+        path = revert.file_path
         done = plan.steps[:failed]
-        candidate = next(
-            (
-                s.action
-                for s in plan.steps
-                if isinstance(s.action, WriteFile) and s.action.path != revert.file_path
-            ),
-            None,
+        writes = [s.action for s in plan.steps if isinstance(s.action, WriteFile)]
+        candidate = next((w for w in writes if w.path != path), None)
+        final = next((w for w in writes if w.path == path), None)
+        replaced = any(isinstance(s.action, WriteFile) and s.action.path == path for s in done)
+        hup_sent = any(isinstance(s.action, SendSignal | ControlCommand) for s in done) or (
+            failed < len(plan.steps) and isinstance(plan.steps[failed].action, WaitServing)
         )
+        if replaced and final is not None and self._master_took_container_down(plan):
+            return self._restore_stopped_container(plan, candidate, final)
         if candidate is not None:
             write_file(
                 WriteFile(candidate.path, None, candidate.host_path, candidate.container_id),
                 self.client,
             )
-        replaced = [
-            s for s in done if isinstance(s.action, WriteFile) and s.action.path == revert.file_path
-        ]
-        hup_sent = any(
-            isinstance(s.action, SendSignal | ControlCommand) for s in done
-        ) or isinstance(plan.steps[failed].action, WaitServing)
-        if not replaced:
+        if not replaced or final is None:
             return "nothing had changed; candidate file removed"
-        template = replaced[0].action
-        assert isinstance(template, WriteFile)
-        write_file(
-            WriteFile(
-                revert.file_path,
-                revert.file_content,
-                template.host_path,
-                template.container_id,
-                template.mode,
-                template.uid,
-                template.gid,
-            ),
-            self.client,
-        )
+        write_file(replace(final, content=revert.file_content), self.client)
         if not hup_sent:
-            return f"restored {revert.file_path}"
-        return self._reload_again(plan, state) + f"; restored {revert.file_path}"
+            return f"restored {path}"
+        return self._reload_again(plan, state) + f"; restored {path}"
+
+    def _master_took_container_down(self, plan: RetunePlan) -> bool:
+        target = plan.target
+        if target.container_id is None:
+            return False
+        inspect = container_ops.inspect_or_none(self.client, target.container_id)
+        if inspect is None:
+            raise StepError(f"container {target.container_name} no longer exists")
+        if not container_ops.is_running(inspect):
+            return True
+        return not target.api_mode and not master_alive(target.master_pid)
+
+    def _restore_stopped_container(
+        self, plan: RetunePlan, candidate: WriteFile | None, final: WriteFile
+    ) -> str:
+        """The master exited on the new config: fix the file through the archive
+        API (which works on a stopped container), then start the container."""
+        revert = plan.revert
+        target = plan.target
+        assert revert is not None and target.container_id is not None
+        # An empty gtui file sets nothing: the same as no file, and writable
+        # without a running container.
+        content = revert.file_content if revert.file_content is not None else render_managed({})
+        through_api = replace(
+            final, content=content, host_path=None, container_id=target.container_id
+        )
+        write_file(through_api, self.client)
+        inspect = container_ops.inspect_or_none(self.client, target.container_id) or {}
+        state = (inspect.get("State") or {}).get("Status")
+        if not container_ops.is_running(inspect) and state != "restarting":
+            container_ops.start(self.client, target.container_id, target.label)
+        ServingWatch(self.client, target.api_mode).wait(
+            WaitServing(None, _probe_url(plan), ROLLBACK_DEADLINE_S),
+            container_id=target.container_id,
+            master_pid=None,
+        )
+        # Tidy up inside the running container; the service no longer depends on it.
+        leftovers = [candidate.path] if candidate is not None else []
+        if revert.file_content is None:
+            leftovers.append(final.path)
+        for path in leftovers:
+            with contextlib.suppress(StepError):
+                write_file(WriteFile(path, None, None, target.container_id), self.client)
+        return "the master had exited on the new settings; restored them and started its container"
 
     def _reload_again(self, plan: RetunePlan, state: RunState) -> str:
         target = plan.target

@@ -30,6 +30,7 @@ from gunicorn_tui.control.managed_config import DEFAULT_CONFIG_NAME, is_managed
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.discovery.process_tree import parse_title
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, SamplingMode
+from gunicorn_tui.sampling.control_socket import ControlSocketError, DockerExecTransport
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_argv, read_environ, read_ppid
 from gunicorn_tui.sampling.runtime_probe import ProbeFailed, probe_container, probe_local
@@ -247,6 +248,8 @@ def gather_facts(
     if socket_path is None and sample.workers_target is not None:
         configured = sample.config.value("control_socket")
         socket_path = configured if isinstance(configured, str) else None
+    if socket_path is None and not daemon_local and sample.container is not None:
+        socket_path = _socket_through_exec(client, sample, inspect or {}, env)
     socket_host = None
     if socket_path is not None and daemon_local:
         base = f"{PROC}/{pid}/root" if socket_path.startswith("/") else f"{PROC}/{pid}/cwd"
@@ -435,3 +438,35 @@ def _container_facts(client: Any, inspect: Mapping[str, Any]) -> ContainerFacts:
         names_taken=taken,
         api_version=str(getattr(client.api, "api_version", "")),
     )
+
+
+def _socket_through_exec(
+    client: Any, sample: InstanceSample, inspect: Mapping[str, Any], env: Mapping[str, str]
+) -> str | None:
+    """A control socket that answers inside the container (remote daemons,
+    where /proc cannot show it): the configured path, then the defaults."""
+    if sample.config.value("control_socket_disable") is True or sample.container is None:
+        return None
+    candidates: list[str] = []
+    configured = sample.config.value("control_socket")
+    if isinstance(configured, str) and configured:
+        candidates.append(configured)
+    user = str((inspect.get("Config") or {}).get("User") or "")
+    home = env.get("HOME") or ("/root" if user in ("", "root", "0", "0:0") else None)
+    if env.get("XDG_RUNTIME_DIR"):
+        candidates.append(f"{env['XDG_RUNTIME_DIR'].rstrip('/')}/gunicorn.ctl")
+    if home:
+        candidates.append(f"{home.rstrip('/')}/.gunicorn/gunicorn.ctl")
+    candidates.append("gunicorn.ctl")  # 25.1.0: the working directory
+    try:
+        container = client.containers.get(sample.container.id)
+    except Exception:
+        return None
+    for path in dict.fromkeys(candidates):
+        try:
+            (reply,) = DockerExecTransport(container, path).request(["show stats"])
+        except (ControlSocketError, ValueError):
+            continue
+        if reply.ok:
+            return path
+    return None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from gunicorn_tui.control.command_args import (
     CannotExpress,
@@ -69,6 +69,7 @@ from gunicorn_tui.control.validation import MAX_WORKERS, validate_request
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.discovery.process_tree import gunicorn_args
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
+from gunicorn_tui.settings.command_line import parse_arguments, parse_env_arguments
 from gunicorn_tui.settings.resolve import short_worker_class
 
 # Seconds a server may take to serve again after a change, beyond its
@@ -205,10 +206,36 @@ def _check_config(facts: RetuneFacts, extra: tuple[str, ...]) -> CheckConfig | N
     return CheckConfig(
         argv,
         facts.start_cwd,
-        dict(facts.environment) if facts.environment is not None else None,
+        check_environment(facts.environment, facts.arguments, facts.start_cwd),
         _user(facts),
         _container_id(facts),
     )
+
+
+def check_environment(
+    environment: Mapping[str, str] | None, arguments: Sequence[str], cwd: str | None
+) -> dict[str, str] | None:
+    """The environment for ``--check-config``: the server's, plus its
+    ``--pythonpath`` entries on PYTHONPATH. Gunicorn applies --pythonpath only
+    after the check has loaded the app, so without this a server that needs
+    it fails the check while it runs fine."""
+    env = dict(environment) if environment is not None else None
+    sources = [parse_arguments(arguments).settings.get("pythonpath")]
+    if env is not None:
+        sources.append(parse_env_arguments(env.get(ENV_CMD_ARGS, "")).settings.get("pythonpath"))
+    paths = [
+        path if os.path.isabs(path) or cwd is None else os.path.join(cwd, path)
+        for value in sources
+        if isinstance(value, str)
+        for path in value.split(",")
+        if path
+    ]
+    if not paths:
+        return env
+    env = env if env is not None else {}
+    existing = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = os.pathsep.join([*paths, *([existing] if existing else [])])
+    return env
 
 
 def _graceful_s(sample: InstanceSample) -> float:
@@ -780,7 +807,20 @@ def _recreate_plan(
     if not container.host_network and probe_url(sample, facts) is None:
         notes.append("readiness is judged by the master and its workers (no HTTP probe from here)")
     verify = _verify_map(facts, changes) if exact is None else {}
+    check = _recreate_check(facts, entrypoint, cmd, env, old_env)
+    checks: tuple[PlanStep, ...] = ()
+    if check is not None:
+        checks = (
+            PlanStep(
+                "check the new command with gunicorn --check-config in the running container",
+                check,
+                changes_service=False,
+            ),
+        )
+    else:
+        notes.append("the new command cannot be checked first (Gunicorn's arguments not found)")
     steps = (
+        *checks,
         PlanStep(
             f"create the new container as {temporary}", CreateContainer(temporary, spec), False
         ),
@@ -831,6 +871,37 @@ def _recreate_plan(
         deadline_s=stop_timeout + SERVE_DEADLINE_S + 30.0,
     )
     return [], plan
+
+
+def _recreate_check(
+    facts: RetuneFacts,
+    entrypoint: tuple[str, ...] | None,
+    cmd: tuple[str, ...] | None,
+    env: tuple[str, ...],
+    old_env: tuple[str, ...],
+) -> CheckConfig | None:
+    """``--check-config`` of the new command and env inside the old container,
+    so a bad config is caught before the old container stops."""
+    location = locate_arguments(entrypoint or (), cmd or (), None)
+    if location is None or facts.container is None:
+        return None
+    environment = {}
+    for entry in env:
+        key, sep, value = entry.partition("=")
+        if sep:
+            environment[key] = value
+    for removed in (ENV_CMD_ARGS,):
+        # exec adds to the container's env: blank out what the new one drops.
+        if removed not in environment and env_list_get(old_env, removed) is not None:
+            environment[removed] = ""
+    interpreter = facts.interpreter or "python3"
+    return CheckConfig(
+        (interpreter, "-m", "gunicorn", *location.arguments, "--check-config"),
+        facts.start_cwd,
+        check_environment(environment, location.arguments, facts.start_cwd),
+        _user(facts),
+        _container_id(facts),
+    )
 
 
 def carried_file_settings(facts: RetuneFacts) -> dict[str, ConfigValue]:
@@ -952,7 +1023,10 @@ def _restart_plan(
         start = len(facts.argv) - len(arguments)
         new_argv = (*facts.argv[:start], *rewrite_arguments(arguments, changes))
         environment, cwd = facts.environment, facts.start_cwd
-    check = CheckConfig((*new_argv, "--check-config"), cwd, dict(environment), None)
+    new_arguments = gunicorn_args(new_argv) or ()
+    check = CheckConfig(
+        (*new_argv, "--check-config"), cwd, check_environment(environment, new_arguments, cwd), None
+    )
     steps = (
         PlanStep(
             "check the new command with gunicorn --check-config", check, changes_service=False
