@@ -147,7 +147,7 @@ class PlanExecutor:
                         plan.target.master_pid,
                     )
                 try:
-                    detail = self._run(step.action, plan, state, journal, index)
+                    detail = self._run_guarded(step.action, plan, state, journal, index)
                 except StepError as failure:
                     error = str(failure)
                     self._emit(StepFailed(index, total, step.description, error))
@@ -203,6 +203,18 @@ class PlanExecutor:
         else:
             view = observe_local_master(plan.target.master_pid)
         return len(view.worker_pids) if view is not None else None
+
+    def _run_guarded(
+        self, action: StepAction, plan: RetunePlan, state: RunState, journal: Journal, index: int
+    ) -> str:
+        """Run a step; anything unforeseen becomes a StepError, so the rollback
+        still runs and the operator still gets one line."""
+        try:
+            return self._run(action, plan, state, journal, index)
+        except StepError:
+            raise
+        except Exception as error:
+            raise StepError(f"unexpected {type(error).__name__}: {error}"[:300]) from error
 
     def _run(
         self, action: StepAction, plan: RetunePlan, state: RunState, journal: Journal, index: int
@@ -305,7 +317,7 @@ class PlanExecutor:
         journal.set_phase("rolling back")
         try:
             detail = undo()
-        except StepError as error:
+        except Exception as error:  # StepError, or anything unforeseen: keep the journal
             self._emit(RollbackFinished(False, str(error)))
             journal.set_phase("needs recovery", rollback_error=str(error))
             return OutcomeStatus.NEEDS_RECOVERY

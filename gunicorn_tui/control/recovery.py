@@ -16,8 +16,7 @@ from typing import Any
 
 from gunicorn_tui.control.audit_log import AuditLog, AuditRecord
 from gunicorn_tui.control.executor import PlanExecutor
-from gunicorn_tui.control.journal import Journal, JournalError, JournalStore
-from gunicorn_tui.control.master_access import StepError
+from gunicorn_tui.control.journal import Journal, JournalStore
 from gunicorn_tui.control.target_lock import LockHeld, TargetLock
 
 
@@ -120,7 +119,7 @@ def recover_one(
             result, detail = PlanExecutor(client, state_dir, measure=False).finish_interrupted(
                 plan, journal
             )
-        except (StepError, JournalError) as error:
+        except Exception as error:  # StepError, JournalError, or unforeseen: keep the journal
             journal.set_phase("needs recovery", recover_error=str(error))
             audit.append(
                 AuditRecord(
