@@ -110,11 +110,11 @@ async def test_retune_form_validates_and_plans_only_what_changed(
         workers = form.query_one("#field-workers")
         workers.value = "0"  # type: ignore[attr-defined]
         await pilot.pause(0.2)
-        assert form.query_one("#submit").disabled  # type: ignore[attr-defined]
+        assert form.query_one("#submit").disabled
         assert "workers must be" in str(form.query_one("#problems").render())
         workers.value = "3"  # type: ignore[attr-defined]
         await pilot.pause(0.2)
-        assert not form.query_one("#submit").disabled  # type: ignore[attr-defined]
+        assert not form.query_one("#submit").disabled
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 30, "the plan")
         plan = app.screen.plan  # type: ignore[attr-defined]
