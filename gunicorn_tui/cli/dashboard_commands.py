@@ -57,9 +57,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     subtitle = " ".join(args.targets) if args.targets else ""
     if args.read_only:
         subtitle = f"{subtitle} [read-only]".strip()
-    app = GtuiApp(
-        monitor, refresh_s=args.refresh, subtitle=subtitle, engine=_engine(args, monitor)
-    )
+    app = GtuiApp(monitor, refresh_s=args.refresh, subtitle=subtitle, engine=_engine(args, monitor))
     with _exit_on_hangup(app):
         app.run()
     return EXIT_OK
@@ -68,21 +66,27 @@ def run_dashboard(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     """Serve the sample app, drive light traffic, open the dashboard on it."""
     _check_refresh(args.refresh)
-    from gunicorn_tui.demo.server import DemoFailed, start_demo_server
+    import socket
+
+    from gunicorn_tui.demo.server import DemoFailed, free_port, start_demo_server
     from gunicorn_tui.demo.traffic import DemoTraffic
     from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
     from gunicorn_tui.monitor.targets import parse_target
     from gunicorn_tui.sampling.local_instance import LaunchRecord
 
+    statsd_port = free_port(socket.SOCK_DGRAM)
     try:
-        server = start_demo_server(workers=args.workers, port=args.port)
+        server = start_demo_server(workers=args.workers, port=args.port, statsd_port=statsd_port)
     except DemoFailed as error:
         raise CliError(f"demo: {error}", EXIT_FAILURE) from error
     traffic = DemoTraffic(server.base_url) if not args.no_traffic else None
     launch = LaunchRecord(server.pid, server.argv, server.environment, server.cwd)
     monitor = Monitor(
         MonitorOptions(
-            targets=(parse_target(f"pid:{server.pid}"),), use_docker=False, launched=(launch,)
+            targets=(parse_target(f"pid:{server.pid}"),),
+            use_docker=False,
+            launched=(launch,),
+            statsd_address=("127.0.0.1", statsd_port),
         )
     )
     try:

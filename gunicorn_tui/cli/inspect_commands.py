@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 
 from gunicorn_tui.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.model.instances import InstanceSample
@@ -18,7 +19,7 @@ from gunicorn_tui.settings.resolve import short_worker_class
 PROBE_WAIT_S = 5.0
 
 
-def open_monitor(args: argparse.Namespace) -> Monitor:
+def open_monitor(args: argparse.Namespace, collect_traffic: bool = True) -> Monitor:
     """A Monitor for the command's TARGETs and options, targets checked."""
     targets = tuple(parse_target(text) for text in getattr(args, "targets", []) or [])
     if args.no_docker and any(t.kind is TargetKind.CONTAINER for t in targets):
@@ -29,6 +30,8 @@ def open_monitor(args: argparse.Namespace) -> Monitor:
             targets=targets,
             use_docker=not args.no_docker,
             force_api=args.api_only,
+            statsd_address=parse_statsd_address(getattr(args, "statsd", "off")),
+            collect_traffic=collect_traffic,
         )
     )
     try:
@@ -40,14 +43,28 @@ def open_monitor(args: argparse.Namespace) -> Monitor:
     return monitor
 
 
+def parse_statsd_address(text: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` for the StatsD listener, or None for ``off``."""
+    if text.lower() in ("off", "none", ""):
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CliError(f"--statsd {text!r}: expected HOST:PORT or off", EXIT_USAGE)
+    return host, int(port)
+
+
 def sample_settled(monitor: Monitor, interval_s: float) -> MonitorFrame:
     """Two samples ``interval_s`` apart (CPU needs an interval), with runtime
     probes (Gunicorn version) given a few seconds to answer."""
-    monitor.sample()
+    first = monitor.sample()
     time.sleep(max(0.05, interval_s))
     monitor.wait_for_probes(PROBE_WAIT_S)
     frame = monitor.sample()
     ensure_any(frame, monitor.options.targets)
+    if first.notices:
+        # Said once, at the first sample (a StatsD port in use): keep it.
+        notices = tuple(dict.fromkeys(first.notices + frame.notices))
+        frame = replace(frame, notices=notices)
     return frame
 
 
@@ -61,7 +78,9 @@ def run_snapshot(args: argparse.Namespace) -> int:
     finally:
         monitor.close()
     if args.json:
-        document = snapshot_json(frame.instances, frame.docker, frame.taken_at, frame.notices)
+        document = snapshot_json(
+            frame.instances, frame.docker, frame.taken_at, frame.notices, frame.traffic
+        )
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
@@ -74,13 +93,15 @@ def run_snapshot(args: argparse.Namespace) -> int:
 
 def run_ls(args: argparse.Namespace) -> int:
     """``gtui ls``: a table of discovered servers."""
-    monitor = open_monitor(args)
+    monitor = open_monitor(args, collect_traffic=False)
     try:
         frame = sample_settled(monitor, 0.05)
     finally:
         monitor.close()
     if args.json:
-        document = snapshot_json(frame.instances, frame.docker, frame.taken_at, frame.notices)
+        document = snapshot_json(
+            frame.instances, frame.docker, frame.taken_at, frame.notices, frame.traffic
+        )
         rows = [
             {key: instance[key] for key in ("key", "source", "container", "gunicorn_version")}
             | {

@@ -39,6 +39,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--read-only", action="store_true", help="disable every action on the servers"
     )
     parser.add_argument(
+        "--statsd",
+        default="127.0.0.1:8125",
+        metavar="HOST:PORT|off",
+        help="where gtui listens for Gunicorn's StatsD metrics (default 127.0.0.1:8125)",
+    )
+    parser.add_argument(
         "--api-only",
         action="store_true",
         help="sample containers through the Docker API only, as with a remote daemon",
@@ -97,6 +103,21 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         help="CPU is measured over this interval (default 1.0)",
     )
     commands["snapshot"] = snapshot
+
+    watch = _Parser(
+        prog="gtui watch",
+        description="Sample every interval until stopped (Ctrl-C) and print one record per "
+        "instance per sample: JSON lines with --jsonl (same schema as snapshot), else text.",
+    )
+    _add_targets(watch)
+    _add_common(watch)
+    watch.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    watch.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
+    watch.add_argument("--count", type=int, default=0, help="stop after N samples (0: never)")
+    watch.add_argument(
+        "--duration", type=float, default=0.0, metavar="SECONDS", help="stop after this long"
+    )
+    commands["watch"] = watch
 
     demo = _Parser(
         prog="gtui demo",
@@ -172,6 +193,10 @@ def _handler(name: str) -> Handler:
         from gunicorn_tui.cli.inspect_commands import run_snapshot
 
         return run_snapshot
+    if name == "watch":
+        from gunicorn_tui.cli.watch_command import run_watch
+
+        return run_watch
     if name == "demo":
         from gunicorn_tui.cli.dashboard_commands import run_demo
 

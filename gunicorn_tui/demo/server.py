@@ -47,9 +47,9 @@ class DemoFailed(Exception):
     """The demo server could not be started."""
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    """A free TCP (or UDP) port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
@@ -101,6 +101,7 @@ def start_demo_server(
     workers: int = 3,
     port: int = 0,
     extra_args: tuple[str, ...] = (),
+    statsd_port: int | None = None,
 ) -> DemoServer:
     """Start Gunicorn on the sample app and wait until it answers."""
     if workers < 1 or workers > 64:
@@ -128,6 +129,7 @@ def start_demo_server(
         "-",
         "--timeout",
         "30",
+        *(("--statsd-host", f"127.0.0.1:{statsd_port}") if statsd_port else ()),
         *extra_args,
         DEMO_APP,
     ]

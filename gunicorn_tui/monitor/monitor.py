@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -43,8 +43,11 @@ from gunicorn_tui.sampling.runtime_probe import (
     probe_local,
 )
 from gunicorn_tui.settings.master_inputs import read_master_environment
+from gunicorn_tui.traffic.hub import TrafficHub
+from gunicorn_tui.traffic.instance_traffic import TrafficView
 
 DEFAULT_RESCAN_INTERVAL_S = 5.0
+DEFAULT_STATSD_ADDRESS = ("127.0.0.1", 8125)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class MonitorFrame:
     docker: DaemonStatus
     notices: tuple[str, ...] = ()
     sample_duration_s: float = 0.0
+    # Traffic by instance key (access log, error log, StatsD); empty when
+    # traffic is not collected.
+    traffic: Mapping[str, TrafficView] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,10 @@ class MonitorOptions:
     force_api: bool = False
     rescan_interval_s: float = DEFAULT_RESCAN_INTERVAL_S
     probe_versions: bool = True
+    # Follow logs and StatsD for request rates, latency and worker events.
+    collect_traffic: bool = True
+    # Where the built-in StatsD listener binds; None: no listener.
+    statsd_address: tuple[str, int] | None = DEFAULT_STATSD_ADDRESS
     # Servers gtui started itself: their command lines are known exactly.
     launched: tuple[LaunchRecord, ...] = field(default=())
 
@@ -93,6 +103,7 @@ class Monitor:
         self._probes: dict[str, Future[RuntimeFacts]] = {}
         self._closed = False
         self._seen_containers: dict[str, ContainerRef] = {}
+        self._traffic: TrafficHub | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -103,6 +114,14 @@ class Monitor:
             self._watcher.start(wait_s=wait_for_docker_s)
         elif self._watcher is not None and self._own_watcher:
             self._watcher.start(wait_s=wait_for_docker_s)
+        if self.options.collect_traffic and self._traffic is None:
+            watcher = self._watcher
+            self._traffic = TrafficHub(
+                docker_client=lambda: watcher.client if watcher is not None else None,
+                statsd_address=self.options.statsd_address,
+            )
+            if self._traffic.statsd_error:
+                self._notices.append(self._traffic.statsd_error)
 
     def close(self) -> None:
         self._closed = True
@@ -112,6 +131,8 @@ class Monitor:
             if isinstance(sampler, ApiInstanceSampler):
                 sampler.close()
         self._probe_pool.shutdown(wait=False, cancel_futures=True)
+        if self._traffic is not None:
+            self._traffic.close()
 
     def __enter__(self) -> Monitor:
         self.open()
@@ -171,13 +192,20 @@ class Monitor:
             self._figures.forget_except(watched)
             notices, self._notices = tuple(self._notices), []
         samples.sort(key=lambda s: (s.source.value, s.label))
+        traffic = self._traffic.update(samples) if self._traffic is not None else {}
         return MonitorFrame(
             taken_at=time.time(),
             instances=tuple(samples),
             docker=self.docker_status(),
             notices=notices,
             sample_duration_s=time.monotonic() - started,
+            traffic=traffic,
         )
+
+    @property
+    def statsd_address(self) -> tuple[str, int] | None:
+        """Where the built-in StatsD listener receives, if it runs."""
+        return self._traffic.statsd_address if self._traffic is not None else None
 
     def wait_for_probes(self, timeout_s: float) -> None:
         """Wait (bounded) for runtime probes started by earlier samples."""

@@ -7,6 +7,7 @@ the ``unavailable`` object next to it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +19,10 @@ from gunicorn_tui.model.instances import (
     ResourceTotals,
     WorkerSample,
 )
+from gunicorn_tui.output.traffic_json import traffic_json, workers_traffic_by_host_pid
+from gunicorn_tui.traffic.instance_traffic import TrafficView
 
-SCHEMA = "gtui.snapshot/1"
+SCHEMA = "gtui.snapshot/2"
 
 # The settings every instance reports; the rest of the tracked ones follow.
 HEADLINE_SETTINGS = ("workers", "worker_class", "threads", "timeout", "bind")
@@ -78,9 +81,10 @@ def totals_json(totals: ResourceTotals) -> dict[str, Any]:
     }
 
 
-def instance_json(sample: InstanceSample) -> dict[str, Any]:
-    """One instance as documented in the README."""
+def instance_json(sample: InstanceSample, traffic: TrafficView | None = None) -> dict[str, Any]:
+    """One instance as documented in the README (traffic null when not collected)."""
     config = {name: setting_json(sample.config.get(name)) for name in HEADLINE_SETTINGS}
+    per_worker = workers_traffic_by_host_pid(traffic) if traffic is not None else {}
     for name, setting in sample.config.settings.items():
         config.setdefault(name, setting_json(setting))
     container = sample.container
@@ -102,7 +106,11 @@ def instance_json(sample: InstanceSample) -> dict[str, Any]:
         "control_socket": sample.control_socket,
         "workers_current": len(sample.workers),
         "workers_target": sample.workers_target,
-        "workers": [worker_json(worker) for worker in sample.workers],
+        "workers": [
+            {**worker_json(worker), "traffic": per_worker.get(worker.pid or -1)}
+            for worker in sample.workers
+        ],
+        "traffic": traffic_json(traffic) if traffic is not None else None,
         "totals": totals_json(sample.totals),
         "warnings": list(sample.warnings) + list(sample.config.warnings),
     }
@@ -117,12 +125,14 @@ def snapshot_json(
     docker: DaemonStatus,
     taken_at: float,
     notices: tuple[str, ...] = (),
+    traffic: Mapping[str, TrafficView] | None = None,
 ) -> dict[str, Any]:
     """The whole ``gtui snapshot --json`` document."""
+    views = traffic or {}
     return {
         "schema": SCHEMA,
         "taken_at": iso_time(taken_at),
         "docker": docker_json(docker),
-        "instances": [instance_json(sample) for sample in instances],
+        "instances": [instance_json(sample, views.get(sample.key)) for sample in instances],
         "notices": list(notices),
     }

@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import ActionOutcome
@@ -25,16 +25,21 @@ from gunicorn_tui.control.requests import RetuneRequest, parse_scale
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.traffic.guidance import traffic_guidance
+from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
 from gunicorn_tui.ui.actions.retune_form import RetuneForm
 from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.help_screen import HelpScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
+from gunicorn_tui.ui.widgets.endpoint_table import EndpointTable
+from gunicorn_tui.ui.widgets.events_panel import EventsPanel
 from gunicorn_tui.ui.widgets.instance_header import InstanceHeader
 from gunicorn_tui.ui.widgets.instance_table import InstanceTable, instance_matches, worker_matches
-from gunicorn_tui.ui.widgets.resource_graphs import ResourceGraphs
 from gunicorn_tui.ui.widgets.row_table import RowTable
 from gunicorn_tui.ui.widgets.static_text import show_text
+from gunicorn_tui.ui.widgets.summary_graphs import SummaryGraphs
+from gunicorn_tui.ui.widgets.traffic_panel import TrafficPanel
 from gunicorn_tui.ui.widgets.worker_table import SORT_ORDERS, WorkerTable
 
 REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
@@ -65,6 +70,10 @@ class GtuiApp(App[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("s", "sort", "Sort", id="sort"),
         Binding("c", "show_config", "Config", id="config"),
+        Binding("1", "show_tab('tab-workers')", "Workers", show=False, id="tab.workers"),
+        Binding("2", "show_tab('tab-traffic')", "Traffic", show=False, id="tab.traffic"),
+        Binding("3", "show_tab('tab-endpoints')", "Endpoints", show=False, id="tab.endpoints"),
+        Binding("4", "show_tab('tab-events')", "Events", show=False, id="tab.events"),
         Binding("p", "pause", "Pause", id="pause"),
         Binding("plus,equals_sign", "faster", "Faster", id="faster"),
         Binding("minus", "slower", "Slower", id="slower"),
@@ -107,6 +116,7 @@ class GtuiApp(App[None]):
         self._notices: list[str] = []
         self._on_first_frame = on_first_frame
         self._started = time.monotonic()
+        self._first_seen: dict[str, float] = {}
 
     # -- layout ---------------------------------------------------------------
 
@@ -114,8 +124,16 @@ class GtuiApp(App[None]):
         yield Static(id="status")
         yield InstanceTable(id="instances")
         yield InstanceHeader(id="instance-header")
-        yield ResourceGraphs(id="graphs")
-        yield WorkerTable(id="workers")
+        yield SummaryGraphs(id="graphs")
+        with TabbedContent(id="tabs", initial="tab-workers"):
+            with TabPane("1 Workers", id="tab-workers"):
+                yield WorkerTable(id="workers")
+            with TabPane("2 Traffic", id="tab-traffic"):
+                yield TrafficPanel(id="traffic")
+            with TabPane("3 Endpoints", id="tab-endpoints"):
+                yield EndpointTable(id="endpoints")
+            with TabPane("4 Events", id="tab-events"):
+                yield EventsPanel(id="events-panel")
         yield Input(placeholder="filter: name, container, pid or state", id="filter")
         yield Static(id="notices")
         yield Footer()
@@ -162,6 +180,8 @@ class GtuiApp(App[None]):
         self.frames_seen += 1
         self._last_error = None
         self.history.record(message.frame.instances)
+        for sample in message.frame.instances:
+            self._first_seen.setdefault(sample.key, time.monotonic())
         self._notices = (list(message.frame.notices) + self._notices)[:3]
         with self.batch_update():
             self._render_all()
@@ -197,7 +217,7 @@ class GtuiApp(App[None]):
     def _render_all(self) -> None:
         visible = self.visible_instances()
         table = self.query_one(InstanceTable)
-        table.show(visible)
+        table.show(visible, self.frame.traffic if self.frame is not None else None)
         sample = self.selected_sample()
         if sample is not None and sample.key != self.selected_key:
             self.selected_key = sample.key
@@ -205,19 +225,44 @@ class GtuiApp(App[None]):
         self._render_selected(sample)
         self._render_status()
 
+    def traffic_of(self, sample: InstanceSample | None) -> TrafficView | None:
+        if sample is None or self.frame is None:
+            return None
+        return self.frame.traffic.get(sample.key)
+
     def _render_selected(self, sample: InstanceSample | None) -> None:
         self.query_one(InstanceHeader).show(sample)
-        self.query_one(ResourceGraphs).show(
-            self.history.get(sample.key) if sample else None, sample
+        traffic = self.traffic_of(sample)
+        self.query_one(SummaryGraphs).show(
+            self.history.get(sample.key) if sample else None, traffic
         )
-        text = (
-            ""
-            if sample is not None and instance_matches(sample, self.filter_text)
-            else (self.filter_text)
-        )
-        workers = self.query_one(WorkerTable)
-        workers.show(sample, SORT_ORDERS[self._sort_index], text)
-        workers.border_title = f"workers · sort {SORT_ORDERS[self._sort_index].name}"
+        # Only the visible tab is drawn; switching tabs draws it at once.
+        active = self.query_one("#tabs", TabbedContent).active
+        if active == "tab-workers":
+            text = (
+                ""
+                if sample is not None and instance_matches(sample, self.filter_text)
+                else (self.filter_text)
+            )
+            workers = self.query_one(WorkerTable)
+            workers.show(sample, SORT_ORDERS[self._sort_index], text, traffic)
+            workers.border_title = f"sort {SORT_ORDERS[self._sort_index].name}"
+        elif active == "tab-traffic":
+            guidance = (
+                traffic_guidance(
+                    sample,
+                    traffic,
+                    getattr(self.source, "statsd_address", None),
+                    time.monotonic() - self._first_seen.get(sample.key, time.monotonic()),
+                )
+                if sample is not None
+                else ()
+            )
+            self.query_one(TrafficPanel).show(traffic, guidance)
+        elif active == "tab-endpoints":
+            self.query_one(EndpointTable).show(traffic)
+        elif active == "tab-events":
+            self.query_one(EventsPanel).show(traffic)
 
     def _render_status(self) -> None:
         frame = self.frame
@@ -282,6 +327,14 @@ class GtuiApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+        self._render_selected(self.selected_sample())
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._render_selected(self.selected_sample())
 
     def action_show_config(self) -> None:
         sample = self.selected_sample()

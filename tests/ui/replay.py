@@ -3,7 +3,8 @@
 ``data/two_containers.json`` was written by ``gtui snapshot --json`` against
 two real containers from the test images (a sync server under CPU load and a
 gthread server under slow I/O), so the dashboard is tested on real figures
-while staying deterministic.
+while staying deterministic. ``data/traffic_lines.json`` holds the log lines
+of a real Gunicorn under load, replayed as the first instance's traffic.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from gunicorn_tui.discovery.docker_engine import DaemonState, DaemonStatus
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.model.snapshot_reader import instances_from_json
 from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.traffic.instance_traffic import InstanceTraffic
+from tests.traffic_live.traffic_waits import PID_AND_DURATION_FORMAT
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -62,3 +65,43 @@ class ReplaySource:
 
     def close(self) -> None:
         self.closed = True
+
+
+def with_recorded_traffic(
+    frames: Sequence[MonitorFrame], name: str = "traffic_lines.json"
+) -> list[MonitorFrame]:
+    """``frames`` with traffic for their first instance, replayed from the
+    log lines of a real Gunicorn (``data/capture_traffic_lines.py``).
+
+    Each line is fed at the moment it was read during the capture; frame i
+    of n sees the traffic as of 1.2 s after the last line, minus (n - 1 - i)
+    seconds, on the capture's own clock (so log times and arrival agree).
+    The second instance gets a view with nothing read, as an instance
+    without readable logs has.
+    """
+    capture = json.loads((DATA / name).read_text())
+    started = float(capture["started_at"])
+    lines = [(started + float(item["t"]), str(item["line"])) for item in capture["lines"]]
+    end = lines[-1][0] + 1.2
+    first = frames[0].instances[0]
+    traffic = InstanceTraffic(PID_AND_DURATION_FORMAT)
+    traffic.sources = ["container log stream"]
+    traffic.access_log_expected = True
+    traffic.set_pid_mapping(
+        {w.ns_pid: w.pid for w in first.workers if w.ns_pid is not None and w.pid is not None}
+    )
+    silent = InstanceTraffic(None)
+    position = 0
+    replayed = []
+    for index, frame in enumerate(frames):
+        now = end - (len(frames) - 1 - index)
+        ready = position
+        while ready < len(lines) and lines[ready][0] <= now:
+            ready += 1
+        for arrived_at, line in lines[position:ready]:
+            traffic.add_lines([line], arrived_at)
+        position = ready
+        views = {frame.instances[0].key: traffic.view(now)}
+        views.update({sample.key: silent.view(now) for sample in frame.instances[1:]})
+        replayed.append(replace(frame, traffic=views))
+    return replayed

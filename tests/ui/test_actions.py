@@ -37,6 +37,7 @@ def make_app(server: DemoServer, state_dir: Path, read_only: bool = False) -> Gt
             targets=(parse_target(f"pid:{server.pid}"),),
             use_docker=False,
             launched=(launch,),
+            statsd_address=None,
         )
     )
     monitor.open()

@@ -19,7 +19,7 @@ from gunicorn_tui.ui.help_screen import HelpScreen
 from gunicorn_tui.ui.widgets.instance_table import InstanceTable
 from gunicorn_tui.ui.widgets.worker_table import WorkerTable
 from tests.harness.local_gunicorn import LocalGunicornFactory
-from tests.ui.replay import ReplaySource, frames_from, recorded_instances
+from tests.ui.replay import ReplaySource, frames_from, recorded_instances, with_recorded_traffic
 
 
 async def wait_frames(
@@ -199,12 +199,35 @@ async def test_live_dashboard_on_a_real_local_gunicorn(
         assert all(w.process.cpu_percent is not None for w in sample.workers)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_dashboard_snapshot(snap_compare: object, size: tuple[int, int]) -> None:
-    app, _ = replay_app()
+@pytest.mark.parametrize(
+    ("size", "tab"),
+    [
+        ((80, 24), "1"),
+        ((120, 40), "1"),
+        ((80, 24), "2"),
+        ((120, 40), "2"),
+        ((80, 24), "3"),
+        ((80, 24), "4"),
+    ],
+    ids=[
+        "80x24-workers",
+        "120x40-workers",
+        "80x24-traffic",
+        "120x40-traffic",
+        "endpoints",
+        "events",
+    ],
+)
+def test_dashboard_snapshot(snap_compare: object, size: tuple[int, int], tab: str) -> None:
+    frames = with_recorded_traffic(frames_from(recorded_instances(), 5))
+    app = GtuiApp(ReplaySource(frames), refresh_s=0.5)
 
     async def settle(pilot: Pilot[None]) -> None:
-        await wait_frames(pilot, app, 2)
+        # All five frames, so the graphs have a history; then no more (the
+        # status line still says "every 0.5s": only sampling stops).
+        await wait_frames(pilot, app, 5)
+        app.paused = True
+        await pilot.press(tab)
         await asyncio.sleep(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=settle)  # type: ignore[operator]

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gunicorn_tui.model.instances import InstanceSample, WorkerState
 from gunicorn_tui.output.units import NOT_AVAILABLE, format_bytes, format_percent
 from gunicorn_tui.settings.resolve import short_worker_class
+from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
 
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "Instance", 22),
+    Column("name", "Instance", 20),
     Column("source", "Src", 6),
     Column("class", "Class", 8),
     Column("workers", "Wrk", 5, right=True),
     Column("cpu", "CPU%", 6, right=True),
     Column("memory", "Mem", 6, right=True),
-    Column("states", "Busy", 9),
+    Column("rate", "Req/s", 6, right=True),
+    Column("states", "Busy", 7),
 )
 MAX_VISIBLE_ROWS = 7
 
@@ -48,7 +50,14 @@ def _figure(text: str) -> Cell:
     return Cell(text, "dim" if text == NOT_AVAILABLE else "")
 
 
-def instance_row(sample: InstanceSample) -> Row:
+def _rate_cell(traffic: TrafficView | None) -> Cell:
+    if traffic is None or traffic.request_source is None:
+        return Cell(NOT_AVAILABLE, "dim")
+    value = traffic.snapshot.window(10).requests_per_s
+    return Cell(f"{value:.1f}" if value < 100 else f"{value:.0f}")
+
+
+def instance_row(sample: InstanceSample, traffic: TrafficView | None = None) -> Row:
     """The row of one instance."""
     states = Counter(worker.state for worker in sample.workers)
     busy = states[WorkerState.BUSY] + states[WorkerState.STUCK]
@@ -69,6 +78,7 @@ def instance_row(sample: InstanceSample) -> Row:
             Cell(workers),
             _figure(format_percent(sample.totals.cpu_percent)),
             _figure(format_bytes(sample.totals.memory_bytes)),
+            _rate_cell(traffic),
             Cell(state_text, "error" if stuck else ("warning" if busy else "")),
         ),
     )
@@ -80,12 +90,17 @@ class InstanceTable(RowTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(COLUMNS, **kwargs)
 
-    def show(self, samples: Sequence[InstanceSample]) -> None:
+    def show(
+        self,
+        samples: Sequence[InstanceSample],
+        traffic: Mapping[str, TrafficView] | None = None,
+    ) -> None:
         """Make the rows match ``samples`` (already filtered and ordered)."""
+        views = traffic or {}
         height = min(len(samples), MAX_VISIBLE_ROWS) + 1
         if self.styles.height is None or self.styles.height.value != height:
             self.styles.height = height
-        self.set_rows([instance_row(sample) for sample in samples])
+        self.set_rows([instance_row(sample, views.get(sample.key)) for sample in samples])
 
     def selected_key(self) -> str | None:
         return self.cursor_key()

@@ -14,9 +14,10 @@ from textual.widgets import Static
 _shown: WeakKeyDictionary[Static, Content] = WeakKeyDictionary()
 
 
-def show_text(widget: Static, content: Content) -> None:
-    """Set ``widget``'s content if it differs from what it shows."""
+def show_text(widget: Static, content: Content, layout: bool = False) -> None:
+    """Set ``widget``'s content if it differs from what it shows
+    (``layout`` for widgets whose height follows their text)."""
     if _shown.get(widget) == content:
         return
     _shown[widget] = content
-    widget.update(content, layout=False)
+    widget.update(content, layout=layout)

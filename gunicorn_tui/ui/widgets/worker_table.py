@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gunicorn_tui.model.instances import InstanceSample, WorkerSample, WorkerState
 from gunicorn_tui.output.units import (
@@ -13,6 +14,9 @@ from gunicorn_tui.output.units import (
     format_heartbeat,
     format_percent,
 )
+from gunicorn_tui.traffic.access_log_format import AccessLogFormatError, format_capabilities
+from gunicorn_tui.traffic.instance_traffic import TrafficView
+from gunicorn_tui.traffic.metrics import WorkerTraffic
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
 
 COLUMNS: tuple[Column, ...] = (
@@ -25,6 +29,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("age", "Age", 6, right=True),
     Column("heartbeat", "Beat", 5, right=True),
     Column("connections", "Conn", 4, right=True),
+    Column("rate", "Req/s", 6, right=True),
+    Column("busy", "Busy%", 5, right=True),
 )
 
 STATE_STYLE = {
@@ -70,7 +76,32 @@ def _figure(text: str) -> Cell:
     return Cell(text, "dim" if text == NOT_AVAILABLE else "")
 
 
-def worker_row(worker: WorkerSample) -> Row:
+@lru_cache(maxsize=16)
+def format_has_worker_pid(access_log_format: str | None) -> bool:
+    """Whether lines in this format name their worker (``%(p)s``)."""
+    if access_log_format is None:
+        return False
+    try:
+        return format_capabilities(access_log_format).worker_pid
+    except AccessLogFormatError:
+        return False
+
+
+def _traffic_cells(traffic: WorkerTraffic | None, has_pids: bool) -> tuple[Cell, Cell]:
+    if traffic is None:
+        # No line named this worker: with pids in the log that means no
+        # requests; without them it is unknown.
+        return (Cell("0"), Cell("0")) if has_pids else (Cell("n/a", "dim"), Cell("n/a", "dim"))
+    busy = traffic.busy_share_10s
+    return (
+        Cell(f"{traffic.requests_per_s_10s:.1f}"),
+        Cell(f"{busy * 100:.0f}") if busy is not None else Cell("n/a", "dim"),
+    )
+
+
+def worker_row(
+    worker: WorkerSample, traffic: WorkerTraffic | None = None, has_pids: bool = False
+) -> Row:
     """The row of one worker."""
     connections = worker.client_connections
     return Row(
@@ -85,6 +116,7 @@ def worker_row(worker: WorkerSample) -> Row:
             _figure(format_duration(worker.process.age_s)),
             _figure(format_heartbeat(worker.heartbeat_age_s)),
             _figure(str(connections) if connections is not None else NOT_AVAILABLE),
+            *_traffic_cells(traffic, has_pids),
         ),
     )
 
@@ -95,7 +127,13 @@ class WorkerTable(RowTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(COLUMNS, **kwargs)
 
-    def show(self, sample: InstanceSample | None, sort: SortOrder, filter_text: str = "") -> None:
+    def show(
+        self,
+        sample: InstanceSample | None,
+        sort: SortOrder,
+        filter_text: str = "",
+        traffic: TrafficView | None = None,
+    ) -> None:
         """Show the workers of ``sample`` (all of them, or those matching)."""
         if sample is None:
             self.set_rows([])
@@ -105,4 +143,16 @@ class WorkerTable(RowTable):
             text = filter_text.lower()
             matching = [w for w in workers if text in f"{w.pid} {w.ns_pid} {w.state.value}".lower()]
             workers = matching or workers
-        self.set_rows([worker_row(worker) for worker in workers])
+        by_pid = {
+            worker.host_pid: worker
+            for worker in (traffic.snapshot.workers if traffic is not None else ())
+            if worker.host_pid is not None
+        }
+        has_pids = bool(by_pid) or (
+            traffic is not None
+            and traffic.request_source == "access log"
+            and format_has_worker_pid(traffic.lines.access_log_format)
+        )
+        self.set_rows(
+            [worker_row(worker, by_pid.get(worker.pid or -1), has_pids) for worker in workers]
+        )
