@@ -1,0 +1,1 @@
+"""The built-in load driver: bounded, repeatable load with honest latencies."""
