@@ -111,6 +111,11 @@ class RunRecorder:
         self.in_flight -= 1
         self.unfinished += 1
 
+    def window_is_empty(self) -> bool:
+        """Whether nothing happened in the current window yet."""
+        window = self.window
+        return window.sent == 0 and window.completed == 0 and not any(window.errors)
+
     def close_second(
         self, second: int, window_s: float, started_at: float, target_sends: int | None
     ) -> SecondSummary:

@@ -1,0 +1,555 @@
+"""The load driver: sends a profile's requests with httpx on its own event loop.
+
+Open loop: ``connections`` sender tasks share one schedule. Each takes the
+next due request, sleeps until it is due, sends it and waits for the answer.
+When every sender is busy the next request goes out late, and its latency
+still counts from the time it was due, so a slow server cannot hide behind a
+client that politely waits (coordinated omission). The number of requests in
+flight is capped by ``connections``, which bounds the client's memory however
+far the server falls behind.
+
+Closed loop: ``concurrency`` clients, started one after another over the
+ramp-up, each sending its next request as soon as the last one ended. With
+fewer connections than clients, clients wait for a free connection and the
+wait counts in their latency.
+
+Either way the run is bounded: no request is sent after ``duration_s`` (or
+the hard cap for count-only runs), requests still in flight then get
+``drain_s`` to finish, and a stop request cancels everything at once.
+
+Each connection is an httpx transport of its own (a pool of one keep-alive
+connection), used straight through ``handle_async_request`` with requests
+built once per kind. Measured here, that costs about half the CPU per request
+of ``AsyncClient.request`` over one shared pool: httpcore's pool checks every
+idle connection (with a socket poll each) for every request, so a shared pool
+of 64 connections spends more time choosing a connection than sending on it,
+and the client layer (URL merging, cookies, auth and redirect hooks) adds
+nothing a load run uses.
+
+:class:`LoadRun` runs all this in a thread of its own with its own event
+loop, so the dashboard and the CLI can start it from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import httpx
+
+from gunicorn_tui.load.outcome import classify_exception
+from gunicorn_tui.load.profile import LoadProfile, RunMode
+from gunicorn_tui.load.recorder import RunRecorder
+from gunicorn_tui.load.request_mix import RequestMix
+from gunicorn_tui.load.schedule import (
+    closed_loop_start_at_s,
+    open_loop_due_at_s,
+    open_loop_planned_requests,
+    open_loop_sends_due,
+)
+from gunicorn_tui.load.summary import LatencySummary, RunSummary, SecondSummary, StopReason
+from gunicorn_tui.load.target import LoadTarget
+
+SecondCallback = Callable[[SecondSummary], None]
+
+_NS = 1_000_000_000
+# How often the loop looks at the caller's stop event; a stop takes effect
+# within this time.
+_STOP_POLL_S = 0.05
+# A client that is this late on average has saturated its own CPU or its
+# connections; the summary says so.
+_LAG_WARNING_MS = 10.0
+
+
+class LoadRunError(RuntimeError):
+    """The run could not start or broke down (not: requests failed)."""
+
+
+class _FairConnections:
+    """Connections shared by more closed-loop clients than there are
+    connections, handed over first come, first served.
+
+    asyncio.Queue would let a client that just gave a connection back take it
+    again before the woken waiter runs, so some clients would starve.
+    """
+
+    def __init__(self) -> None:
+        self.free: deque[httpx.AsyncHTTPTransport] = deque()
+        self.waiters: deque[asyncio.Future[httpx.AsyncHTTPTransport]] = deque()
+
+    async def acquire(self) -> httpx.AsyncHTTPTransport:
+        if self.free and not self.waiters:
+            return self.free.popleft()
+        waiter: asyncio.Future[httpx.AsyncHTTPTransport] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())
+            raise
+
+    def release(self, transport: httpx.AsyncHTTPTransport) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(transport)
+                return
+        self.free.append(transport)
+
+
+class _Engine:
+    """One run on one event loop. Not thread-safe: lives in the driver thread."""
+
+    def __init__(
+        self,
+        profile: LoadProfile,
+        target: LoadTarget,
+        on_second: SecondCallback | None,
+        stop_event: threading.Event,
+    ) -> None:
+        self.profile = profile
+        self.target = target
+        self.on_second = on_second
+        self.stop_event = stop_event
+        self.recorder = RunRecorder(profile.requests)
+        self.mix = RequestMix(profile.requests, profile.seed)
+        self.warnings: list[str] = []
+        self.claimed = 0
+        self.active_senders = 0
+        self.stopped = False
+        self.failure: BaseException | None = None
+        self.start_ns = 0
+        self.window_end_ns = 0
+        self.started_at = 0.0
+        self.send_end_ns = 0
+        self.planned: int | None = None
+        self.wake: asyncio.Event | None = None
+        self.prebuilt: list[httpx.Request | None] = []
+        self.shared_connections = _FairConnections()
+        timeout_s = profile.timeout_s
+        self.timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)
+
+    def _make_transports(self, count: int) -> list[httpx.AsyncHTTPTransport]:
+        profile = self.profile
+        # One TLS context for all connections: building one costs tens of ms.
+        ssl_context = httpx.create_ssl_context(verify=profile.verify_tls, trust_env=False)
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        return [
+            httpx.AsyncHTTPTransport(
+                verify=ssl_context,
+                limits=limits,
+                uds=self.target.unix_socket_path,
+                retries=0,
+                trust_env=False,
+            )
+            for _ in range(count)
+        ]
+
+    def _build_request(self, spec_index: int, path: str) -> httpx.Request:
+        spec = self.profile.requests[spec_index]
+        return httpx.Request(
+            spec.method,
+            self.target.base_url + path,
+            headers=spec.headers,
+            content=spec.body,
+            extensions={"timeout": self.timeouts},
+        )
+
+    async def run(self) -> RunSummary:
+        profile = self.profile
+        loop = asyncio.get_running_loop()
+        self.wake = asyncio.Event()
+        cpu_start_s = time.thread_time()
+        if profile.mode is RunMode.OPEN:
+            assert profile.rate_rps is not None
+            self.planned = open_loop_planned_requests(
+                profile.duration_s, profile.rate_rps, profile.ramp_up_s, profile.max_requests
+            )
+            sender_count = profile.connections
+            connection_count = profile.connections
+        else:
+            assert profile.concurrency is not None
+            self.planned = profile.max_requests
+            sender_count = profile.concurrency
+            connection_count = min(profile.connections, profile.concurrency)
+        try:
+            self.prebuilt = [
+                None if spec.has_placeholder else self._build_request(i, spec.path)
+                for i, spec in enumerate(profile.requests)
+            ]
+            transports = self._make_transports(connection_count)
+        except (httpx.InvalidURL, ValueError, OSError) as exc:
+            raise LoadRunError(f"cannot prepare requests for {self.target.label}: {exc}") from None
+        if sender_count > connection_count:
+            for transport in transports:
+                self.shared_connections.release(transport)
+        try:
+            self.started_at = time.time()
+            self.start_ns = time.monotonic_ns()
+            self.window_end_ns = self.start_ns + _NS
+            self.send_end_ns = self.start_ns + int(profile.time_bound_s * _NS)
+            hard_end_ns = self.send_end_ns + int(profile.drain_s * _NS)
+            senders = [
+                loop.create_task(
+                    self._sender(
+                        number,
+                        sender_count,
+                        transports[number] if sender_count == connection_count else None,
+                    )
+                )
+                for number in range(sender_count)
+            ]
+            self.active_senders = len(senders)
+            ticker = loop.create_task(self._tick())
+            watcher = loop.create_task(self._watch(hard_end_ns))
+            await self.wake.wait()
+            for task in (*senders, ticker, watcher):
+                task.cancel()
+            await asyncio.gather(*senders, ticker, watcher, return_exceptions=True)
+        finally:
+            for transport in transports:
+                await transport.aclose()
+        if self.failure is not None:
+            raise LoadRunError(f"the load driver broke down: {self.failure!r}") from self.failure
+        end_ns = time.monotonic_ns()
+        self._roll(end_ns)
+        self._close_window(end_ns, final=True)
+        return self._summary(end_ns, time.thread_time() - cpu_start_s)
+
+    # -- senders ---------------------------------------------------------
+
+    async def _sender(
+        self, number: int, count: int, transport: httpx.AsyncHTTPTransport | None
+    ) -> None:
+        try:
+            if self.profile.mode is RunMode.OPEN:
+                assert transport is not None
+                await self._open_sender(transport)
+            else:
+                await self._closed_sender(number, count, transport)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a bug here must end the run, not hang it
+            self.failure = exc
+            self._set_wake()
+        finally:
+            self.active_senders -= 1
+            if self.active_senders == 0:
+                self._set_wake()
+
+    def _claim(self) -> bool:
+        """Take the next request of the run, if the count allows one more."""
+        limit = self.planned
+        if limit is not None and self.claimed >= limit:
+            return False
+        self.claimed += 1
+        return True
+
+    async def _open_sender(self, transport: httpx.AsyncHTTPTransport) -> None:
+        profile = self.profile
+        assert profile.rate_rps is not None
+        rate, ramp = profile.rate_rps, profile.ramp_up_s
+        monotonic_ns = time.monotonic_ns
+        while True:
+            index = self.claimed
+            if not self._claim():
+                return
+            due_ns = self.start_ns + int(open_loop_due_at_s(index, rate, ramp) * _NS)
+            if due_ns >= self.send_end_ns:
+                return
+            delay_ns = due_ns - monotonic_ns()
+            if delay_ns > 0:
+                await asyncio.sleep(delay_ns / _NS)
+            if monotonic_ns() >= self.send_end_ns:
+                # Due in time but not sent in time: counted as missed.
+                return
+            await self._send(due_ns, transport)
+
+    async def _closed_sender(
+        self, number: int, count: int, own: httpx.AsyncHTTPTransport | None
+    ) -> None:
+        start_offset_s = closed_loop_start_at_s(number, count, self.profile.ramp_up_s)
+        if start_offset_s > 0:
+            await asyncio.sleep(start_offset_s)
+        monotonic_ns = time.monotonic_ns
+        shared = self.shared_connections
+        while monotonic_ns() < self.send_end_ns and self._claim():
+            if own is not None:
+                await self._send(monotonic_ns(), own)
+                continue
+            # The wait for a free connection is part of this client's latency.
+            due_ns = monotonic_ns()
+            transport = await shared.acquire()
+            try:
+                await self._send(due_ns, transport)
+            finally:
+                shared.release(transport)
+
+    async def _send(self, due_ns: int, transport: httpx.AsyncHTTPTransport) -> None:
+        spec_index, path = self.mix.next()
+        recorder = self.recorder
+        sent_ns = time.monotonic_ns()
+        self._roll(sent_ns)
+        recorder.on_sent(spec_index, due_ns, sent_ns)
+        try:
+            request = self.prebuilt[spec_index] or self._build_request(spec_index, path)
+            async with asyncio.timeout(self.profile.timeout_s):
+                response = await transport.handle_async_request(request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
+        except asyncio.CancelledError:
+            recorder.on_unfinished(spec_index)
+            raise
+        except Exception as exc:  # every failure is counted by kind, none is fatal
+            self._roll(time.monotonic_ns())
+            recorder.on_failure(spec_index, classify_exception(exc))
+        else:
+            done_ns = time.monotonic_ns()
+            self._roll(done_ns)
+            recorder.on_response(spec_index, response.status_code, due_ns, sent_ns, done_ns)
+
+    # -- time keeping ------------------------------------------------------
+
+    async def _tick(self) -> None:
+        while True:
+            delay_ns = self.window_end_ns - time.monotonic_ns()
+            if delay_ns > 0:
+                await asyncio.sleep(delay_ns / _NS)
+            self._roll(time.monotonic_ns())
+
+    def _roll(self, now_ns: int) -> None:
+        """Close every window that ended by ``now_ns``.
+
+        Called before each event is recorded, so an event counts in the
+        second its timestamp falls in, whether the ticker or a sender runs
+        first at a boundary.
+        """
+        while now_ns >= self.window_end_ns:
+            self._close_window(self.window_end_ns, final=False)
+            self.window_end_ns += _NS
+
+    def _close_window(self, end_ns: int, *, final: bool) -> None:
+        index = len(self.recorder.seconds)
+        window_start_ns = self.start_ns + index * _NS
+        window_s = max(0.0, (end_ns - window_start_ns) / _NS)
+        if final and window_s < 1e-3 and self.recorder.window_is_empty():
+            return
+        target_sends = None
+        if self.profile.mode is RunMode.OPEN:
+            assert self.profile.rate_rps is not None
+            target_sends = open_loop_sends_due(
+                index,
+                index + window_s,
+                self.profile.rate_rps,
+                self.profile.ramp_up_s,
+                self.planned,
+            )
+        summary = self.recorder.close_second(index, window_s, self.started_at + index, target_sends)
+        if self.on_second is not None:
+            try:
+                self.on_second(summary)
+            except Exception as exc:  # a broken consumer must not end the run
+                message = f"the per-second callback failed: {exc!r}"
+                if message not in self.warnings:
+                    self.warnings.append(message)
+
+    async def _watch(self, hard_end_ns: int) -> None:
+        while True:
+            if self.stop_event.is_set():
+                self.stopped = True
+                self._set_wake()
+                return
+            remaining_s = (hard_end_ns - time.monotonic_ns()) / _NS
+            if remaining_s <= 0:
+                self._set_wake()
+                return
+            await asyncio.sleep(min(_STOP_POLL_S, remaining_s))
+
+    def _set_wake(self) -> None:
+        if self.wake is not None:
+            self.wake.set()
+
+    # -- the result ----------------------------------------------------------
+
+    def _stop_reason(self) -> StopReason:
+        profile = self.profile
+        if self.stopped:
+            return StopReason.STOPPED
+        if profile.max_requests is not None and self.recorder.sent >= profile.max_requests:
+            return StopReason.MAX_REQUESTS
+        if profile.duration_s is None:
+            return StopReason.TIME_CAP
+        return StopReason.DURATION
+
+    def _summary(self, end_ns: int, cpu_s: float) -> RunSummary:
+        profile = self.profile
+        recorder = self.recorder
+        elapsed_s = (end_ns - self.start_ns) / _NS
+        missed = 0
+        stop_reason = self._stop_reason()
+        if profile.mode is RunMode.OPEN and self.planned is not None:
+            if stop_reason is StopReason.STOPPED:
+                assert profile.rate_rps is not None
+                due_by_stop = open_loop_sends_due(
+                    0.0, elapsed_s, profile.rate_rps, profile.ramp_up_s, self.planned
+                )
+                missed = max(0, due_by_stop - recorder.sent)
+            else:
+                missed = max(0, self.planned - recorder.sent)
+        warnings = list(self.warnings)
+        send_lag = LatencySummary.of(recorder.send_lag)
+        if (
+            profile.mode is RunMode.OPEN
+            and send_lag.mean_ms is not None
+            and send_lag.mean_ms > _LAG_WARNING_MS
+        ):
+            cpu_share = 100.0 * cpu_s / elapsed_s if elapsed_s > 0 else 0.0
+            cause = (
+                "the client's CPU is saturated"
+                if cpu_share > 90
+                else "all connections were busy: the server is slower than the rate"
+            )
+            warnings.append(
+                f"requests went out {send_lag.mean_ms:.1f} ms late on average ({cause}); "
+                f"latency counts the wait, service time does not"
+            )
+        if missed:
+            warnings.append(f"{missed} requests were due but not sent before the run ended")
+        if recorder.unfinished:
+            warnings.append(
+                f"{recorder.unfinished} requests were still in flight at the end and were cut off"
+            )
+        if recorder.sent and recorder.completed == 0:
+            warnings.append("no request got a response")
+        return RunSummary(
+            profile_source=profile.source,
+            mode=profile.mode,
+            target=self.target.label,
+            started_at=self.started_at,
+            elapsed_s=elapsed_s,
+            stop_reason=stop_reason,
+            rate_rps=profile.rate_rps,
+            concurrency=profile.concurrency,
+            connections=profile.connections,
+            planned_requests=self.planned,
+            sent=recorder.sent,
+            completed=recorder.completed,
+            unfinished=recorder.unfinished,
+            missed=missed,
+            errors=recorder.error_counts(),
+            status_counts=dict(sorted(recorder.status_counts.items())),
+            latency=LatencySummary.of(recorder.latency),
+            service=LatencySummary.of(recorder.service),
+            send_lag=send_lag,
+            endpoints=recorder.endpoint_summaries(),
+            seconds=tuple(recorder.seconds),
+            client_cpu_s=cpu_s,
+            warnings=tuple(warnings),
+        )
+
+
+class LoadRun:
+    """A load run in a thread of its own, with its own event loop.
+
+    ``on_second`` is called in the driver's thread once a second with that
+    second's summary: it must be quick and thread-safe (from Textual, post a
+    message or use ``call_from_thread``). ``stop_event`` may be shared with
+    the caller; :meth:`stop` sets it.
+    """
+
+    def __init__(
+        self,
+        profile: LoadProfile,
+        target: LoadTarget,
+        *,
+        on_second: SecondCallback | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.profile = profile
+        self.target = target
+        self.stop_event = stop_event if stop_event is not None else threading.Event()
+        self._engine = _Engine(profile, target, on_second, self.stop_event)
+        self._thread = threading.Thread(target=self._main, name="gtui-load", daemon=True)
+        self._summary: RunSummary | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> LoadRun:
+        """Start the run; returns at once."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to end now; in-flight requests are cut off."""
+        self.stop_event.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the run has started and not yet ended."""
+        return self._thread.is_alive()
+
+    def join(self, timeout_s: float | None = None) -> RunSummary | None:
+        """Wait for the end of the run and return its summary, or None if it
+        is still running after ``timeout_s``. Raises :class:`LoadRunError`
+        when the run broke down."""
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            return None
+        if self._error is not None:
+            if isinstance(self._error, LoadRunError):
+                raise self._error
+            raise LoadRunError(f"the load driver broke down: {self._error!r}") from self._error
+        return self._summary
+
+    def _main(self) -> None:
+        try:
+            self._summary = asyncio.run(self._engine.run())
+        except BaseException as exc:  # handed to join(), in the caller's thread
+            self._error = exc
+
+
+def run_load(
+    profile: LoadProfile,
+    target: LoadTarget,
+    *,
+    on_second: SecondCallback | None = None,
+    stop_event: threading.Event | None = None,
+) -> RunSummary:
+    """Run ``profile`` against ``target`` to its end and return the summary.
+
+    The run happens in its own thread (so this is safe to call from a thread
+    that has an event loop); this call blocks until it ends.
+    """
+    run = LoadRun(profile, target, on_second=on_second, stop_event=stop_event).start()
+    summary = run.join()
+    assert summary is not None
+    return summary
+
+
+def expected_duration_s(profile: LoadProfile) -> float:
+    """How long a run of ``profile`` lasts at most, drain included."""
+    send_s = profile.time_bound_s
+    if profile.mode is RunMode.OPEN and profile.rate_rps is not None:
+        planned = open_loop_planned_requests(
+            profile.duration_s, profile.rate_rps, profile.ramp_up_s, profile.max_requests
+        )
+        if planned is not None:
+            send_s = min(send_s, open_loop_due_at_s(planned, profile.rate_rps, profile.ramp_up_s))
+    return math.ceil((send_s + profile.drain_s) * 1000) / 1000
+
+
+__all__ = [
+    "LoadRun",
+    "LoadRunError",
+    "SecondCallback",
+    "expected_duration_s",
+    "run_load",
+]
