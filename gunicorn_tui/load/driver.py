@@ -1,21 +1,23 @@
 """The load driver: sends a profile's requests with httpx on its own event loop.
 
-Open loop: ``connections`` sender tasks share one schedule. Each takes the
-next due request, sleeps until it is due, sends it and waits for the answer.
-When every sender is busy the next request goes out late, and its latency
-still counts from the time it was due, so a slow server cannot hide behind a
-client that politely waits (coordinated omission). The number of requests in
-flight is capped by ``connections``, which bounds the client's memory however
-far the server falls behind.
+Open loop: a dispatcher sleeps until each request is due and hands it to a
+free connection. When every connection is busy it waits, and the requests
+behind it go out late; their latency still counts from the time they were
+due, so a slow server cannot hide behind a client that politely waits
+(coordinated omission). At most ``connections`` requests are in flight,
+which bounds the client's memory however far the server falls behind.
 
 Closed loop: ``concurrency`` clients, started one after another over the
 ramp-up, each sending its next request as soon as the last one ended. With
 fewer connections than clients, clients wait for a free connection and the
 wait counts in their latency.
 
-Either way the run is bounded: no request is sent after ``duration_s`` (or
-the hard cap for count-only runs), requests still in flight then get
-``drain_s`` to finish, and a stop request cancels everything at once.
+Either way the run is bounded by ``duration_s`` (or the hard cap for
+count-only runs) plus ``drain_s``: no request is due, and no closed-loop
+request is sent, after ``duration_s``; requests in flight then get ``drain_s``
+to finish (an open-loop request that was due in time may still go out late
+in that window); at the hard end everything left is cut off. A stop request
+cancels everything at once.
 
 Each connection is an httpx transport of its own (a pool of one keep-alive
 connection), used straight through ``handle_async_request`` with requests
@@ -69,21 +71,32 @@ class LoadRunError(RuntimeError):
     """The run could not start or broke down (not: requests failed)."""
 
 
-class _FairConnections:
-    """Connections shared by more closed-loop clients than there are
-    connections, handed over first come, first served.
+class _ConnectionPool:
+    """Up to ``limit`` connections, each an httpx transport of its own.
 
-    asyncio.Queue would let a client that just gave a connection back take it
-    again before the woken waiter runs, so some clients would starve.
+    A request takes the most recently used idle connection (so a light load
+    keeps a few warm connections instead of cycling through all of them),
+    opens a new one while under the limit, or else waits its turn: waiters
+    are served first come, first served. (asyncio.Queue would let a task
+    that just gave a connection back take it again before the woken waiter
+    runs, starving the others.)
     """
 
-    def __init__(self) -> None:
-        self.free: deque[httpx.AsyncHTTPTransport] = deque()
+    def __init__(self, limit: int, factory: Callable[[], httpx.AsyncHTTPTransport]) -> None:
+        self.limit = limit
+        self.factory = factory
+        self.opened: list[httpx.AsyncHTTPTransport] = []
+        self.idle: list[httpx.AsyncHTTPTransport] = []
         self.waiters: deque[asyncio.Future[httpx.AsyncHTTPTransport]] = deque()
 
     async def acquire(self) -> httpx.AsyncHTTPTransport:
-        if self.free and not self.waiters:
-            return self.free.popleft()
+        """A connection for one request; give it back with :meth:`release`."""
+        if self.idle and not self.waiters:
+            return self.idle.pop()
+        if len(self.opened) < self.limit:
+            transport = self.factory()
+            self.opened.append(transport)
+            return transport
         waiter: asyncio.Future[httpx.AsyncHTTPTransport] = (
             asyncio.get_running_loop().create_future()
         )
@@ -96,12 +109,18 @@ class _FairConnections:
             raise
 
     def release(self, transport: httpx.AsyncHTTPTransport) -> None:
+        """Hand the connection to the longest waiter, or keep it idle."""
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
                 waiter.set_result(transport)
                 return
-        self.free.append(transport)
+        self.idle.append(transport)
+
+    async def aclose(self) -> None:
+        """Close every connection that was opened."""
+        for transport in self.opened:
+            await transport.aclose()
 
 
 class _Engine:
@@ -127,30 +146,33 @@ class _Engine:
         self.failure: BaseException | None = None
         self.start_ns = 0
         self.window_end_ns = 0
+        self.hard_end_ns = 0
         self.started_at = 0.0
         self.send_end_ns = 0
         self.planned: int | None = None
         self.wake: asyncio.Event | None = None
         self.prebuilt: list[httpx.Request | None] = []
-        self.shared_connections = _FairConnections()
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.pool: _ConnectionPool | None = None
         timeout_s = profile.timeout_s
         self.timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)
 
-    def _make_transports(self, count: int) -> list[httpx.AsyncHTTPTransport]:
+    def _make_pool(self) -> _ConnectionPool:
         profile = self.profile
         # One TLS context for all connections: building one costs tens of ms.
         ssl_context = httpx.create_ssl_context(verify=profile.verify_tls, trust_env=False)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        return [
-            httpx.AsyncHTTPTransport(
+
+        def open_connection() -> httpx.AsyncHTTPTransport:
+            return httpx.AsyncHTTPTransport(
                 verify=ssl_context,
                 limits=limits,
                 uds=self.target.unix_socket_path,
                 retries=0,
                 trust_env=False,
             )
-            for _ in range(count)
-        ]
+
+        return _ConnectionPool(profile.connections, open_connection)
 
     def _build_request(self, spec_index: int, path: str) -> httpx.Request:
         spec = self.profile.requests[spec_index]
@@ -172,50 +194,39 @@ class _Engine:
             self.planned = open_loop_planned_requests(
                 profile.duration_s, profile.rate_rps, profile.ramp_up_s, profile.max_requests
             )
-            sender_count = profile.connections
-            connection_count = profile.connections
+            sender_count = 1  # the dispatcher
         else:
             assert profile.concurrency is not None
             self.planned = profile.max_requests
             sender_count = profile.concurrency
-            connection_count = min(profile.connections, profile.concurrency)
         try:
             self.prebuilt = [
                 None if spec.has_placeholder else self._build_request(i, spec.path)
                 for i, spec in enumerate(profile.requests)
             ]
-            transports = self._make_transports(connection_count)
+            pool = self.pool = self._make_pool()
         except (httpx.InvalidURL, ValueError, OSError) as exc:
             raise LoadRunError(f"cannot prepare requests for {self.target.label}: {exc}") from None
-        if sender_count > connection_count:
-            for transport in transports:
-                self.shared_connections.release(transport)
         try:
             self.started_at = time.time()
             self.start_ns = time.monotonic_ns()
             self.window_end_ns = self.start_ns + _NS
             self.send_end_ns = self.start_ns + int(profile.time_bound_s * _NS)
-            hard_end_ns = self.send_end_ns + int(profile.drain_s * _NS)
+            self.hard_end_ns = self.send_end_ns + int(profile.drain_s * _NS)
             senders = [
-                loop.create_task(
-                    self._sender(
-                        number,
-                        sender_count,
-                        transports[number] if sender_count == connection_count else None,
-                    )
-                )
+                loop.create_task(self._sender(number, sender_count))
                 for number in range(sender_count)
             ]
             self.active_senders = len(senders)
             ticker = loop.create_task(self._tick())
-            watcher = loop.create_task(self._watch(hard_end_ns))
+            watcher = loop.create_task(self._watch(self.hard_end_ns))
             await self.wake.wait()
-            for task in (*senders, ticker, watcher):
+            leftovers = (*senders, *self.in_flight, ticker, watcher)
+            for task in leftovers:
                 task.cancel()
-            await asyncio.gather(*senders, ticker, watcher, return_exceptions=True)
+            await asyncio.gather(*leftovers, return_exceptions=True)
         finally:
-            for transport in transports:
-                await transport.aclose()
+            await pool.aclose()
         if self.failure is not None:
             raise LoadRunError(f"the load driver broke down: {self.failure!r}") from self.failure
         end_ns = time.monotonic_ns()
@@ -225,15 +236,12 @@ class _Engine:
 
     # -- senders ---------------------------------------------------------
 
-    async def _sender(
-        self, number: int, count: int, transport: httpx.AsyncHTTPTransport | None
-    ) -> None:
+    async def _sender(self, number: int, count: int) -> None:
         try:
             if self.profile.mode is RunMode.OPEN:
-                assert transport is not None
-                await self._open_sender(transport)
+                await self._open_dispatcher()
             else:
-                await self._closed_sender(number, count, transport)
+                await self._closed_client(number, count)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a bug here must end the run, not hang it
@@ -252,45 +260,61 @@ class _Engine:
         self.claimed += 1
         return True
 
-    async def _open_sender(self, transport: httpx.AsyncHTTPTransport) -> None:
+    async def _open_dispatcher(self) -> None:
+        """Send each request at its due time on a free connection.
+
+        When no connection is free the dispatcher waits, and every request
+        behind it goes out late: their latency counts from the due time.
+        """
         profile = self.profile
-        assert profile.rate_rps is not None
+        assert profile.rate_rps is not None and self.pool is not None
         rate, ramp = profile.rate_rps, profile.ramp_up_s
         monotonic_ns = time.monotonic_ns
+        pool = self.pool
+        loop = asyncio.get_running_loop()
+        in_flight = self.in_flight
         while True:
             index = self.claimed
             if not self._claim():
-                return
+                break
             due_ns = self.start_ns + int(open_loop_due_at_s(index, rate, ramp) * _NS)
             if due_ns >= self.send_end_ns:
-                return
+                break
             delay_ns = due_ns - monotonic_ns()
             if delay_ns > 0:
                 await asyncio.sleep(delay_ns / _NS)
-            if monotonic_ns() >= self.send_end_ns:
-                # Due in time but not sent in time: counted as missed.
-                return
-            await self._send(due_ns, transport)
+            transport = await pool.acquire()
+            # A request due in time goes out even if late: it is counted
+            # as missed only when the hard end cuts it off before it left.
+            task = loop.create_task(self._send_and_release(due_ns, transport))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(tuple(in_flight))
 
-    async def _closed_sender(
-        self, number: int, count: int, own: httpx.AsyncHTTPTransport | None
-    ) -> None:
+    async def _send_and_release(self, due_ns: int, transport: httpx.AsyncHTTPTransport) -> None:
+        assert self.pool is not None
+        try:
+            await self._send(due_ns, transport)
+        finally:
+            self.pool.release(transport)
+
+    async def _closed_client(self, number: int, count: int) -> None:
+        assert self.pool is not None
         start_offset_s = closed_loop_start_at_s(number, count, self.profile.ramp_up_s)
         if start_offset_s > 0:
             await asyncio.sleep(start_offset_s)
         monotonic_ns = time.monotonic_ns
-        shared = self.shared_connections
+        pool = self.pool
         while monotonic_ns() < self.send_end_ns and self._claim():
-            if own is not None:
-                await self._send(monotonic_ns(), own)
-                continue
-            # The wait for a free connection is part of this client's latency.
+            # With fewer connections than clients, the wait for one is part
+            # of this client's latency.
             due_ns = monotonic_ns()
-            transport = await shared.acquire()
+            transport = await pool.acquire()
             try:
                 await self._send(due_ns, transport)
             finally:
-                shared.release(transport)
+                pool.release(transport)
 
     async def _send(self, due_ns: int, transport: httpx.AsyncHTTPTransport) -> None:
         spec_index, path = self.mix.next()
