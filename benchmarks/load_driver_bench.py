@@ -22,6 +22,10 @@ alike, and printing medians over the rounds:
     time should both match hey's. Printed: p50 and p99 of each and the
     difference in percent.
 
+(c) Bounded memory. The driver's peak RSS after a closed-loop run, then
+    after one three times as long: the peak should not grow with the
+    number of requests (latencies go into histograms, not lists).
+
 Usage: python benchmarks/load_driver_bench.py [--rounds 3] [--seconds 5]
 Needs wrk and hey (Debian packages ``wrk`` and ``hey``).
 """
@@ -192,6 +196,24 @@ def hey_fixed_rate(url: str, seconds: float) -> Latencies:
     )
 
 
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def driver_memory(url: str, seconds: float) -> list[tuple[int, float]]:
+    """(requests sent so far, peak RSS in MB) after a run and a 3x longer one."""
+    points = []
+    total = 0
+    for length in (seconds, 3 * seconds):
+        profile = parse_profile_text(
+            f"[run]\nmode = 'closed'\nconcurrency = {MAX_RATE_CONNECTIONS}\n"
+            f'duration_s = {length}\n[[request]]\npath = "/items/{{n}}"\nn_range = [1, 100000]\n'
+        )
+        total += run_load(profile, LoadTarget(url)).sent
+        points.append((total, peak_rss_mb()))
+    return points
+
+
 def pct(ours: float, theirs: float) -> str:
     return f"{100 * (ours - theirs) / theirs:+.1f}%"
 
@@ -221,6 +243,7 @@ def main() -> None:
             fixed["driver service"].append(service)
             fixed["hey"].append(hey_fixed_rate(url, args.seconds))
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
+        memory = driver_memory(url, args.seconds)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -258,6 +281,12 @@ def main() -> None:
         print(
             f"{name} vs hey: p50 {pct(row.p50_ms, hey.p50_ms)}, p99 {pct(row.p99_ms, hey.p99_ms)}"
         )
+
+    print("\n(c) driver peak RSS, closed loop on /items/{n} (100k distinct paths)")
+    for sent, rss_mb in memory:
+        print(f"after {sent:>7} requests in all: peak RSS {rss_mb:.1f} MB")
+    growth = memory[1][1] - memory[0][1]
+    print(f"growth over the last {memory[1][0] - memory[0][0]} requests: {growth:+.1f} MB")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Headless: no textual or rich here. Typical use::
     summary = run.join()
 """
 
-from gunicorn_tui.load.driver import LoadRun, LoadRunError, expected_duration_s, run_load
+from gunicorn_tui.load.driver import LoadRun, LoadRunError, run_load
 from gunicorn_tui.load.outcome import ErrorKind
 from gunicorn_tui.load.profile import (
     LoadProfile,
@@ -48,7 +48,6 @@ __all__ = [
     "StopReason",
     "TargetError",
     "builtin_profile_names",
-    "expected_duration_s",
     "load_profile",
     "load_profile_or_builtin",
     "parse_profile_text",

@@ -35,12 +35,13 @@ loop, so the dashboard and the CLI can start it from any thread.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from gunicorn_tui.load.outcome import classify_exception
@@ -65,6 +66,7 @@ _STOP_POLL_S = 0.05
 # A client that is this late on average has saturated its own CPU or its
 # connections; the summary says so.
 _LAG_WARNING_MS = 10.0
+_WARM_UP_TIMEOUT_S = 2.0
 
 
 class LoadRunError(RuntimeError):
@@ -208,6 +210,7 @@ class _Engine:
         except (httpx.InvalidURL, ValueError, OSError) as exc:
             raise LoadRunError(f"cannot prepare requests for {self.target.label}: {exc}") from None
         try:
+            await self._warm_up()
             self.started_at = time.time()
             self.start_ns = time.monotonic_ns()
             self.window_end_ns = self.start_ns + _NS
@@ -233,6 +236,34 @@ class _Engine:
         self._roll(end_ns)
         self._close_window(end_ns, final=True)
         return self._summary(end_ns, time.thread_time() - cpu_start_s)
+
+    async def _warm_up(self) -> None:
+        """Pay the client's one-off costs before the clock starts.
+
+        The first transport of a process imports httpcore (half a second
+        here) and its first connection loads anyio's socket code and starts
+        the resolver's thread pool (100-250 ms): costs of the client, which
+        would otherwise land in the first requests' latency. So one
+        connection is made ready and one TCP (or Unix socket) connection is
+        opened and closed, the way the transports open theirs. No request is
+        sent; a failure is left for the run to count.
+        """
+        assert self.pool is not None
+        self.pool.release(await self.pool.acquire())
+        backend = httpcore.AnyIOBackend()
+        timeout_s = min(self.profile.timeout_s, _WARM_UP_TIMEOUT_S)
+        try:
+            if self.target.unix_socket_path is not None:
+                stream = await backend.connect_unix_socket(
+                    self.target.unix_socket_path, timeout=timeout_s
+                )
+            else:
+                parts = urlsplit(self.target.base_url)
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+                stream = await backend.connect_tcp(parts.hostname or "", port, timeout=timeout_s)
+            await stream.aclose()
+        except (httpcore.NetworkError, httpcore.TimeoutException, OSError):
+            pass
 
     # -- senders ---------------------------------------------------------
 
@@ -558,22 +589,9 @@ def run_load(
     return summary
 
 
-def expected_duration_s(profile: LoadProfile) -> float:
-    """How long a run of ``profile`` lasts at most, drain included."""
-    send_s = profile.time_bound_s
-    if profile.mode is RunMode.OPEN and profile.rate_rps is not None:
-        planned = open_loop_planned_requests(
-            profile.duration_s, profile.rate_rps, profile.ramp_up_s, profile.max_requests
-        )
-        if planned is not None:
-            send_s = min(send_s, open_loop_due_at_s(planned, profile.rate_rps, profile.ramp_up_s))
-    return math.ceil((send_s + profile.drain_s) * 1000) / 1000
-
-
 __all__ = [
     "LoadRun",
     "LoadRunError",
     "SecondCallback",
-    "expected_duration_s",
     "run_load",
 ]
