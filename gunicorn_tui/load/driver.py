@@ -190,7 +190,6 @@ class _Engine:
         profile = self.profile
         loop = asyncio.get_running_loop()
         self.wake = asyncio.Event()
-        cpu_start_s = time.thread_time()
         if profile.mode is RunMode.OPEN:
             assert profile.rate_rps is not None
             self.planned = open_loop_planned_requests(
@@ -211,6 +210,8 @@ class _Engine:
             raise LoadRunError(f"cannot prepare requests for {self.target.label}: {exc}") from None
         try:
             await self._warm_up()
+            # Client CPU counts from here: set-up costs are not per request.
+            cpu_start_s = time.thread_time()
             self.started_at = time.time()
             self.start_ns = time.monotonic_ns()
             self.window_end_ns = self.start_ns + _NS

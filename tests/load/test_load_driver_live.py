@@ -338,3 +338,40 @@ def test_a_failing_callback_does_not_stop_the_run(load_gunicorn: LoadGunicorn) -
     assert [w for w in summary.warnings if "callback failed" in w] == [
         "the per-second callback failed: RuntimeError('consumer bug')"
     ]
+
+
+def test_runs_beside_the_callers_event_loop(load_gunicorn: LoadGunicorn) -> None:
+    # The dashboard calls the driver from a thread of an app with its own
+    # running loop: the run must neither need nor block that loop.
+    import asyncio
+
+    threads: set[str] = set()
+    profile = _profile("rate_rps = 20\nduration_s = 1", "/fast")
+
+    async def caller() -> tuple[RunSummary | None, int]:
+        run = LoadRun(
+            profile,
+            LoadTarget(load_gunicorn.url),
+            on_second=lambda _: threads.add(threading.current_thread().name),
+        ).start()
+        ticks = 0
+        while run.running:
+            await asyncio.sleep(0.05)
+            ticks += 1
+        return run.join(), ticks
+
+    summary, ticks = asyncio.run(caller())
+    assert summary is not None and summary.completed == 20
+    assert ticks >= 10  # the caller's loop kept running meanwhile
+    assert threads == {"gtui-load"}
+
+
+def test_count_bound_open_loop_ends_after_its_count(load_gunicorn: LoadGunicorn) -> None:
+    profile = _profile("rate_rps = 50\nmax_requests = 30", "/fast")
+    started = time.monotonic()
+    summary = run_load(profile, LoadTarget(load_gunicorn.url))
+    took = time.monotonic() - started
+    assert summary.stop_reason is StopReason.MAX_REQUESTS
+    assert (summary.planned_requests, summary.sent, summary.completed) == (30, 30, 30)
+    assert took <= 0.6 + SLACK_S  # the last request is due at 0.58 s
+    _check_accounting(summary)
