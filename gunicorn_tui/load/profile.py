@@ -52,6 +52,8 @@ MAX_CONNECTIONS = 2_000
 MAX_TIMEOUT_S = 300.0
 MAX_REQUEST_KINDS = 100
 MAX_BODY_BYTES = 1024 * 1024
+# Servers refuse longer request lines anyway (Gunicorn at 4094 bytes).
+MAX_PATH_CHARS = 8192
 MAX_WEIGHT = 1_000_000.0
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -390,6 +392,8 @@ def _parse_request(
                 fields.fail(where, f"expected a string, got {_describe(header_value)}")
             elif "\r" in header_value or "\n" in header_value:
                 fields.fail(where, "a header value cannot contain a line break")
+            elif not header_value.isascii():
+                fields.fail(where, "must be ASCII text (encode other characters yourself)")
             else:
                 headers.append((header_name, header_value))
 
@@ -430,6 +434,9 @@ def _parse_request(
 
 
 def _check_path(path: str, fields: _FieldReader) -> None:
+    if len(path) > MAX_PATH_CHARS:
+        fields.fail("path", f"at most {MAX_PATH_CHARS} characters, got {len(path)}")
+        return
     if not path.startswith("/"):
         fields.fail("path", f"must start with '/', got {path!r}")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in path):

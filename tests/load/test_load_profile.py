@@ -138,3 +138,9 @@ def test_a_file_wins_over_a_builtin_name(tmp_path: Path, monkeypatch: pytest.Mon
     )
     monkeypatch.chdir(tmp_path)
     assert load_profile_or_builtin("mixed").rate_rps == 7.0
+
+
+def test_a_path_longer_than_any_server_takes_is_refused() -> None:
+    text = f'[run]\nrate_rps = 1\nmax_requests = 1\n[[request]]\npath = "/{"x" * 9000}"\n'
+    with pytest.raises(ProfileError, match=r"request\[0\]\.path: at most 8192 characters"):
+        parse_profile_text(text)
