@@ -19,8 +19,11 @@ from gunicorn_tui.load.profile import LoadProfile, parse_profile_text
 from gunicorn_tui.load.summary import RunSummary, SecondSummary, StopReason
 from gunicorn_tui.load.target import LoadTarget, target_from_bind
 
-# How late a run may end after its bound on a busy two-core machine.
-SLACK_S = 1.0
+# How late a run may end after its bound, on its own clock, on a busy
+# two-core machine; and, for the whole call, the warm-up before the clock
+# starts (capped at 2 s by the driver) on top.
+SLACK_S = 0.5
+CALL_SLACK_S = SLACK_S + 2.0
 
 
 def _profile(run: str, *paths: str, extra: str = "") -> LoadProfile:
@@ -59,7 +62,8 @@ def test_open_loop_sends_on_schedule_and_the_server_sees_every_request(
     assert [s.target_sends for s in summary.seconds[:2]] == [40, 40]
     assert [s.sent for s in summary.seconds[:2]] == [40, 40]
     assert seconds == list(summary.seconds)  # the callback saw every second
-    assert 2.0 <= took <= 2.0 + SLACK_S
+    assert 1.975 <= summary.elapsed_s <= 2.0 + SLACK_S  # the last is due at 79/40 s
+    assert took <= 2.0 + CALL_SLACK_S
     assert load_gunicorn.wait_for_entries(marker, 80) == 80
     # Latency from the due time is never below the service time.
     assert summary.latency.p50_ms is not None and summary.service.p50_ms is not None
@@ -112,7 +116,8 @@ def test_duration_bound_closed_loop_ends_on_time(load_gunicorn: LoadGunicorn) ->
     summary = run_load(profile, LoadTarget(load_gunicorn.url))
     took = time.monotonic() - started
     assert summary.stop_reason is StopReason.DURATION
-    assert 1.5 <= took <= 1.5 + SLACK_S
+    assert 1.5 <= summary.elapsed_s <= 1.5 + SLACK_S
+    assert took <= 1.5 + CALL_SLACK_S
     assert summary.completed > 10
     assert summary.unfinished == 0
     _check_accounting(summary)
@@ -123,7 +128,8 @@ def test_drain_cuts_off_slow_requests_at_the_bound(load_gunicorn: LoadGunicorn) 
     started = time.monotonic()
     summary = run_load(profile, LoadTarget(load_gunicorn.url))
     took = time.monotonic() - started
-    assert took <= 1.5 + SLACK_S
+    assert summary.elapsed_s <= 1.5 + SLACK_S
+    assert took <= 1.5 + CALL_SLACK_S
     assert summary.sent == 4
     assert summary.unfinished == 4
     assert summary.completed == 0
@@ -143,7 +149,7 @@ def test_stop_event_ends_a_long_run_at_once(load_gunicorn: LoadGunicorn) -> None
     assert time.monotonic() - asked < 1.0
     assert summary.stop_reason is StopReason.STOPPED
     assert summary.elapsed_s < 3
-    assert 15 <= summary.sent <= 35
+    assert 1 <= summary.sent <= 30  # 20 req/s for at most the 1.2 s before the stop
     _check_accounting(summary)
 
 
@@ -159,8 +165,10 @@ def test_coordinated_omission_is_corrected(load_gunicorn: LoadGunicorn) -> None:
     assert summary.service.p90_ms is not None
     assert 95 <= summary.service.p50_ms <= 400
     assert summary.latency.p90_ms > 3 * summary.service.p90_ms
-    # By the hard end (2.5 s) about 25 of the 40 due requests went out.
-    assert 10 <= summary.missed <= 25
+    # One connection at >= 100 ms a request sends at most 25 of the 40 due
+    # requests by the hard end (2.5 s); a busy machine sends fewer.
+    assert summary.sent <= 26
+    assert summary.missed >= 14
     assert summary.sent + summary.missed == summary.planned_requests == 40
     assert any("late" in warning for warning in summary.warnings)
 
@@ -194,7 +202,8 @@ def test_timeouts_are_counted_and_the_run_ends_on_time(load_gunicorn: LoadGunico
     profile = _profile("rate_rps = 5\nduration_s = 1\ntimeout_s = 0.3", "/io?ms=2000")
     started = time.monotonic()
     summary = run_load(profile, LoadTarget(load_gunicorn.url))
-    assert time.monotonic() - started <= 1.3 + SLACK_S
+    assert time.monotonic() - started <= 1.3 + CALL_SLACK_S
+    assert summary.elapsed_s <= 1.3 + SLACK_S
     assert summary.errors.timeout == summary.sent == 5
     assert summary.completed == 0
 
@@ -204,7 +213,8 @@ def test_unreachable_url_counts_refusals_and_ends_on_time() -> None:
     profile = _profile("rate_rps = 20\nduration_s = 1", "/fast")
     started = time.monotonic()
     summary = run_load(profile, LoadTarget(f"http://127.0.0.1:{port}"))
-    assert time.monotonic() - started <= 1.0 + SLACK_S
+    assert time.monotonic() - started <= 1.0 + CALL_SLACK_S
+    assert summary.elapsed_s <= 1.0 + SLACK_S
     assert summary.sent == 20
     assert summary.errors.connect_refused == 20
     assert summary.completed == 0
@@ -250,7 +260,8 @@ def test_a_server_that_hangs_up_at_once(
     profile = _profile("rate_rps = 20\nduration_s = 1", "/fast")
     started = time.monotonic()
     summary = run_load(profile, LoadTarget(f"http://127.0.0.1:{server.port}"))
-    assert time.monotonic() - started <= 1.0 + SLACK_S
+    assert time.monotonic() - started <= 1.0 + CALL_SLACK_S
+    assert summary.elapsed_s <= 1.0 + SLACK_S
     assert summary.sent == 20
     assert summary.errors.protocol == 20
     assert server.accepted >= 20  # each request tried a new connection
@@ -373,5 +384,6 @@ def test_count_bound_open_loop_ends_after_its_count(load_gunicorn: LoadGunicorn)
     took = time.monotonic() - started
     assert summary.stop_reason is StopReason.MAX_REQUESTS
     assert (summary.planned_requests, summary.sent, summary.completed) == (30, 30, 30)
-    assert took <= 0.6 + SLACK_S  # the last request is due at 0.58 s
+    assert summary.elapsed_s <= 0.6 + SLACK_S  # the last request is due at 0.58 s
+    assert took <= 0.6 + CALL_SLACK_S
     _check_accounting(summary)
