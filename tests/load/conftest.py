@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from load_servers import ClosingServer, LoadGunicorn, start_load_gunicorn
+
+from tests.load.load_servers import ClosingServer, LoadGunicorn, start_load_gunicorn
 
 
 @pytest.fixture(scope="session")

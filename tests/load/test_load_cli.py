@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from load_servers import LoadGunicorn, free_port
-
 from gunicorn_tui.load.cli import run_load_cli
+from tests.load.load_servers import LoadGunicorn, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,12 +12,12 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from load_servers import ClosingServer, LoadGunicorn, free_port
 
 from gunicorn_tui.load.driver import LoadRun, run_load
 from gunicorn_tui.load.profile import LoadProfile, parse_profile_text
 from gunicorn_tui.load.summary import RunSummary, SecondSummary, StopReason
 from gunicorn_tui.load.target import LoadTarget, target_from_bind
+from tests.load.load_servers import ClosingServer, LoadGunicorn, free_port
 
 # How late a run may end after its bound, on its own clock, on a busy
 # two-core machine; and, for the whole call, the warm-up before the clock
