@@ -12,13 +12,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.load.load_servers import ClosingServer, LoadGunicorn, start_load_gunicorn
+from tests.load.load_servers import (
+    TEST_APPS_DIR,
+    ClosingServer,
+    LoadGunicorn,
+    Reply,
+    ScriptedServer,
+    start_load_gunicorn,
+)
 
 
 @pytest.fixture(scope="session")
 def load_gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadGunicorn]:
     """A shared gthread Gunicorn (2 workers x 4 threads, keep-alive on)."""
     server = start_load_gunicorn(tmp_path_factory.mktemp("load-gunicorn"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def load_bodies_gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadGunicorn]:
+    """A gthread Gunicorn serving tests/load/apps/transport_app.py: chunked
+    and large bodies, and an echo of the request body."""
+    server = start_load_gunicorn(
+        tmp_path_factory.mktemp("load-bodies"),
+        app="transport_app:app",
+        app_dir=TEST_APPS_DIR,
+        ready_path="/echo",
+    )
     yield server
     server.stop()
 
@@ -47,6 +68,21 @@ def load_closing_server_factory() -> Iterator[Callable[[bytes], ClosingServer]]:
 
     def start(reply: bytes = b"") -> ClosingServer:
         server = ClosingServer(reply=reply).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def load_scripted_server_factory() -> Iterator[Callable[..., ScriptedServer]]:
+    """Start raw servers that answer from a script (see ScriptedServer)."""
+    servers: list[ScriptedServer] = []
+
+    def start(*replies: Reply) -> ScriptedServer:
+        server = ScriptedServer(replies=replies).start()
         servers.append(server)
         return server
 

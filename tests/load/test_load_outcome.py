@@ -1,8 +1,8 @@
-"""Error kinds from exception chains as httpx and anyio build them.
+"""Error kinds from exception chains as httpx's transports build them.
 
-The chains here are built the way httpcore raises them (``raise
-ConnectError(...) from OSError``); the integration tests check the same
-kinds against real servers.
+The chains here are built the way httpcore and the lean transport raise
+them (``raise ConnectError(...) from OSError``); test_lean_transport.py and
+the driver's live tests check the same kinds against real servers.
 """
 
 from __future__ import annotations
