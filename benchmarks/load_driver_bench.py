@@ -247,6 +247,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
     def med(values: list[float]) -> float:
         return statistics.median(values)

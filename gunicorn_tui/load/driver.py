@@ -19,14 +19,15 @@ to finish (an open-loop request that was due in time may still go out late
 in that window); at the hard end everything left is cut off. A stop request
 cancels everything at once.
 
-Each connection is an httpx transport of its own (a pool of one keep-alive
-connection), used straight through ``handle_async_request`` with requests
-built once per kind. Measured here, that costs about half the CPU per request
-of ``AsyncClient.request`` over one shared pool: httpcore's pool checks every
-idle connection (with a socket poll each) for every request, so a shared pool
-of 64 connections spends more time choosing a connection than sending on it,
-and the client layer (URL merging, cookies, auth and redirect hooks) adds
-nothing a load run uses.
+Requests go through :class:`~gunicorn_tui.load.lean_transport.LeanTransport`
+(h11 on asyncio streams, keep-alive, at most ``connections`` connections)
+by its thin entry, ``exchange``: each kind of request is prepared once (a
+``{n}`` path only swaps its request line) and the response is read whole
+without building httpx Request and Response objects. Measured here
+(benchmarks/lean_transport_bench.py), httpcore and anyio cost about 1 ms of
+CPU per request; the lean transport through httpx's models about 0.4 ms;
+``exchange`` about 0.26 ms, most of it h11's own parsing. A driver that burns
+less CPU leaves more of it to the server it measures.
 
 :class:`LoadRun` runs all this in a thread of its own with its own event
 loop, so the dashboard and the CLI can start it from any thread.
@@ -35,15 +36,16 @@ loop, so the dashboard and the CLI can start it from any thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
+from gunicorn_tui.load.lean_transport import LeanTransport, PreparedRequest
 from gunicorn_tui.load.outcome import classify_exception
 from gunicorn_tui.load.profile import LoadProfile, RunMode
 from gunicorn_tui.load.recorder import RunRecorder
@@ -73,56 +75,41 @@ class LoadRunError(RuntimeError):
     """The run could not start or broke down (not: requests failed)."""
 
 
-class _ConnectionPool:
-    """Up to ``limit`` connections, each an httpx transport of its own.
+class _SendSlots:
+    """Up to ``limit`` requests in flight: one per connection the transport
+    may open, so a request that gets a slot never waits for a connection.
 
-    A request takes the most recently used idle connection (so a light load
-    keeps a few warm connections instead of cycling through all of them),
-    opens a new one while under the limit, or else waits its turn: waiters
-    are served first come, first served. (asyncio.Queue would let a task
-    that just gave a connection back take it again before the woken waiter
-    runs, starving the others.)
+    Waiters are served first come, first served. (asyncio.Semaphore would
+    let a task that just gave a slot back take it again before the woken
+    waiter runs, starving the others.)
     """
 
-    def __init__(self, limit: int, factory: Callable[[], httpx.AsyncHTTPTransport]) -> None:
-        self.limit = limit
-        self.factory = factory
-        self.opened: list[httpx.AsyncHTTPTransport] = []
-        self.idle: list[httpx.AsyncHTTPTransport] = []
-        self.waiters: deque[asyncio.Future[httpx.AsyncHTTPTransport]] = deque()
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self.waiters: deque[asyncio.Future[None]] = deque()
 
-    async def acquire(self) -> httpx.AsyncHTTPTransport:
-        """A connection for one request; give it back with :meth:`release`."""
-        if self.idle and not self.waiters:
-            return self.idle.pop()
-        if len(self.opened) < self.limit:
-            transport = self.factory()
-            self.opened.append(transport)
-            return transport
-        waiter: asyncio.Future[httpx.AsyncHTTPTransport] = (
-            asyncio.get_running_loop().create_future()
-        )
+    async def acquire(self) -> None:
+        """Take a slot for one request; give it back with :meth:`release`."""
+        if self.free and not self.waiters:
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
         try:
-            return await waiter
+            await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self.release(waiter.result())
+                self.release()
             raise
 
-    def release(self, transport: httpx.AsyncHTTPTransport) -> None:
-        """Hand the connection to the longest waiter, or keep it idle."""
+    def release(self) -> None:
+        """Hand the slot to the longest waiter, or keep it free."""
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
-                waiter.set_result(transport)
+                waiter.set_result(None)
                 return
-        self.idle.append(transport)
-
-    async def aclose(self) -> None:
-        """Close every connection that was opened."""
-        for transport in self.opened:
-            await transport.aclose()
+        self.free += 1
 
 
 class _Engine:
@@ -153,37 +140,17 @@ class _Engine:
         self.send_end_ns = 0
         self.planned: int | None = None
         self.wake: asyncio.Event | None = None
-        self.prebuilt: list[httpx.Request | None] = []
+        self.prepared: list[PreparedRequest] = []
+        self.has_placeholder = [spec.has_placeholder for spec in profile.requests]
+        # A {n} path is sent as this prefix (the base URL's path) + the path.
+        self.path_prefix = urlsplit(target.base_url).path
         self.in_flight: set[asyncio.Task[None]] = set()
-        self.pool: _ConnectionPool | None = None
-        timeout_s = profile.timeout_s
-        self.timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)
-
-    def _make_pool(self) -> _ConnectionPool:
-        profile = self.profile
-        # One TLS context for all connections: building one costs tens of ms.
-        ssl_context = httpx.create_ssl_context(verify=profile.verify_tls, trust_env=False)
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-
-        def open_connection() -> httpx.AsyncHTTPTransport:
-            return httpx.AsyncHTTPTransport(
-                verify=ssl_context,
-                limits=limits,
-                uds=self.target.unix_socket_path,
-                retries=0,
-                trust_env=False,
-            )
-
-        return _ConnectionPool(profile.connections, open_connection)
-
-    def _build_request(self, spec_index: int, path: str) -> httpx.Request:
-        spec = self.profile.requests[spec_index]
-        return httpx.Request(
-            spec.method,
-            self.target.base_url + path,
-            headers=spec.headers,
-            content=spec.body,
-            extensions={"timeout": self.timeouts},
+        self.slots = _SendSlots(profile.connections)
+        self.transport = LeanTransport(
+            verify=profile.verify_tls,
+            max_connections=profile.connections,
+            uds=target.unix_socket_path,
+            timeout=profile.timeout_s,
         )
 
     async def run(self) -> RunSummary:
@@ -200,13 +167,18 @@ class _Engine:
             assert profile.concurrency is not None
             self.planned = profile.max_requests
             sender_count = profile.concurrency
+        transport = self.transport
         try:
-            self.prebuilt = [
-                None if spec.has_placeholder else self._build_request(i, spec.path)
-                for i, spec in enumerate(profile.requests)
+            self.prepared = [
+                transport.prepare(
+                    spec.method,
+                    self.target.base_url + spec.path,
+                    headers=spec.headers,
+                    body=spec.body,
+                )
+                for spec in profile.requests
             ]
-            pool = self.pool = self._make_pool()
-        except (httpx.InvalidURL, ValueError, OSError) as exc:
+        except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:
             raise LoadRunError(f"cannot prepare requests for {self.target.label}: {exc}") from None
         try:
             await self._warm_up()
@@ -230,7 +202,7 @@ class _Engine:
                 task.cancel()
             await asyncio.gather(*leftovers, return_exceptions=True)
         finally:
-            await pool.aclose()
+            await transport.aclose()
         if self.failure is not None:
             raise LoadRunError(f"the load driver broke down: {self.failure!r}") from self.failure
         end_ns = time.monotonic_ns()
@@ -241,30 +213,15 @@ class _Engine:
     async def _warm_up(self) -> None:
         """Pay the client's one-off costs before the clock starts.
 
-        The first transport of a process imports httpcore (half a second
-        here) and its first connection loads anyio's socket code and starts
-        the resolver's thread pool (100-250 ms): costs of the client, which
-        would otherwise land in the first requests' latency. So one
-        connection is made ready and one TCP (or Unix socket) connection is
-        opened and closed, the way the transports open theirs. No request is
-        sent; a failure is left for the run to count.
+        Opening the first connection can start the resolver's thread pool
+        (a host name) and build the TLS context (tens of ms): costs of the
+        client, which would otherwise land in the first requests' latency.
+        So one connection is opened and closed, the way the transport opens
+        its own. No request is sent; a failure is left for the run to count.
         """
-        assert self.pool is not None
-        self.pool.release(await self.pool.acquire())
-        backend = httpcore.AnyIOBackend()
         timeout_s = min(self.profile.timeout_s, _WARM_UP_TIMEOUT_S)
-        try:
-            if self.target.unix_socket_path is not None:
-                stream = await backend.connect_unix_socket(
-                    self.target.unix_socket_path, timeout=timeout_s
-                )
-            else:
-                parts = urlsplit(self.target.base_url)
-                port = parts.port or (443 if parts.scheme == "https" else 80)
-                stream = await backend.connect_tcp(parts.hostname or "", port, timeout=timeout_s)
-            await stream.aclose()
-        except (httpcore.NetworkError, httpcore.TimeoutException, OSError):
-            pass
+        with contextlib.suppress(httpx.TransportError, OSError):
+            await self.transport.probe(self.target.base_url, timeout_s)
 
     # -- senders ---------------------------------------------------------
 
@@ -299,10 +256,10 @@ class _Engine:
         behind it goes out late: their latency counts from the due time.
         """
         profile = self.profile
-        assert profile.rate_rps is not None and self.pool is not None
+        assert profile.rate_rps is not None
         rate, ramp = profile.rate_rps, profile.ramp_up_s
         monotonic_ns = time.monotonic_ns
-        pool = self.pool
+        slots = self.slots
         loop = asyncio.get_running_loop()
         in_flight = self.in_flight
         while True:
@@ -315,53 +272,48 @@ class _Engine:
             delay_ns = due_ns - monotonic_ns()
             if delay_ns > 0:
                 await asyncio.sleep(delay_ns / _NS)
-            transport = await pool.acquire()
+            await slots.acquire()
             # A request due in time goes out even if late: it is counted
             # as missed only when the hard end cuts it off before it left.
-            task = loop.create_task(self._send_and_release(due_ns, transport))
+            task = loop.create_task(self._send_and_release(due_ns))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if in_flight:
             await asyncio.wait(tuple(in_flight))
 
-    async def _send_and_release(self, due_ns: int, transport: httpx.AsyncHTTPTransport) -> None:
-        assert self.pool is not None
+    async def _send_and_release(self, due_ns: int) -> None:
         try:
-            await self._send(due_ns, transport)
+            await self._send(due_ns)
         finally:
-            self.pool.release(transport)
+            self.slots.release()
 
     async def _closed_client(self, number: int, count: int) -> None:
-        assert self.pool is not None
         start_offset_s = closed_loop_start_at_s(number, count, self.profile.ramp_up_s)
         if start_offset_s > 0:
             await asyncio.sleep(start_offset_s)
         monotonic_ns = time.monotonic_ns
-        pool = self.pool
+        slots = self.slots
         while monotonic_ns() < self.send_end_ns and self._claim():
             # With fewer connections than clients, the wait for one is part
             # of this client's latency.
             due_ns = monotonic_ns()
-            transport = await pool.acquire()
+            await slots.acquire()
             try:
-                await self._send(due_ns, transport)
+                await self._send(due_ns)
             finally:
-                pool.release(transport)
+                slots.release()
 
-    async def _send(self, due_ns: int, transport: httpx.AsyncHTTPTransport) -> None:
+    async def _send(self, due_ns: int) -> None:
         spec_index, path = self.mix.next()
         recorder = self.recorder
         sent_ns = time.monotonic_ns()
         self._roll(sent_ns)
         recorder.on_sent(spec_index, due_ns, sent_ns)
         try:
-            request = self.prebuilt[spec_index] or self._build_request(spec_index, path)
-            async with asyncio.timeout(self.profile.timeout_s):
-                response = await transport.handle_async_request(request)
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
+            prepared = self.prepared[spec_index]
+            if self.has_placeholder[spec_index]:
+                prepared = prepared.with_target(self.path_prefix + path)
+            status_code = await self.transport.exchange(prepared, self.profile.timeout_s)
         except asyncio.CancelledError:
             recorder.on_unfinished(spec_index)
             raise
@@ -371,7 +323,7 @@ class _Engine:
         else:
             done_ns = time.monotonic_ns()
             self._roll(done_ns)
-            recorder.on_response(spec_index, response.status_code, due_ns, sent_ns, done_ns)
+            recorder.on_response(spec_index, status_code, due_ns, sent_ns, done_ns)
 
     # -- time keeping ------------------------------------------------------
 
