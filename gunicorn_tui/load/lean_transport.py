@@ -234,11 +234,15 @@ class _ResponseStream(httpx.AsyncByteStream):
                 else:
                     raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
         except BaseException:
-            self._connection = None
-            self._transport._discard(connection)
+            # Unless aclose() took the connection first: an iterator left
+            # half-read is finalised (GeneratorExit) after the response closed.
+            if self._connection is connection:
+                self._connection = None
+                self._transport._discard(connection)
             raise
-        self._connection = None
-        self._transport._finished(connection)
+        if self._connection is connection:
+            self._connection = None
+            self._transport._finished(connection)
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None

@@ -15,6 +15,7 @@ Most failure tests run through both ways in: httpx's interface
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import socket
 import ssl
@@ -189,6 +190,26 @@ async def test_chunked_bodies_arrive_whole_in_order_and_stream(
     assert len(pieces) > 1  # handed on as they came, 50 ms apart
     assert status == 200
     assert transport.connections_opened == 1
+
+
+async def test_a_body_closed_before_its_end_closes_its_connection_once(
+    load_bodies_gunicorn: LoadGunicorn,
+) -> None:
+    url = load_bodies_gunicorn.url
+    transport = LeanTransport(max_connections=2)
+    async with httpx.AsyncClient(transport=transport) as client:
+        for _ in range(3):
+            async with client.stream("GET", f"{url}/chunked?n=5&size=10&pause_ms=50") as response:
+                async for _piece in response.aiter_raw():
+                    break  # the rest of the body is never read
+            # The half-read connection cannot be reused: it was closed.
+            assert transport.connections_open == 0
+        gc.collect()  # finalises the abandoned body iterators
+        assert transport.connections_open == 0
+        pair = await asyncio.gather(*(client.get(f"{url}/echo") for _ in range(2)))
+        assert [r.status_code for r in pair] == [200, 200]
+        assert transport.connections_open == 2
+    assert transport.connections_opened == 5
 
 
 async def test_large_content_length_bodies_both_ways(load_bodies_gunicorn: LoadGunicorn) -> None:
