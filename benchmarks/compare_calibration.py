@@ -78,6 +78,7 @@ def mann_whitney(a: Sequence[float], b: Sequence[float]) -> bool:
 
 def block_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int = 400) -> bool:
     """Moving-block bootstrap (block ~ n^(1/3), at least 3), percentile CI."""
+
     def means(series: Sequence[float]) -> np.ndarray:
         x = np.asarray(series, dtype=float)
         n = len(x)

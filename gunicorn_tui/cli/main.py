@@ -64,7 +64,8 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     """The dashboard parser and one parser per subcommand."""
     description = "A terminal dashboard for tuning Gunicorn live."
     epilog = (
-        "commands: ls, snapshot, demo, scale, retune, reload, kill-worker, revert, recover "
+        "commands: ls, snapshot, watch, demo, scale, retune, reload, kill-worker, revert, "
+        "recover, load, compare, ab "
         "(run 'gtui COMMAND --help'). With no command, opens the dashboard on TARGETs "
         "(default: everything found). --read-only before or after a command disables actions."
     )
@@ -132,6 +133,9 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     )
     commands["demo"] = demo
     _add_control_parsers(commands)
+    from gunicorn_tui.cli.compare_commands import add_compare_parsers
+
+    add_compare_parsers(commands, _Parser)
     return dashboard, commands
 
 
@@ -201,6 +205,11 @@ def _handler(name: str) -> Handler:
         from gunicorn_tui.cli.dashboard_commands import run_demo
 
         return run_demo
+    if name in ("load", "compare", "ab"):
+        from gunicorn_tui.cli import compare_commands
+
+        compare_handler: Handler = getattr(compare_commands, f"run_{name}")
+        return compare_handler
     if name in _CONTROL_HANDLERS:
         from gunicorn_tui.cli import control_commands
 

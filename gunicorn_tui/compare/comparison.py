@@ -112,8 +112,10 @@ def _same_config(a: EpochConfig, b: EpochConfig) -> bool:
 
 def _config_notes(before: Epoch, after: Epoch) -> list[str]:
     notes: list[str] = []
-    if before.config is not None and after.config is not None and _same_config(
-        before.config, after.config
+    if (
+        before.config is not None
+        and after.config is not None
+        and _same_config(before.config, after.config)
     ):
         notes.append("both epochs ran the same configuration")
     if set(before.load_profiles) != set(after.load_profiles):

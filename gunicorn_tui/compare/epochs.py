@@ -131,8 +131,9 @@ class EpochConfig:
 
     def describe(self) -> str:
         """One line: ``4 x sync, threads 1, timeout 30 s``."""
-        parts = [f"{self.workers if self.workers is not None else '?'} x "
-                 f"{self.worker_class or '?'}"]
+        parts = [
+            f"{self.workers if self.workers is not None else '?'} x {self.worker_class or '?'}"
+        ]
         if self.threads is not None:
             parts.append(f"threads {self.threads}")
         if self.timeout_s is not None:
@@ -506,6 +507,11 @@ class EpochTracker:
                 return None
             return self._observe(sample, frame.traffic.get(sample.key))
 
+    def select_sample(self, sample: InstanceSample) -> bool:
+        """Whether ``sample`` is of the followed instance (or its successor)."""
+        with self._lock:
+            return self._find((sample,)) is sample
+
     def select(self, frame: MonitorFrame) -> InstanceSample | None:
         """The followed instance in ``frame`` (by key, container name, or bind)."""
         with self._lock:
@@ -522,8 +528,11 @@ class EpochTracker:
         """Add server-side seconds from elsewhere (a replayed recording)."""
         with self._lock:
             for second in seconds:
-                if self._last_server_second is None or second.second > self._last_server_second:
-                    self._last_server_second = second.second
+                if self._last_server_second is not None and second.second <= (
+                    self._last_server_second
+                ):
+                    continue  # seen already
+                self._last_server_second = second.second
                 self._route(second)
 
     def add_client_second(self, second: SecondSummary | ClientSecond) -> None:
@@ -652,9 +661,7 @@ class EpochTracker:
                 config = previous.config
         if self._epochs.maxlen is not None and len(self._epochs) == self._epochs.maxlen:
             self.dropped_epochs += 1
-        building = _Building(
-            self._next_id, change, change.at + warmup, config, self.max_records
-        )
+        building = _Building(self._next_id, change, change.at + warmup, config, self.max_records)
         self._next_id += 1
         self._epochs.append(building)
         self._note_profile(building)

@@ -193,8 +193,9 @@ def run_guided_ab(
         post(f"baseline: {shape.measure_s:g} s under {profile.source}")
         before = measure("baseline", shape.load_warmup_s)
         if cancel.is_set():
-            return finish(AbStatus.CANCELLED, "cancelled during the baseline; nothing changed",
-                          None)
+            return finish(
+                AbStatus.CANCELLED, "cancelled during the baseline; nothing changed", None
+            )
     except KeyboardInterrupt:
         return finish(AbStatus.CANCELLED, "interrupted during the baseline; nothing changed", None)
     except MeasurementError as error:
@@ -215,9 +216,7 @@ def run_guided_ab(
     post("applying: " + _changes_text(request))
     tracker.begin_change("retune: " + _changes_text(request))
     try:
-        outcome = engine.execute(
-            plan, on_event=lambda event: post("applying", retune_event=event)
-        )
+        outcome = engine.execute(plan, on_event=lambda event: post("applying", retune_event=event))
     except (ActionRefused, EngineUnavailable) as error:
         tracker.end_change(note=f"retune refused: {error}")
         return finish(AbStatus.REFUSED, str(error), None)

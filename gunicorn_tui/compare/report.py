@@ -105,8 +105,10 @@ def comparison_markdown(
     lines.append("| metric | before | after | delta | % | sig. |")
     lines.append("|---|---:|---:|---:|---:|:---:|")
     for item in comparison.metrics:
-        if item.significance is Significance.UNAVAILABLE and item.before is None and (
-            item.after is None
+        if (
+            item.significance is Significance.UNAVAILABLE
+            and item.before is None
+            and (item.after is None)
         ):
             continue
         lines.append(

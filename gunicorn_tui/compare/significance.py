@@ -1,49 +1,54 @@
-"""Is a difference between two epochs more than noise? Batch means and Welch's t.
+"""Is a difference between two epochs more than noise? Welch's t-test with
+an effective sample size that accounts for autocorrelation.
 
 The data: one unit per second (a second of traffic, a resource reading, a
 second of a load run) for each metric, typically 15 to 120 units per
-epoch. Units next to each other are correlated: measured on this machine
-(benchmarks/compare_calibration.py), the lag-1 autocorrelation of
-per-second figures under a steady load was about 0 for request counts,
-0.5 for CPU, 0.5 to 0.7 for server latency percentiles and 0.97 for
-client latency (a stall of the server delays every request queued behind
-it for several seconds). Tests that take seconds as independent (Welch on
-the raw seconds, Mann-Whitney U) then see far more evidence than there is:
-on same-config (A/A) data they called about a quarter to a half of the
-latency comparisons significant at a nominal 5 %.
+epoch. Neighbouring seconds are correlated. Measured here
+(``benchmarks/compare_calibration.py``: a sync Gunicorn under a steady
+load, 109 s), the lag-1 autocorrelation was about 0 for request counts,
+CPU and CPU per request, 0.3 to 0.4 for server latency percentiles, 0.5
+for client latency; an earlier run on the busier shared machine gave 0.5
+to 0.7 for server latency and 0.97 for client latency (a stall delays
+every request queued behind it for seconds).
 
-The method: **non-overlapping batch means** with **Welch's t-test**.
-Each epoch's units are cut into ``batches`` consecutive batches of equal
-length (at least ``min_batch_units``); each batch gives one value (the
-metric's ratio of sums over the batch), and batch values, being averages
-over many seconds, are far less correlated and close to normal. Welch's
-t-test on the two sets of batch values (unequal variances, the
-Welch-Satterthwaite degrees of freedom) then gives the p-value and the
-95 % confidence interval of the difference. Few batches mean few degrees
-of freedom, and the t distribution widens the interval accordingly, which
-is what keeps the test honest on short epochs. This is the method of
-batch means of simulation output analysis.
+The method: Welch's t-test on the per-unit values, with each side's
+sample size replaced by an **effective sample size** ``n / tau``, where
+``tau = (1 + rho) / (1 - rho)`` is the integrated autocorrelation time of
+an AR(1) series and ``rho`` the lag-1 autocorrelation, pooled over both
+epochs (each centred on its own mean, so a real shift is not read as
+correlation) and corrected for the downward bias of the estimate in short
+series (``+ (1 + 4 rho) / n``). Rates (error rate, CPU per request) are
+ratios of sums, linearised (the delta method). The Welch-Satterthwaite
+degrees of freedom use the effective sizes, so short or strongly
+correlated epochs get wide intervals; below two effective units a metric
+gets "not enough data". Deterministic (the same data always gives the
+same mark, so a redrawn screen does not flicker) and cheap.
 
-Why not the alternatives (figures from the calibration run):
+What the calibration found (false positives at a nominal 5 %, A/A):
 
-* a moving-block bootstrap of the difference in means: with 15 to 60
-  units and blocks long enough for the correlation, there are only a
-  handful of blocks and percentile intervals come out too narrow; it
-  called 9 to 14 % of A/A comparisons significant at a nominal 5 %;
-  it is also random (a mark that flickers between redraws of the same
-  data) and costs thousands of resamples per metric;
-* Mann-Whitney U corrected by an effective sample size: the correction
-  needs the autocorrelation, which cannot be estimated well from 20 to 60
-  seconds; it was as anti-conservative as the bootstrap on short epochs.
+========================  =============  ==============  ==============
+method                    AR(1) rho 0.5  AR(1) rho 0.8   real, 30 s / 15 s
+                          n = 15 / 60    n = 15 / 60     windows
+========================  =============  ==============  ==============
+Welch on raw seconds      28 % / 26 %    60 % / 52 %     17 % / 21 %
+Mann-Whitney U            24 % / 24 %    57 % / 50 %     48 % / 37 %
+moving-block bootstrap    24 % / 15 %    53 % / 30 %     16 % / 22 %
+batch means (5) + Welch   10 % / 4 %     32 % / 8 %      7 % / 13 %
+this method               6 % / 6 %      11 % / 5 %      7 % / 10 %
+========================  =============  ==============  ==============
 
-Batch means stayed at or below the nominal rate on A/A data of every
-metric at every epoch length tried, and still found 1 vs 4 workers under a
-CPU-bound load with p < 0.001. Deterministic and cheap (microseconds).
+Mann-Whitney U and the bootstrap treat seconds as (block-)exchangeable and
+are far too eager on these series; batch means are good on long epochs but
+not on short correlated ones. This method stays near the nominal rate,
+and its power against a shift of one standard deviation is still 54 % at
+rho 0.5 and n = 30 (a real retune shifts figures by many standard
+deviations: 1 vs 4 workers gave p < 0.001).
 
 Many metrics are compared at once, so p-values are adjusted with Holm's
 step-down method (the family-wise error rate stays at ``alpha``); a
 comparison then also asks whether a difference is large enough to matter
-(see :class:`~gunicorn_tui.compare.metrics.MetricInfo`).
+(see :class:`~gunicorn_tui.compare.metrics.MetricInfo`), which keeps a
+slow creep of memory from being sold as an effect.
 """
 
 from __future__ import annotations
