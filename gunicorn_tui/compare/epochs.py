@@ -258,8 +258,10 @@ class Epoch:
     def within(self, start: float, end: float) -> Epoch:
         """This epoch with only the records wholly inside [start, end]; the
         time before ``start`` counts as warm-up (a load's ramp, say)."""
+        ended_at = end if self.ended_at is None else min(self.ended_at, end)
         return replace(
             self,
+            ended_at=None if math.isinf(ended_at) else ended_at,
             measured_from=max(self.measured_from, start),
             server=tuple(i for i in self.server if i.start_at >= start and i.end_at <= end),
             resources=tuple(i for i in self.resources if i.start_at >= start and i.end_at <= end),
@@ -459,7 +461,9 @@ def _settings_change(old: EpochConfig, new: EpochConfig) -> str | None:
         if name == "workers":
             continue  # the running count decides, once it stays
         before, after = old.settings.get(name), new.settings.get(name)
-        if before != after and after is not None:
+        # A setting read for the first time (the config is read a moment
+        # after the master is found) is not a change.
+        if before != after and before is not None and after is not None:
             changed.append(f"{name} {before} -> {after}")
     return ", ".join(changed) or None
 
@@ -566,15 +570,18 @@ class EpochTracker:
             building.in_change = True
             return change
 
-    def end_change(self, *, at: float | None = None, note: str | None = None) -> None:
+    def end_change(
+        self, *, at: float | None = None, note: str | None = None, warmup_s: float | None = None
+    ) -> None:
         """The change announced by :meth:`begin_change` is done: the warm-up
-        runs ``warmup_s`` from now (or ``at``)."""
+        runs ``warmup_s`` (default: the tracker's) from now (or ``at``)."""
         with self._lock:
             if not self._epochs:
                 return
             building = self._epochs[-1]
             building.in_change = False
-            building.measured_from = max(building.measured_from, self._now(at) + self.warmup_s)
+            warmup = self.warmup_s if warmup_s is None else warmup_s
+            building.measured_from = max(building.measured_from, self._now(at) + warmup)
             if note:
                 building.notes.append(note)
 

@@ -218,13 +218,13 @@ def run_guided_ab(
     try:
         outcome = engine.execute(plan, on_event=lambda event: post("applying", retune_event=event))
     except (ActionRefused, EngineUnavailable) as error:
-        tracker.end_change(note=f"retune refused: {error}")
+        tracker.end_change(note=f"retune refused: {error}", warmup_s=shape.warmup_s)
         return finish(AbStatus.REFUSED, str(error), None)
     except KeyboardInterrupt:
-        tracker.end_change(note="interrupted while retuning")
+        tracker.end_change(note="interrupted while retuning", warmup_s=shape.warmup_s)
         config_now = "unknown: interrupted during the retune; run `gtui recover`"
         return finish(AbStatus.CANCELLED, "interrupted during the retune", None)
-    tracker.end_change(note=outcome.summary())
+    tracker.end_change(note=outcome.summary(), warmup_s=shape.warmup_s)
     if not outcome.ok:
         config_now = (
             "unknown: run `gtui recover`"
