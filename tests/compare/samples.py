@@ -37,7 +37,7 @@ def sample_at(
         "workers": ConfigSetting(workers, ConfigSource.COMMAND_LINE, ConfigSource.COMMAND_LINE),
         "worker_class": ConfigSetting(worker_class, ConfigSource.DEFAULT, ConfigSource.DEFAULT),
         "timeout": ConfigSetting(timeout, ConfigSource.DEFAULT, ConfigSource.DEFAULT),
-        "bind": ConfigSetting(["127.0.0.1:8000"], ConfigSource.COMMAND_LINE,
+        "bind": ConfigSetting("127.0.0.1:8000", ConfigSource.COMMAND_LINE,
                               ConfigSource.COMMAND_LINE),
     }  # fmt: skip
     worker_samples = tuple(
