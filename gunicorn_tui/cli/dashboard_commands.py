@@ -10,6 +10,8 @@ from types import FrameType
 
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.cli.inspect_commands import open_monitor
+from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.monitor.monitor import Monitor
 
 
 def _check_refresh(refresh_s: float) -> None:
@@ -35,6 +37,17 @@ def _exit_on_hangup(app: object) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
+    """The control engine the dashboard's actions use, sharing the monitor's
+    Docker connection (and its launched servers)."""
+    watcher = monitor.watcher
+    return ControlEngine(
+        read_only=bool(getattr(args, "read_only", False)),
+        connect_docker=lambda: watcher.client if watcher is not None else None,
+        launched=monitor.options.launched,
+    )
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     """Open the dashboard on the TARGETs (default: everything found)."""
     _check_refresh(args.refresh)
@@ -42,7 +55,9 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from gunicorn_tui.ui.app import GtuiApp
 
     subtitle = " ".join(args.targets) if args.targets else ""
-    app = GtuiApp(monitor, refresh_s=args.refresh, subtitle=subtitle)
+    if args.read_only:
+        subtitle = f"{subtitle} [read-only]".strip()
+    app = GtuiApp(monitor, refresh_s=args.refresh, subtitle=subtitle, engine=_engine(args, monitor))
     with _exit_on_hangup(app):
         app.run()
     return EXIT_OK
@@ -80,7 +95,12 @@ def run_demo(args: argparse.Namespace) -> int:
             traffic.start()
         from gunicorn_tui.ui.app import GtuiApp
 
-        app = GtuiApp(monitor, refresh_s=args.refresh, subtitle=f"demo {server.base_url}")
+        app = GtuiApp(
+            monitor,
+            refresh_s=args.refresh,
+            subtitle=f"demo {server.base_url}",
+            engine=_engine(args, monitor),
+        )
         with _exit_on_hangup(app):
             app.run()
     finally:

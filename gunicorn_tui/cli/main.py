@@ -36,6 +36,9 @@ class _Parser(argparse.ArgumentParser):
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-docker", action="store_true", help="do not look at Docker containers")
     parser.add_argument(
+        "--read-only", action="store_true", help="disable every action on the servers"
+    )
+    parser.add_argument(
         "--statsd",
         default="127.0.0.1:8125",
         metavar="HOST:PORT|off",
@@ -61,8 +64,10 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     """The dashboard parser and one parser per subcommand."""
     description = "A terminal dashboard for tuning Gunicorn live."
     epilog = (
-        "commands: ls, snapshot, demo (run 'gtui COMMAND --help'). "
-        "With no command, opens the dashboard on TARGETs (default: everything found)."
+        "commands: ls, snapshot, watch, demo, scale, retune, reload, kill-worker, revert, "
+        "recover, load, compare, ab "
+        "(run 'gtui COMMAND --help'). With no command, opens the dashboard on TARGETs "
+        "(default: everything found). --read-only before or after a command disables actions."
     )
     dashboard = _Parser(prog="gtui", description=description, epilog=epilog)
     dashboard.add_argument("--version", action="version", version=f"gtui {__version__}")
@@ -127,7 +132,59 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         "--refresh", type=float, default=1.0, metavar="SECONDS", help="seconds between samples"
     )
     commands["demo"] = demo
+    _add_control_parsers(commands)
+    from gunicorn_tui.cli.compare_commands import add_compare_parsers
+
+    add_compare_parsers(commands, _Parser)
     return dashboard, commands
+
+
+def _add_control_parsers(commands: dict[str, argparse.ArgumentParser]) -> None:
+    from gunicorn_tui.cli.control_commands import add_action_options, add_retune_options
+
+    scale = _Parser(
+        prog="gtui scale",
+        description="Add or remove workers now (control socket, else TTIN/TTOU). "
+        "A reload returns to the configured count.",
+    )
+    add_action_options(scale)
+    scale.add_argument("change", metavar="+N|-N|=N", help="add, remove, or set the worker count")
+    commands["scale"] = scale
+
+    retune = _Parser(
+        prog="gtui retune",
+        description="Change settings the least disruptive way that works: in place (control "
+        "socket, or a gtui config file and HUP), else by re-creating the container (rolled "
+        "back if the new one does not serve). Prints the plan and asks first.",
+    )
+    add_action_options(retune)
+    add_retune_options(retune)
+    commands["retune"] = retune
+
+    reload = _Parser(prog="gtui reload", description="Graceful reload (HUP), config checked first.")
+    add_action_options(reload)
+    commands["reload"] = reload
+
+    kill = _Parser(prog="gtui kill-worker", description="Stop one worker; the master replaces it.")
+    add_action_options(kill)
+    kill.add_argument("pid", type=int, metavar="PID", help="the worker's host pid")
+    commands["kill-worker"] = kill
+
+    revert = _Parser(
+        prog="gtui revert", description="Re-apply the configuration from before the last retune."
+    )
+    add_action_options(revert)
+    commands["revert"] = revert
+
+    recover = _Parser(
+        prog="gtui recover",
+        description="Finish or roll back actions that were interrupted (gtui killed, daemon "
+        "gone), so each service runs on its old or its new config.",
+    )
+    recover.add_argument("--list", action="store_true", help="only list interrupted actions")
+    recover.add_argument("--json", action="store_true", help="list them as JSON")
+    recover.add_argument("--read-only", action="store_true", help="refuse to act")
+    commands["recover"] = recover
 
 
 def _handler(name: str) -> Handler:
@@ -148,14 +205,39 @@ def _handler(name: str) -> Handler:
         from gunicorn_tui.cli.dashboard_commands import run_demo
 
         return run_demo
+    if name in ("load", "compare", "ab"):
+        from gunicorn_tui.cli import compare_commands
+
+        compare_handler: Handler = getattr(compare_commands, f"run_{name}")
+        return compare_handler
+    if name in _CONTROL_HANDLERS:
+        from gunicorn_tui.cli import control_commands
+
+        handler: Handler = getattr(control_commands, _CONTROL_HANDLERS[name])
+        return handler
     from gunicorn_tui.cli.dashboard_commands import run_dashboard
 
     return run_dashboard
 
 
+_CONTROL_HANDLERS = {
+    "scale": "run_scale",
+    "retune": "run_retune",
+    "reload": "run_reload",
+    "kill-worker": "run_kill_worker",
+    "revert": "run_revert",
+    "recover": "run_recover",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gtui`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    # --read-only is global: accepted before the command too.
+    read_only = False
+    while args_list and args_list[0] == "--read-only":
+        read_only = True
+        args_list.pop(0)
     dashboard, commands = build_parsers()
     if args_list and args_list[0] in commands:
         name = args_list.pop(0)
@@ -163,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         name = "dashboard"
         namespace = dashboard.parse_args(args_list)
+    if read_only:
+        namespace.read_only = True
     prog = "gtui" if name == "dashboard" else f"gtui {name}"
     try:
         return _handler(name)(namespace)

@@ -180,6 +180,9 @@ class InstanceSample:
     taken_at: float
     control_socket: str | None = None
     warnings: tuple[str, ...] = ()
+    # Reloads the master has done since it started (control socket's
+    # ``show stats``); None without a control socket.
+    reloads: int | None = None
 
     @property
     def label(self) -> str:

@@ -94,6 +94,7 @@ def instance_from_json(data: Mapping[str, Any]) -> InstanceSample:
             taken_at=_epoch(data["taken_at"]),
             control_socket=data.get("control_socket"),
             warnings=tuple(data.get("warnings") or ()),
+            reloads=data.get("reloads"),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SnapshotFormatError(f"not a gtui instance record: {error}") from error

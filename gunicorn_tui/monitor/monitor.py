@@ -227,6 +227,12 @@ class Monitor:
             except Exception:
                 continue
 
+    def add_launch(self, launch: LaunchRecord) -> None:
+        """Remember a server gtui (re)started, so its command line is known."""
+        kept = tuple(r for r in self.options.launched if r.pid != launch.pid)
+        self.options = replace(self.options, launched=(*kept, launch))
+        self.request_rescan()
+
     def request_rescan(self) -> None:
         """Rediscover at the next sample (after a retune, for instance)."""
         self._last_discovery = -1e9

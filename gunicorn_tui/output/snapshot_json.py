@@ -106,6 +106,7 @@ def instance_json(sample: InstanceSample, traffic: TrafficView | None = None) ->
         "control_socket": sample.control_socket,
         "workers_current": len(sample.workers),
         "workers_target": sample.workers_target,
+        "reloads": sample.reloads,
         "workers": [
             {**worker_json(worker), "traffic": per_worker.get(worker.pid or -1)}
             for worker in sample.workers

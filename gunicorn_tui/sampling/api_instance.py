@@ -194,6 +194,7 @@ class ApiInstanceSampler:
         self._control_at = -CONTROL_INTERVAL_S
         self._control_beats: list[float | None] | None = None
         self._workers_target: int | None = None
+        self._reloads: int | None = None
         self._control_note: str | None = None
         self._control_path: str | None = None
         self._owns_state = False
@@ -291,6 +292,8 @@ class ApiInstanceSampler:
         self._control_note = None
         target = stats.data.get("workers_target") if stats.ok else None
         self._workers_target = target if isinstance(target, int) else None
+        reloads = stats.data.get("reloads") if stats.ok else None
+        self._reloads = reloads if isinstance(reloads, int) else None
         rows = workers.data.get("workers", []) if workers.ok else []
         # Spawn order ("age") lines up with elapsed time from top.
         ordered = sorted((r for r in rows if isinstance(r, dict)), key=lambda r: r.get("age", 0))
@@ -380,6 +383,7 @@ class ApiInstanceSampler:
             mode=SamplingMode.API,
             taken_at=time.time(),
             control_socket=None,
+            reloads=self._reloads,
             warnings=(
                 "remote daemon: sampled through the Docker API; per-process CPU, "
                 "USS and container pids are not available",

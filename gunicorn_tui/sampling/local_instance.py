@@ -590,6 +590,7 @@ class LocalInstanceSampler:
             taken_at=wall_now,
             control_socket=self._control.path_in_namespace,
             warnings=self._warnings(),
+            reloads=self._control.reloads,
         )
 
     def _warnings(self) -> tuple[str, ...]:

@@ -19,11 +19,16 @@ from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.control.progress import ActionOutcome
+from gunicorn_tui.control.requests import RetuneRequest, parse_scale
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
+from gunicorn_tui.ui.actions.action_runner import ActionRunner
+from gunicorn_tui.ui.actions.retune_form import RetuneForm
 from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.help_screen import HelpScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
@@ -72,6 +77,12 @@ class GtuiApp(App[None]):
         Binding("p", "pause", "Pause", id="pause"),
         Binding("plus,equals_sign", "faster", "Faster", id="faster"),
         Binding("minus", "slower", "Slower", id="slower"),
+        Binding("t", "retune", "Retune", id="action.retune"),
+        Binding("greater_than_sign", "scale('+1')", "+Worker", show=False, id="action.add"),
+        Binding("less_than_sign", "scale('-1')", "-Worker", show=False, id="action.remove"),
+        Binding("R", "reload", "Reload", show=False, id="action.reload"),
+        Binding("k", "kill_worker", "Kill worker", show=False, id="action.kill"),
+        Binding("u", "revert", "Revert", show=False, id="action.revert"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "go_back", "Back", show=False, id="back"),
     ]
@@ -82,9 +93,13 @@ class GtuiApp(App[None]):
         refresh_s: float = 1.0,
         subtitle: str = "",
         on_first_frame: Callable[[float], None] | None = None,
+        engine: ControlEngine | None = None,
     ) -> None:
         super().__init__()
         self.source = source
+        self.engine = engine
+        self.actions = ActionRunner(self, engine, self._action_finished)
+        self.last_outcome: ActionOutcome | None = None
         self._refresh_index = _nearest_step(refresh_s)
         self.refresh_s = REFRESH_STEPS_S[self._refresh_index]
         self.paused = False
@@ -329,6 +344,75 @@ class GtuiApp(App[None]):
         sample = self.selected_sample()
         if sample is not None:
             self.push_screen(ConfigScreen(sample))
+
+    # -- actions on the selected instance (plan, confirm, run) -----------------
+
+    def _selected_for_action(self) -> InstanceSample | None:
+        sample = self.selected_sample()
+        if sample is None:
+            self.notify("No instance selected.", severity="warning")
+        return sample
+
+    def action_retune(self) -> None:
+        sample = self._selected_for_action()
+        if sample is None:
+            return
+
+        def planned(request: RetuneRequest | None) -> None:
+            if request is not None:
+                self.actions.request(
+                    f"Retune {sample.label}", lambda engine: engine.plan_retune(sample, request)
+                )
+
+        self.push_screen(RetuneForm(sample), callback=planned)
+
+    def action_scale(self, change: str) -> None:
+        sample = self._selected_for_action()
+        if sample is not None:
+            request = parse_scale(change)
+            self.actions.request(
+                f"Workers {change} on {sample.label}",
+                lambda engine: engine.plan_scale(sample, request),
+            )
+
+    def action_reload(self) -> None:
+        sample = self._selected_for_action()
+        if sample is not None:
+            self.actions.request(
+                f"Reload {sample.label}", lambda engine: engine.plan_reload(sample)
+            )
+
+    def action_kill_worker(self) -> None:
+        sample = self._selected_for_action()
+        key = self.query_one(WorkerTable).cursor_key()
+        if sample is None or key is None or not key.isdigit():
+            self.notify("Select a worker first (Enter, then arrows).", severity="warning")
+            return
+        pid = int(key)
+        self.actions.request(
+            f"Kill worker {pid} of {sample.label}",
+            lambda engine: engine.plan_kill_worker(sample, pid),
+        )
+
+    def action_revert(self) -> None:
+        sample = self._selected_for_action()
+        if sample is not None:
+            self.actions.request(
+                f"Revert {sample.label} to its previous config",
+                lambda engine: engine.plan_revert(sample),
+            )
+
+    def _action_finished(self, outcome: ActionOutcome) -> None:
+        self.last_outcome = outcome
+        self._notices.insert(0, outcome.summary())
+        if outcome.launch is not None:
+            add_launch = getattr(self.source, "add_launch", None)
+            if callable(add_launch):
+                add_launch(outcome.launch)
+        request_rescan = getattr(self.source, "request_rescan", None)
+        if callable(request_rescan):
+            request_rescan()
+        self._render_status()
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)

@@ -21,9 +21,17 @@ HELP_TEXT = """\
 | `c` | configuration of the selected instance, with where each value comes from |
 | `Enter` | drill into the selected instance's workers (Esc goes back) |
 | `1`-`4` | tabs: workers, traffic (windows, sources, missing flags), endpoints, events |
+| `t` | retune the selected instance (form, then the plan, then confirm) |
+| `>` / `<` | one worker more / less, now |
+| `R` | graceful reload (HUP) |
+| `k` | kill the worker under the cursor (the master starts another) |
+| `u` | revert to the configuration before the last retune |
 | `p` | pause / resume sampling |
 | `+` / `-` | sample faster / slower |
 | `q` | quit |
+
+Every action shows its exact steps and commands first and runs only when
+you confirm (`y`). `gtui --read-only` disables them all.
 
 # Worker states
 

@@ -1,0 +1,294 @@
+"""Guided A/B: baseline under a load, apply a retune, warm up, measure
+again under the same load, compare. One call, bounded, with progress.
+
+Stages: plan (refused before anything runs when the retune cannot be
+done), baseline, apply (through the control engine: plan, then execute;
+its outcome is reported whatever it is), warm-up and measurement after,
+comparison. A refusal or a failed retune ends the run with that reason and
+no comparison; the service then runs its old configuration (or, when the
+engine says so, needs ``gtui recover``).
+
+Cancelling (``cancel`` event, or Ctrl-C in the calling thread) takes effect
+within a second during measurements; the load stops and nothing was
+changed yet, or the retune already done stays done (a known config, said
+in the result). A retune in progress is never abandoned half-way: the
+engine finishes or rolls it back, and its journal lets ``gtui recover``
+settle it if gtui itself is killed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
+from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S, EpochTracker
+from gunicorn_tui.compare.measurement import (
+    FrameSource,
+    Measurement,
+    MeasurementError,
+    MeasurementProgress,
+    measure_epoch,
+)
+from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S
+from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
+from gunicorn_tui.control.progress import ActionOutcome, OutcomeStatus, ProgressEvent
+from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.validation import validate_request
+from gunicorn_tui.load.profile import LoadProfile
+from gunicorn_tui.load.target import LoadTarget
+from gunicorn_tui.model.instances import InstanceSample
+
+# Longest measurement one stage may take; a guard against a typo of 10000.
+MAX_MEASURE_S = 600.0
+
+
+class AbStage(StrEnum):
+    """Where a guided A/B run is."""
+
+    PLANNING = "planning"
+    BASELINE = "baseline"
+    APPLYING = "applying"
+    MEASURING_AFTER = "measuring after"
+    COMPARING = "comparing"
+    DONE = "done"
+
+
+class AbStatus(StrEnum):
+    """How a guided A/B run ended."""
+
+    COMPARED = "compared"
+    REFUSED = "refused"  # nothing changed
+    RETUNE_FAILED = "retune failed"  # see the outcome: as before, or needs recovery
+    CANCELLED = "cancelled"
+    MEASUREMENT_FAILED = "measurement failed"
+
+
+@dataclass(frozen=True)
+class AbProgress:
+    """Posted as the run goes: stage, a line of detail, and the measurement's
+    progress when one runs."""
+
+    stage: AbStage
+    detail: str
+    elapsed_s: float
+    measurement: MeasurementProgress | None = None
+    retune_event: ProgressEvent | None = None
+
+
+@dataclass(frozen=True)
+class AbResult:
+    """What a guided A/B run did and found."""
+
+    status: AbStatus
+    request: RetuneRequest
+    plan_lines: tuple[str, ...]
+    before: Measurement | None
+    after: Measurement | None
+    outcome: ActionOutcome | None
+    comparison: EpochComparison | None
+    reason: str | None
+    elapsed_s: float
+    config_now: str  # what the service runs at the end, in words
+
+    @property
+    def ok(self) -> bool:
+        return self.status is AbStatus.COMPARED
+
+
+@dataclass(frozen=True)
+class AbSettings:
+    """The shape of a run: how long to measure each side, and the warm-up
+    after the retune (left out of the second measurement)."""
+
+    measure_s: float = 30.0
+    warmup_s: float = DEFAULT_WARMUP_S
+    load_warmup_s: float | None = None  # default: the profile's ramp-up + 2 s
+    interval_s: float = 1.0
+    min_measured_s: float = DEFAULT_MIN_MEASURED_S
+
+
+def run_guided_ab(
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    request: RetuneRequest,
+    profile: LoadProfile,
+    target: LoadTarget,
+    *,
+    settings: AbSettings | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[AbProgress], None] | None = None,
+) -> AbResult:
+    """Run a guided A/B on the instance ``tracker`` follows (module docstring)."""
+    shape = settings or AbSettings()
+    if not 0 < shape.measure_s <= MAX_MEASURE_S:
+        raise ValueError(f"measure_s must be in (0, {MAX_MEASURE_S:g}], got {shape.measure_s!r}")
+    cancel = cancel if cancel is not None else threading.Event()
+    started = time.monotonic()
+    plan_lines: tuple[str, ...] = ()
+    before: Measurement | None = None
+    after: Measurement | None = None
+    outcome: ActionOutcome | None = None
+    stage = AbStage.PLANNING
+    config_now = "unchanged"
+
+    def post(
+        detail: str,
+        measurement: MeasurementProgress | None = None,
+        retune_event: ProgressEvent | None = None,
+    ) -> None:
+        if on_progress is not None:
+            elapsed = time.monotonic() - started
+            on_progress(AbProgress(stage, detail, elapsed, measurement, retune_event))
+
+    def finish(
+        status: AbStatus, reason: str | None, comparison: EpochComparison | None
+    ) -> AbResult:
+        return AbResult(
+            status=status,
+            request=request,
+            plan_lines=plan_lines,
+            before=before,
+            after=after,
+            outcome=outcome,
+            comparison=comparison,
+            reason=reason,
+            elapsed_s=time.monotonic() - started,
+            config_now=config_now,
+        )
+
+    def measure(label: str, warmup_s: float | None) -> Measurement:
+        def forward(progress: MeasurementProgress) -> None:
+            post(label, measurement=progress)
+
+        return measure_epoch(
+            frames,
+            tracker,
+            duration_s=shape.measure_s + (warmup_s or 0.0),
+            profile=profile,
+            target=target,
+            load_warmup_s=warmup_s,
+            interval_s=shape.interval_s,
+            stop_event=cancel,
+            on_progress=forward,
+        )
+
+    # 1. Plan first: a refusal costs no measurement.
+    post("checking the retune")
+    sample = _current_sample(frames, tracker)
+    if sample is None:
+        return finish(AbStatus.MEASUREMENT_FAILED, "the instance is not found", None)
+    refusal = _refusal(engine, sample, request)
+    if refusal is not None:
+        plan_lines, reason = refusal
+        return finish(AbStatus.REFUSED, reason, None)
+
+    try:
+        # 2. Baseline.
+        stage = AbStage.BASELINE
+        post(f"baseline: {shape.measure_s:g} s under {profile.source}")
+        before = measure("baseline", shape.load_warmup_s)
+        if cancel.is_set():
+            return finish(
+                AbStatus.CANCELLED, "cancelled during the baseline; nothing changed", None
+            )
+    except KeyboardInterrupt:
+        return finish(AbStatus.CANCELLED, "interrupted during the baseline; nothing changed", None)
+    except MeasurementError as error:
+        return finish(AbStatus.MEASUREMENT_FAILED, str(error), None)
+
+    # 3. Apply, on a fresh sample (the instance may have changed meanwhile).
+    stage = AbStage.APPLYING
+    sample = _current_sample(frames, tracker)
+    if sample is None:
+        return finish(AbStatus.MEASUREMENT_FAILED, "the instance is gone after the baseline", None)
+    try:
+        plan = engine.plan_retune(sample, request)
+    except (ActionRefused, EngineUnavailable) as error:
+        return finish(AbStatus.REFUSED, str(error), None)
+    plan_lines = tuple(plan.describe())
+    if not plan.ok:
+        return finish(AbStatus.REFUSED, plan.refusal or "refused", None)
+    post("applying: " + _changes_text(request))
+    tracker.begin_change("retune: " + _changes_text(request))
+    try:
+        outcome = engine.execute(plan, on_event=lambda event: post("applying", retune_event=event))
+    except (ActionRefused, EngineUnavailable) as error:
+        tracker.end_change(note=f"retune refused: {error}", warmup_s=shape.warmup_s)
+        return finish(AbStatus.REFUSED, str(error), None)
+    except KeyboardInterrupt:
+        tracker.end_change(note="interrupted while retuning", warmup_s=shape.warmup_s)
+        config_now = "unknown: interrupted during the retune; run `gtui recover`"
+        return finish(AbStatus.CANCELLED, "interrupted during the retune", None)
+    tracker.end_change(note=outcome.summary(), warmup_s=shape.warmup_s)
+    if not outcome.ok:
+        config_now = (
+            "unknown: run `gtui recover`"
+            if outcome.status is OutcomeStatus.NEEDS_RECOVERY
+            else "unchanged (the retune was undone or never applied)"
+        )
+        return finish(AbStatus.RETUNE_FAILED, outcome.error or outcome.status.value, None)
+    config_now = "changed: " + _changes_text(request)
+
+    # 4. Warm up and measure again under the same load.
+    stage = AbStage.MEASURING_AFTER
+    load_warmup = max(shape.warmup_s, shape.load_warmup_s or 0.0)
+    try:
+        post(f"warm-up {load_warmup:g} s, then {shape.measure_s:g} s under {profile.source}")
+        after = measure("after", load_warmup)
+    except KeyboardInterrupt:
+        return finish(AbStatus.CANCELLED, "interrupted after the retune (it stays applied)", None)
+    except MeasurementError as error:
+        return finish(AbStatus.MEASUREMENT_FAILED, str(error), None)
+    if cancel.is_set():
+        return finish(AbStatus.CANCELLED, "cancelled after the retune (it stays applied)", None)
+
+    # 5. Compare.
+    stage = AbStage.COMPARING
+    notes = []
+    for label, measurement in (("baseline", before), ("after", after)):
+        if measurement.split:
+            kinds = ", ".join(change.label for change in measurement.changes)
+            notes.append(
+                f"the configuration changed during the {label} measurement ({kinds}): "
+                "only the part after the change is compared"
+            )
+        if measurement.load_error:
+            notes.append(f"{label}: the load run failed: {measurement.load_error}")
+    comparison = compare_epochs(
+        before.epoch, after.epoch, min_measured_s=shape.min_measured_s, notes=notes
+    )
+    stage = AbStage.DONE
+    post("done")
+    return finish(AbStatus.COMPARED, None, comparison)
+
+
+def _current_sample(frames: FrameSource, tracker: EpochTracker) -> InstanceSample | None:
+    frame = frames()
+    tracker.observe_frame(frame)
+    return tracker.select(frame)
+
+
+def _refusal(
+    engine: ControlEngine, sample: InstanceSample, request: RetuneRequest
+) -> tuple[tuple[str, ...], str] | None:
+    if not request.changes():
+        return (), "the request changes nothing"
+    problems = validate_request(request, sample.config)
+    if problems:
+        return (), "; ".join(problems)
+    try:
+        plan = engine.plan_retune(sample, request)
+    except (ActionRefused, EngineUnavailable) as error:
+        return (), str(error)
+    if not plan.ok:
+        return tuple(plan.describe()), plan.refusal or "refused"
+    return None
+
+
+def _changes_text(request: RetuneRequest) -> str:
+    return ", ".join(f"{name}={value}" for name, value in request.changes().items())

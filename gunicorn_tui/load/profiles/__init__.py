@@ -1,0 +1,1 @@
+"""Load profiles shipped with gtui, usable by name (``gtui load mixed``)."""

@@ -1,0 +1,114 @@
+"""Plan, confirm and run an action from the dashboard, off the UI thread.
+
+Planning gathers facts (a probe inside the container can take a second) and
+running can take up to a minute, so both happen in thread workers; the UI
+shows the plan for confirmation, then each step as it completes, then the
+outcome with the disruption measured during the action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import App
+
+from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
+from gunicorn_tui.control.fact_gathering import FactsUnavailable
+from gunicorn_tui.control.plan import RetunePlan
+from gunicorn_tui.control.progress import ActionOutcome, ProgressEvent
+from gunicorn_tui.control.requests import RequestError
+from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
+from gunicorn_tui.ui.actions.progress_screen import ActionProgressScreen
+
+PlanMaker = Callable[[ControlEngine], RetunePlan]
+OutcomeCallback = Callable[[ActionOutcome], None]
+
+_USER_ERRORS = (ActionRefused, EngineUnavailable, FactsUnavailable, RequestError)
+
+
+class ActionRunner:
+    """One action at a time; a second request while one runs is refused."""
+
+    def __init__(
+        self,
+        app: App[None],
+        engine: ControlEngine | None,
+        on_outcome: OutcomeCallback,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.on_outcome = on_outcome
+        self.busy = False
+
+    def request(self, title: str, make_plan: PlanMaker) -> None:
+        """Plan in a thread, then ask for confirmation, then run."""
+        if self.engine is None:
+            self.app.notify("Actions are not available in this session.", severity="warning")
+            return
+        if self.busy:
+            self.app.notify("An action is already being planned or run.", severity="warning")
+            return
+        self.busy = True
+        self.app.notify(f"{title}: planning…", timeout=3)
+        engine = self.engine
+
+        def plan_in_thread() -> None:
+            try:
+                plan = make_plan(engine)
+            except _USER_ERRORS as error:
+                self.app.call_from_thread(self._failed, f"{title}: {error}")
+                return
+            except Exception as error:  # never let a bug take the dashboard down
+                self.app.call_from_thread(
+                    self._failed, f"{title}: planning failed: {type(error).__name__}: {error}"
+                )
+                return
+            self.app.call_from_thread(self._confirm, title, plan)
+
+        self.app.run_worker(plan_in_thread, thread=True, group="action", exclusive=False)
+
+    def _failed(self, message: str) -> None:
+        self.busy = False
+        self.app.notify(message, severity="error", timeout=8)
+
+    def _confirm(self, title: str, plan: RetunePlan) -> None:
+        def decided(run: bool | None) -> None:
+            if run:
+                self._execute(title, plan)
+            else:
+                self.busy = False
+
+        self.app.push_screen(ConfirmPlanScreen(title, plan), callback=decided)
+
+    def _execute(self, title: str, plan: RetunePlan) -> None:
+        assert self.engine is not None
+        engine = self.engine
+        progress = ActionProgressScreen(title, plan)
+        self.app.push_screen(progress)
+
+        def post(event: ProgressEvent) -> None:
+            self.app.call_from_thread(progress.record, event)
+
+        def run_in_thread() -> None:
+            try:
+                outcome = engine.execute(plan, on_event=post)
+            except _USER_ERRORS as error:
+                self.app.call_from_thread(self._refused, progress, f"{error}")
+                return
+            except Exception as error:
+                self.app.call_from_thread(
+                    self._refused, progress, f"failed: {type(error).__name__}: {error}"
+                )
+                return
+            self.app.call_from_thread(self._done, progress, outcome)
+
+        self.app.run_worker(run_in_thread, thread=True, group="action", exclusive=False)
+
+    def _refused(self, progress: ActionProgressScreen, message: str) -> None:
+        self.busy = False
+        progress.fail(message)
+
+    def _done(self, progress: ActionProgressScreen, outcome: ActionOutcome) -> None:
+        self.busy = False
+        progress.finish(outcome)
+        self.on_outcome(outcome)

@@ -1,0 +1,76 @@
+"""The confirm dialog: the exact steps and commands of a plan, before they run."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from gunicorn_tui.control.plan import RetunePlan
+
+
+def plan_content(plan: RetunePlan) -> Content:
+    """The plan as the operator reads it: change, strategy, numbered steps
+    with their commands, notes."""
+    lines: list[Content] = []
+    changed = {k: v for k, v in plan.after.items() if plan.before.get(k) != v}
+    if changed:
+        lines.append(
+            Content.assemble(
+                ("change  ", "bold"),
+                ", ".join(f"{k} {plan.before.get(k)!r} → {v!r}" for k, v in changed.items()),
+            )
+        )
+    if plan.refusal is not None:
+        lines.append(Content.assemble(("refused  ", "bold $error"), plan.refusal))
+    else:
+        strategy = plan.strategy.value if plan.strategy else "?"
+        lines.append(Content.assemble(("strategy  ", "bold"), (strategy, "$accent")))
+        for number, step in enumerate(plan.steps, start=1):
+            lines.append(Content.assemble((f"{number:>2}. ", "bold"), step.description))
+            lines.append(Content.styled(f"    $ {step.command}", "$text-muted"))
+    for note in plan.notes:
+        lines.append(Content.styled(f"note: {note}", "$warning"))
+    return Content("\n").join(lines)
+
+
+class ConfirmPlanScreen(ModalScreen[bool]):
+    """Shows a plan; dismisses with True to run it, False to cancel."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "confirm", "Run", id="confirm.run"),
+        Binding("escape,n", "cancel", "Cancel", id="confirm.cancel"),
+    ]
+
+    def __init__(self, title: str, plan: RetunePlan) -> None:
+        super().__init__()
+        self.title_text = title
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Content.styled(self.title_text, "bold"), id="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                yield Static(plan_content(self.plan), id="plan")
+            with Horizontal(id="dialog-buttons"):
+                if self.plan.ok:
+                    yield Button("Run (y)", variant="warning", id="run")
+                yield Button("Cancel (Esc)" if self.plan.ok else "Close (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "run" and self.plan.ok)
+
+    def action_confirm(self) -> None:
+        if self.plan.ok:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,180 @@
+"""The Retune form: every retunable setting, filled with the current values,
+validated as you type; submitting asks for a plan (nothing runs yet)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest
+from gunicorn_tui.control.validation import validate_request
+from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
+from gunicorn_tui.settings.resolve import short_worker_class
+
+_HINTS = {
+    "workers": "2 x usable CPUs + 1 is the usual start",
+    "worker_class": "sync, gthread, gevent, asgi, tornado or a dotted path",
+    "threads": "gthread: threads per worker",
+    "worker_connections": "async classes: connections per worker",
+    "timeout": "seconds before a silent worker is killed (0: never)",
+    "graceful_timeout": "seconds to finish requests on restart",
+    "max_requests": "restart a worker after N requests (0: never)",
+    "max_requests_jitter": "random 0..N added to max_requests",
+    "keepalive": "seconds to keep an idle connection",
+    "preload_app": "true/false: load the app before forking",
+}
+
+
+def current_text(sample: InstanceSample, name: str) -> str:
+    value = sample.config.value(name)
+    if value is None:
+        return ""
+    if name == "worker_class" and isinstance(value, str):
+        return short_worker_class(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_field(name: str, text: str) -> ConfigValue:
+    """Turn a field's text into a setting value (ValueError when it cannot be)."""
+    text = text.strip()
+    if name == "worker_class":
+        if not text:
+            raise ValueError("worker_class cannot be empty")
+        return text
+    if name == "preload_app":
+        lowered = text.lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off"):
+            return False
+        raise ValueError("preload_app must be true or false")
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {text!r}") from None
+
+
+def request_from_fields(
+    sample: InstanceSample, texts: dict[str, str], allow_restart: bool
+) -> tuple[RetuneRequest | None, list[str]]:
+    """A request with only the changed settings, or the problems."""
+    changes: dict[str, ConfigValue] = {}
+    problems: list[str] = []
+    for name in RETUNABLE_SETTINGS:
+        text = texts.get(name, "").strip()
+        if text == current_text(sample, name) or (not text and sample.config.value(name) is None):
+            continue
+        try:
+            changes[name] = parse_field(name, text)
+        except ValueError as error:
+            problems.append(str(error))
+    if problems:
+        return None, problems
+    request = RetuneRequest.from_changes(changes, allow_restart=allow_restart)
+    problems = list(validate_request(request, sample.config))
+    return (request if not problems else None), problems
+
+
+class RetuneForm(ModalScreen[RetuneRequest | None]):
+    """Dismisses with the request to plan, or None when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="retune.cancel"),
+        Binding("ctrl+s", "submit", "Plan", id="retune.submit"),
+    ]
+
+    def __init__(self, sample: InstanceSample) -> None:
+        super().__init__()
+        self.sample = sample
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Content.styled(f"Retune {self.sample.label}", "bold"), id="dialog-title")
+            yield Static(
+                Content.styled(
+                    "Change what you want; unchanged fields stay as they are. The plan is "
+                    "shown before anything runs.",
+                    "$text-muted",
+                )
+            )
+            with Grid(id="retune-grid"):
+                for name in RETUNABLE_SETTINGS:
+                    setting = self.sample.config.get(name)
+                    where = (
+                        f"({setting.declared_in.value})"
+                        if setting.declared_in is not ConfigSource.UNKNOWN
+                        else "(unknown)"
+                    )
+                    yield Label(Content.assemble((name, "bold"), (f" {where}", "$text-muted")))
+                    yield Input(
+                        value=current_text(self.sample, name),
+                        placeholder=_HINTS[name],
+                        id=f"field-{name}",
+                    )
+            if self.sample.source is Source.LOCAL:
+                yield Checkbox(
+                    "may stop and restart this host master if a setting is pinned on its "
+                    "command line",
+                    id="allow-restart",
+                )
+            yield Static(id="problems")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Plan (ctrl+s)", variant="primary", id="submit")
+                yield Button("Cancel (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(f"#field-{RETUNABLE_SETTINGS[0]}", Input).focus()
+        self._validate()
+
+    def _texts(self) -> dict[str, str]:
+        return {name: self.query_one(f"#field-{name}", Input).value for name in RETUNABLE_SETTINGS}
+
+    def _allow_restart(self) -> bool:
+        boxes = self.query("#allow-restart")
+        return bool(boxes) and bool(self.query_one("#allow-restart", Checkbox).value)
+
+    def _validate(self) -> RetuneRequest | None:
+        request, problems = request_from_fields(self.sample, self._texts(), self._allow_restart())
+        nothing = problems == ["nothing to change: name at least one setting"]
+        text = Content("\n").join(
+            Content.styled(f"• {problem}", "$text-muted" if nothing else "$error")
+            for problem in problems
+        )
+        self.query_one("#problems", Static).update(text)
+        self.query_one("#submit", Button).disabled = request is None
+        return request
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._validate()
+
+    @on(Checkbox.Changed)
+    def _checked(self) -> None:
+        self._validate()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "submit":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    def action_submit(self) -> None:
+        request = self._validate()
+        if request is not None:
+            self.dismiss(request)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,126 @@
+"""Actions from the dashboard, on a real Gunicorn: plan shown, confirmed, run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from textual.pilot import Pilot
+
+from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.demo.server import DemoServer, start_demo_server
+from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
+from gunicorn_tui.monitor.targets import parse_target
+from gunicorn_tui.sampling.local_instance import LaunchRecord
+from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
+from gunicorn_tui.ui.actions.progress_screen import ActionProgressScreen
+from gunicorn_tui.ui.actions.retune_form import RetuneForm
+from gunicorn_tui.ui.app import GtuiApp
+
+
+@pytest.fixture
+def demo_server() -> Iterator[DemoServer]:
+    server = start_demo_server(workers=2)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_app(server: DemoServer, state_dir: Path, read_only: bool = False) -> GtuiApp:
+    launch = LaunchRecord(server.pid, server.argv, server.environment, server.cwd)
+    monitor = Monitor(
+        MonitorOptions(
+            targets=(parse_target(f"pid:{server.pid}"),),
+            use_docker=False,
+            launched=(launch,),
+            statsd_address=None,
+        )
+    )
+    monitor.open()
+    engine = ControlEngine(read_only=read_only, state_directory=state_dir, launched=(launch,))
+    return GtuiApp(monitor, refresh_s=0.5, engine=engine)
+
+
+async def wait_for(pilot: Pilot[None], condition: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout_s}s")
+        await pilot.pause(0.1)
+
+
+def live_workers(server: DemoServer) -> int:
+    return len(psutil.Process(server.pid).children())
+
+
+async def test_scale_up_from_the_dashboard_shows_the_plan_then_runs_it(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    app = make_app(demo_server, tmp_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+        await pilot.press("greater_than_sign")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 20, "the plan")
+        screen = app.screen
+        assert isinstance(screen, ConfirmPlanScreen)
+        assert screen.plan.ok, screen.plan.refusal
+        # Nothing has run before the confirmation.
+        assert live_workers(demo_server) == 2
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.last_outcome is not None, 60, "the outcome")
+        assert app.last_outcome is not None
+        assert app.last_outcome.status.value == "ok", app.last_outcome.summary()
+        assert isinstance(app.screen, ActionProgressScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: live_workers(demo_server) == 3, 15, "3 workers")
+        assert "served after" in app.last_outcome.summary()
+
+
+async def test_read_only_session_refuses_before_anything_runs(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    app = make_app(demo_server, tmp_path, read_only=True)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+        await pilot.press("greater_than_sign")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 20, "the plan")
+        screen = app.screen
+        assert isinstance(screen, ConfirmPlanScreen)
+        assert not screen.plan.ok
+        assert "read-only" in (screen.plan.refusal or "")
+        await pilot.press("y")  # refused plans cannot be run
+        assert isinstance(app.screen, ConfirmPlanScreen)
+        await pilot.press("escape")
+        assert live_workers(demo_server) == 2
+
+
+async def test_retune_form_validates_and_plans_only_what_changed(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    app = make_app(demo_server, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, RetuneForm), 5, "the form")
+        form = app.screen
+        assert isinstance(form, RetuneForm)
+        workers = form.query_one("#field-workers")
+        workers.value = "0"  # type: ignore[attr-defined]
+        await pilot.pause(0.2)
+        assert form.query_one("#submit").disabled
+        assert "workers must be" in str(form.query_one("#problems").render())
+        workers.value = "3"  # type: ignore[attr-defined]
+        await pilot.pause(0.2)
+        assert not form.query_one("#submit").disabled
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 30, "the plan")
+        plan = app.screen.plan  # type: ignore[attr-defined]
+        assert plan.ok, plan.refusal
+        assert dict(plan.after)["workers"] == 3
+        assert {k for k, v in plan.after.items() if plan.before.get(k) != v} == {"workers"}
+        await pilot.press("escape")
+        assert live_workers(demo_server) == 2
