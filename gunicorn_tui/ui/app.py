@@ -75,8 +75,10 @@ class GtuiApp(App[None]):
         Binding("3", "show_tab('tab-endpoints')", "Endpoints", show=False, id="tab.endpoints"),
         Binding("4", "show_tab('tab-events')", "Events", show=False, id="tab.events"),
         Binding("p", "pause", "Pause", id="pause"),
-        Binding("plus,equals_sign", "faster", "Faster", id="faster"),
-        Binding("minus", "slower", "Slower", id="slower"),
+        # Shown in the help screen and the status line ("every 1s"); the
+        # footer keeps room for retune and quit at 80 columns.
+        Binding("plus,equals_sign", "faster", "Faster", show=False, id="faster"),
+        Binding("minus", "slower", "Slower", show=False, id="slower"),
         Binding("t", "retune", "Retune", id="action.retune"),
         Binding("greater_than_sign", "scale('+1')", "+Worker", show=False, id="action.add"),
         Binding("less_than_sign", "scale('-1')", "-Worker", show=False, id="action.remove"),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +31,29 @@ def logged_gunicorn(
     return start
 
 
+def _wait_for_all_workers(monitor: Monitor, timeout_s: float = 20.0) -> None:
+    """Serving /health needs one worker; on a busy machine the others boot
+    later, and the epoch tracker would rightly take their arrival for a
+    change of worker count mid-measurement. Wait until all are up."""
+    deadline = time.monotonic() + timeout_s
+    seen = "nothing"
+    counts: list[int] = []
+    while time.monotonic() < deadline:
+        instances = monitor.sample().instances
+        if instances:
+            wanted = instances[0].config.value("workers")
+            counts.append(len(instances[0].workers))
+            seen = f"{counts[-1]} of {wanted} workers"
+            if wanted == counts[-1]:
+                return
+            # Settings hidden (setproctitle, no control socket): a count
+            # that holds for two seconds.
+            if wanted is None and counts[-1] and len(set(counts[-10:])) == 1 and len(counts) >= 10:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"the server did not reach its worker count: {seen}")
+
+
 @pytest.fixture
 def monitor_of() -> Iterator[Callable[[LocalGunicorn], Monitor]]:
     """A monitor (no Docker, no StatsD) on one host server; closed after the test."""
@@ -43,6 +67,7 @@ def monitor_of() -> Iterator[Callable[[LocalGunicorn], Monitor]]:
         )
         monitor.open()
         opened.append(monitor)
+        _wait_for_all_workers(monitor)
         return monitor
 
     yield open_on

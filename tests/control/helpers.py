@@ -60,9 +60,13 @@ def sample_of(
             frame = monitor.sample()
             if len(frame.instances) == 1:
                 found = frame.instances[0]
-                if workers is None or len(found.workers) == workers:
+                # Gunicorn >= 25.1 opens its control socket a moment after
+                # the workers; a plan made before then would use signals.
+                socket_due = not force_api and _has_control_socket(found.gunicorn_version)
+                socket_ok = found.control_socket is not None or not socket_due
+                if (workers is None or len(found.workers) == workers) and socket_ok:
                     return found
-                last = f"{len(found.workers)} workers"
+                last = f"{len(found.workers)} workers, control socket {found.control_socket}"
             else:
                 last = f"{len(frame.instances)} instances"
             if time.monotonic() > deadline:
@@ -70,6 +74,13 @@ def sample_of(
             monitor.request_rescan()
     finally:
         monitor.close()
+
+
+def _has_control_socket(version: str | None) -> bool:
+    if version is None:
+        return False
+    parts = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    return parts >= (25, 1)
 
 
 def gunicorn_container(

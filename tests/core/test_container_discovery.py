@@ -440,11 +440,17 @@ def test_worker_classes(
     with open_monitor(container.name or "") as monitor:
         frame = sample_until(
             monitor,
+            # Past the boot (importing gevent costs CPU a busy machine
+            # spreads over seconds): an idle worker is then idle.
             lambda f: any(
-                s.workers and all(w.process.cpu_percent is not None for w in s.workers)
+                s.workers
+                and all(
+                    w.process.cpu_percent is not None and (w.process.age_s or 0) > 4
+                    for w in s.workers
+                )
                 for s in in_container(f, cid)
             ),
-            timeout_s=10,
+            timeout_s=15,
         )
     instance = _only_instance(in_container(frame, cid))
     assert instance.master.pid == master_pid
