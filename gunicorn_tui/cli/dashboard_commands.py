@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.cli.inspect_commands import open_monitor
-from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.monitor.monitor import Monitor
+
+if TYPE_CHECKING:
+    from gunicorn_tui.control.engine import ControlEngine
 
 
 def _check_refresh(refresh_s: float) -> None:
@@ -40,6 +44,8 @@ def _exit_on_hangup(app: object) -> Iterator[None]:
 def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
     """The control engine the dashboard's actions use, sharing the monitor's
     Docker connection (and its launched servers)."""
+    from gunicorn_tui.control.engine import ControlEngine
+
     watcher = monitor.watcher
     return ControlEngine(
         read_only=bool(getattr(args, "read_only", False)),
@@ -48,16 +54,56 @@ def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
     )
 
 
+class _MonitorOpening:
+    """Open the monitor and take its priming sample (CPU figures need two)
+    in a thread, so the time to a full first frame is the longer of the
+    UI's start and Docker's answers, not their sum."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self._monitor: Monitor | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, name="gtui-open", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        try:
+            monitor = open_monitor(self._args)
+            # A failure here shows again in the app's first sample, and is said there.
+            with contextlib.suppress(Exception):
+                monitor.sample()
+            self._monitor = monitor
+        except BaseException as error:  # re-raised where the CLI handles it
+            self._error = error
+
+    def result(self) -> Monitor:
+        """The opened monitor; raises what opening it raised (a CliError)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._monitor is not None
+        return self._monitor
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     """Open the dashboard on the TARGETs (default: everything found)."""
     _check_refresh(args.refresh)
-    monitor = open_monitor(args)
+    opening = _MonitorOpening(args)
+    # Textual and the control engine load while Docker answers.
     from gunicorn_tui.ui.app import GtuiApp
+
+    monitor = opening.result()
 
     subtitle = " ".join(args.targets) if args.targets else ""
     if args.read_only:
         subtitle = f"{subtitle} [read-only]".strip()
-    app = GtuiApp(monitor, refresh_s=args.refresh, subtitle=subtitle, engine=_engine(args, monitor))
+    app = GtuiApp(
+        monitor,
+        refresh_s=args.refresh,
+        subtitle=subtitle,
+        engine=_engine(args, monitor),
+        primed=True,
+    )
     with _exit_on_hangup(app):
         app.run()
     return EXIT_OK

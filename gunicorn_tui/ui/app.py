@@ -96,7 +96,10 @@ class GtuiApp(App[None]):
         subtitle: str = "",
         on_first_frame: Callable[[float], None] | None = None,
         engine: ControlEngine | None = None,
+        primed: bool = False,
     ) -> None:
+        """``primed``: the source has already been sampled once (CPU figures
+        need two samples), so the first frame drawn is a full one."""
         super().__init__()
         self.source = source
         self.engine = engine
@@ -109,6 +112,8 @@ class GtuiApp(App[None]):
         self.history = HistoryStore()
         self.frame: MonitorFrame | None = None
         self.frames_seen = 0
+        # Frames before the first one with CPU figures (a priming sample).
+        self._priming_frames = 0 if primed else 1
         self.selected_key: str | None = None
         self.filter_text = ""
         self._sort_index = 0
@@ -170,7 +175,8 @@ class GtuiApp(App[None]):
         self._sampling = False
         if self.paused:
             return
-        interval = PRIMING_DELAY_S if self.frames_seen == 1 else self.refresh_s
+        priming = self.frames_seen <= self._priming_frames
+        interval = PRIMING_DELAY_S if priming else self.refresh_s
         delay = max(0.05, interval - (time.monotonic() - requested_at))
         if self._timer is not None:
             self._timer.stop()
@@ -189,7 +195,7 @@ class GtuiApp(App[None]):
         self._notices = (list(message.frame.notices) + self._notices)[:3]
         with self.batch_update():
             self._render_all()
-        if self.frames_seen == 2 and self._on_first_frame is not None:
+        if self.frames_seen == self._priming_frames + 1 and self._on_first_frame is not None:
             self._on_first_frame(time.monotonic() - self._started)
         self._schedule_next(message.requested_at)
 
