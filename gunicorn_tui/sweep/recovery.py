@@ -15,6 +15,7 @@ from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnav
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.sweep.grid import config_of, same_point
 from gunicorn_tui.sweep.journal import SweepJournal, SweepJournalStore, SweepTarget
+from gunicorn_tui.sweep.runner import as_running
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def recover_sweep(
         original = journal.original
     except (ValueError, KeyError, TypeError) as error:
         return SweepRecovery(journal.id, target.label, "failed", f"journal unreadable: {error}")
-    sample = find(target)
+    found = find(target)
+    sample = as_running(found) if found is not None else None
     if sample is None:
         return SweepRecovery(
             journal.id, target.label, "failed", f"{target.target_text} is not found"

@@ -20,6 +20,7 @@ engine, never abandoned, and then the original config is restored.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -179,6 +180,7 @@ def run_sweep(
     sample = _current(frames, tracker)
     if sample is None:
         raise SweepRefused("the instance is not found")
+    sample = as_running(sample)
     original = config_of(sample.config)
     if original is None:
         raise SweepRefused("the current worker count is unknown: nothing to restore to")
@@ -197,12 +199,17 @@ def run_sweep(
     results: list[ConfigResult] = []
     reason: str | None = None
     broken = False
+    # What the service runs, as the sweep knows it: a sample's config can lag
+    # a reload by a few seconds, the engine's outcome does not.
+    running = original
     for index, config in enumerate(configs):
         if cancel.is_set():
             break
         result, broken = _run_one(
-            index, config, frames, tracker, engine, profile, target, shape, cancel, post
+            index, config, running, frames, tracker, engine, profile, target, shape, cancel, post
         )
+        if result.retune is not None and result.status is not ConfigStatus.FAILED:
+            running = config
         results.append(result)
         journal.note(current=config.label, done=len(results))
         if broken:
@@ -225,7 +232,7 @@ def run_sweep(
     restored, config_now, restore_error = (False, "unknown: run `gtui recover`", None)
     if not broken:
         post(-1, "restore", f"back to {final.label}")
-        restored, config_now, restore_error = _settle(frames, tracker, engine, final)
+        restored, config_now, restore_error = _settle(frames, tracker, engine, running, final)
     status = SweepStatus.CANCELLED if cancel.is_set() else SweepStatus.COMPLETED
     if broken or not restored:
         status = SweepStatus.FAILED
@@ -252,6 +259,7 @@ def run_sweep(
 def _run_one(
     index: int,
     config: SweepConfig,
+    running: SweepConfig,
     frames: FrameSource,
     tracker: EpochTracker,
     engine: ControlEngine,
@@ -264,10 +272,10 @@ def _run_one(
     """One config: (its result, whether the service is left on no known config)."""
     post(index, "retune", config.label)
     retune_summary = None
-    sample = _current(frames, tracker)
+    sample = _settled_sample(frames, tracker, running)
     if sample is None:
         return ConfigResult(config, ConfigStatus.FAILED, None, None, "the instance is gone"), True
-    if not same_point(config_of(sample.config), config):
+    if not same_point(running, config):
         error, retune_summary, broken = _apply(engine, tracker, sample, config, shape.warmup_s)
         if error is not None:
             result = ConfigResult(config, ConfigStatus.FAILED, None, None, error, retune_summary)
@@ -275,7 +283,10 @@ def _run_one(
     else:
         tracker.mark_change(f"sweep: {config.label} (already running)", warmup_s=shape.warmup_s)
     if cancel.is_set():
-        return ConfigResult(config, ConfigStatus.SKIPPED, None, None, "cancelled"), False
+        return (
+            ConfigResult(config, ConfigStatus.SKIPPED, None, None, "cancelled", retune_summary),
+            False,
+        )
     post(index, "measure", f"{config.label}: {shape.warmup_s:g} s warm-up + {shape.measure_s:g} s")
     try:
         measurement = measure_epoch(
@@ -289,9 +300,16 @@ def _run_one(
             stop_event=cancel,
         )
     except MeasurementError as failure:
-        return ConfigResult(config, ConfigStatus.FAILED, None, None, str(failure)), False
+        # Measured nothing, but the retune (if any) is applied: not FAILED.
+        return (
+            ConfigResult(config, ConfigStatus.SKIPPED, None, None, str(failure), retune_summary),
+            False,
+        )
     if cancel.is_set():
-        return ConfigResult(config, ConfigStatus.SKIPPED, None, None, "cancelled"), False
+        return (
+            ConfigResult(config, ConfigStatus.SKIPPED, None, None, "cancelled", retune_summary),
+            False,
+        )
     summary = summarize(measurement.epoch, min_measured_s=shape.min_measured_s)
     error = measurement.load_error
     if measurement.split:
@@ -334,20 +352,52 @@ def _apply(
 
 
 def _settle(
-    frames: FrameSource, tracker: EpochTracker, engine: ControlEngine, final: SweepConfig
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    running: SweepConfig,
+    final: SweepConfig,
 ) -> tuple[bool, str, str | None]:
-    """Put the service on ``final``: (done, what it runs now, error)."""
-    sample = _current(frames, tracker)
+    """Put the service on ``final`` from ``running``: (done, what it runs now, error)."""
+    if same_point(running, final):
+        return True, final.label, None
+    sample = _settled_sample(frames, tracker, running)
     if sample is None:
         return False, "unknown: the instance is not found", "the instance is gone"
-    if same_point(config_of(sample.config), final):
-        return True, final.label, None
     error, _summary, _broken = _apply(engine, tracker, sample, final, 0.0)
     if error is not None:
-        running = config_of(sample.config)
-        now = running.label if running is not None else "unknown"
-        return False, f"{now} (restoring {final.label} failed)", error
+        return False, f"{running.label} (restoring {final.label} failed)", error
     return True, final.label, None
+
+
+def as_running(sample: InstanceSample) -> InstanceSample:
+    """``sample`` with its ``workers`` setting at the count the master aims
+    for: a count changed through the control socket (``worker add``) leaves
+    Gunicorn's ``show config`` at the old value, and the planner reads it."""
+    target = sample.workers_target
+    setting = sample.config.get("workers")
+    if target is None or setting.value == target:
+        return sample
+    settings = dict(sample.config.settings)
+    settings["workers"] = dataclasses.replace(setting, value=target)
+    return dataclasses.replace(sample, config=dataclasses.replace(sample.config, settings=settings))
+
+
+def _settled_sample(
+    frames: FrameSource, tracker: EpochTracker, running: SweepConfig, timeout_s: float = 20.0
+) -> InstanceSample | None:
+    """A sample whose config shows ``running`` (the planner reads the sample's
+    values; they are re-read a moment after a reload), else the last one."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        sample = _current(frames, tracker)
+        if sample is not None:
+            sample = as_running(sample)
+        if sample is None or same_point(config_of(sample.config), running):
+            return sample
+        if time.monotonic() >= deadline:
+            return sample
+        time.sleep(0.5)
 
 
 def _current(frames: FrameSource, tracker: EpochTracker) -> InstanceSample | None:

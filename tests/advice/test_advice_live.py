@@ -9,10 +9,13 @@ waits for it (both are CPU-bound; see the run-queue wait in observation.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from gunicorn_tui.advice.collect import observe_and_advise
 from gunicorn_tui.advice.items import AdviceKind
+from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.load.driver import LoadRun
 from gunicorn_tui.load.profile import parse_profile_text
@@ -55,7 +58,12 @@ def _advise_under_load(name: str, port: int, profile_text: str) -> dict[str, obj
 
         # Let the load reach its steady state before the window opens.
         observe_and_advise(monitor.sample, select, duration_s=4.0)
-        report = observe_and_advise(monitor.sample, select, duration_s=12.0)
+        engine = ControlEngine(read_only=True, docker_client=monitor.watcher.client)  # type: ignore[union-attr]
+
+        def probe(sample: InstanceSample, modules: tuple[str, ...]) -> Mapping[str, bool]:
+            return engine.facts(sample, modules).modules
+
+        report = observe_and_advise(monitor.sample, select, duration_s=12.0, probe_classes=probe)
     finally:
         run.stop()
         run.join(15.0)
