@@ -282,7 +282,10 @@ def run_recover(args: argparse.Namespace) -> int:
                 f"({item.strategy}), {item.steps_done}/{item.steps_total} steps, {state}"
             )
         return EXIT_OK
-    if not pending:
+    from gunicorn_tui.cli.sweep_commands import recover_sweeps
+    from gunicorn_tui.sweep.recovery import interrupted_sweeps
+
+    if not pending and not interrupted_sweeps(engine):
         print(f"nothing to recover (state: {engine.state_dir})")
         return EXIT_OK
     try:
@@ -296,4 +299,8 @@ def run_recover(args: argparse.Namespace) -> int:
             f"{result.result}: {result.detail}"
         )
         failed = failed or not result.ok or result.result == "in progress"
+    # Killed sweeps: once their retunes are settled, put the original config back.
+    for sweep in recover_sweeps(engine):
+        print(f"{sweep.sweep_id}  sweep {sweep.target}: {sweep.result}: {sweep.detail}")
+        failed = failed or not sweep.ok
     return EXIT_FAILURE if failed else EXIT_OK

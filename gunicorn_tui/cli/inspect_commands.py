@@ -78,8 +78,14 @@ def run_snapshot(args: argparse.Namespace) -> int:
     finally:
         monitor.close()
     if args.json:
+        from gunicorn_tui.capacity.gather import gather_capacity
+
+        capacity = {
+            sample.key: gather_capacity(sample, frame.traffic.get(sample.key))
+            for sample in frame.instances
+        }
         document = snapshot_json(
-            frame.instances, frame.docker, frame.taken_at, frame.notices, frame.traffic
+            frame.instances, frame.docker, frame.taken_at, frame.notices, frame.traffic, capacity
         )
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -65,7 +65,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     description = "A terminal dashboard for tuning Gunicorn live."
     epilog = (
         "commands: ls, snapshot, watch, demo, scale, retune, reload, kill-worker, revert, "
-        "recover, load, compare, ab "
+        "recover, load, compare, ab, advise, sweep "
         "(run 'gtui COMMAND --help'). With no command, opens the dashboard on TARGETs "
         "(default: everything found). --read-only before or after a command disables actions."
     )
@@ -136,6 +136,11 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     from gunicorn_tui.cli.compare_commands import add_compare_parsers
 
     add_compare_parsers(commands, _Parser)
+    from gunicorn_tui.cli.advice_commands import add_advice_parser
+    from gunicorn_tui.cli.sweep_commands import add_sweep_parser
+
+    add_advice_parser(commands, _Parser)
+    add_sweep_parser(commands, _Parser)
     return dashboard, commands
 
 
@@ -210,6 +215,14 @@ def _handler(name: str) -> Handler:
 
         compare_handler: Handler = getattr(compare_commands, f"run_{name}")
         return compare_handler
+    if name == "advise":
+        from gunicorn_tui.cli.advice_commands import run_advise
+
+        return run_advise
+    if name == "sweep":
+        from gunicorn_tui.cli.sweep_commands import run_sweep_command
+
+        return run_sweep_command
     if name in _CONTROL_HANDLERS:
         from gunicorn_tui.cli import control_commands
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from gunicorn_tui.capacity.facts import CapacityFacts
 from gunicorn_tui.discovery.docker_engine import DaemonStatus
 from gunicorn_tui.model.instances import (
     ConfigSetting,
@@ -19,6 +20,7 @@ from gunicorn_tui.model.instances import (
     ResourceTotals,
     WorkerSample,
 )
+from gunicorn_tui.output.capacity_json import capacity_json
 from gunicorn_tui.output.traffic_json import traffic_json, workers_traffic_by_host_pid
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 
@@ -81,8 +83,13 @@ def totals_json(totals: ResourceTotals) -> dict[str, Any]:
     }
 
 
-def instance_json(sample: InstanceSample, traffic: TrafficView | None = None) -> dict[str, Any]:
-    """One instance as documented in the README (traffic null when not collected)."""
+def instance_json(
+    sample: InstanceSample,
+    traffic: TrafficView | None = None,
+    capacity: CapacityFacts | None = None,
+) -> dict[str, Any]:
+    """One instance as documented in the README (traffic and capacity null
+    when not collected)."""
     config = {name: setting_json(sample.config.get(name)) for name in HEADLINE_SETTINGS}
     per_worker = workers_traffic_by_host_pid(traffic) if traffic is not None else {}
     for name, setting in sample.config.settings.items():
@@ -113,6 +120,7 @@ def instance_json(sample: InstanceSample, traffic: TrafficView | None = None) ->
         ],
         "traffic": traffic_json(traffic) if traffic is not None else None,
         "totals": totals_json(sample.totals),
+        "capacity": capacity_json(capacity) if capacity is not None else None,
         "warnings": list(sample.warnings) + list(sample.config.warnings),
     }
 
@@ -127,13 +135,16 @@ def snapshot_json(
     taken_at: float,
     notices: tuple[str, ...] = (),
     traffic: Mapping[str, TrafficView] | None = None,
+    capacity: Mapping[str, CapacityFacts] | None = None,
 ) -> dict[str, Any]:
     """The whole ``gtui snapshot --json`` document."""
     views = traffic or {}
+    facts = capacity or {}
     return {
         "schema": SCHEMA,
         "taken_at": iso_time(taken_at),
         "docker": docker_json(docker),
-        "instances": [instance_json(sample, views.get(sample.key)) for sample in instances],
+        "instances": [instance_json(sample, views.get(sample.key), facts.get(sample.key))
+            for sample in instances],
         "notices": list(notices),
     }

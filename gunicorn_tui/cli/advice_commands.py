@@ -1,0 +1,108 @@
+"""``gtui advise TARGET``: observe an instance for a while and print advice.
+
+Each item says what to try (or not), the numbers it was judged on, and the
+``gtui retune`` command that prepares it. Nothing is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Mapping
+
+from gunicorn_tui.advice.collect import AdviceReport, observe_and_advise
+from gunicorn_tui.advice.items import AdviceItem
+from gunicorn_tui.cli.compare_commands import _monitor, _target_options
+from gunicorn_tui.cli.control_commands import _select
+from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.output.advice_json import advice_json
+
+MAX_OBSERVE_S = 600.0
+
+
+def add_advice_parser(
+    commands: dict[str, argparse.ArgumentParser], parser_class: type[argparse.ArgumentParser]
+) -> None:
+    """Register ``advise``."""
+    advise = parser_class(
+        prog="gtui advise",
+        description="Observe TARGET for --duration seconds (under whatever traffic it gets) "
+        "and print tuning advice, each item with its evidence and the retune it prepares.",
+    )
+    _target_options(advise)
+    advise.add_argument("--duration", type=float, default=10.0, metavar="S")
+    advise.add_argument("--json", action="store_true", help="print JSON")
+    commands["advise"] = advise
+
+
+def retune_command(target: str, request: RetuneRequest) -> str:
+    """The ``gtui retune`` command line that applies ``request``."""
+    words = ["gtui", "retune", target]
+    for name, value in request.changes().items():
+        flag = "--keep-alive" if name == "keepalive" else "--" + name.replace("_", "-")
+        if name == "preload_app":
+            words.append("--preload" if value else "--no-preload")
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def item_text(item: AdviceItem, target: str) -> list[str]:
+    """An item as indented text lines."""
+    lines = [f"[{item.kind.value}] {item.title}", f"    {item.detail}"]
+    if item.evidence:
+        lines.append("    evidence: " + "; ".join(e.text() for e in item.evidence))
+    if item.retune is not None:
+        lines.append(f"    prepare: {retune_command(target, item.retune)}")
+    return lines
+
+
+def report_text(report: AdviceReport, target: str) -> str:
+    """The whole report as text."""
+    observation = report.observation
+    head = (
+        f"advice for {report.sample.label} ({observation.samples} samples over "
+        f"{observation.window_s:.0f} s)"
+    )
+    lines = [head]
+    for item in report.items:
+        lines.extend(item_text(item, target))
+    return "\n".join(lines) + "\n"
+
+
+def run_advise(args: argparse.Namespace) -> int:
+    """``gtui advise TARGET [--duration S] [--json]``."""
+    if not 0 < args.duration <= MAX_OBSERVE_S:
+        raise CliError(f"--duration must be in (0, {MAX_OBSERVE_S:g}] seconds", EXIT_USAGE)
+    monitor = _monitor(args)
+    try:
+        sample = _select(monitor, args.target)
+        key = sample.key
+        client = monitor.watcher.client if monitor.watcher is not None else None
+        engine = ControlEngine(read_only=True, docker_client=client)
+
+        def probe(found: InstanceSample, modules: tuple[str, ...]) -> Mapping[str, bool]:
+            return engine.facts(found, modules).modules
+
+        def select(frame: MonitorFrame) -> InstanceSample | None:
+            return next((s for s in frame.instances if s.key == key), None)
+
+        print(f"gtui advise: observing {sample.label} for {args.duration:g} s", file=sys.stderr)
+        report = observe_and_advise(
+            monitor.sample, select, duration_s=args.duration, probe_classes=probe
+        )
+    finally:
+        monitor.close()
+    if report is None:
+        raise CliError(f"{args.target} was not seen while observing", EXIT_FAILURE)
+    if args.json:
+        print(json.dumps(advice_json(report), indent=2))
+    else:
+        print(report_text(report, args.target), end="")
+    return EXIT_OK

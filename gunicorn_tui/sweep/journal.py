@@ -1,0 +1,172 @@
+"""The sweep journal: the original config, written before the first retune.
+
+``sweeps/<id>.json`` in the state directory holds the target and the
+config the service ran before the sweep, durably. A clean end (restored,
+or the winner kept on purpose) moves it to ``sweeps/archive/``. A file left
+behind by a process that is gone means the sweep was killed: ``gtui
+recover`` puts the original config back (each retune of the sweep has its
+own journal too, settled first by the control engine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from gunicorn_tui.control.state_dir import ensure_dir, fsync_dir, write_durably
+from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.sweep.grid import SweepConfig
+
+_START_SLACK_S = 1.0
+
+
+@dataclass(frozen=True)
+class SweepTarget:
+    """How to find the instance again: container name, else the master's pid."""
+
+    key: str
+    label: str
+    container_name: str | None
+    master_pid: int | None
+
+    @classmethod
+    def of(cls, sample: InstanceSample) -> SweepTarget:
+        container = sample.container
+        return cls(
+            sample.key, sample.label, container.name if container else None, sample.master.pid
+        )
+
+    @property
+    def target_text(self) -> str:
+        """The TARGET argument that finds it (``name`` or ``pid:N``)."""
+        if self.container_name:
+            return self.container_name
+        return f"pid:{self.master_pid}"
+
+
+def _config_json(config: SweepConfig) -> dict[str, Any]:
+    return {"workers": config.workers, "worker_class": config.worker_class,
+            "threads": config.threads}  # fmt: skip
+
+
+def _config_from(data: Any) -> SweepConfig:
+    if not isinstance(data, dict):
+        raise ValueError("original config missing")
+    threads = data.get("threads")
+    return SweepConfig(
+        int(data["workers"]), str(data["worker_class"]), None if threads is None else int(threads)
+    )
+
+
+class SweepJournal:
+    """One sweep's journal file."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def target(self) -> SweepTarget:
+        target = self.data.get("target") or {}
+        return SweepTarget(
+            str(target.get("key", "")),
+            str(target.get("label", "?")),
+            target.get("container_name"),
+            target.get("master_pid"),
+        )
+
+    @property
+    def original(self) -> SweepConfig:
+        """The config to restore (ValueError when the file lacks it)."""
+        return _config_from(self.data.get("original"))
+
+    def holder_alive(self) -> bool:
+        """Whether the process that wrote it still runs (same pid, same start)."""
+        try:
+            process = psutil.Process(int(self.data.get("holder_pid", -1)))
+            started = process.create_time()
+        except (psutil.Error, ValueError):
+            return False
+        return abs(started - float(self.data.get("holder_started", 0.0))) <= _START_SLACK_S
+
+    def _save(self) -> None:
+        self.data["updated_at"] = time.time()
+        write_durably(self.path, json.dumps(self.data, indent=1, sort_keys=True).encode())
+
+    def note(self, **values: Any) -> None:
+        """Record progress (current config, results so far)."""
+        self.data.update(values)
+        self._save()
+
+    def archive(self, outcome: str) -> Path:
+        """Move to ``sweeps/archive/`` with how it ended."""
+        self.data["outcome"] = outcome
+        self.data["finished_at"] = time.time()
+        self._save()
+        archive = ensure_dir(self.path.parent / "archive")
+        target = archive / self.path.name
+        os.replace(self.path, target)
+        fsync_dir(archive)
+        fsync_dir(self.path.parent)
+        self.path = target
+        return target
+
+
+class SweepJournalStore:
+    """Sweep journals in one state directory."""
+
+    def __init__(self, state_directory: Path) -> None:
+        self.directory = state_directory / "sweeps"
+
+    def begin(
+        self, sample: InstanceSample, original: SweepConfig, configs: tuple[SweepConfig, ...]
+    ) -> SweepJournal:
+        """Write a new journal (durably) before anything changes."""
+        ensure_dir(self.directory)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        sweep_id = f"{stamp}-{uuid.uuid4().hex[:8]}"
+        target = SweepTarget.of(sample)
+        data: dict[str, Any] = {
+            "id": sweep_id,
+            "created_at": time.time(),
+            "holder_pid": os.getpid(),
+            "holder_started": psutil.Process().create_time(),
+            "target": {
+                "key": target.key,
+                "label": target.label,
+                "container_name": target.container_name,
+                "master_pid": target.master_pid,
+            },
+            "original": _config_json(original),
+            "configs": [_config_json(config) for config in configs],
+            "phase": "running",
+        }
+        journal = SweepJournal(self.directory / f"{sweep_id}.json", data)
+        journal._save()
+        return journal
+
+    def pending(self) -> list[SweepJournal]:
+        """Unfinished sweeps (of live processes too), oldest first; unreadable
+        files are left in place and skipped."""
+        if not self.directory.exists():
+            return []
+        found = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and "id" in data:
+                found.append(SweepJournal(path, data))
+        return sorted(found, key=lambda j: float(j.data.get("created_at", 0.0)))

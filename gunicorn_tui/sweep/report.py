@@ -1,0 +1,131 @@
+"""Sweep results as Markdown (with a text plot) and JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn_tui.compare.metrics import Metric
+from gunicorn_tui.compare.report import summary_json
+from gunicorn_tui.sweep.runner import ConfigResult, SweepResult
+
+SCHEMA = "gtui.sweep/1"
+_BAR_WIDTH = 30
+_MIB = 1024 * 1024
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value / _MIB:,.1f}"
+
+
+def _row(index: int, result: ConfigResult, sweep: SweepResult) -> str:
+    summary = result.summary
+    mark = " **winner**" if index == sweep.winner else ""
+    if summary is None:
+        return (
+            f"| {result.config.label}{mark} | {result.status.value} | n/a | n/a | n/a | n/a "
+            f"| {result.error or ''} |"
+        )
+    note = result.error or ("" if summary.enough_data else "not enough data")
+    return (
+        f"| {result.config.label}{mark} | {result.status.value} "
+        f"| {_number(result.throughput_rps)} | {_number(summary.latency_p99_ms)} "
+        f"| {_number(summary.cpu_ms_per_request, 2)} | {_mib(summary.memory_bytes)} | {note} |"
+    )
+
+
+def _bars(sweep: SweepResult, title: str, values: list[float | None], unit: str) -> list[str]:
+    top = max((v for v in values if v is not None), default=0.0)
+    width = max(len(r.config.label) for r in sweep.results)
+    lines = [title]
+    for result, value in zip(sweep.results, values, strict=True):
+        if value is None:
+            lines.append(f"{result.config.label:<{width}} | {result.status.value}")
+            continue
+        bar = "#" * (round(value / top * _BAR_WIDTH) if top > 0 else 0)
+        lines.append(f"{result.config.label:<{width}} | {bar} {value:,.1f} {unit}")
+    return lines
+
+
+def winner_line(sweep: SweepResult) -> str:
+    """The verdict in one line."""
+    if sweep.winner is None:
+        return "no winner: no config was measured with enough data"
+    winner = sweep.results[sweep.winner]
+    if sweep.runner_up is None or sweep.comparison is None:
+        return f"winner: {winner.config.label} (the only config measured with enough data)"
+    runner_up = sweep.results[sweep.runner_up]
+    margin = sweep.winner_margin_percent
+    significance = sweep.winner_significance
+    shown = "n/a" if margin is None else f"{margin:+.1f}%"
+    verdict = significance.value if significance is not None else "n/a"
+    return (
+        f"winner: {winner.config.label}, throughput {shown} over the runner-up "
+        f"{runner_up.config.label} ({verdict})"
+    )
+
+
+def sweep_markdown(sweep: SweepResult, *, title: str = "gtui sweep") -> str:
+    """A review-ready Markdown report: table, verdict, text plots."""
+    lines = [
+        f"# {title}",
+        "",
+        f"- load: {sweep.profile_label}",
+        f"- original config: {sweep.original.label}; now: {sweep.config_now}",
+        f"- status: {sweep.status.value}" + (f" ({sweep.reason})" if sweep.reason else ""),
+        f"- {winner_line(sweep)}",
+        "",
+        "| config | status | req/s | p99 ms | CPU ms/req | memory MiB | note |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    lines += [_row(index, result, sweep) for index, result in enumerate(sweep.results)]
+    plots = _bars(sweep, "throughput (req/s)", [r.throughput_rps for r in sweep.results], "req/s")
+    plots += [""]
+    plots += _bars(
+        sweep,
+        "p99 latency (ms)",
+        [r.summary.latency_p99_ms if r.summary else None for r in sweep.results],
+        "ms",
+    )
+    lines += ["", "```", *plots, "```", ""]
+    return "\n".join(lines)
+
+
+def sweep_json(sweep: SweepResult) -> dict[str, Any]:
+    """The sweep as one JSON document."""
+    comparison = sweep.comparison
+    return {
+        "schema": SCHEMA,
+        "status": sweep.status.value,
+        "reason": sweep.reason,
+        "profile": sweep.profile_label,
+        "original": sweep.original.__dict__,
+        "config_now": sweep.config_now,
+        "restored": sweep.restored,
+        "elapsed_s": round(sweep.elapsed_s, 1),
+        "winner": sweep.winner,
+        "runner_up": sweep.runner_up,
+        "winner_margin_percent": sweep.winner_margin_percent,
+        "winner_significance": (
+            sweep.winner_significance.value if sweep.winner_significance else None
+        ),
+        "winner_p_value": (
+            comparison.metric(Metric.REQUESTS_PER_S).p_value if comparison is not None else None
+        ),
+        "configs": [
+            {
+                "config": result.config.__dict__,
+                "label": result.config.label,
+                "status": result.status.value,
+                "error": result.error,
+                "retune": result.retune,
+                "throughput_rps": result.throughput_rps,
+                "summary": summary_json(result.summary) if result.summary else None,
+            }
+            for result in sweep.results
+        ],
+        "journal": sweep.journal_path,
+    }

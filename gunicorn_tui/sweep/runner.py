@@ -1,0 +1,406 @@
+"""Run a sweep: for each config retune, warm up, measure under the same
+load, record; then rank, and restore the original config.
+
+Order of business:
+
+1. The caller checks the values (:func:`~gunicorn_tui.sweep.grid.check_grid`)
+   and a read-only engine is refused here, before anything changes.
+2. The original config is journaled (:mod:`gunicorn_tui.sweep.journal`).
+3. Each config: retune through the control engine (skipped when the service
+   already runs it), measure ``warmup_s + measure_s`` under the profile
+   with the warm-up left out. A retune that fails (the new config does not
+   boot: the engine rolls back) is recorded as failed and the sweep goes on.
+4. The original config is restored (or the winner kept when asked), and
+   the journal archived.
+
+Cancelling (the ``cancel`` event: the CLI sets it on Ctrl-C) stops the
+measurement within a second; a retune in progress is finished by the
+engine, never abandoned, and then the original config is restored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gunicorn_tui.compare.comparison import EpochComparison, Significance, compare_epochs
+from gunicorn_tui.compare.epochs import Epoch, EpochTracker
+from gunicorn_tui.compare.measurement import FrameSource, MeasurementError, measure_epoch
+from gunicorn_tui.compare.metrics import Metric
+from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, EpochSummary, summarize
+from gunicorn_tui.control.engine import (
+    READ_ONLY_REASON,
+    ActionRefused,
+    ControlEngine,
+    EngineUnavailable,
+)
+from gunicorn_tui.control.progress import OutcomeStatus
+from gunicorn_tui.load.profile import LoadProfile
+from gunicorn_tui.load.target import LoadTarget
+from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.sweep.grid import SweepConfig, config_of, same_point
+from gunicorn_tui.sweep.journal import SweepJournalStore
+
+MAX_MEASURE_S = 600.0
+
+
+class SweepStatus(StrEnum):
+    """How a sweep ended."""
+
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the service could not be kept on a known config by itself
+
+
+class ConfigStatus(StrEnum):
+    """How one config fared."""
+
+    MEASURED = "measured"
+    FAILED = "failed"  # did not boot, or the retune was refused
+    SKIPPED = "skipped"  # cancelled before its turn
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    """One config's measurement (or why it has none)."""
+
+    config: SweepConfig
+    status: ConfigStatus
+    summary: EpochSummary | None
+    epoch: Epoch | None
+    error: str | None = None
+    retune: str | None = None  # the engine's summary of the retune
+
+    @property
+    def throughput_rps(self) -> float | None:
+        """Server-side req/s, else the load driver's."""
+        if self.summary is None:
+            return None
+        if self.summary.requests_per_s is not None:
+            return self.summary.requests_per_s
+        return self.summary.client_requests_per_s
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How long each config is warmed up and measured."""
+
+    warmup_s: float = 5.0
+    measure_s: float = 20.0
+    interval_s: float = 1.0
+    min_measured_s: float = DEFAULT_MIN_MEASURED_S
+    keep_winner: bool = False
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """Posted as the sweep goes."""
+
+    index: int  # the config being handled (0-based); -1 before and after
+    total: int
+    stage: str  # "retune", "measure", "restore", "done"
+    detail: str
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep measured, who won, and what the service runs now."""
+
+    status: SweepStatus
+    original: SweepConfig
+    results: tuple[ConfigResult, ...]
+    winner: int | None  # index into results
+    runner_up: int | None
+    comparison: EpochComparison | None  # runner-up (before) vs winner (after)
+    config_now: str
+    restored: bool
+    reason: str | None
+    elapsed_s: float
+    profile_label: str
+    journal_path: str | None
+
+    @property
+    def winner_significance(self) -> Significance | None:
+        """How sure the throughput lead over the runner-up is."""
+        if self.comparison is None:
+            return None
+        return self.comparison.metric(Metric.REQUESTS_PER_S).significance
+
+    @property
+    def winner_margin_percent(self) -> float | None:
+        """The winner's throughput lead over the runner-up, in percent."""
+        if self.comparison is None:
+            return None
+        return self.comparison.metric(Metric.REQUESTS_PER_S).percent_change
+
+
+class SweepRefused(Exception):
+    """A sweep that will not start; nothing was changed."""
+
+
+def rank(results: tuple[ConfigResult, ...]) -> list[int]:
+    """Indices of measured configs with enough data, best throughput first."""
+    usable = [
+        index
+        for index, result in enumerate(results)
+        if result.status is ConfigStatus.MEASURED
+        and result.summary is not None
+        and result.summary.enough_data
+        and result.throughput_rps is not None
+    ]
+    return sorted(usable, key=lambda index: -(results[index].throughput_rps or 0.0))
+
+
+def run_sweep(
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    configs: tuple[SweepConfig, ...],
+    profile: LoadProfile,
+    target: LoadTarget,
+    *,
+    settings: SweepSettings | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+) -> SweepResult:
+    """Run the sweep on the instance ``tracker`` follows (module docstring)."""
+    shape = settings or SweepSettings()
+    if engine.read_only:
+        raise SweepRefused(READ_ONLY_REASON)
+    if not configs:
+        raise SweepRefused("no configs to sweep")
+    if not 0 < shape.measure_s <= MAX_MEASURE_S or shape.warmup_s < 0:
+        raise SweepRefused(f"--measure must be in (0, {MAX_MEASURE_S:g}] s, --warmup >= 0")
+    cancel = cancel if cancel is not None else threading.Event()
+    started = time.monotonic()
+    sample = _current(frames, tracker)
+    if sample is None:
+        raise SweepRefused("the instance is not found")
+    sample = as_running(sample)
+    original = config_of(sample.config)
+    if original is None:
+        raise SweepRefused("the current worker count is unknown: nothing to restore to")
+    pending = [j for j in engine.pending() if j.target == sample.label]
+    if pending:
+        raise SweepRefused(
+            f"an interrupted {pending[0].action} ({pending[0].journal_id}) must be settled "
+            "first: run `gtui recover`"
+        )
+    journal = SweepJournalStore(engine.state_dir).begin(sample, original, configs)
+
+    def post(index: int, stage: str, detail: str) -> None:
+        if on_progress is not None:
+            on_progress(SweepProgress(index, len(configs), stage, detail))
+
+    results: list[ConfigResult] = []
+    reason: str | None = None
+    broken = False
+    # What the service runs, as the sweep knows it: a sample's config can lag
+    # a reload by a few seconds, the engine's outcome does not.
+    running = original
+    for index, config in enumerate(configs):
+        if cancel.is_set():
+            break
+        result, broken = _run_one(
+            index, config, running, frames, tracker, engine, profile, target, shape, cancel, post
+        )
+        if result.retune is not None and result.status is not ConfigStatus.FAILED:
+            running = config
+        results.append(result)
+        journal.note(current=config.label, done=len(results))
+        if broken:
+            reason = f"{config.label}: {result.error}; the service needs `gtui recover`"
+            break
+    for config in configs[len(results) :]:
+        results.append(ConfigResult(config, ConfigStatus.SKIPPED, None, None, "cancelled"))
+    frozen = tuple(results)
+    order = rank(frozen)
+    winner = order[0] if order else None
+    runner_up = order[1] if len(order) > 1 else None
+    comparison = None
+    if winner is not None and runner_up is not None:
+        before, after = frozen[runner_up].epoch, frozen[winner].epoch
+        assert before is not None and after is not None
+        comparison = compare_epochs(before, after, min_measured_s=shape.min_measured_s)
+    final = original
+    if shape.keep_winner and winner is not None and not cancel.is_set():
+        final = frozen[winner].config
+    restored, config_now, restore_error = (False, "unknown: run `gtui recover`", None)
+    if not broken:
+        post(-1, "restore", f"back to {final.label}")
+        restored, config_now, restore_error = _settle(frames, tracker, engine, running, final)
+    status = SweepStatus.CANCELLED if cancel.is_set() else SweepStatus.COMPLETED
+    if broken or not restored:
+        status = SweepStatus.FAILED
+        reason = reason or restore_error
+    else:
+        journal.archive(f"{status.value}: {config_now}")
+    post(-1, "done", config_now)
+    return SweepResult(
+        status=status,
+        original=original,
+        results=frozen,
+        winner=winner,
+        runner_up=runner_up,
+        comparison=comparison,
+        config_now=config_now,
+        restored=restored and final == original,
+        reason=reason,
+        elapsed_s=time.monotonic() - started,
+        profile_label=profile.source,
+        journal_path=str(journal.path),
+    )
+
+
+def _run_one(
+    index: int,
+    config: SweepConfig,
+    running: SweepConfig,
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    profile: LoadProfile,
+    target: LoadTarget,
+    shape: SweepSettings,
+    cancel: threading.Event,
+    post: Callable[[int, str, str], None],
+) -> tuple[ConfigResult, bool]:
+    """One config: (its result, whether the service is left on no known config)."""
+    post(index, "retune", config.label)
+    retune_summary = None
+    sample = _settled_sample(frames, tracker, running)
+    if sample is None:
+        return ConfigResult(config, ConfigStatus.FAILED, None, None, "the instance is gone"), True
+    if not same_point(running, config):
+        error, retune_summary, broken = _apply(engine, tracker, sample, config, shape.warmup_s)
+        if error is not None:
+            result = ConfigResult(config, ConfigStatus.FAILED, None, None, error, retune_summary)
+            return result, broken
+    else:
+        tracker.mark_change(f"sweep: {config.label} (already running)", warmup_s=shape.warmup_s)
+    if cancel.is_set():
+        return (
+            ConfigResult(config, ConfigStatus.SKIPPED, None, None, "cancelled", retune_summary),
+            False,
+        )
+    post(index, "measure", f"{config.label}: {shape.warmup_s:g} s warm-up + {shape.measure_s:g} s")
+    try:
+        measurement = measure_epoch(
+            frames,
+            tracker,
+            duration_s=shape.warmup_s + shape.measure_s,
+            profile=profile,
+            target=target,
+            load_warmup_s=shape.warmup_s,
+            interval_s=shape.interval_s,
+            stop_event=cancel,
+        )
+    except MeasurementError as failure:
+        # Measured nothing, but the retune (if any) is applied: not FAILED.
+        return (
+            ConfigResult(config, ConfigStatus.SKIPPED, None, None, str(failure), retune_summary),
+            False,
+        )
+    if cancel.is_set():
+        return (
+            ConfigResult(config, ConfigStatus.SKIPPED, None, None, "cancelled", retune_summary),
+            False,
+        )
+    summary = summarize(measurement.epoch, min_measured_s=shape.min_measured_s)
+    error = measurement.load_error
+    if measurement.split:
+        error = "the configuration changed during the measurement: " + ", ".join(
+            change.label for change in measurement.changes
+        )
+    return (
+        ConfigResult(
+            config, ConfigStatus.MEASURED, summary, measurement.epoch, error, retune_summary
+        ),
+        False,
+    )
+
+
+def _apply(
+    engine: ControlEngine,
+    tracker: EpochTracker,
+    sample: InstanceSample,
+    config: SweepConfig,
+    warmup_s: float,
+) -> tuple[str | None, str | None, bool]:
+    """Retune to ``config``: (error or None, the engine's summary, service broken)."""
+    try:
+        plan = engine.plan_retune(sample, config.request())
+    except (ActionRefused, EngineUnavailable) as error:
+        return str(error), None, False
+    if not plan.ok:
+        return f"refused: {plan.refusal}", None, False
+    tracker.begin_change(f"sweep: {config.label}")
+    try:
+        outcome = engine.execute(plan)
+    except (ActionRefused, EngineUnavailable) as error:
+        tracker.end_change(note=f"refused: {error}", warmup_s=warmup_s)
+        return str(error), None, False
+    tracker.end_change(note=outcome.summary(), warmup_s=warmup_s)
+    if outcome.ok:
+        return None, outcome.summary(), False
+    broken = outcome.status is OutcomeStatus.NEEDS_RECOVERY
+    return outcome.error or outcome.status.value, outcome.summary(), broken
+
+
+def _settle(
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    running: SweepConfig,
+    final: SweepConfig,
+) -> tuple[bool, str, str | None]:
+    """Put the service on ``final`` from ``running``: (done, what it runs now, error)."""
+    if same_point(running, final):
+        return True, final.label, None
+    sample = _settled_sample(frames, tracker, running)
+    if sample is None:
+        return False, "unknown: the instance is not found", "the instance is gone"
+    error, _summary, _broken = _apply(engine, tracker, sample, final, 0.0)
+    if error is not None:
+        return False, f"{running.label} (restoring {final.label} failed)", error
+    return True, final.label, None
+
+
+def as_running(sample: InstanceSample) -> InstanceSample:
+    """``sample`` with its ``workers`` setting at the count the master aims
+    for: a count changed through the control socket (``worker add``) leaves
+    Gunicorn's ``show config`` at the old value, and the planner reads it."""
+    target = sample.workers_target
+    setting = sample.config.get("workers")
+    if target is None or setting.value == target:
+        return sample
+    settings = dict(sample.config.settings)
+    settings["workers"] = dataclasses.replace(setting, value=target)
+    return dataclasses.replace(sample, config=dataclasses.replace(sample.config, settings=settings))
+
+
+def _settled_sample(
+    frames: FrameSource, tracker: EpochTracker, running: SweepConfig, timeout_s: float = 20.0
+) -> InstanceSample | None:
+    """A sample whose config shows ``running`` (the planner reads the sample's
+    values; they are re-read a moment after a reload), else the last one."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        sample = _current(frames, tracker)
+        if sample is not None:
+            sample = as_running(sample)
+        if sample is None or same_point(config_of(sample.config), running):
+            return sample
+        if time.monotonic() >= deadline:
+            return sample
+        time.sleep(0.5)
+
+
+def _current(frames: FrameSource, tracker: EpochTracker) -> InstanceSample | None:
+    frame = frames()
+    tracker.observe_frame(frame)
+    return tracker.select(frame)

@@ -1,0 +1,127 @@
+"""Sweeps against real containers: the ranking's truth, bad values refused
+before anything starts, and Ctrl-C restoring the original config."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from gunicorn_tui.compare.comparison import Significance
+from gunicorn_tui.compare.epochs import EpochTracker
+from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.load.profile import parse_profile_text
+from gunicorn_tui.load.target import LoadTarget
+from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
+from gunicorn_tui.monitor.targets import parse_target
+from gunicorn_tui.sweep.grid import build_grid
+from gunicorn_tui.sweep.runner import ConfigStatus, SweepSettings, SweepStatus, run_sweep
+from tests.control.helpers import gunicorn_container, run_gtui, wait_worker_count, worker_count
+from tests.harness.containers import ContainerFactory
+from tests.images import tags
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+ACCESS = ("--access-logfile", "-", "--access-logformat",
+          '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s %(p)s')  # fmt: skip
+IO_PROFILE = (
+    '[run]\nmode = "closed"\nconcurrency = 8\nduration_s = 1\nconnections = 8\n'
+    '[[request]]\npath = "/io?ms=100"\n'
+)
+
+
+def _io_container(factory: ContainerFactory, image: str = tags.GUNICORN_LATEST) -> tuple[str, int]:
+    # No -w on the command line: retunes go in place (a gtui config file and HUP).
+    container, port = gunicorn_container(factory, image, *ACCESS)
+    return container.name or "", port
+
+
+def test_a_sweep_over_1_2_4_sync_workers_on_io_ranks_4_first_and_restores(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    name, port = _io_container(container_factory)
+    monitor = Monitor(MonitorOptions(targets=(parse_target(name),), statsd_address=None))
+    monitor.open(wait_for_docker_s=15.0)
+    try:
+        sample = next(s for s in monitor.sample().instances)
+        result = run_sweep(
+            monitor.sample,
+            EpochTracker(sample.key, warmup_s=3.0),
+            ControlEngine(state_directory=tmp_path / "state", docker_client=docker_client),
+            build_grid((1, 2, 4), ("sync",), None),
+            parse_profile_text(IO_PROFILE, source="io"),
+            LoadTarget(f"http://127.0.0.1:{port}"),
+            settings=SweepSettings(warmup_s=3.0, measure_s=15.0),
+        )
+    finally:
+        monitor.close()
+    labels = [r.config.label for r in result.results]
+    assert result.status is SweepStatus.COMPLETED, result.reason
+    assert [r.status for r in result.results] == [ConfigStatus.MEASURED] * 3, result.results
+    assert result.winner is not None and labels[result.winner] == "4 x sync", labels
+    assert result.runner_up is not None and labels[result.runner_up] == "2 x sync"
+    assert result.winner_significance is Significance.SIGNIFICANT
+    assert (result.winner_margin_percent or 0) > 0
+    assert result.restored and result.config_now == "1 x sync"
+    assert wait_worker_count(docker_client.containers.get(name), 1) == 1
+    assert not list((tmp_path / "state" / "sweeps").glob("*.json"))  # archived
+
+
+def test_bad_sweep_values_are_refused_before_anything_starts(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    name, _port = _io_container(container_factory, tags.GUNICORN_NO_SETPROCTITLE)
+    started = docker_client.containers.get(name).attrs["State"]["StartedAt"]
+    profile = tmp_path / "io.toml"
+    profile.write_text(IO_PROFILE)
+    env = {"GTUI_STATE_DIR": str(tmp_path / "state")}
+    cases = [
+        (("--workers", "0,2"), 2, "--workers: 0 is not a worker count"),
+        (("--workers", "2", "--worker-class", "quantum"), 2, "unknown worker class 'quantum'"),
+        (("--workers", "2", "--worker-class", "sync,gevent"), 2,
+         "gevent cannot run here: gunicorn.workers.ggevent does not import"),
+        (("--workers", "2", "--read-only"), 1, "read-only session"),
+    ]  # fmt: skip
+    for extra, code, message in cases:
+        result = run_gtui("sweep", name, "--profile", str(profile), "--yes", *extra, env=env)
+        assert result.returncode == code, (extra, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert docker_client.containers.get(name).attrs["State"]["StartedAt"] == started
+    assert worker_count(docker_client.containers.get(name)) == 1
+    assert not (tmp_path / "state" / "sweeps").exists()
+
+
+def test_ctrl_c_during_a_sweep_restores_the_original_config(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    name, _port = _io_container(container_factory)
+    profile = tmp_path / "io.toml"
+    profile.write_text(IO_PROFILE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn_tui", "sweep", name, "--workers", "3,2",
+         "--profile", str(profile), "--warmup", "2", "--measure", "30", "--yes"],
+        env={**os.environ, "PYTHONPATH": str(REPO), "GTUI_STATE_DIR": str(tmp_path / "state")},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        container = docker_client.containers.get(name)
+        # Wait until the first config (3 workers) is applied and measured.
+        assert wait_worker_count(container, 3, timeout_s=60.0) == 3
+        time.sleep(3.0)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "restoring the original config" in stderr
+    assert "now: 1 x sync" in stdout, stdout
+    assert wait_worker_count(docker_client.containers.get(name), 1) == 1
+    assert not list((tmp_path / "state" / "sweeps").glob("*.json"))
