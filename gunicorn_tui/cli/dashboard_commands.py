@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
@@ -48,6 +49,17 @@ def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
     )
 
 
+def _export_dir(args: argparse.Namespace) -> Path | None:
+    """``--export-dir``, refused up front when it names a file."""
+    value = getattr(args, "export_dir", None)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise CliError(f"--export-dir {value}: not a directory", EXIT_USAGE)
+    return path
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     """Open the dashboard on the TARGETs (default: everything found)."""
     _check_refresh(args.refresh)
@@ -57,7 +69,13 @@ def run_dashboard(args: argparse.Namespace) -> int:
     subtitle = " ".join(args.targets) if args.targets else ""
     if args.read_only:
         subtitle = f"{subtitle} [read-only]".strip()
-    app = GtuiApp(monitor, refresh_s=args.refresh, subtitle=subtitle, engine=_engine(args, monitor))
+    app = GtuiApp(
+        monitor,
+        refresh_s=args.refresh,
+        subtitle=subtitle,
+        engine=_engine(args, monitor),
+        export_dir=_export_dir(args),
+    )
     with _exit_on_hangup(app):
         app.run()
     return EXIT_OK
