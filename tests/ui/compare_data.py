@@ -27,7 +27,9 @@ def _wobble(index: int) -> float:
     return 1.0 + _WOBBLE[index % len(_WOBBLE)]
 
 
-def two_epoch_tracker(*, client: bool = True, after_seconds: int = SECONDS_PER_EPOCH) -> EpochTracker:
+def two_epoch_tracker(
+    *, client: bool = True, after_seconds: int = SECONDS_PER_EPOCH
+) -> EpochTracker:
     """A tracker holding the two epochs described in the module docstring."""
     now = [float(T0)]
     tracker = EpochTracker("local:100", warmup_s=5.0, clock=lambda: now[0])
@@ -46,7 +48,7 @@ def two_epoch_tracker(*, client: bool = True, after_seconds: int = SECONDS_PER_E
                 workers=workers,
                 cpu_percent=(120.0 if after else 95.0) * wobble,
                 memory_bytes=(180_000_000 if after else 100_000_000),
-                busy=2 if after else 2,
+                busy=2,
             )
         )
         if index == end:

@@ -81,15 +81,20 @@ def _mark_style(item: MetricComparison) -> str:
     return "$text-muted"
 
 
-def metric_row(item: MetricComparison) -> Content:
-    """One metric's row (fixed column widths)."""
+def metric_row(item: MetricComparison, enough_data: bool = True) -> Content:
+    """One metric's row (fixed column widths). When an epoch is too short
+    to have any figure yet, its missing value is "not enough data" (``n/d``),
+    not "not measured"."""
     before = format_value(item.metric, item.before)
     after = format_value(item.metric, item.after)
+    mark, style = mark_text(item), _mark_style(item)
+    if item.significance is Significance.UNAVAILABLE and not enough_data:
+        mark, style = Significance.NOT_ENOUGH_DATA.mark, "$warning"
     return Content.assemble(
         f"{_cut(item.label, _LABEL_W - 1):<{_LABEL_W}}",
         f"{before:>{_VALUE_W}} {after:>{_VALUE_W}} ",
         f"{format_delta(item):>{_DELTA_W}} {_percent(item):>{_PERCENT_W}}  ",
-        (mark_text(item), _mark_style(item)),
+        (mark, style),
     )
 
 
@@ -141,7 +146,7 @@ def comparison_content(comparison: EpochComparison) -> Content:
                 )
             continue
         lines.append(Content.styled(_SIDE_TITLES[side], "bold $text-muted"))
-        lines.extend(metric_row(item) for item in rows)
+        lines.extend(metric_row(item, comparison.enough_data) for item in rows)
     lines.append(
         Content.styled(
             f"{comparison.method}, alpha {comparison.alpha:g}. * significant  ~ negligible  "

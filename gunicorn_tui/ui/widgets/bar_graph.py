@@ -160,6 +160,11 @@ class BarGraph(Widget):
         """The kind of each column as last drawn (for tests and tools)."""
         return list(self._shown_kinds)
 
+    @property
+    def shown_rows(self) -> list[str]:
+        """The text of each row as last drawn, top first."""
+        return list(self._rows)
+
     def _layout_rows(self, width: int, height: int) -> None:
         shown = bucket_max(self._values, width)
         rows = bar_rows(shown, height, self._low, self._high)
