@@ -54,7 +54,7 @@ from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.load.profile import LoadProfile, ProfileError, load_profile_or_builtin
-from gunicorn_tui.load.target import LoadTarget, TargetError, resolve_target
+from gunicorn_tui.load.target import LoadTarget, TargetError, bind_of, resolve_target
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import TargetKind, parse_target
@@ -170,15 +170,6 @@ def _monitor(args: argparse.Namespace) -> Monitor:
     return monitor
 
 
-def _bind_of(sample: InstanceSample) -> str | list[str] | None:
-    bind = sample.config.value("bind")
-    if isinstance(bind, str):
-        return bind
-    if isinstance(bind, list | tuple):
-        return [str(item) for item in bind]
-    return None
-
-
 def _profile(name: str, duration: float | None = None) -> LoadProfile:
     overrides: dict[str, object] = {}
     if duration is not None:
@@ -193,7 +184,7 @@ def _profile(name: str, duration: float | None = None) -> LoadProfile:
 def _load_target(profile: LoadProfile, url: str | None, sample: InstanceSample) -> LoadTarget:
     try:
         return resolve_target(
-            override_url=url, profile_base_url=profile.base_url, bind=_bind_of(sample)
+            override_url=url, profile_base_url=profile.base_url, bind=bind_of(sample)
         )
     except TargetError as error:
         raise CliError(str(error), EXIT_USAGE) from error
@@ -226,7 +217,7 @@ def run_load(args: argparse.Namespace) -> int:
     else:
         monitor = _monitor(args)
         try:
-            bind = _bind_of(_select(monitor, args.target))
+            bind = bind_of(_select(monitor, args.target))
         finally:
             monitor.close()
     if url:

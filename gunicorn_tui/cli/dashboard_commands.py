@@ -7,6 +7,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,17 @@ class _MonitorOpening:
         return self._monitor
 
 
+def _export_dir(args: argparse.Namespace) -> Path | None:
+    """``--export-dir``, refused up front when it names a file."""
+    value = getattr(args, "export_dir", None)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise CliError(f"--export-dir {value}: not a directory", EXIT_USAGE)
+    return path
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     """Open the dashboard on the TARGETs (default: everything found)."""
     _check_refresh(args.refresh)
@@ -103,6 +115,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         subtitle=subtitle,
         engine=_engine(args, monitor),
         primed=True,
+        export_dir=_export_dir(args),
     )
     with _exit_on_hangup(app):
         app.run()

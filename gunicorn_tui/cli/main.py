@@ -80,6 +80,11 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         metavar="SECONDS",
         help="seconds between samples (default 1.0; + and - change it live)",
     )
+    dashboard.add_argument(
+        "--export-dir",
+        metavar="DIR",
+        help="where the Compare screen's export (e) writes (default: the current directory)",
+    )
 
     commands: dict[str, argparse.ArgumentParser] = {}
 

@@ -41,7 +41,8 @@ def format_value(metric: Metric, value: float | None) -> str:
     return f"{value:.1f} {unit}"
 
 
-def _format_delta(item: MetricComparison) -> str:
+def format_delta(item: MetricComparison) -> str:
+    """After minus before, signed, in the metric's unit (``-`` when none)."""
     if item.delta is None:
         return "-"
     unit = item.unit
@@ -54,7 +55,8 @@ def _format_delta(item: MetricComparison) -> str:
     return sign + format_value(item.metric, magnitude)
 
 
-def _format_percent(item: MetricComparison) -> str:
+def format_percent_change(item: MetricComparison) -> str:
+    """The change relative to before, signed (or "not enough data")."""
     if item.significance is Significance.NOT_ENOUGH_DATA and item.delta is None:
         return "not enough data"
     if item.percent_change is None:
@@ -62,14 +64,16 @@ def _format_percent(item: MetricComparison) -> str:
     return f"{item.percent_change:+.1f}%"
 
 
-def _mark(item: MetricComparison) -> str:
+def mark_text(item: MetricComparison) -> str:
+    """The significance mark, with "better"/"worse" on a significant change."""
     mark = item.significance.mark
     if item.significance is Significance.SIGNIFICANT and item.improved is not None:
         mark += " better" if item.improved else " worse"
     return mark
 
 
-def _config_line(config: EpochConfig | None) -> str:
+def config_line(config: EpochConfig | None) -> str:
+    """An epoch's configuration in one line, with where it ran."""
     if config is None:
         return "unknown"
     settings = ", ".join(
@@ -79,7 +83,8 @@ def _config_line(config: EpochConfig | None) -> str:
     return f"{config.describe()} ({where}; {settings or 'settings unknown'})"
 
 
-def _clock(at: float | None) -> str:
+def clock_text(at: float | None) -> str:
+    """Local date and time of ``at`` ("now" for an open end)."""
     if at is None or not math.isfinite(at):
         return "now"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
@@ -88,9 +93,9 @@ def _clock(at: float | None) -> str:
 def _epoch_line(name: str, summary: EpochSummary) -> str:
     return (
         f"- **{name}**: epoch {summary.epoch_id} ({summary.change_label}), "
-        f"{_clock(summary.started_at)} to {_clock(summary.ended_at)}; "
+        f"{clock_text(summary.started_at)} to {clock_text(summary.ended_at)}; "
         f"{summary.warmup_s:.0f} s of warm-up left out, {summary.measured_s:.0f} s measured; "
-        f"config: {_config_line(summary.config)}"
+        f"config: {config_line(summary.config)}"
     )
 
 
@@ -113,8 +118,8 @@ def comparison_markdown(
             continue
         lines.append(
             f"| {item.label} | {format_value(item.metric, item.before)} | "
-            f"{format_value(item.metric, item.after)} | {_format_delta(item)} | "
-            f"{_format_percent(item)} | {_mark(item)} |"
+            f"{format_value(item.metric, item.after)} | {format_delta(item)} | "
+            f"{format_percent_change(item)} | {mark_text(item)} |"
         )
     lines.append("")
     lines.append(_epoch_line("before", comparison.before))

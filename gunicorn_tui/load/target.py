@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gunicorn_tui.model.instances import InstanceSample
+
 # Gunicorn's own default when a bind has no port.
 _GUNICORN_DEFAULT_PORT = 8000
 
@@ -116,6 +118,16 @@ def _url_for_tcp_bind(bind: str, scheme: str) -> str:
     if not 0 < port < 65536:
         raise TargetError(f"bind: port {port} is out of range in {bind!r}")
     return validate_base_url(f"{scheme}://{host_part}:{port}", field="bind")
+
+
+def bind_of(sample: InstanceSample) -> str | list[str] | None:
+    """The bind address(es) ``sample``'s configuration shows, if known."""
+    bind = sample.config.value("bind")
+    if isinstance(bind, str):
+        return bind
+    if isinstance(bind, list | tuple):
+        return [str(item) for item in bind]
+    return None
 
 
 def resolve_target(

@@ -144,7 +144,9 @@ def snapshot_json(
         "schema": SCHEMA,
         "taken_at": iso_time(taken_at),
         "docker": docker_json(docker),
-        "instances": [instance_json(sample, views.get(sample.key), facts.get(sample.key))
-            for sample in instances],
+        "instances": [
+            instance_json(sample, views.get(sample.key), facts.get(sample.key))
+            for sample in instances
+        ],
         "notices": list(notices),
     }

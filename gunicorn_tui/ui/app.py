@@ -3,12 +3,23 @@
 Sampling runs in a thread worker; when a frame arrives the next sample is
 scheduled with a one-shot timer, so a slow Docker or /proc never makes
 samples pile up. Tables are updated cell by cell.
+
+Every frame also feeds an :class:`~gunicorn_tui.compare.epochs.EpochRegistry`
+(in the thread that sampled it), so each instance's configuration changes,
+from gtui's actions or from outside, start epochs: marked on the graphs,
+compared on the Compare screen (``C``), exported from there. A guided A/B
+samples through the same path while it runs, with the dashboard's own
+sampler paused, so the source is never sampled by two threads at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from textual import on, work
@@ -19,16 +30,35 @@ from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S, EpochChange, EpochRegistry, EpochTracker
+from gunicorn_tui.compare.export import (
+    ExportedFiles,
+    ExportError,
+    default_export_directory,
+    export_stem,
+    write_comparison,
+)
+from gunicorn_tui.compare.guided_ab import (
+    AbProgress,
+    AbResult,
+    AbSettings,
+    AbStage,
+    run_guided_ab,
+)
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import ActionOutcome
 from gunicorn_tui.control.requests import RetuneRequest, parse_scale
+from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
+from gunicorn_tui.load.target import TargetError, bind_of, resolve_target
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
-from gunicorn_tui.ui.actions.retune_form import RetuneForm
+from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
+from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
+from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.help_screen import HelpScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
@@ -56,6 +86,14 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
+def _ab_lines(result: AbResult) -> tuple[str, ...]:
+    """What a guided A/B adds to its export: the change and how it went."""
+    lines = [f"guided A/B: {', '.join(f'{k}={v}' for k, v in result.request.changes().items())}"]
+    if result.outcome is not None:
+        lines.append(f"retune: {result.outcome.summary()}")
+    return tuple(lines)
+
+
 def _nearest_step(refresh_s: float) -> int:
     return min(range(len(REFRESH_STEPS_S)), key=lambda i: abs(REFRESH_STEPS_S[i] - refresh_s))
 
@@ -68,8 +106,9 @@ class GtuiApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="help"),
         Binding("slash", "filter", "Filter", id="filter"),
-        Binding("s", "sort", "Sort", id="sort"),
+        Binding("s", "sort", "Sort", show=False, id="sort"),
         Binding("c", "show_config", "Config", id="config"),
+        Binding("C,m", "compare", "Compare", id="compare"),
         Binding("1", "show_tab('tab-workers')", "Workers", show=False, id="tab.workers"),
         Binding("2", "show_tab('tab-traffic')", "Traffic", show=False, id="tab.traffic"),
         Binding("3", "show_tab('tab-endpoints')", "Endpoints", show=False, id="tab.endpoints"),
@@ -96,6 +135,10 @@ class GtuiApp(App[None]):
         subtitle: str = "",
         on_first_frame: Callable[[float], None] | None = None,
         engine: ControlEngine | None = None,
+        *,
+        warmup_s: float = DEFAULT_WARMUP_S,
+        export_dir: Path | None = None,
+        ab_settings: AbSettings | None = None,
         primed: bool = False,
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
@@ -103,7 +146,16 @@ class GtuiApp(App[None]):
         super().__init__()
         self.source = source
         self.engine = engine
-        self.actions = ActionRunner(self, engine, self._action_finished)
+        self.epochs = EpochRegistry(warmup_s=warmup_s)
+        self.warmup_s = warmup_s
+        self.export_dir = export_dir
+        self.ab_settings = ab_settings or AbSettings(warmup_s=warmup_s)
+        self.actions = ActionRunner(self, engine, self._action_finished, epochs=self.epochs)
+        self.last_export: ExportedFiles | None = None
+        self.last_ab: AbResult | None = None
+        self._ab_cancel: threading.Event | None = None
+        # The source is sampled by the sampler thread or a guided A/B's, never both.
+        self._source_lock = threading.Lock()
         self.last_outcome: ActionOutcome | None = None
         self._refresh_index = _nearest_step(refresh_s)
         self.refresh_s = REFRESH_STEPS_S[self._refresh_index]
@@ -152,12 +204,30 @@ class GtuiApp(App[None]):
         self._request_sample()
 
     def on_unmount(self) -> None:
-        self.source.close()
+        if self._ab_cancel is not None:
+            self._ab_cancel.set()
+        with self._source_lock:
+            self.source.close()
 
     # -- sampling ---------------------------------------------------------------
 
+    @property
+    def ab_running(self) -> bool:
+        """Whether a guided A/B runs (it samples; the dashboard's sampler waits)."""
+        return self._ab_cancel is not None
+
+    def sample_frame(self, forwarded: bool = False) -> MonitorFrame:
+        """Sample the source once and feed the epochs (any thread). A
+        ``forwarded`` frame (a guided A/B's) is also posted to the UI."""
+        with self._source_lock:
+            frame = self.source.sample()
+        changes = self.epochs.observe_frame(frame)
+        if forwarded:
+            self.post_message(FrameSampled(frame, time.monotonic(), changes, forwarded=True))
+        return frame
+
     def _request_sample(self) -> None:
-        if self._sampling or self.paused:
+        if self._sampling or self.paused or self.ab_running:
             return
         self._sampling = True
         self._sample(time.monotonic())
@@ -165,15 +235,17 @@ class GtuiApp(App[None]):
     @work(thread=True, exclusive=True, group="sampler")
     def _sample(self, requested_at: float) -> None:
         try:
-            frame = self.source.sample()
+            with self._source_lock:
+                frame = self.source.sample()
+            changes = self.epochs.observe_frame(frame)
         except Exception as error:  # keep running; the status line says why
             self.post_message(SamplingFailed(f"{type(error).__name__}: {error}", requested_at))
             return
-        self.post_message(FrameSampled(frame, requested_at))
+        self.post_message(FrameSampled(frame, requested_at, changes))
 
     def _schedule_next(self, requested_at: float) -> None:
         self._sampling = False
-        if self.paused:
+        if self.paused or self.ab_running:
             return
         priming = self.frames_seen <= self._priming_frames
         interval = PRIMING_DELAY_S if priming else self.refresh_s
@@ -193,11 +265,21 @@ class GtuiApp(App[None]):
         for sample in message.frame.instances:
             self._first_seen.setdefault(sample.key, time.monotonic())
         self._notices = (list(message.frame.notices) + self._notices)[:3]
+        self._note_changes(message.changes)
         with self.batch_update():
             self._render_all()
         if self.frames_seen == self._priming_frames + 1 and self._on_first_frame is not None:
             self._on_first_frame(time.monotonic() - self._started)
-        self._schedule_next(message.requested_at)
+        if not message.forwarded:
+            self._schedule_next(message.requested_at)
+
+    def _note_changes(self, changes: dict[str, EpochChange]) -> None:
+        for key, change in changes.items():
+            tracker = self.epochs.tracker(key)
+            marks = tracker.marks() if tracker is not None else ()
+            number = f"epoch {marks[-1].epoch_id}" if marks else "new epoch"
+            self._notices.insert(0, f"{number}: {change.label} (C compares)")
+        del self._notices[3:]
 
     @on(SamplingFailed)
     def _sampling_failed(self, message: SamplingFailed) -> None:
@@ -242,11 +324,17 @@ class GtuiApp(App[None]):
             return None
         return self.frame.traffic.get(sample.key)
 
+    def tracker_of(self, sample: InstanceSample | None) -> EpochTracker | None:
+        """The epoch tracker following ``sample``'s instance."""
+        return self.epochs.tracker(sample.key) if sample is not None else None
+
     def _render_selected(self, sample: InstanceSample | None) -> None:
         self.query_one(InstanceHeader).show(sample)
         traffic = self.traffic_of(sample)
+        tracker = self.tracker_of(sample)
+        marks = tracker.marks() if tracker is not None else ()
         self.query_one(SummaryGraphs).show(
-            self.history.get(sample.key) if sample else None, traffic
+            self.history.get(sample.key) if sample else None, traffic, marks
         )
         # Only the visible tab is drawn; switching tabs draws it at once.
         active = self.query_one("#tabs", TabbedContent).active
@@ -270,7 +358,7 @@ class GtuiApp(App[None]):
                 if sample is not None
                 else ()
             )
-            self.query_one(TrafficPanel).show(traffic, guidance)
+            self.query_one(TrafficPanel).show(traffic, guidance, marks)
         elif active == "tab-endpoints":
             self.query_one(EndpointTable).show(traffic)
         elif active == "tab-events":
@@ -291,6 +379,9 @@ class GtuiApp(App[None]):
                 parts.append(Content.styled("  docker ok", "$success"))
             elif docker.state.value == "unreachable":
                 parts.append(Content.styled(f"  docker: {docker.message}", "$error"))
+        parts.append(self._epoch_status())
+        if self.ab_running:
+            parts.append(Content.styled("  A/B running", "bold $warning"))
         if self.paused:
             parts.append(Content.styled("  PAUSED", "bold $warning"))
         else:
@@ -311,6 +402,24 @@ class GtuiApp(App[None]):
                 )
             )
         show_text(self.query_one("#notices", Static), Content.assemble(*notices))
+
+    def _epoch_status(self) -> Content:
+        """``epoch 3 warm-up 6s``: the selected instance's epoch, once there
+        was a change, and its warm-up while it lasts."""
+        tracker = self.tracker_of(self.selected_sample())
+        marks = tracker.marks() if tracker is not None else ()
+        if not marks:
+            return Content("")
+        last = marks[-1]
+        text = (
+            Content.styled(f"  epoch {last.epoch_id}", "$accent") if len(marks) > 1 else Content("")
+        )
+        if math.isinf(last.measured_from):
+            return Content.assemble(text, Content.styled(" change in progress", "$warning"))
+        left = last.measured_from - time.time()
+        if left > 0:
+            return Content.assemble(text, Content.styled(f" warm-up {left:.0f}s", "$warning"))
+        return text
 
     # -- events ---------------------------------------------------------------
 
@@ -366,10 +475,14 @@ class GtuiApp(App[None]):
         if sample is None:
             return
 
-        def planned(request: RetuneRequest | None) -> None:
-            if request is not None:
+        def planned(choice: RetuneRequest | GuidedAbChoice | None) -> None:
+            if isinstance(choice, GuidedAbChoice):
+                self.start_guided_ab(sample, choice)
+            elif choice is not None:
                 self.actions.request(
-                    f"Retune {sample.label}", lambda engine: engine.plan_retune(sample, request)
+                    f"Retune {sample.label}",
+                    lambda engine: engine.plan_retune(sample, choice),
+                    changes_key=sample.key,
                 )
 
         self.push_screen(RetuneForm(sample), callback=planned)
@@ -381,13 +494,16 @@ class GtuiApp(App[None]):
             self.actions.request(
                 f"Workers {change} on {sample.label}",
                 lambda engine: engine.plan_scale(sample, request),
+                changes_key=sample.key,
             )
 
     def action_reload(self) -> None:
         sample = self._selected_for_action()
         if sample is not None:
             self.actions.request(
-                f"Reload {sample.label}", lambda engine: engine.plan_reload(sample)
+                f"Reload {sample.label}",
+                lambda engine: engine.plan_reload(sample),
+                changes_key=sample.key,
             )
 
     def action_kill_worker(self) -> None:
@@ -408,6 +524,7 @@ class GtuiApp(App[None]):
             self.actions.request(
                 f"Revert {sample.label} to its previous config",
                 lambda engine: engine.plan_revert(sample),
+                changes_key=sample.key,
             )
 
     def _action_finished(self, outcome: ActionOutcome) -> None:
@@ -421,6 +538,171 @@ class GtuiApp(App[None]):
         if callable(request_rescan):
             request_rescan()
         self._render_status()
+
+    # -- compare, export, guided A/B ------------------------------------------------
+
+    def action_compare(self) -> None:
+        sample = self._selected_for_action()
+        if sample is None:
+            return
+        self.push_screen(self._compare_screen(sample))
+
+    def _compare_screen(
+        self, sample: InstanceSample, result: AbResult | None = None
+    ) -> CompareScreen:
+        return CompareScreen(
+            sample.label,
+            self.tracker_of(sample),
+            fixed=result.comparison if result is not None else None,
+            title="Guided A/B" if result is not None else "Compare",
+            on_export=self.export_comparison,
+            on_guided_ab=lambda: self._guided_ab_form(sample),
+            min_measured_s=self.ab_settings.min_measured_s,
+            export_lines=_ab_lines(result) if result is not None else (),
+        )
+
+    def export_comparison(self, screen: CompareScreen) -> ExportedFiles | None:
+        """Write the screen's comparison as Markdown and JSON, and the screen
+        as SVG, into the export directory; a notice lists the paths."""
+        comparison = screen.comparison
+        if comparison is None:
+            return None
+        directory = self.export_dir or default_export_directory()
+        stem = export_stem(screen.label, comparison, time.time())
+        try:
+            files = write_comparison(
+                comparison,
+                directory,
+                stem,
+                svg=self.export_screenshot(title=f"gtui {screen.title_text} {screen.label}"),
+                title=f"gtui {screen.title_text.lower()}: {screen.label}",
+                extra_lines=screen.export_lines,
+                extra_json={"instance": screen.label},
+            )
+        except ExportError as error:
+            self.notify(f"Export failed: {error}", severity="error", timeout=10)
+            return None
+        self.last_export = files
+        self.notify("Written:\n" + "\n".join(str(path) for path in files.paths), timeout=12)
+        return files
+
+    def _guided_ab_form(self, sample: InstanceSample) -> None:
+        if self._ab_refused():
+            return
+
+        def chosen(choice: RetuneRequest | GuidedAbChoice | None) -> None:
+            if isinstance(choice, GuidedAbChoice):
+                self.start_guided_ab(sample, choice)
+
+        self.push_screen(RetuneForm(sample, ab_only=True), callback=chosen)
+
+    def _ab_refused(self) -> bool:
+        if self.engine is None or self.engine.read_only:
+            self.notify(
+                "Guided A/B changes the configuration: refused in a read-only session.",
+                severity="warning",
+            )
+            return True
+        if self.actions.busy or self.ab_running:
+            self.notify("An action or an A/B is already running.", severity="warning")
+            return True
+        return False
+
+    def start_guided_ab(self, sample: InstanceSample, choice: GuidedAbChoice) -> None:
+        """Run a guided A/B of ``choice`` on ``sample``'s instance in a thread,
+        with a progress dialog; the Compare screen opens when it is done."""
+        if self._ab_refused():
+            return
+        assert self.engine is not None
+        engine = self.engine
+        try:
+            profile = load_profile_or_builtin(choice.profile)
+            target = resolve_target(profile_base_url=profile.base_url, bind=bind_of(sample))
+        except (ProfileError, TargetError) as error:
+            self.notify(f"Guided A/B: {error}", severity="error", timeout=10)
+            return
+        cancel = threading.Event()
+        self._ab_cancel = cancel
+        self.actions.busy = True
+        if self._timer is not None:
+            self._timer.stop()
+        changes = ", ".join(f"{k}={v}" for k, v in choice.request.changes().items())
+        screen = AbProgressScreen(
+            f"Guided A/B on {sample.label}: {changes} under {profile.source}", cancel
+        )
+        self.push_screen(screen)
+        self._render_status()
+        settings = self.ab_settings
+        ab_tracker = EpochTracker(sample.key, warmup_s=settings.warmup_s)
+        own_tracker = self.tracker_of(sample)
+
+        def run_in_thread() -> None:
+            began = False
+            result: AbResult | None = None
+            error_text = ""
+
+            def progress(report: AbProgress) -> None:
+                nonlocal began
+                # The dashboard's own epochs see the retune as a change of gtui's.
+                if report.stage is AbStage.APPLYING and not began and own_tracker is not None:
+                    own_tracker.begin_change(f"A/B retune: {changes}")
+                    began = True
+                self._from_thread(screen.record, report)
+
+            try:
+                result = run_guided_ab(
+                    lambda: self.sample_frame(forwarded=True),
+                    ab_tracker,
+                    engine,
+                    choice.request,
+                    profile,
+                    target,
+                    settings=settings,
+                    cancel=cancel,
+                    on_progress=progress,
+                )
+            except Exception as error:  # a bug must not leave the dashboard stuck
+                error_text = f"{type(error).__name__}: {error}"
+            finally:
+                if began and own_tracker is not None:
+                    note = result.outcome.summary() if result and result.outcome else "A/B ended"
+                    own_tracker.end_change(note=note)
+            self._from_thread(self._ab_finished, screen, sample, result, error_text)
+
+        self.run_worker(run_in_thread, thread=True, group="guided-ab", exclusive=False)
+
+    def _from_thread(self, callback: Callable[..., object], *args: object) -> None:
+        # RuntimeError: the app is shutting down; nothing left to show it on.
+        with contextlib.suppress(RuntimeError):
+            self.call_from_thread(callback, *args)
+
+    def _ab_finished(
+        self,
+        screen: AbProgressScreen,
+        sample: InstanceSample,
+        result: AbResult | None,
+        error_text: str,
+    ) -> None:
+        self._ab_cancel = None
+        self.actions.busy = False
+        self.last_ab = result
+        if screen.is_attached and self.screen is screen:
+            screen.dismiss(None)
+        if result is not None and result.outcome is not None:
+            self._action_finished(result.outcome)
+        self._render_status()
+        self._request_sample()
+        if result is None:
+            self.notify(f"Guided A/B failed: {error_text}", severity="error", timeout=12)
+        elif result.comparison is not None:
+            self.push_screen(self._compare_screen(sample, result))
+        else:
+            self.notify(
+                f"Guided A/B {result.status.value}: {result.reason}. "
+                f"Service config now: {result.config_now}",
+                severity="warning",
+                timeout=12,
+            )
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)

@@ -26,12 +26,22 @@ HELP_TEXT = """\
 | `R` | graceful reload (HUP) |
 | `k` | kill the worker under the cursor (the master starts another) |
 | `u` | revert to the configuration before the last retune |
+| `C` / `m` | compare two epochs (`[` `]` pick A, `{` `}` pick B, `e` export, `a` guided A/B) |
 | `p` | pause / resume sampling |
 | `+` / `-` | sample faster / slower |
 | `q` | quit |
 
 Every action shows its exact steps and commands first and runs only when
-you confirm (`y`). `gtui --read-only` disables them all.
+you confirm (`y`). `gtui --read-only` disables them all (and guided A/B).
+
+# Epochs
+
+Every change of configuration (by gtui, or seen from outside) starts an
+epoch, marked on every graph: its column in the warning colour with the
+epoch number on top; the warm-up after it, left out of comparisons, muted.
+On the Compare screen: `*` significant, `~` real but negligible, `n/d` not
+enough data, `-` not measured; blank: no significant difference. In the
+Retune form, `ctrl+b` runs a guided A/B under the load profile named there.
 
 # Worker states
 

@@ -4,6 +4,11 @@ Planning gathers facts (a probe inside the container can take a second) and
 running can take up to a minute, so both happen in thread workers; the UI
 shows the plan for confirmation, then each step as it completes, then the
 outcome with the disruption measured during the action.
+
+An action that changes the configuration starts a new epoch of its
+instance (its warm-up lasts until the action is over, then the tracker's
+warm-up), so the graphs mark it and the Compare screen has a before and an
+after; a change seen happening meanwhile belongs to it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Callable
 
 from textual.app import App
 
+from gunicorn_tui.compare.epochs import EpochRegistry
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.fact_gathering import FactsUnavailable
 from gunicorn_tui.control.plan import RetunePlan
@@ -34,14 +40,20 @@ class ActionRunner:
         app: App[None],
         engine: ControlEngine | None,
         on_outcome: OutcomeCallback,
+        epochs: EpochRegistry | None = None,
     ) -> None:
         self.app = app
         self.engine = engine
         self.on_outcome = on_outcome
+        self.epochs = epochs
         self.busy = False
 
-    def request(self, title: str, make_plan: PlanMaker) -> None:
-        """Plan in a thread, then ask for confirmation, then run."""
+    def request(self, title: str, make_plan: PlanMaker, changes_key: str | None = None) -> None:
+        """Plan in a thread, then ask for confirmation, then run.
+
+        ``changes_key``: the instance whose configuration the action changes
+        (a new epoch is marked there when it runs); None for actions that
+        change no configuration (killing a worker)."""
         if self.engine is None:
             self.app.notify("Actions are not available in this session.", severity="warning")
             return
@@ -63,7 +75,7 @@ class ActionRunner:
                     self._failed, f"{title}: planning failed: {type(error).__name__}: {error}"
                 )
                 return
-            self.app.call_from_thread(self._confirm, title, plan)
+            self.app.call_from_thread(self._confirm, title, plan, changes_key)
 
         self.app.run_worker(plan_in_thread, thread=True, group="action", exclusive=False)
 
@@ -71,35 +83,49 @@ class ActionRunner:
         self.busy = False
         self.app.notify(message, severity="error", timeout=8)
 
-    def _confirm(self, title: str, plan: RetunePlan) -> None:
+    def _confirm(self, title: str, plan: RetunePlan, changes_key: str | None) -> None:
         def decided(run: bool | None) -> None:
             if run:
-                self._execute(title, plan)
+                self._execute(title, plan, changes_key)
             else:
                 self.busy = False
 
         self.app.push_screen(ConfirmPlanScreen(title, plan), callback=decided)
 
-    def _execute(self, title: str, plan: RetunePlan) -> None:
+    def _execute(self, title: str, plan: RetunePlan, changes_key: str | None) -> None:
         assert self.engine is not None
         engine = self.engine
         progress = ActionProgressScreen(title, plan)
         self.app.push_screen(progress)
+        tracker = (
+            self.epochs.tracker(changes_key)
+            if self.epochs is not None and changes_key is not None
+            else None
+        )
 
         def post(event: ProgressEvent) -> None:
             self.app.call_from_thread(progress.record, event)
 
         def run_in_thread() -> None:
+            if tracker is not None:
+                tracker.begin_change(title)
+            note = f"{title}: did not finish"
             try:
                 outcome = engine.execute(plan, on_event=post)
+                note = outcome.summary()
             except _USER_ERRORS as error:
+                note = f"{title}: refused: {error}"
                 self.app.call_from_thread(self._refused, progress, f"{error}")
                 return
             except Exception as error:
+                note = f"{title}: failed: {type(error).__name__}: {error}"
                 self.app.call_from_thread(
                     self._refused, progress, f"failed: {type(error).__name__}: {error}"
                 )
                 return
+            finally:
+                if tracker is not None:
+                    tracker.end_change(note=note)
             self.app.call_from_thread(self._done, progress, outcome)
 
         self.app.run_worker(run_in_thread, thread=True, group="action", exclusive=False)

@@ -1,8 +1,13 @@
 """The Retune form: every retunable setting, filled with the current values,
-validated as you type; submitting asks for a plan (nothing runs yet)."""
+validated as you type; submitting asks for a plan (nothing runs yet).
+
+The same form starts a guided A/B (ctrl+b, or the only choice when opened
+from the Compare screen): baseline under the load profile named in the
+form, the change, warm-up, measurement, comparison."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on
@@ -15,6 +20,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest
 from gunicorn_tui.control.validation import validate_request
+from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
 from gunicorn_tui.settings.resolve import short_worker_class
 
@@ -84,21 +90,37 @@ def request_from_fields(
     return (request if not problems else None), problems
 
 
-class RetuneForm(ModalScreen[RetuneRequest | None]):
-    """Dismisses with the request to plan, or None when cancelled."""
+DEFAULT_AB_PROFILE = "mixed"
+
+
+@dataclass(frozen=True)
+class GuidedAbChoice:
+    """The form asks for a guided A/B of ``request`` under ``profile`` (a
+    built-in profile name or a file, checked to load)."""
+
+    request: RetuneRequest
+    profile: str
+
+
+class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
+    """Dismisses with the request to plan, a guided A/B to run, or None
+    when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="retune.cancel"),
         Binding("ctrl+s", "submit", "Plan", id="retune.submit"),
+        Binding("ctrl+b", "guided_ab", "A/B under load", id="retune.ab"),
     ]
 
-    def __init__(self, sample: InstanceSample) -> None:
+    def __init__(self, sample: InstanceSample, *, ab_only: bool = False) -> None:
         super().__init__()
         self.sample = sample
+        self.ab_only = ab_only
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Content.styled(f"Retune {self.sample.label}", "bold"), id="dialog-title")
+            title = "Guided A/B on" if self.ab_only else "Retune"
+            yield Static(Content.styled(f"{title} {self.sample.label}", "bold"), id="dialog-title")
             yield Static(
                 Content.styled(
                     "Change what you want; unchanged fields stay as they are. The plan is "
@@ -128,7 +150,11 @@ class RetuneForm(ModalScreen[RetuneRequest | None]):
                 )
             yield Static(id="problems")
             with Horizontal(id="dialog-buttons"):
-                yield Button("Plan (ctrl+s)", variant="primary", id="submit")
+                yield Label("A/B load", id="ab-profile-label")
+                yield Input(value=DEFAULT_AB_PROFILE, id="ab-profile", placeholder="profile")
+                if not self.ab_only:
+                    yield Button("Plan (ctrl+s)", variant="primary", id="submit")
+                yield Button("A/B (ctrl+b)", id="ab")
                 yield Button("Cancel (Esc)", id="cancel")
 
     def on_mount(self) -> None:
@@ -150,7 +176,8 @@ class RetuneForm(ModalScreen[RetuneRequest | None]):
             for problem in problems
         )
         self.query_one("#problems", Static).update(text)
-        self.query_one("#submit", Button).disabled = request is None
+        for button in self.query("#submit, #ab").results(Button):
+            button.disabled = request is None
         return request
 
     @on(Input.Changed)
@@ -162,19 +189,41 @@ class RetuneForm(ModalScreen[RetuneRequest | None]):
         self._validate()
 
     @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "ab-profile":
+            self.action_guided_ab()
+        else:
+            self.action_submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "submit":
             self.action_submit()
+        elif event.button.id == "ab":
+            self.action_guided_ab()
         else:
             self.dismiss(None)
 
     def action_submit(self) -> None:
+        if self.ab_only:
+            self.action_guided_ab()
+            return
         request = self._validate()
         if request is not None:
             self.dismiss(request)
+
+    def action_guided_ab(self) -> None:
+        request = self._validate()
+        if request is None:
+            return
+        profile = self.query_one("#ab-profile", Input).value.strip() or DEFAULT_AB_PROFILE
+        try:
+            load_profile_or_builtin(profile)
+        except ProfileError as error:
+            self.query_one("#problems", Static).update(
+                Content.styled(f"• A/B load profile: {error}", "$error")
+            )
+            return
+        self.dismiss(GuidedAbChoice(request, profile))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

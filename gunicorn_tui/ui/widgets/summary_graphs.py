@@ -1,7 +1,8 @@
 """The selected instance at a glance: CPU, memory, requests and p99 latency.
 
 Four small graphs side by side (about 19 columns each at 80x24), each titled
-with its latest value and the peak over the history shown.
+with its latest value and the peak over the history shown. Changes of
+configuration (epochs) are marked on every graph, their warm-ups muted.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Label
 
-from gunicorn_tui.monitor.history import InstanceHistory
+from gunicorn_tui.compare.epochs import EpochMark
+from gunicorn_tui.monitor.history import InstanceHistory, Series
 from gunicorn_tui.output.units import format_bytes, format_percent
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.widgets.bar_graph import BarGraph
+from gunicorn_tui.ui.widgets.epoch_columns import NO_MARKS, GraphMarks, epoch_columns
 from gunicorn_tui.ui.widgets.static_text import show_text
 
 Formatter = Callable[[float], str]
@@ -72,7 +75,13 @@ class Graph(Vertical):
         yield Label(Content.styled(self.title_text, "bold"))
         yield BarGraph()
 
-    def show(self, values: Sequence[float], latest: float | None, relative: bool = False) -> None:
+    def show(
+        self,
+        values: Sequence[float],
+        latest: float | None,
+        relative: bool = False,
+        marks: GraphMarks = NO_MARKS,
+    ) -> None:
         show_text(self.query_one(Label), compact_title(self.title_text, values, latest, self.fmt))
         graph = self.query_one(BarGraph)
         if not values:
@@ -82,9 +91,33 @@ class Graph(Vertical):
         if relative:
             # Memory moves little against its size: scale over the range
             # seen, widened to a tenth of the peak so noise stays small.
-            graph.plot(values, low=max(0.0, min(min(values), peak * 0.9)), high=peak)
+            low = max(0.0, min(min(values), peak * 0.9))
+            graph.plot(values, low=low, high=peak, kinds=marks.kinds, labels=marks.labels)
         else:
-            graph.plot(values, low=0.0, high=max(self.floor, peak))
+            graph.plot(
+                values,
+                low=0.0,
+                high=max(self.floor, peak),
+                kinds=marks.kinds,
+                labels=marks.labels,
+            )
+
+
+def measured_points(series: Series | None) -> tuple[list[float], list[float]]:
+    """The measured values of ``series`` and their times."""
+    if series is None:
+        return [], []
+    points = [point for point in series.points() if point.value is not None]
+    return [point.value for point in points if point.value is not None], [
+        point.taken_at for point in points
+    ]
+
+
+def traffic_times(traffic: TrafficView | None) -> list[float]:
+    """The time of each second of traffic history (its middle)."""
+    if traffic is None:
+        return []
+    return [point.second + 0.5 for point in traffic.history]
 
 
 class SummaryGraphs(Horizontal):
@@ -100,14 +133,24 @@ class SummaryGraphs(Horizontal):
         yield Graph("Req/s", rate, floor=1.0, id="rate-graph")
         yield Graph("p99", milliseconds, floor=10.0, id="p99-graph")
 
-    def show(self, history: InstanceHistory | None, traffic: TrafficView | None) -> None:
+    def show(
+        self,
+        history: InstanceHistory | None,
+        traffic: TrafficView | None,
+        marks: Sequence[EpochMark] = (),
+    ) -> None:
         cpu = history.cpu_percent if history else None
         mem = history.memory_bytes if history else None
+        cpu_values, cpu_times = measured_points(cpu)
+        mem_values, mem_times = measured_points(mem)
         self.query_one("#cpu-graph", Graph).show(
-            cpu.values() if cpu else [], cpu.latest() if cpu else None
+            cpu_values, cpu.latest() if cpu else None, marks=epoch_columns(cpu_times, marks)
         )
         self.query_one("#memory-graph", Graph).show(
-            mem.values() if mem else [], mem.latest() if mem else None, relative=True
+            mem_values,
+            mem.latest() if mem else None,
+            relative=True,
+            marks=epoch_columns(mem_times, marks),
         )
         points = traffic.history if traffic is not None else ()
         has_requests = traffic is not None and traffic.request_source is not None
@@ -118,5 +161,6 @@ class SummaryGraphs(Horizontal):
         window = traffic.snapshot.window(10) if traffic is not None else None
         latest_rate = window.requests_per_s if has_requests and window is not None else None
         latest_p99 = window.latency.p99_ms if window is not None else None
-        self.query_one("#rate-graph", Graph).show(rates, latest_rate)
-        self.query_one("#p99-graph", Graph).show(p99s, latest_p99)
+        traffic_marks = epoch_columns(traffic_times(traffic) if has_requests else [], marks)
+        self.query_one("#rate-graph", Graph).show(rates, latest_rate, marks=traffic_marks)
+        self.query_one("#p99-graph", Graph).show(p99s, latest_p99, marks=traffic_marks)

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from gunicorn_tui.compare.epochs import EpochMark
 from gunicorn_tui.output.units import format_duration
 from gunicorn_tui.traffic.guidance import Guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.traffic.metrics import WindowFigures
+from gunicorn_tui.ui.widgets.epoch_columns import epoch_columns
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
 from gunicorn_tui.ui.widgets.static_text import show_text
-from gunicorn_tui.ui.widgets.summary_graphs import Graph, milliseconds, percent, rate
+from gunicorn_tui.ui.widgets.summary_graphs import (
+    Graph,
+    milliseconds,
+    percent,
+    rate,
+    traffic_times,
+)
 
 WINDOW_COLUMNS = (
     Column("window", "Window", 6),
@@ -111,24 +121,38 @@ class TrafficPanel(Vertical):
         yield Static(id="traffic-sources")
         yield Static(id="traffic-guidance")
 
-    def show(self, view: TrafficView | None, guidance: tuple[Guidance, ...]) -> None:
+    def show(
+        self,
+        view: TrafficView | None,
+        guidance: tuple[Guidance, ...],
+        marks: Sequence[EpochMark] = (),
+    ) -> None:
         table = self.query_one("#windows", RowTable)
         table.set_rows([window_row(w) for w in view.snapshot.windows] if view else [])
-        points = view.history if view is not None and view.request_source is not None else ()
+        has_requests = view is not None and view.request_source is not None
+        points = view.history if view is not None and has_requests else ()
         span = len(points)
         window = view.snapshot.window(10) if view is not None else None
+        columns = epoch_columns(traffic_times(view) if has_requests else [], marks)
         self.query_one("#long-rate", Graph).show(
-            [float(p.requests) for p in points], window.requests_per_s if window else None
+            [float(p.requests) for p in points],
+            window.requests_per_s if window else None,
+            marks=columns,
         )
         self.query_one("#long-p50", Graph).show(
-            [p.p50_ms or 0.0 for p in points], window.latency.p50_ms if window else None
+            [p.p50_ms or 0.0 for p in points],
+            window.latency.p50_ms if window else None,
+            marks=columns,
         )
         self.query_one("#long-p90", Graph).show(
-            [p.p90_ms or 0.0 for p in points], window.latency.p90_ms if window else None
+            [p.p90_ms or 0.0 for p in points],
+            window.latency.p90_ms if window else None,
+            marks=columns,
         )
         self.query_one("#long-errors", Graph).show(
             [(p.error_rate or 0.0) * 100 for p in points],
             (window.error_rate or 0.0) * 100 if window and window.error_rate is not None else None,
+            marks=columns,
         )
         sources = sources_content(view)
         if span:
