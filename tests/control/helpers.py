@@ -37,12 +37,15 @@ def sample_of(
     force_api: bool = False,
     launched: Sequence[LaunchRecord] = (),
     workers: int | None = None,
+    control_socket: bool = False,
     timeout_s: float = 20.0,
 ) -> InstanceSample:
     """One settled sample of the single Gunicorn master in ``target``.
 
-    Waits until the master is found (with ``workers`` workers when given)
-    and its runtime probe has answered.
+    Waits until the master is found (with ``workers`` workers when given),
+    its runtime probe has answered and, with ``control_socket``, its control
+    socket is known (Gunicorn opens it a moment after the workers; a plan
+    made before then would rightly use signals).
     """
     monitor = Monitor(
         MonitorOptions(
@@ -60,10 +63,7 @@ def sample_of(
             frame = monitor.sample()
             if len(frame.instances) == 1:
                 found = frame.instances[0]
-                # Gunicorn >= 25.1 opens its control socket a moment after
-                # the workers; a plan made before then would use signals.
-                socket_due = not force_api and _has_control_socket(found.gunicorn_version)
-                socket_ok = found.control_socket is not None or not socket_due
+                socket_ok = found.control_socket is not None or not control_socket
                 if (workers is None or len(found.workers) == workers) and socket_ok:
                     return found
                 last = f"{len(found.workers)} workers, control socket {found.control_socket}"
@@ -74,13 +74,6 @@ def sample_of(
             monitor.request_rescan()
     finally:
         monitor.close()
-
-
-def _has_control_socket(version: str | None) -> bool:
-    if version is None:
-        return False
-    parts = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
-    return parts >= (25, 1)
 
 
 def gunicorn_container(

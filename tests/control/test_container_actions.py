@@ -37,7 +37,9 @@ def test_scale_up_and_down_through_the_control_socket(
 ) -> None:
     container, port = gunicorn_container(container_factory, tags.GUNICORN_LATEST, "-w", "2")
     engine = _engine(state_dir, docker_client)
-    plan = engine.plan_scale(sample_of(container.name or ""), parse_scale("+2"))
+    plan = engine.plan_scale(
+        sample_of(container.name or "", control_socket=True), parse_scale("+2")
+    )
     assert plan.strategy is Strategy.CONTROL_SOCKET, plan.describe()
     outcome = engine.execute(plan)
     assert outcome.ok, outcome.summary()
@@ -93,7 +95,9 @@ def test_kill_one_worker(
 ) -> None:
     container, _ = gunicorn_container(container_factory, image, "-w", "2")
     engine = _engine(state_dir, docker_client)
-    sample = sample_of(container.name or "", workers=2)
+    sample = sample_of(
+        container.name or "", workers=2, control_socket=image == tags.GUNICORN_LATEST
+    )
     victim = sample.workers[0].pid
     assert victim is not None
     plan = engine.plan_kill_worker(sample, victim)

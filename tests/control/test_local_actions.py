@@ -29,7 +29,9 @@ def test_scale_a_host_master_by_control_socket_and_by_signals(
 ) -> None:
     engine = ControlEngine(state_directory=state_dir)
     with_socket = local_gunicorn.start("-w", "1")
-    plan = engine.plan_scale(sample_of(f"pid:{with_socket.pid}"), parse_scale("+2"))
+    plan = engine.plan_scale(
+        sample_of(f"pid:{with_socket.pid}", control_socket=True), parse_scale("+2")
+    )
     assert plan.strategy is Strategy.CONTROL_SOCKET
     assert engine.execute(plan).ok
     assert len(sample_of(f"pid:{with_socket.pid}", workers=3).workers) == 3
