@@ -181,8 +181,18 @@ def real_change(seconds: float) -> bool:
     if result.comparison is None:
         return False
     print(comparison_markdown(result.comparison, title="1 -> 4 sync workers"))
-    throughput = result.comparison.metric(Metric.CLIENT_REQUESTS_PER_S)
-    print(f"  client req/s p-value (Holm): {throughput.p_value}")
+    print("  metric               raw p      Holm p     df    drift share of variance")
+    for item in result.comparison.metrics:
+        test = item.test
+        if test is None:
+            continue
+        variance = test.standard_error**2
+        share = test.drift_variance / variance if variance > 0 else 0.0
+        holm = item.p_value if item.p_value is not None else 1.0
+        print(
+            f"  {item.label:<20} {test.p_value:9.2g}  {holm:9.2g}  "
+            f"{test.degrees_of_freedom:5.1f}  {100 * share:4.0f}%  {item.significance.value}"
+        )
     return result.comparison.any_significant
 
 
