@@ -1,13 +1,21 @@
 """How often does each candidate test call noise "significant"? The data
 behind the choice of method in gunicorn_tui/compare/significance.py.
 
-Two parts:
+Parts:
 
 1. Synthetic AR(1) series (autocorrelation rho at lag 1, the shape the
    per-second figures have), A/A pairs: the false-positive rate at a nominal
    5 % of each method, for epochs of 15, 30 and 60 seconds; and the power
    against a shift of one standard deviation.
-2. A real Gunicorn (sync workers, sample app) under a steady load from the
+1b. The same with slow drift added: a random walk (``--drift`` standard
+   deviations of the AR(1) noise per second, several values) running
+   through both epochs and a 5 s gap between them (the warm-up of a change).
+2. Real A/A pairs saved by ``compare_truth.py --save FILE`` (two epochs of
+   the same config under the same load, one after the other, as gtui
+   compares them): ``--real-from FILE...`` gives each method's false
+   positive rate per metric, and how many pairs gtui's comparison (every
+   metric, Holm, negligible sizes) flags, with and without the drift term.
+3. A real Gunicorn (sync workers, sample app) under a steady load from the
    load driver, sampled once a second through the monitor and the epoch
    tracker for ``--seconds``: the measured autocorrelation of each metric,
    then A/A pairs of adjacent windows cut from that one configuration, with
@@ -16,15 +24,18 @@ Two parts:
 Methods: Welch's t on raw seconds (as if independent), Mann-Whitney U
 (normal approximation), a moving-block bootstrap of the difference in
 means (percentile interval), non-overlapping batch means (5 per epoch) +
-Welch, and gtui's Welch with an AR(1) effective sample size
-(``welch_test``). Uses numpy (not a gtui dependency) for the bootstrap.
+Welch, and gtui's Welch with an AR(1) effective sample size, without and with the
+drift term (``welch_test``). Uses numpy (not a gtui dependency) for the
+bootstrap.
 
     PYTHONPATH=. python benchmarks/compare_calibration.py [--seconds 120] [--reps 400]
+        [--real-from FILE...] [--skip-real]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import subprocess
 import sys
@@ -37,10 +48,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gunicorn_tui.compare.comparison import Significance, judge
 from gunicorn_tui.compare.epochs import Epoch, EpochTracker
 from gunicorn_tui.compare.measurement import measure_epoch
 from gunicorn_tui.compare.metrics import Metric, Units, metric_units
-from gunicorn_tui.compare.significance import t_two_sided_p, welch_test
+from gunicorn_tui.compare.significance import holm_adjust, t_two_sided_p, welch_test
 from gunicorn_tui.load.profile import parse_profile_text
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
@@ -116,8 +128,16 @@ def batch_means(a: Sequence[float], b: Sequence[float], batches: int = 5) -> boo
     return t_two_sided_p((np.mean(mb) - np.mean(ma)) / math.sqrt(va + vb), df) < ALPHA
 
 
+def ar1_ess(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Welch with an AR(1) effective sample size, no drift term."""
+    ua = Units(tuple(a), (1.0,) * len(a))
+    ub = Units(tuple(b), (1.0,) * len(b))
+    test = welch_test(ua, ub, min_units=6, account_for_drift=False)
+    return test is not None and test.p_value < ALPHA
+
+
 def gtui_method(a: Sequence[float], b: Sequence[float]) -> bool:
-    """gtui's method: Welch with an AR(1) effective sample size."""
+    """gtui's method: Welch with an AR(1) effective sample size and drift."""
     ua = Units(tuple(a), (1.0,) * len(a))
     ub = Units(tuple(b), (1.0,) * len(b))
     test = welch_test(ua, ub, min_units=6)
@@ -129,7 +149,8 @@ METHODS: dict[str, Test] = {
     "mann-whitney": mann_whitney,
     "block bootstrap": block_bootstrap,
     "batch means": batch_means,
-    "gtui (AR1 ESS)": gtui_method,
+    "AR1 ESS": ar1_ess,
+    "gtui (+drift)": gtui_method,
 }
 
 
@@ -163,6 +184,85 @@ def synthetic(reps: int) -> None:
                 for name in METHODS
             )
             print(f"   {rho:>4} {n:>3}  {cells}")
+
+
+def drifting_pair(
+    n: int, rho: float, drift: float, gap: int = 5
+) -> tuple[list[float], list[float]]:
+    """Two epochs of AR(1) noise (unit variance) riding on one random walk
+    with ``drift`` standard deviations per second, ``gap`` seconds apart."""
+    length = 2 * n + gap
+    walk = np.cumsum(_rng.normal(size=length) * drift)
+    noise = ar1(length, rho)
+    series = [walk[i] + noise[i] for i in range(length)]
+    return series[:n], series[n + gap :]
+
+
+def synthetic_drift(reps: int, drifts: Sequence[float]) -> None:
+    print("\n1b. AR(1) + random-walk drift, A/A pairs 5 s apart: false positives at 5 %")
+    print(f"   {reps} pairs per cell; drift in noise standard deviations per second")
+    print(f"   {'drift':>5} {'rho':>4} {'n':>3}  " + "  ".join(f"{n:>15}" for n in METHODS))
+    for drift in drifts:
+        for rho in (0.0, 0.5):
+            for n in (15, 30, 60):
+                false = dict.fromkeys(METHODS, 0)
+                for _ in range(reps):
+                    a, b = drifting_pair(n, rho, drift)
+                    for name, method in METHODS.items():
+                        false[name] += method(a, b)
+                cells = "  ".join(f"{100 * false[name] / reps:14.1f}%" for name in METHODS)
+                print(f"   {drift:>5} {rho:>4} {n:>3}  {cells}")
+
+
+def _units(pair: list[list[float]]) -> Units:
+    return Units(tuple(pair[0]), tuple(pair[1]))
+
+
+def real_pairs(paths: Sequence[Path]) -> None:
+    """A/A pairs recorded by compare_truth.py --save."""
+    pairs = []
+    for path in paths:
+        document = json.loads(path.read_text())
+        print(f"\n2. real A/A pairs from {path}: {len(document['pairs'])} pairs of "
+              f"2 x {document['seconds']:g} s, {document['load']} load")  # fmt: skip
+        pairs.extend(document["pairs"])
+    per_metric = dict.fromkeys(METHODS, 0)
+    tested = 0
+    flagged = {True: 0, False: 0}
+    for before, after in pairs:
+        for metric in REAL_METRICS:
+            a = _units(before[metric.value]).ratios()
+            b = _units(after[metric.value]).ratios()
+            if len(a) < 8 or len(b) < 8:
+                continue
+            tested += 1
+            for name, method in METHODS.items():
+                per_metric[name] += method(a, b)
+        for drift in (False, True):
+            flagged[drift] += _pair_flagged(before, after, drift)
+    cells = "  ".join(f"{name} {100 * per_metric[name] / max(1, tested):4.1f}%" for name in METHODS)
+    print(f"   per metric, {tested} metric pairs, 'significant' at 5 %:\n      {cells}")
+    for drift in (False, True):
+        print(f"   gtui's comparison {'with' if drift else 'without'} the drift term: "
+              f"{flagged[drift]} of {len(pairs)} pairs flagged")  # fmt: skip
+
+
+def _pair_flagged(
+    before: dict[str, list[list[float]]], after: dict[str, list[list[float]]], drift: bool
+) -> bool:
+    """What compare_epochs would say about the pair: any metric significant
+    after Holm's adjustment and beyond its negligible size."""
+    tested = []
+    for metric in Metric:
+        a, b = _units(before[metric.value]), _units(after[metric.value])
+        test = welch_test(a, b, account_for_drift=drift)
+        if test is not None and a.value is not None:
+            tested.append((metric, a.value, test))
+    adjusted = holm_adjust([test.p_value for _, _, test in tested])
+    return any(
+        judge(metric, value, test.difference, p, ALPHA) is Significance.SIGNIFICANT
+        for (metric, value, test), p in zip(tested, adjusted, strict=True)
+    )
 
 
 def _acf(values: Sequence[float], lag: int) -> float:
@@ -231,7 +331,7 @@ def real(seconds: float) -> None:
     started = time.monotonic()
     epoch = record_real(seconds)
     print(
-        f"\n2. a real Gunicorn (2 sync workers, 40 req/s of /cpu?ms=5 and /io?ms=20), "
+        f"\n3. a real Gunicorn (2 sync workers, 40 req/s of /cpu?ms=5 and /io?ms=20), "
         f"{len(epoch.server)} s measured in {time.monotonic() - started:.0f} s"
     )
     print("   lag-1/2/5 autocorrelation of each metric's seconds:")
@@ -267,9 +367,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="length of the real run")
     parser.add_argument("--reps", type=int, default=400, help="synthetic pairs per cell")
-    parser.add_argument("--skip-real", action="store_true")
+    parser.add_argument("--drift", type=float, nargs="*", default=[0.05, 0.1, 0.2])
+    parser.add_argument("--real-from", type=Path, nargs="*", default=[])
+    parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--skip-real", action="store_true", help="no live Gunicorn run")
     args = parser.parse_args()
-    synthetic(args.reps)
+    if not args.skip_synthetic:
+        synthetic(args.reps)
+        synthetic_drift(args.reps, args.drift)
+    if args.real_from:
+        real_pairs(args.real_from)
     if not args.skip_real:
         real(args.seconds)
 

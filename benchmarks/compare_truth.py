@@ -9,14 +9,20 @@
    Wanted: reported significant (throughput up, latency down).
 
 Runs are short (the machine has 2 shared cores): ``--seconds`` measured per
-side after a 2 s load warm-up.
+side after a 2 s load warm-up. ``--aa-load cpu`` runs the A/A part under
+the CPU-bound load of part 2 instead (1 worker, as the bounded test does);
+``--save FILE`` writes every A/A epoch's per-second units of every metric
+as JSON, the real data ``compare_calibration.py --real-from`` reads;
+``--skip-change`` leaves part 2 out.
 
     PYTHONPATH=. python benchmarks/compare_truth.py [--runs 20] [--seconds 12]
+        [--aa-load mixed|cpu] [--save FILE] [--skip-change]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -27,10 +33,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
-from gunicorn_tui.compare.epochs import EpochTracker
+from gunicorn_tui.compare.epochs import Epoch, EpochTracker
 from gunicorn_tui.compare.guided_ab import AbSettings, run_guided_ab
 from gunicorn_tui.compare.measurement import measure_epoch
-from gunicorn_tui.compare.metrics import Metric
+from gunicorn_tui.compare.metrics import Metric, metric_units
 from gunicorn_tui.compare.report import comparison_markdown
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.requests import RetuneRequest
@@ -90,13 +96,28 @@ def _line(comparison: EpochComparison) -> str:
     return "  ".join(parts) + f"  | significant: {flagged}"
 
 
-def same_config(runs: int, seconds: float) -> int:
+def epoch_units(epoch: Epoch) -> dict[str, list[list[float]]]:
+    """Every metric's measured units: [numerators, denominators]."""
+    measured = epoch.measured()
+    units = {}
+    for metric in Metric:
+        found = metric_units(measured, metric)
+        units[metric.value] = [list(found.numerators), list(found.denominators)]
+    return units
+
+
+def same_config(runs: int, seconds: float, load: str, save: Path | None) -> int:
     """A/A runs; returns how many reported no significant difference."""
     workdir = Path(tempfile.mkdtemp(prefix="gtui-truth-aa-"))
-    process, port = start_gunicorn(2, workdir)
-    profile = parse_profile_text(AA_PROFILE, source="A/A 30 req/s cpu+io")
+    if load == "cpu":
+        process, port = start_gunicorn(1, workdir)
+        profile = parse_profile_text(CPU_PROFILE, source="A/A 4 clients on /cpu?ms=20")
+    else:
+        process, port = start_gunicorn(2, workdir)
+        profile = parse_profile_text(AA_PROFILE, source="A/A 30 req/s cpu+io")
     target = LoadTarget(f"http://127.0.0.1:{port}")
     clean = 0
+    pairs: list[list[dict[str, list[list[float]]]]] = []
     try:
         options = MonitorOptions(
             targets=(parse_target(f"pid:{process.pid}"),), use_docker=False, statsd_address=None
@@ -117,6 +138,7 @@ def same_config(runs: int, seconds: float) -> int:
                     )
                     sides.append(measured.epoch)
                 comparison = compare_epochs(sides[0], sides[1])
+                pairs.append([epoch_units(side) for side in sides])
                 ok = comparison.enough_data and not comparison.any_significant
                 clean += ok
                 print(f"  A/A run {run:>2}: {'clean' if ok else 'FLAGGED'}  {_line(comparison)}")
@@ -124,6 +146,10 @@ def same_config(runs: int, seconds: float) -> int:
                     print(f"    (not enough data: {comparison.notes})")
     finally:
         _stop(process)
+        if save is not None:
+            document = {"load": load, "seconds": seconds, "pairs": pairs}
+            save.write_text(json.dumps(document))
+            print(f"  saved {len(pairs)} A/A pairs to {save}")
     return clean
 
 
@@ -155,8 +181,18 @@ def real_change(seconds: float) -> bool:
     if result.comparison is None:
         return False
     print(comparison_markdown(result.comparison, title="1 -> 4 sync workers"))
-    throughput = result.comparison.metric(Metric.CLIENT_REQUESTS_PER_S)
-    print(f"  client req/s p-value (Holm): {throughput.p_value}")
+    print("  metric               raw p      Holm p     df    drift share of variance")
+    for item in result.comparison.metrics:
+        test = item.test
+        if test is None:
+            continue
+        variance = test.standard_error**2
+        share = test.drift_variance / variance if variance > 0 else 0.0
+        holm = item.p_value if item.p_value is not None else 1.0
+        print(
+            f"  {item.label:<20} {test.p_value:9.2g}  {holm:9.2g}  "
+            f"{test.degrees_of_freedom:5.1f}  {100 * share:4.0f}%  {item.significance.value}"
+        )
     return result.comparison.any_significant
 
 
@@ -164,15 +200,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--aa-load", choices=("mixed", "cpu"), default="mixed")
+    parser.add_argument("--save", type=Path, default=None)
+    parser.add_argument("--skip-change", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
-    print(f"1. same config against itself, {args.runs} runs of 2 x {args.seconds:g} s")
-    clean = same_config(args.runs, args.seconds)
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"1. same config against itself, {args.runs} runs of 2 x {args.seconds:g} s "
+          f"({args.aa_load} load)")  # fmt: skip
+    clean = same_config(args.runs, args.seconds, args.aa_load, args.save)
     print(f"   no significant difference in {clean} of {args.runs} runs "
           f"(wanted: at least {args.runs - args.runs // 20})")  # fmt: skip
+    if args.skip_change:
+        print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        print(f"total {time.monotonic() - started:.0f} s")
+        return
     print("2. a real change: 1 -> 4 sync workers, 4 clients on /cpu?ms=20")
     found = real_change(args.seconds)
     print(f"   reported significant: {'yes' if found else 'NO'}")
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"total {time.monotonic() - started:.0f} s")
 
 

@@ -106,6 +106,18 @@ class EpochComparison:
         raise KeyError(metric)
 
 
+def judge(metric: Metric, value_before: float, delta: float, p_value: float | None,
+          alpha: float) -> Significance:  # fmt: skip
+    """The mark of a tested difference: significant when the (Holm-adjusted)
+    ``p_value`` is below ``alpha`` and ``delta`` is larger than the metric's
+    negligible size, negligible when only the first holds."""
+    if p_value is None or p_value >= alpha:
+        return Significance.NOT_SIGNIFICANT
+    info = METRICS[metric]
+    margin = max(info.negligible_abs, info.negligible_fraction * abs(value_before))
+    return Significance.SIGNIFICANT if abs(delta) > margin else Significance.NEGLIGIBLE
+
+
 def _same_config(a: EpochConfig, b: EpochConfig) -> bool:
     return a.workers == b.workers and dict(a.settings) == dict(b.settings)
 
@@ -178,13 +190,7 @@ def compare_epochs(
         else:
             delta = value_after - value_before
             percent = 100.0 * delta / value_before if value_before else None
-            margin = max(info.negligible_abs, info.negligible_fraction * abs(value_before))
-            if p_value is not None and p_value < alpha:
-                significance = (
-                    Significance.SIGNIFICANT if abs(delta) > margin else Significance.NEGLIGIBLE
-                )
-            else:
-                significance = Significance.NOT_SIGNIFICANT
+            significance = judge(metric, value_before, delta, p_value, alpha)
         improved: bool | None = None
         if delta is not None and delta != 0 and info.higher_is_better is not None:
             improved = (delta > 0) == info.higher_is_better

@@ -323,6 +323,9 @@ class _Building:
         self.started_at = change.at
         self.ended_at: float | None = None
         self.measured_from = measured_from
+        # The warm-up of the change that opened the epoch; a part of that
+        # change noticed later (new workers counted) warms up as long.
+        self.warmup_s = measured_from - change.at
         self.config = config
         self.configs_seen: list[EpochConfig] = [config] if config is not None else []
         self.server: deque[ServerSecond] = deque(maxlen=max_records)
@@ -581,6 +584,7 @@ class EpochTracker:
             building = self._epochs[-1]
             building.in_change = False
             warmup = self.warmup_s if warmup_s is None else warmup_s
+            building.warmup_s = warmup
             building.measured_from = max(building.measured_from, self._now(at) + warmup)
             if note:
                 building.notes.append(note)
@@ -781,7 +785,9 @@ class EpochTracker:
             building.config = config
             building.configs_seen.append(config)
             building.notes.append(f"{change.label} (during the warm-up)")
-            building.measured_from = max(building.measured_from, sample.taken_at + self.warmup_s)
+            building.measured_from = max(
+                building.measured_from, sample.taken_at + building.warmup_s
+            )
             seen.pending_workers = None
             return None
         seen.pending_workers = None

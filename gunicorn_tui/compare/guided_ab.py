@@ -161,20 +161,21 @@ def run_guided_ab(
             config_now=config_now,
         )
 
-    def measure(label: str, warmup_s: float | None) -> Measurement:
+    def measure(label: str, warmup_s: float | None, slack_s: float = 0.0) -> Measurement:
         def forward(progress: MeasurementProgress) -> None:
             post(label, measurement=progress)
 
         return measure_epoch(
             frames,
             tracker,
-            duration_s=shape.measure_s + (warmup_s or 0.0),
+            duration_s=shape.measure_s + (warmup_s or 0.0) + slack_s,
             profile=profile,
             target=target,
             load_warmup_s=warmup_s,
             interval_s=shape.interval_s,
             stop_event=cancel,
             on_progress=forward,
+            measured_s=shape.measure_s if slack_s else None,
         )
 
     # 1. Plan first: a refusal costs no measurement.
@@ -237,9 +238,14 @@ def run_guided_ab(
     # 4. Warm up and measure again under the same load.
     stage = AbStage.MEASURING_AFTER
     load_warmup = max(shape.warmup_s, shape.load_warmup_s or 0.0)
+    # The tracker counts new workers only once they have stayed for a few
+    # readings (longer while they start on a busy machine), and warms up
+    # again from there: the after side runs until it has measure_s past
+    # that, within one more warm-up and those readings.
+    slack_s = shape.warmup_s + 2.0 * tracker.stable_readings * shape.interval_s
     try:
         post(f"warm-up {load_warmup:g} s, then {shape.measure_s:g} s under {profile.source}")
-        after = measure("after", load_warmup)
+        after = measure("after", load_warmup, slack_s)
     except KeyboardInterrupt:
         return finish(AbStatus.CANCELLED, "interrupted after the retune (it stays applied)", None)
     except MeasurementError as error:

@@ -91,6 +91,15 @@ def profile_label(profile: LoadProfile) -> str:
     return f"{profile.source} ({shape})"
 
 
+def _measured_enough(
+    tracker: EpochTracker, load_warm_at: float, now: float, measured_s: float
+) -> bool:
+    current = tracker.current()
+    if current is None:
+        return False
+    return now - max(current.measured_from, load_warm_at) >= measured_s
+
+
 def measure_epoch(
     frames: FrameSource,
     tracker: EpochTracker,
@@ -103,9 +112,14 @@ def measure_epoch(
     stop_event: threading.Event | None = None,
     on_progress: Callable[[MeasurementProgress], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    measured_s: float | None = None,
 ) -> Measurement:
     """Sample every ``interval_s`` for ``duration_s`` (under ``profile``
     against ``target`` when given) and return what the tracker measured.
+
+    With ``measured_s``, stop as soon as the current epoch has that many
+    seconds past its warm-up (the tracker's, which a change noticed late
+    pushes back, and ``load_warmup_s``); ``duration_s`` stays the bound.
 
     Raises :class:`MeasurementError` when the followed instance never
     showed up, and lets KeyboardInterrupt through after stopping the load.
@@ -147,6 +161,12 @@ def measure_epoch(
                 if run is not None:
                     run.stop()
                 break
+            if measured_s is not None and _measured_enough(
+                tracker, started_at + warmup_s, now, measured_s
+            ):
+                if run is None:
+                    break
+                run.stop()
             sleep(max(0.0, interval_s - (time.time() - now)))
             frame = frames()
             if tracker.select(frame) is not None:

@@ -1,5 +1,6 @@
 """Is a difference between two epochs more than noise? Welch's t-test with
-an effective sample size that accounts for autocorrelation.
+an effective sample size that accounts for autocorrelation, and a drift
+term for the slow variation that autocorrelation does not describe.
 
 The data: one unit per second (a second of traffic, a resource reading, a
 second of a load run) for each metric, typically 15 to 120 units per
@@ -18,31 +19,78 @@ an AR(1) series and ``rho`` the lag-1 autocorrelation, pooled over both
 epochs (each centred on its own mean, so a real shift is not read as
 correlation) and corrected for the downward bias of the estimate in short
 series (``+ (1 + 4 rho) / n``). Rates (error rate, CPU per request) are
-ratios of sums, linearised (the delta method). The Welch-Satterthwaite
-degrees of freedom use the effective sizes, so short or strongly
-correlated epochs get wide intervals; below two effective units a metric
-gets "not enough data". Deterministic (the same data always gives the
-same mark, so a redrawn screen does not flicker) and cheap.
+ratios of sums, linearised (the delta method).
 
-What the calibration found (false positives at a nominal 5 %, A/A):
+**Drift.** On a shared machine the level itself wanders: a neighbour's job
+starts or ends and throughput and latency move for tens of seconds (in
+recorded same-config pairs under a CPU-bound load, one epoch ran at 22
+req/s for 4 s and then at 40 for the rest). A lag-1 autocorrelation hardly
+sees such a slow change, but it moves an epoch's mean, and the difference
+of two epochs' means, far more than the per-second noise says. It is
+estimated inside each epoch from its half difference ``h`` (the second
+half's mean minus the first half's). Under the AR(1) noise alone
+``E[h^2]`` is four times the variance of the epoch's mean (each half has
+twice that variance); what the squares of both epochs hold beyond that
+(pooled, never negative) is drift over half an epoch. Between two epochs
+drift acts over a longer span: the epochs' centres are a whole epoch
+apart, so a steady trend moves the difference of their means by twice
+``h``, four times in variance; a random walk gives two times plus the gap
+between the epochs (a warm-up). The test adds four times the excess
+(``DRIFT_FACTOR``, the trend's figure, which also covers the random walk
+across a gap of up to two thirds of an epoch) to the variance of the
+difference. The excess is estimated from two numbers, so in the
+Welch-Satterthwaite degrees of freedom it counts with two: an epoch pair
+whose halves disagree gets a wide interval. Deterministic (the same data
+always gives the same mark, so a redrawn screen does not flicker) and
+cheap (two more means per side). Below two effective units a metric gets
+"not enough data".
 
-========================  =============  ==============  ==============
-method                    AR(1) rho 0.5  AR(1) rho 0.8   real, 30 s / 15 s
-                          n = 15 / 60    n = 15 / 60     windows
-========================  =============  ==============  ==============
-Welch on raw seconds      28 % / 26 %    60 % / 52 %     17 % / 21 %
-Mann-Whitney U            24 % / 24 %    57 % / 50 %     48 % / 37 %
-moving-block bootstrap    24 % / 15 %    53 % / 30 %     16 % / 22 %
-batch means (5) + Welch   10 % / 4 %     32 % / 8 %      7 % / 13 %
-this method               6 % / 6 %      11 % / 5 %      7 % / 10 %
-========================  =============  ==============  ==============
+What the calibration found (``compare_calibration.py --reps 400``; share
+of A/A pairs called significant at a nominal 5 %; "+ drift" adds a random
+walk of 0.1 noise standard deviations per second, epochs 5 s apart; the
+real pairs are consecutive same-config epochs recorded by
+``compare_truth.py --save``, each of 10 metrics tested alone):
+
+=======================  ===========  ===========  ============  ========  ========
+method                   AR(1) rho    AR(1) rho    + drift 0.1,  real,     real,
+                         0.5, n = 15  0.8, n = 15  rho 0.5,      CPU-      steady
+                         / 60         / 60         n = 15 / 60   bound     load
+=======================  ===========  ===========  ============  ========  ========
+Welch on raw seconds     26 % / 24 %  54 % / 54 %  39 % / 64 %   38 %      10 %
+Mann-Whitney U           25 % / 24 %  50 % / 51 %  36 % / 63 %   51 %      33 %
+moving-block bootstrap   26 % / 13 %  47 % / 33 %  35 % / 52 %   34 %      16 %
+batch means (5) + Welch  11 % / 4 %   25 % / 9 %   20 % / 30 %   21 %      6 %
+AR(1) effective n        9 % / 6 %    9 % / 7 %    14 % / 38 %   9 %       2 %
+this method (+ drift)    6 % / 4 %    7 % / 4 %    8 % / 14 %    4 %       2 %
+=======================  ===========  ===========  ============  ========  ========
+
+The real columns: 14 pairs of 14 s under a closed CPU-bound load on one
+worker (140 metric pairs; the server's throughput is whatever CPU the
+shared machine leaves it, load average 1 to 6.5 during the recording),
+and the 20 pairs of 12 s of ``compare_truth.py`` at 30 req/s on two
+workers (199 metric pairs; a second run of 20 pairs gave 3 %, AR(1)
+alone 5 %, Welch on raw seconds 14 %). With every metric, Holm and the negligible
+sizes, as a comparison judges a pair: 1 of the 14 CPU-bound pairs was
+flagged with the drift term and 2 without (the flagged one ran at 12 req/s
+in the first epoch and 18 to 29 in the second: the machine, not noise,
+changed); 0 of 20 steady pairs either way, in both runs. One 114 s run at 40 req/s
+on two workers cut into adjacent windows (pairs shifted by 3 s, so far
+from independent) gave 3 % for 15 s windows and 13 % for 30 s windows
+(AR(1) alone: 6 % and 24 %): on longer epochs the drift the method sees
+within an epoch still falls short of the drift between them.
 
 Mann-Whitney U and the bootstrap treat seconds as (block-)exchangeable and
 are far too eager on these series; batch means are good on long epochs but
-not on short correlated ones. This method stays near the nominal rate,
-and its power against a shift of one standard deviation is still 54 % at
-rho 0.5 and n = 30 (a real retune shifts figures by many standard
-deviations: 1 vs 4 workers gave p < 0.001).
+not on short correlated ones; AR(1) alone is fooled by drift. The drift
+term costs power when there is no drift (its estimate is above 0 in about
+a third of pairs by chance): against a shift of one standard deviation
+at rho 0 and n = 30 its power is 72 % (AR(1) alone: 97 %), at rho 0.5
+and n = 30 42 % (56 %). A retune that matters moves figures by far more: 1 to 4
+sync workers under a CPU-bound load (4 clients on /cpu?ms=20, 12 s a
+side, load average about 3) gave client req/s +43 % (raw p 0.0005, Holm
+0.006), server p50 +178 % (Holm 0.0001) and client p50 -32 % (Holm
+0.009), while the same run's 20 same-config pairs were all clean
+(``benchmarks/compare_truth.py``).
 
 Many metrics are compared at once, so p-values are adjusted with Holm's
 step-down method (the family-wise error rate stays at ``alpha``); a
@@ -67,15 +115,26 @@ MIN_EFFECTIVE_UNITS = 2.0
 # The lag-1 autocorrelation is capped: above it one series holds next to
 # no independent information, and the test says "not enough data".
 MAX_AUTOCORRELATION = 0.98
+# Drift between two epoch means, as a multiple of the drift part of an
+# epoch's squared half difference (see the module docstring).
+DRIFT_FACTOR = 4.0
+# The drift is estimated from two half differences, one per epoch.
+DRIFT_DEGREES_OF_FREEDOM = 2.0
 METHOD = (
     "Welch t-test with an AR(1) effective sample size (pooled lag-1 autocorrelation, "
-    "bias-corrected), Holm-adjusted over the metrics"
+    "bias-corrected) and a drift term from each epoch's half difference, "
+    "Holm-adjusted over the metrics"
 )
 
 
 @dataclass(frozen=True)
 class DifferenceTest:
-    """The test of one metric: after minus before."""
+    """The test of one metric: after minus before.
+
+    ``drift_variance`` is the part of ``standard_error ** 2`` that comes
+    from slow drift (0 when the halves of each epoch agree as well as
+    their per-second noise says they should).
+    """
 
     difference: float
     standard_error: float
@@ -86,6 +145,7 @@ class DifferenceTest:
     autocorrelation: float  # the lag-1 autocorrelation used (bias-corrected)
     effective_units_before: float
     effective_units_after: float
+    drift_variance: float = 0.0
 
 
 def _log_beta_cf(a: float, b: float, x: float) -> float:
@@ -193,15 +253,46 @@ def _variance(values: Sequence[float]) -> float:
     return sum((value - mean) ** 2 for value in values) / (len(values) - 1)
 
 
+def half_difference(values: Sequence[float]) -> float:
+    """Mean of the second half minus mean of the first (the middle value of
+    an odd count left out)."""
+    half = len(values) // 2
+    return sum(values[len(values) - half :]) / half - sum(values[:half]) / half
+
+
+def drift_variance(
+    residuals_before: Sequence[float],
+    residuals_after: Sequence[float],
+    variance_of_mean_before: float,
+    variance_of_mean_after: float,
+) -> float:
+    """The variance slow drift adds to a difference of epoch means.
+
+    Each epoch's half difference ``h`` (second half's mean minus the
+    first's) has, under the AR(1) noise alone, an expected square of four
+    times the variance of the epoch's mean (two halves, each with twice
+    that variance). Whatever the squares hold beyond that, pooled over
+    both epochs, is drift, and the drift between two epoch means is
+    ``DRIFT_FACTOR`` times it (see the module docstring); never negative.
+    """
+    pooled_square = (
+        half_difference(residuals_before) ** 2 + half_difference(residuals_after) ** 2
+    ) / 2.0
+    expected_from_noise = 2.0 * (variance_of_mean_before + variance_of_mean_after)
+    return DRIFT_FACTOR * max(0.0, pooled_square - expected_from_noise)
+
+
 def welch_test(
     before: Units,
     after: Units,
     *,
     min_units: int = DEFAULT_MIN_UNITS,
+    account_for_drift: bool = True,
 ) -> DifferenceTest | None:
     """Test after minus before; None when either side has fewer than
     ``min_units`` units, or fewer than ``MIN_EFFECTIVE_UNITS`` once the
-    autocorrelation is taken into account."""
+    autocorrelation is taken into account. ``account_for_drift=False``
+    leaves the drift term out (the calibration compares both)."""
     if len(before) < min_units or len(after) < min_units:
         return None
     before_value, after_value = before.value, after.value
@@ -217,21 +308,26 @@ def welch_test(
         return None
     var_a = _variance(residuals_a) / effective_a
     var_b = _variance(residuals_b) / effective_b
+    var_drift = drift_variance(residuals_a, residuals_b, var_a, var_b) if account_for_drift else 0.0
     difference = after_value - before_value
-    se = math.sqrt(var_a + var_b)
+    se = math.sqrt(var_a + var_b + var_drift)
     if se == 0.0:
         # Every unit alike on both sides (a fixed count, a constant gauge).
         p_value = 1.0 if difference == 0.0 else 0.0
         return DifferenceTest(
             difference, 0.0, math.inf, p_value, difference, difference,
-            rho, effective_a, effective_b,
+            rho, effective_a, effective_b, 0.0,
         )  # fmt: skip
+    # Welch-Satterthwaite over the three parts; the drift is estimated from
+    # two half differences, so it brings DRIFT_DEGREES_OF_FREEDOM.
     denominator = 0.0
     if var_a > 0:
         denominator += var_a * var_a / max(1.0, effective_a - 1.0)
     if var_b > 0:
         denominator += var_b * var_b / max(1.0, effective_b - 1.0)
-    df = (var_a + var_b) ** 2 / denominator
+    if var_drift > 0:
+        denominator += var_drift * var_drift / DRIFT_DEGREES_OF_FREEDOM
+    df = (var_a + var_b + var_drift) ** 2 / denominator
     p_value = t_two_sided_p(difference / se, df)
     half_width = t_quantile(0.975, df) * se
     return DifferenceTest(
@@ -244,6 +340,7 @@ def welch_test(
         autocorrelation=rho,
         effective_units_before=effective_a,
         effective_units_after=effective_b,
+        drift_variance=var_drift,
     )
 
 

@@ -114,6 +114,20 @@ def test_a_change_noticed_during_a_marked_change_belongs_to_it() -> None:
     assert any("workers 1 -> 4" in note for note in epochs[1].notes)
 
 
+def test_workers_counted_after_a_retune_warm_up_as_long_as_the_retune_said() -> None:
+    # The guided A/B ends its retune with a 3 s warm-up; the new workers are
+    # counted two readings later and warm up 3 s from there, not the
+    # tracker's default 10 s (which left the after side 4 s of data).
+    tracker = EpochTracker(warmup_s=10, stable_readings=2)
+    feed(tracker, T0, 10, workers=1)
+    tracker.begin_change("retune: workers=4", at=T0 + 9.5)
+    tracker.end_change(at=T0 + 10, warmup_s=3)
+    feed(tracker, T0 + 10, 10, workers=4)
+    epoch = tracker.current()
+    assert epoch is not None and any("workers 1 -> 4" in note for note in epoch.notes)
+    assert epoch.measured_from == pytest.approx(T0 + 11 + 3)
+
+
 def test_records_are_routed_by_time_and_straddlers_dropped() -> None:
     tracker = EpochTracker(warmup_s=0)
     feed(tracker, T0, 5)
