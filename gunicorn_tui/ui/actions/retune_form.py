@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest
+from gunicorn_tui.control.running_config import running_value
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
 from gunicorn_tui.settings.resolve import short_worker_class
@@ -33,7 +34,9 @@ _HINTS = {
 
 
 def current_text(sample: InstanceSample, name: str) -> str:
-    value = sample.config.value(name)
+    """A field's starting text: the value that runs now (the master's worker
+    target, not the count ``show config`` still reports after ``worker add``)."""
+    value = running_value(sample, name)
     if value is None:
         return ""
     if name == "worker_class" and isinstance(value, str):
@@ -71,7 +74,7 @@ def request_from_fields(
     problems: list[str] = []
     for name in RETUNABLE_SETTINGS:
         text = texts.get(name, "").strip()
-        if text == current_text(sample, name) or (not text and sample.config.value(name) is None):
+        if text == current_text(sample, name) or (not text and running_value(sample, name) is None):
             continue
         try:
             changes[name] = parse_field(name, text)
