@@ -36,7 +36,11 @@ _HINTS = {
 def current_text(sample: InstanceSample, name: str) -> str:
     """A field's starting text: the value that runs now (the master's worker
     target, not the count ``show config`` still reports after ``worker add``)."""
-    value = running_value(sample, name)
+    return value_text(name, running_value(sample, name))
+
+
+def value_text(name: str, value: ConfigValue) -> str:
+    """A setting's value as the form shows it."""
     if value is None:
         return ""
     if name == "worker_class" and isinstance(value, str):
@@ -95,9 +99,12 @@ class RetuneForm(ModalScreen[RetuneRequest | None]):
         Binding("ctrl+s", "submit", "Plan", id="retune.submit"),
     ]
 
-    def __init__(self, sample: InstanceSample) -> None:
+    def __init__(self, sample: InstanceSample, prepared: RetuneRequest | None = None) -> None:
+        """``prepared``: settings to start from instead of the running ones
+        (the advice panel's "prepare this retune"); nothing runs until submitted."""
         super().__init__()
         self.sample = sample
+        self.prepared = prepared.changes() if prepared is not None else {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -119,7 +126,9 @@ class RetuneForm(ModalScreen[RetuneRequest | None]):
                     )
                     yield Label(Content.assemble((name, "bold"), (f" {where}", "$text-muted")))
                     yield Input(
-                        value=current_text(self.sample, name),
+                        value=value_text(name, self.prepared[name])
+                        if name in self.prepared
+                        else current_text(self.sample, name),
                         placeholder=_HINTS[name],
                         id=f"field-{name}",
                     )
