@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gunicorn_tui.advice.items import AdviceItem
@@ -90,16 +90,28 @@ def observe_and_advise(
         frame = frames()
         sample = select(frame)
         if sample is not None:
-            observed.append(
-                ObservedSample(
-                    sample, frame.traffic.get(sample.key), _backlog(sample), _schedstat(sample)
-                )
-            )
+            observed.append(observe_sample(frame, sample))
         if time.monotonic() >= deadline or stop.is_set():
             break
         stop.wait(min(interval_s, max(0.0, deadline - time.monotonic())))
     if not observed:
         return None
+    return advise_observed(observed, probe_classes)
+
+
+def observe_sample(frame: MonitorFrame, sample: InstanceSample) -> ObservedSample:
+    """One sample of a frame with what the rules read next to it (the
+    listen queue and the workers' run-queue wait, read now from /proc)."""
+    return ObservedSample(
+        sample, frame.traffic.get(sample.key), _backlog(sample), _schedstat(sample)
+    )
+
+
+def advise_observed(
+    observed: Sequence[ObservedSample], probe_classes: ClassProbe | None = None
+) -> AdviceReport:
+    """Run the rules on a window of samples of one instance (oldest first,
+    at least one); capacity is gathered and classes probed now."""
     last = observed[-1]
     capacity = gather_capacity(last.sample, last.traffic)
     available: dict[str, bool | None] = {name: None for name in PROBED_CLASSES}

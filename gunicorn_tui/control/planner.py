@@ -65,6 +65,7 @@ from gunicorn_tui.control.plan import (
     WriteFile,
 )
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest, ScaleRequest
+from gunicorn_tui.control.running_config import current_workers, running_config, running_value
 from gunicorn_tui.control.validation import MAX_WORKERS, validate_request
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.discovery.process_tree import gunicorn_args
@@ -109,13 +110,6 @@ def plan_target(sample: InstanceSample, facts: RetuneFacts) -> PlanTarget:
         container_name=container.name if container else None,
         api_mode=not facts.daemon_local,
     )
-
-
-def current_workers(sample: InstanceSample) -> int:
-    """The worker count the master aims for now (TTIN/TTOU included)."""
-    if sample.workers_target is not None:
-        return sample.workers_target
-    return len(sample.workers)
 
 
 def probe_url(sample: InstanceSample, facts: RetuneFacts) -> str | None:
@@ -496,8 +490,11 @@ def plan_retune(sample: InstanceSample, facts: RetuneFacts, request: RetuneReque
     """The plan for a retune, or a refusal saying why."""
     target = plan_target(sample, facts)
     changes = request.changes()
-    before = {name: sample.config.value(name) for name in changes}
-    problems = validate_request(request, sample.config)
+    # Not sample.config: its worker count lags a count changed through the
+    # control socket, and a retune back to the old count would look like a no-op.
+    running = running_config(sample)
+    before = {name: running.value(name) for name in changes}
+    problems = validate_request(request, running)
     if problems:
         return _refuse(ActionKind.RETUNE, target, "; ".join(problems), before, changes)
     effective = {k: v for k, v in changes.items() if not _same(k, before[k], v)}
@@ -1080,7 +1077,7 @@ def plan_revert(sample: InstanceSample, facts: RetuneFacts, spec: RevertSpec) ->
     """Re-apply the configuration an earlier action replaced."""
     target = plan_target(sample, facts)
     after = dict(spec.settings)
-    before = {name: sample.config.value(name) for name in after}
+    before = {name: running_value(sample, name) for name in after}
     if spec.workers is not None:
         from gunicorn_tui.control.requests import ScaleMode
 

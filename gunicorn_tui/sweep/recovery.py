@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
+from gunicorn_tui.control.running_config import running_config
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.sweep.grid import config_of, same_point
 from gunicorn_tui.sweep.journal import SweepJournal, SweepJournalStore, SweepTarget
-from gunicorn_tui.sweep.runner import as_running
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,12 @@ def recover_sweep(
         original = journal.original
     except (ValueError, KeyError, TypeError) as error:
         return SweepRecovery(journal.id, target.label, "failed", f"journal unreadable: {error}")
-    found = find(target)
-    sample = as_running(found) if found is not None else None
+    sample = find(target)
     if sample is None:
         return SweepRecovery(
             journal.id, target.label, "failed", f"{target.target_text} is not found"
         )
-    if same_point(config_of(sample.config), original):
+    if same_point(config_of(running_config(sample)), original):
         journal.archive(f"recovered: already on {original.label}")
         return SweepRecovery(journal.id, target.label, "already original", original.label)
     try:

@@ -20,7 +20,6 @@ engine, never abandoned, and then the original config is restored.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from gunicorn_tui.control.engine import (
     EngineUnavailable,
 )
 from gunicorn_tui.control.progress import OutcomeStatus
+from gunicorn_tui.control.running_config import running_config
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.model.instances import InstanceSample
@@ -180,8 +180,7 @@ def run_sweep(
     sample = _current(frames, tracker)
     if sample is None:
         raise SweepRefused("the instance is not found")
-    sample = as_running(sample)
-    original = config_of(sample.config)
+    original = config_of(running_config(sample))
     if original is None:
         raise SweepRefused("the current worker count is unknown: nothing to restore to")
     pending = [j for j in engine.pending() if j.target == sample.label]
@@ -370,19 +369,6 @@ def _settle(
     return True, final.label, None
 
 
-def as_running(sample: InstanceSample) -> InstanceSample:
-    """``sample`` with its ``workers`` setting at the count the master aims
-    for: a count changed through the control socket (``worker add``) leaves
-    Gunicorn's ``show config`` at the old value, and the planner reads it."""
-    target = sample.workers_target
-    setting = sample.config.get("workers")
-    if target is None or setting.value == target:
-        return sample
-    settings = dict(sample.config.settings)
-    settings["workers"] = dataclasses.replace(setting, value=target)
-    return dataclasses.replace(sample, config=dataclasses.replace(sample.config, settings=settings))
-
-
 def _settled_sample(
     frames: FrameSource, tracker: EpochTracker, running: SweepConfig, timeout_s: float = 20.0
 ) -> InstanceSample | None:
@@ -391,9 +377,7 @@ def _settled_sample(
     deadline = time.monotonic() + timeout_s
     while True:
         sample = _current(frames, tracker)
-        if sample is not None:
-            sample = as_running(sample)
-        if sample is None or same_point(config_of(sample.config), running):
+        if sample is None or same_point(config_of(running_config(sample)), running):
             return sample
         if time.monotonic() >= deadline:
             return sample

@@ -57,6 +57,7 @@ from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
 from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
+from gunicorn_tui.ui.advice.open_advice import open_advice
 from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
 from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.config_screen import ConfigScreen
@@ -113,7 +114,7 @@ class GtuiApp(App[None]):
         Binding("2", "show_tab('tab-traffic')", "Traffic", show=False, id="tab.traffic"),
         Binding("3", "show_tab('tab-endpoints')", "Endpoints", show=False, id="tab.endpoints"),
         Binding("4", "show_tab('tab-events')", "Events", show=False, id="tab.events"),
-        Binding("p", "pause", "Pause", id="pause"),
+        Binding("p", "pause", "Pause", show=False, id="pause"),
         # Shown in the help screen and the status line ("every 1s"); the
         # footer keeps room for retune and quit at 80 columns.
         Binding("plus,equals_sign", "faster", "Faster", show=False, id="faster"),
@@ -124,6 +125,7 @@ class GtuiApp(App[None]):
         Binding("R", "reload", "Reload", show=False, id="action.reload"),
         Binding("k", "kill_worker", "Kill worker", show=False, id="action.kill"),
         Binding("u", "revert", "Revert", show=False, id="action.revert"),
+        Binding("a", "advice", "Advice", id="action.advice"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "go_back", "Back", show=False, id="back"),
     ]
@@ -469,6 +471,11 @@ class GtuiApp(App[None]):
         if sample is None:
             self.notify("No instance selected.", severity="warning")
         return sample
+
+    def action_advice(self) -> None:
+        sample = self._selected_for_action()
+        if sample is not None:
+            open_advice(self, sample, lambda: self.frame, self.actions, self.engine)
 
     def action_retune(self) -> None:
         sample = self._selected_for_action()

@@ -26,6 +26,7 @@ HELP_TEXT = """\
 | `R` | graceful reload (HUP) |
 | `k` | kill the worker under the cursor (the master starts another) |
 | `u` | revert to the configuration before the last retune |
+| `a` | advice for the selected instance, with its evidence; Enter prepares the retune |
 | `C` / `m` | compare two epochs (`[` `]` pick A, `{` `}` pick B, `e` export, `a` guided A/B) |
 | `p` | pause / resume sampling |
 | `+` / `-` | sample faster / slower |

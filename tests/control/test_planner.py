@@ -142,6 +142,36 @@ def test_the_same_settings_are_nothing_to_do() -> None:
     assert not plan.ok and "already runs" in (plan.refusal or "")
 
 
+def test_a_retune_back_to_the_configured_count_after_worker_add_acts() -> None:
+    # After `worker add 2`, `show config` still says 2 while the master aims for 4.
+    added = sample(workers=4, workers_target=4, cfg=config(workers=2))
+    plan = plan_retune(added, facts(layers={"workers": CLI}), RetuneRequest(workers=2))
+    assert plan.ok, plan.refusal
+    assert plan.strategy is Strategy.CONTROL_SOCKET
+    first = plan.steps[0].action
+    assert isinstance(first, ControlCommand) and first.command == "worker remove 2"
+    assert plan.before == {"workers": 4} and plan.after == {"workers": 2}
+    same = plan_retune(added, facts(layers={"workers": CLI}), RetuneRequest(workers=4))
+    assert not same.ok and "already runs" in (same.refusal or "")
+
+
+def test_without_a_target_the_observed_count_is_what_runs() -> None:
+    # Gunicorn 20 after TTIN: no control socket, the config says 1, 3 run.
+    grown = sample(workers=3, workers_target=None, control_socket=None, cfg=config(workers=1))
+    plan = plan_retune(grown, facts(socket=False), RetuneRequest(workers=1))
+    assert plan.ok and plan.strategy is Strategy.SIGNALS, plan.refusal
+    signal = plan.steps[0].action
+    assert isinstance(signal, SendSignal) and (signal.signal_name, signal.count) == ("TTOU", 2)
+
+
+def test_revert_compares_with_the_running_count() -> None:
+    added = sample(workers=4, workers_target=4, cfg=config(workers=2))
+    base = with_file(facts(), exists=True, content=render_managed({"timeout": 60}), managed=True)
+    plan = plan_revert(added, base, RevertSpec({"workers": 2}, file_path=base.config_file.path,
+                                               file_content=None))  # fmt: skip
+    assert plan.ok and plan.before == {"workers": 4}, plan.refusal
+
+
 # -- in place with a gtui config file -----------------------------------------------------------
 
 

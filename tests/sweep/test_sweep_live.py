@@ -22,31 +22,18 @@ from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from gunicorn_tui.sweep.grid import build_grid
 from gunicorn_tui.sweep.runner import ConfigStatus, SweepSettings, SweepStatus, run_sweep
-from tests.control.helpers import gunicorn_container, run_gtui, wait_worker_count, worker_count
+from tests.control.helpers import run_gtui, wait_worker_count, worker_count
 from tests.harness.containers import ContainerFactory
 from tests.images import tags
+from tests.sweep.sweep_containers import IO_PROFILE, REPO, io_container
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[2]
-ACCESS = ("--access-logfile", "-", "--access-logformat",
-          '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s %(p)s')  # fmt: skip
-IO_PROFILE = (
-    '[run]\nmode = "closed"\nconcurrency = 8\nduration_s = 1\nconnections = 8\n'
-    '[[request]]\npath = "/io?ms=100"\n'
-)
-
-
-def _io_container(factory: ContainerFactory, image: str = tags.GUNICORN_LATEST) -> tuple[str, int]:
-    # No -w on the command line: retunes go in place (a gtui config file and HUP).
-    container, port = gunicorn_container(factory, image, *ACCESS)
-    return container.name or "", port
 
 
 def test_a_sweep_over_1_2_4_sync_workers_on_io_ranks_4_first_and_restores(
     container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
-    name, port = _io_container(container_factory)
+    name, port = io_container(container_factory)
     monitor = Monitor(MonitorOptions(targets=(parse_target(name),), statsd_address=None))
     monitor.open(wait_for_docker_s=15.0)
     try:
@@ -77,7 +64,7 @@ def test_a_sweep_over_1_2_4_sync_workers_on_io_ranks_4_first_and_restores(
 def test_bad_sweep_values_are_refused_before_anything_starts(
     container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
-    name, _port = _io_container(container_factory, tags.GUNICORN_NO_SETPROCTITLE)
+    name, _port = io_container(container_factory, tags.GUNICORN_NO_SETPROCTITLE)
     started = docker_client.containers.get(name).attrs["State"]["StartedAt"]
     profile = tmp_path / "io.toml"
     profile.write_text(IO_PROFILE)
@@ -101,7 +88,7 @@ def test_bad_sweep_values_are_refused_before_anything_starts(
 def test_ctrl_c_during_a_sweep_restores_the_original_config(
     container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
-    name, _port = _io_container(container_factory)
+    name, _port = io_container(container_factory)
     profile = tmp_path / "io.toml"
     profile.write_text(IO_PROFILE)
     process = subprocess.Popen(

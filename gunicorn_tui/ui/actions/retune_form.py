@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest
+from gunicorn_tui.control.running_config import running_value
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
@@ -39,7 +40,13 @@ _HINTS = {
 
 
 def current_text(sample: InstanceSample, name: str) -> str:
-    value = sample.config.value(name)
+    """A field's starting text: the value that runs now (the master's worker
+    target, not the count ``show config`` still reports after ``worker add``)."""
+    return value_text(name, running_value(sample, name))
+
+
+def value_text(name: str, value: ConfigValue) -> str:
+    """A setting's value as the form shows it."""
     if value is None:
         return ""
     if name == "worker_class" and isinstance(value, str):
@@ -77,7 +84,7 @@ def request_from_fields(
     problems: list[str] = []
     for name in RETUNABLE_SETTINGS:
         text = texts.get(name, "").strip()
-        if text == current_text(sample, name) or (not text and sample.config.value(name) is None):
+        if text == current_text(sample, name) or (not text and running_value(sample, name) is None):
             continue
         try:
             changes[name] = parse_field(name, text)
@@ -112,10 +119,19 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
         Binding("ctrl+b", "guided_ab", "A/B under load", id="retune.ab"),
     ]
 
-    def __init__(self, sample: InstanceSample, *, ab_only: bool = False) -> None:
+    def __init__(
+        self,
+        sample: InstanceSample,
+        prepared: RetuneRequest | None = None,
+        *,
+        ab_only: bool = False,
+    ) -> None:
+        """``prepared``: settings to start from instead of the running ones
+        (the advice panel's "prepare this retune"); nothing runs until submitted."""
         super().__init__()
         self.sample = sample
         self.ab_only = ab_only
+        self.prepared = prepared.changes() if prepared is not None else {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -138,7 +154,9 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
                     )
                     yield Label(Content.assemble((name, "bold"), (f" {where}", "$text-muted")))
                     yield Input(
-                        value=current_text(self.sample, name),
+                        value=value_text(name, self.prepared[name])
+                        if name in self.prepared
+                        else current_text(self.sample, name),
                         placeholder=_HINTS[name],
                         id=f"field-{name}",
                     )
