@@ -64,7 +64,10 @@ def test_statsd_only_on_a_host_master_counts_exact(local_gunicorn: LocalGunicorn
     assert view.snapshot.status_totals["5xx"] == 5
     assert view.snapshot.status_totals["4xx"] == 3
     window = view.snapshot.window(60)
-    assert window.latency.count == total  # one timer per request
+    # One timer per request, each its own UDP datagram: the request count
+    # above is exact, but a CI run on a busy machine once had 157 timers for
+    # 158 requests. UDP does not promise delivery; allow one lost timer.
+    assert total - 1 <= window.latency.count <= total
     assert view.snapshot.workers == ()  # StatsD has no per-worker breakdown
 
 
