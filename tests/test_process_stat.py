@@ -112,12 +112,15 @@ def test_large_proc_files_are_read_whole() -> None:
     big = {f"BIG{n}": value for n in range(4)}
     child = subprocess.Popen(["sleep", "30"], env={**big, "AFTER": "end"})
     try:
-        # Until exec, the child's /proc shows the parent's environment.
+        # Until exec, the child's /proc shows the parent's environment; during
+        # exec the kernel publishes argv before the environment's end, so wait
+        # for the last variable (it is only visible once all of them are).
         deadline = time.monotonic() + 10.0
-        while read_argv(child.pid)[:1] != ("sleep",):
+        environment = read_environ(child.pid)
+        while read_argv(child.pid)[:1] != ("sleep",) or "AFTER" not in environment:
             assert time.monotonic() < deadline, "the child never ran sleep"
             time.sleep(0.01)
-        environment = read_environ(child.pid)
+            environment = read_environ(child.pid)
     finally:
         child.kill()
         child.wait()
