@@ -9,40 +9,12 @@ from __future__ import annotations
 
 import errno
 import ssl
-from enum import StrEnum
 
 import httpx
 
+from gunicorn_tui.load.error_kind import TRANSPORT_KINDS, ErrorKind
 
-class ErrorKind(StrEnum):
-    """Why a request did not end in a 2xx or 3xx response."""
-
-    CONNECT_REFUSED = "connect_refused"
-    """Nothing listens at the address (or a firewall rejects)."""
-    TIMEOUT = "timeout"
-    """No complete response within the profile's ``timeout_s``."""
-    HTTP_5XX = "http_5xx"
-    """The server answered with a 5xx status."""
-    HTTP_4XX = "http_4xx"
-    """The server answered with a 4xx status."""
-    PROTOCOL = "protocol"
-    """The connection was closed or reset mid-request, or the response was
-    not valid HTTP."""
-    TLS = "tls"
-    """The TLS handshake failed: a plain-HTTP port, a bad certificate."""
-    OTHER = "other"
-    """Anything else (name resolution, an unreachable network...)."""
-
-
-TRANSPORT_KINDS = frozenset(
-    {
-        ErrorKind.CONNECT_REFUSED,
-        ErrorKind.TIMEOUT,
-        ErrorKind.PROTOCOL,
-        ErrorKind.TLS,
-        ErrorKind.OTHER,
-    }
-)
+__all__ = ["TRANSPORT_KINDS", "ErrorKind", "classify_exception", "status_error_kind"]
 
 
 def status_error_kind(status_code: int) -> ErrorKind | None:

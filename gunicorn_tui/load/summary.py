@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gunicorn_tui.load.error_kind import TRANSPORT_KINDS, ErrorKind
 from gunicorn_tui.load.latency_histogram import LatencyHistogram
-from gunicorn_tui.load.outcome import TRANSPORT_KINDS, ErrorKind
 from gunicorn_tui.load.profile import RunMode
 
 _NS_PER_MS = 1_000_000
