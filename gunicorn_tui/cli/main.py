@@ -60,8 +60,26 @@ def _add_targets(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The dashboard parser and one parser per subcommand."""
+_COMPARE_COMMANDS = ("load", "compare", "ab")
+COMMAND_NAMES = frozenset(
+    {"ls", "snapshot", "watch", "demo", "recover", "scale", "retune", "reload"}
+    | {"kill-worker", "revert", "advise", "sweep", *_COMPARE_COMMANDS}
+)
+
+
+def build_parsers(
+    only: str | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The dashboard parser and one parser per subcommand.
+
+    ``only`` (a command name, or "dashboard") skips the parsers whose modules
+    are slow to import and that this run does not use: the dashboard starts
+    without loading the load driver, the comparison or the sweep runner.
+    """
+
+    def wanted(*names: str) -> bool:
+        return only is None or only in names
+
     description = "A terminal dashboard for tuning Gunicorn live."
     epilog = (
         "commands: ls, snapshot, watch, demo, scale, retune, reload, kill-worker, revert, "
@@ -137,15 +155,20 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         "--refresh", type=float, default=1.0, metavar="SECONDS", help="seconds between samples"
     )
     commands["demo"] = demo
-    _add_control_parsers(commands)
-    from gunicorn_tui.cli.compare_commands import add_compare_parsers
+    if wanted(*_CONTROL_HANDLERS):
+        _add_control_parsers(commands)
+    if wanted(*_COMPARE_COMMANDS):
+        from gunicorn_tui.cli.compare_commands import add_compare_parsers
 
-    add_compare_parsers(commands, _Parser)
-    from gunicorn_tui.cli.advice_commands import add_advice_parser
-    from gunicorn_tui.cli.sweep_commands import add_sweep_parser
+        add_compare_parsers(commands, _Parser)
+    if wanted("advise"):
+        from gunicorn_tui.cli.advice_commands import add_advice_parser
 
-    add_advice_parser(commands, _Parser)
-    add_sweep_parser(commands, _Parser)
+        add_advice_parser(commands, _Parser)
+    if wanted("sweep"):
+        from gunicorn_tui.cli.sweep_commands import add_sweep_parser
+
+        add_sweep_parser(commands, _Parser)
     return dashboard, commands
 
 
@@ -256,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     while args_list and args_list[0] == "--read-only":
         read_only = True
         args_list.pop(0)
-    dashboard, commands = build_parsers()
+    wanted = args_list[0] if args_list and args_list[0] in COMMAND_NAMES else "dashboard"
+    dashboard, commands = build_parsers(only=wanted)
     if args_list and args_list[0] in commands:
         name = args_list.pop(0)
         namespace = commands[name].parse_args(args_list)
