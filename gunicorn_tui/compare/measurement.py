@@ -16,13 +16,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gunicorn_tui.compare.epochs import Epoch, EpochChange, EpochTracker
-from gunicorn_tui.load.driver import LoadRun, LoadRunError
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.summary import RunSummary
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import MonitorFrame
+
+if TYPE_CHECKING:
+    from gunicorn_tui.load.driver import LoadRun
 
 FrameSource = Callable[[], MonitorFrame]
 # After the load ends, sampling goes on this long so the traffic history's
@@ -126,6 +129,10 @@ def measure_epoch(
     """
     if duration_s <= 0:
         raise ValueError(f"duration_s must be positive, got {duration_s!r}")
+    # The driver (and httpx) load on first measurement, not with the
+    # dashboard: most sessions never drive load.
+    from gunicorn_tui.load.driver import LoadRun, LoadRunError
+
     stop = stop_event if stop_event is not None else threading.Event()
     warmup_s = load_warmup_s
     if warmup_s is None:
