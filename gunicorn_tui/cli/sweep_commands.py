@@ -87,6 +87,8 @@ def _values(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[str, ...],
 
 
 def _progress(progress: SweepProgress) -> None:
+    if progress.measurement is not None:  # once a second: the dashboard's, not a log's
+        return
     where = f"[{progress.index + 1}/{progress.total}] " if progress.index >= 0 else ""
     print(f"{where}{progress.stage}: {progress.detail}", file=sys.stderr, flush=True)
 

@@ -78,6 +78,30 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
+def write_texts(directory: Path, stem: str, texts: Mapping[str, str]) -> dict[str, Path]:
+    """Write each ``suffix -> text`` of ``texts`` as ``stem`` + suffix into
+    ``directory`` (created if needed), under a stem no file takes yet.
+    All or nothing: raises :class:`ExportError` after removing what was written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ExportError(f"cannot create {directory}: {error.strerror or error}") from error
+    if not directory.is_dir():
+        raise ExportError(f"{directory} is not a directory")
+    free = _free_stem(directory, stem, tuple(texts))
+    written: dict[str, Path] = {}
+    try:
+        for suffix, text in texts.items():
+            path = directory / f"{free}{suffix}"
+            _write(path, text)
+            written[suffix] = path
+    except OSError as error:
+        for path in written.values():
+            path.unlink(missing_ok=True)
+        raise ExportError(f"cannot write into {directory}: {error.strerror or error}") from error
+    return written
+
+
 def write_comparison(
     comparison: EpochComparison,
     directory: Path,
@@ -92,32 +116,13 @@ def write_comparison(
     given) into ``directory``, creating it if needed. Raises
     :class:`ExportError` when anything cannot be written; files written
     before the failure are removed, so an export is all or nothing."""
-    suffixes = (".md", ".json", ".svg") if svg is not None else (".md", ".json")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ExportError(f"cannot create {directory}: {error.strerror or error}") from error
-    if not directory.is_dir():
-        raise ExportError(f"{directory} is not a directory")
-    free = _free_stem(directory, stem, suffixes)
     texts = {
         ".md": comparison_markdown(comparison, title=title, extra_lines=extra_lines),
         ".json": json.dumps(comparison_json(comparison, extra=extra_json), indent=2) + "\n",
     }
     if svg is not None:
         texts[".svg"] = svg
-    written: list[Path] = []
-    try:
-        for suffix, text in texts.items():
-            path = directory / f"{free}{suffix}"
-            _write(path, text)
-            written.append(path)
-    except OSError as error:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise ExportError(f"cannot write into {directory}: {error.strerror or error}") from error
+    written = write_texts(directory, stem, texts)
     return ExportedFiles(
-        markdown_path=directory / f"{free}.md",
-        json_path=directory / f"{free}.json",
-        svg_path=directory / f"{free}.svg" if svg is not None else None,
+        markdown_path=written[".md"], json_path=written[".json"], svg_path=written.get(".svg")
     )

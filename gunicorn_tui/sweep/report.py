@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.report import summary_json
-from gunicorn_tui.sweep.runner import ConfigResult, SweepResult
+from gunicorn_tui.sweep.runner import SweepResult
 
 SCHEMA = "gtui.sweep/1"
 _BAR_WIDTH = 30
@@ -21,19 +22,59 @@ def _mib(value: float | None) -> str:
     return "n/a" if value is None else f"{value / _MIB:,.1f}"
 
 
-def _row(index: int, result: ConfigResult, sweep: SweepResult) -> str:
-    summary = result.summary
-    mark = " **winner**" if index == sweep.winner else ""
-    if summary is None:
-        return (
-            f"| {result.config.label}{mark} | {result.status.value} | n/a | n/a | n/a | n/a "
-            f"| {result.error or ''} |"
+@dataclass(frozen=True)
+class ReportRow:
+    """One config's line of the report, as text (``n/a`` where nothing was
+    measured): the Markdown table and the dashboard's table both show these."""
+
+    label: str
+    winner: bool
+    status: str
+    throughput_rps: str
+    latency_p99_ms: str
+    cpu_ms_per_request: str
+    memory_mib: str
+    note: str
+
+
+def report_rows(sweep: SweepResult) -> tuple[ReportRow, ...]:
+    """Every config of ``sweep`` in the order they ran."""
+    rows = []
+    for index, result in enumerate(sweep.results):
+        summary = result.summary
+        figures: tuple[str, str, str, str]
+        if summary is None:
+            figures = ("n/a", "n/a", "n/a", "n/a")
+            note = result.error or ""
+        else:
+            figures = (
+                _number(result.throughput_rps),
+                _number(summary.latency_p99_ms),
+                _number(summary.cpu_ms_per_request, 2),
+                _mib(summary.memory_bytes),
+            )
+            note = result.error or ("" if summary.enough_data else "not enough data")
+        throughput, p99, cpu, memory = figures
+        rows.append(
+            ReportRow(
+                label=result.config.label,
+                winner=index == sweep.winner,
+                status=result.status.value,
+                throughput_rps=throughput,
+                latency_p99_ms=p99,
+                cpu_ms_per_request=cpu,
+                memory_mib=memory,
+                note=note,
+            )
         )
-    note = result.error or ("" if summary.enough_data else "not enough data")
+    return tuple(rows)
+
+
+def _row(row: ReportRow) -> str:
+    mark = " **winner**" if row.winner else ""
     return (
-        f"| {result.config.label}{mark} | {result.status.value} "
-        f"| {_number(result.throughput_rps)} | {_number(summary.latency_p99_ms)} "
-        f"| {_number(summary.cpu_ms_per_request, 2)} | {_mib(summary.memory_bytes)} | {note} |"
+        f"| {row.label}{mark} | {row.status} | {row.throughput_rps} | {row.latency_p99_ms} "
+        f"| {row.cpu_ms_per_request} | {row.memory_mib} | {row.note} |"
     )
 
 
@@ -81,7 +122,7 @@ def sweep_markdown(sweep: SweepResult, *, title: str = "gtui sweep") -> str:
         "| config | status | req/s | p99 ms | CPU ms/req | memory MiB | note |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
-    lines += [_row(index, result, sweep) for index, result in enumerate(sweep.results)]
+    lines += [_row(row) for row in report_rows(sweep)]
     plots = _bars(sweep, "throughput (req/s)", [r.throughput_rps for r in sweep.results], "req/s")
     plots += [""]
     plots += _bars(

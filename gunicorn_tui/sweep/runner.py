@@ -25,10 +25,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from gunicorn_tui.compare.comparison import EpochComparison, Significance, compare_epochs
 from gunicorn_tui.compare.epochs import Epoch, EpochTracker
-from gunicorn_tui.compare.measurement import FrameSource, MeasurementError, measure_epoch
+from gunicorn_tui.compare.measurement import (
+    FrameSource,
+    MeasurementError,
+    MeasurementProgress,
+    measure_epoch,
+)
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, EpochSummary, summarize
 from gunicorn_tui.control.engine import (
@@ -46,6 +52,7 @@ from gunicorn_tui.sweep.grid import SweepConfig, config_of, same_point
 from gunicorn_tui.sweep.journal import SweepJournalStore
 
 MAX_MEASURE_S = 600.0
+_SETTLE_INTERVAL_S = 0.5
 
 
 class SweepStatus(StrEnum):
@@ -104,6 +111,8 @@ class SweepProgress:
     total: int
     stage: str  # "retune", "measure", "restore", "done"
     detail: str
+    # While measuring, once a sample: how far (and whether still in warm-up).
+    measurement: MeasurementProgress | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,12 @@ class SweepResult:
         if self.comparison is None:
             return None
         return self.comparison.metric(Metric.REQUESTS_PER_S).percent_change
+
+
+class _Post(Protocol):
+    def __call__(
+        self, index: int, stage: str, detail: str, measurement: MeasurementProgress | None = None
+    ) -> None: ...
 
 
 class SweepRefused(Exception):
@@ -191,9 +206,11 @@ def run_sweep(
         )
     journal = SweepJournalStore(engine.state_dir).begin(sample, original, configs)
 
-    def post(index: int, stage: str, detail: str) -> None:
+    def post(
+        index: int, stage: str, detail: str, measurement: MeasurementProgress | None = None
+    ) -> None:
         if on_progress is not None:
-            on_progress(SweepProgress(index, len(configs), stage, detail))
+            on_progress(SweepProgress(index, len(configs), stage, detail, measurement))
 
     results: list[ConfigResult] = []
     reason: str | None = None
@@ -266,7 +283,7 @@ def _run_one(
     target: LoadTarget,
     shape: SweepSettings,
     cancel: threading.Event,
-    post: Callable[[int, str, str], None],
+    post: _Post,
 ) -> tuple[ConfigResult, bool]:
     """One config: (its result, whether the service is left on no known config)."""
     post(index, "retune", config.label)
@@ -275,7 +292,9 @@ def _run_one(
     if sample is None:
         return ConfigResult(config, ConfigStatus.FAILED, None, None, "the instance is gone"), True
     if not same_point(running, config):
-        error, retune_summary, broken = _apply(engine, tracker, sample, config, shape.warmup_s)
+        error, retune_summary, broken = _apply(
+            engine, frames, tracker, sample, config, shape.warmup_s
+        )
         if error is not None:
             result = ConfigResult(config, ConfigStatus.FAILED, None, None, error, retune_summary)
             return result, broken
@@ -287,6 +306,10 @@ def _run_one(
             False,
         )
     post(index, "measure", f"{config.label}: {shape.warmup_s:g} s warm-up + {shape.measure_s:g} s")
+
+    def measuring(report: MeasurementProgress) -> None:
+        post(index, "measure", config.label, report)
+
     try:
         measurement = measure_epoch(
             frames,
@@ -297,6 +320,7 @@ def _run_one(
             load_warmup_s=shape.warmup_s,
             interval_s=shape.interval_s,
             stop_event=cancel,
+            on_progress=measuring,
         )
     except MeasurementError as failure:
         # Measured nothing, but the retune (if any) is applied: not FAILED.
@@ -325,6 +349,7 @@ def _run_one(
 
 def _apply(
     engine: ControlEngine,
+    frames: FrameSource,
     tracker: EpochTracker,
     sample: InstanceSample,
     config: SweepConfig,
@@ -343,6 +368,8 @@ def _apply(
     except (ActionRefused, EngineUnavailable) as error:
         tracker.end_change(note=f"refused: {error}", warmup_s=warmup_s)
         return str(error), None, False
+    if outcome.ok:
+        _await_workers(frames, tracker, config.workers)
     tracker.end_change(note=outcome.summary(), warmup_s=warmup_s)
     if outcome.ok:
         return None, outcome.summary(), False
@@ -363,10 +390,29 @@ def _settle(
     sample = _settled_sample(frames, tracker, running)
     if sample is None:
         return False, "unknown: the instance is not found", "the instance is gone"
-    error, _summary, _broken = _apply(engine, tracker, sample, final, 0.0)
+    error, _summary, _broken = _apply(engine, frames, tracker, sample, final, 0.0)
     if error is not None:
         return False, f"{running.label} (restoring {final.label} failed)", error
     return True, final.label, None
+
+
+def _await_workers(
+    frames: FrameSource, tracker: EpochTracker, workers: int, timeout_s: float = 10.0
+) -> None:
+    """Sample until the tracker's epoch shows ``workers`` (or ``timeout_s``).
+
+    The tracker takes a new worker count only once it held for a few
+    readings; seen while the retune's change is still open, it belongs to
+    that change. Seen later, it would start an epoch of its own in the
+    middle of the measurement (and, on a short warm-up, leave it split)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        current = tracker.current()
+        if current is not None and current.config and current.config.workers == workers:
+            return
+        if _current(frames, tracker) is None:
+            return
+        time.sleep(_SETTLE_INTERVAL_S)
 
 
 def _settled_sample(

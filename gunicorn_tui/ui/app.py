@@ -8,8 +8,9 @@ Every frame also feeds an :class:`~gunicorn_tui.compare.epochs.EpochRegistry`
 (in the thread that sampled it), so each instance's configuration changes,
 from gtui's actions or from outside, start epochs: marked on the graphs,
 compared on the Compare screen (``C``), exported from there. A guided A/B
-samples through the same path while it runs, with the dashboard's own
-sampler paused, so the source is never sampled by two threads at once.
+or a sweep (``w``, :mod:`gunicorn_tui.ui.sweep`) samples through the same
+path while it runs, with the dashboard's own sampler paused, so the source
+is never sampled by two threads at once.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from gunicorn_tui.load.target import TargetError, bind_of, resolve_target
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
@@ -63,6 +65,8 @@ from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.help_screen import HelpScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
+from gunicorn_tui.ui.sweep.launcher import SweepLauncher
+from gunicorn_tui.ui.sweep.messages import SweepFinished
 from gunicorn_tui.ui.widgets.endpoint_table import EndpointTable
 from gunicorn_tui.ui.widgets.events_panel import EventsPanel
 from gunicorn_tui.ui.widgets.instance_header import InstanceHeader
@@ -77,6 +81,8 @@ REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 # The first frame primes CPU counters; the second, this soon after, is the
 # first complete one.
 PRIMING_DELAY_S = 0.35
+# On exit during a sweep: long enough for a retune under way and the restore.
+SWEEP_EXIT_WAIT_S = 120.0
 
 
 class FrameSource(Protocol):
@@ -126,6 +132,8 @@ class GtuiApp(App[None]):
         Binding("k", "kill_worker", "Kill worker", show=False, id="action.kill"),
         Binding("u", "revert", "Revert", show=False, id="action.revert"),
         Binding("a", "advice", "Advice", id="action.advice"),
+        # In the help screen; the footer has no room for it at 80 columns.
+        Binding("w", "sweep", "Sweep", show=False, id="action.sweep"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "go_back", "Back", show=False, id="back"),
     ]
@@ -141,6 +149,7 @@ class GtuiApp(App[None]):
         warmup_s: float = DEFAULT_WARMUP_S,
         export_dir: Path | None = None,
         ab_settings: AbSettings | None = None,
+        sweep_settings: SweepSettings | None = None,
         primed: bool = False,
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
@@ -153,6 +162,16 @@ class GtuiApp(App[None]):
         self.export_dir = export_dir
         self.ab_settings = ab_settings or AbSettings(warmup_s=warmup_s)
         self.actions = ActionRunner(self, engine, self._action_finished, epochs=self.epochs)
+        self.sweeps = SweepLauncher(
+            self,
+            engine,
+            self.actions,
+            lambda: self.sample_frame(forwarded=True),
+            self.tracker_of,
+            self._sweep_changed,
+            settings=sweep_settings or SweepSettings(),
+            export_dir=export_dir,
+        )
         self.last_export: ExportedFiles | None = None
         self.last_ab: AbResult | None = None
         self._ab_cancel: threading.Event | None = None
@@ -208,6 +227,8 @@ class GtuiApp(App[None]):
     def on_unmount(self) -> None:
         if self._ab_cancel is not None:
             self._ab_cancel.set()
+        # A sweep puts the original config back before the source closes.
+        self.sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
         with self._source_lock:
             self.source.close()
 
@@ -217,6 +238,11 @@ class GtuiApp(App[None]):
     def ab_running(self) -> bool:
         """Whether a guided A/B runs (it samples; the dashboard's sampler waits)."""
         return self._ab_cancel is not None
+
+    @property
+    def sampling_lent(self) -> bool:
+        """Whether a guided A/B or a sweep samples the source (the sampler waits)."""
+        return self.ab_running or self.sweeps.running
 
     def sample_frame(self, forwarded: bool = False) -> MonitorFrame:
         """Sample the source once and feed the epochs (any thread). A
@@ -229,7 +255,7 @@ class GtuiApp(App[None]):
         return frame
 
     def _request_sample(self) -> None:
-        if self._sampling or self.paused or self.ab_running:
+        if self._sampling or self.paused or self.sampling_lent:
             return
         self._sampling = True
         self._sample(time.monotonic())
@@ -247,7 +273,7 @@ class GtuiApp(App[None]):
 
     def _schedule_next(self, requested_at: float) -> None:
         self._sampling = False
-        if self.paused or self.ab_running:
+        if self.paused or self.sampling_lent:
             return
         priming = self.frames_seen <= self._priming_frames
         interval = PRIMING_DELAY_S if priming else self.refresh_s
@@ -384,6 +410,8 @@ class GtuiApp(App[None]):
         parts.append(self._epoch_status())
         if self.ab_running:
             parts.append(Content.styled("  A/B running", "bold $warning"))
+        if self.sweeps.running:
+            parts.append(Content.styled("  sweep running", "bold $warning"))
         if self.paused:
             parts.append(Content.styled("  PAUSED", "bold $warning"))
         else:
@@ -476,6 +504,27 @@ class GtuiApp(App[None]):
         sample = self._selected_for_action()
         if sample is not None:
             open_advice(self, sample, lambda: self.frame, self.actions, self.engine)
+
+    def action_sweep(self) -> None:
+        sample = self._selected_for_action()
+        if sample is not None:
+            self.sweeps.open_form(sample)
+
+    def _sweep_changed(self) -> None:
+        # A sweep started (the sampler stops: the sweep samples) or ended.
+        if self.sweeps.running:
+            if self._timer is not None:
+                self._timer.stop()
+        else:
+            request_rescan = getattr(self.source, "request_rescan", None)
+            if callable(request_rescan):
+                request_rescan()
+            self._request_sample()
+        self._render_status()
+
+    @on(SweepFinished)
+    def _sweep_finished(self, message: SweepFinished) -> None:
+        self.sweeps.finished(message)
 
     def action_retune(self) -> None:
         sample = self._selected_for_action()
@@ -610,8 +659,8 @@ class GtuiApp(App[None]):
                 severity="warning",
             )
             return True
-        if self.actions.busy or self.ab_running:
-            self.notify("An action or an A/B is already running.", severity="warning")
+        if self.actions.busy or self.ab_running or self.sweeps.running:
+            self.notify("An action, an A/B or a sweep is already running.", severity="warning")
             return True
         return False
 

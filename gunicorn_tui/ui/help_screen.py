@@ -28,12 +28,14 @@ HELP_TEXT = """\
 | `u` | revert to the configuration before the last retune |
 | `a` | advice for the selected instance, with its evidence; Enter prepares the retune |
 | `C` / `m` | compare two epochs (`[` `]` pick A, `{` `}` pick B, `e` export, `a` guided A/B) |
+| `w` | sweep: configs in a row under one load, ranked, then restored (`x` cancels, `e` exports) |
 | `p` | pause / resume sampling |
 | `+` / `-` | sample faster / slower |
 | `q` | quit |
 
 Every action shows its exact steps and commands first and runs only when
-you confirm (`y`). `gtui --read-only` disables them all (and guided A/B).
+you confirm (`y`); a sweep runs when you press Start in its form.
+`gtui --read-only` disables them all (and guided A/B and sweeps).
 
 # Epochs
 

@@ -1,0 +1,245 @@
+"""Run a sweep from the dashboard, the way a guided A/B runs from it.
+
+Refused in a read-only session and while an action, an A/B or another
+sweep runs. The run is the core's :func:`~gunicorn_tui.sweep.runner.run_sweep`
+in a thread worker, sampling through the dashboard's source (its own
+sampler waits meanwhile, so the source is never sampled twice at once).
+The thread posts messages and never waits for the UI, so the app can wait
+for it on exit while a cancelled sweep restores the original config.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import App
+
+from gunicorn_tui.compare.epochs import EpochTracker
+from gunicorn_tui.compare.export import ExportError, default_export_directory
+from gunicorn_tui.control.engine import ActionRefused, ControlEngine
+from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.worker_classes import resolve_worker_class
+from gunicorn_tui.load.target import LoadTarget, TargetError, bind_of, resolve_target
+from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.sweep.export import SweepFiles, sweep_stem, write_sweep
+from gunicorn_tui.sweep.grid import check_grid
+from gunicorn_tui.sweep.runner import (
+    SweepProgress,
+    SweepRefused,
+    SweepResult,
+    SweepSettings,
+    run_sweep,
+)
+from gunicorn_tui.ui.actions.action_runner import ActionRunner
+from gunicorn_tui.ui.sweep.messages import SweepFinished, SweepProgressed
+from gunicorn_tui.ui.sweep.sweep_choice import SweepChoice
+from gunicorn_tui.ui.sweep.sweep_form import SweepForm
+from gunicorn_tui.ui.sweep.sweep_screen import SweepScreen
+
+READ_ONLY_NOTICE = "Sweep changes the configuration: refused in a read-only session."
+BUSY_NOTICE = "A retune, an A/B or a sweep is already running: wait for it to end."
+
+
+class SweepLauncher:
+    """One sweep at a time for the dashboard ``app``.
+
+    ``frames`` samples the dashboard's source (posting the frame to the UI
+    too); ``tracker_of`` gives the dashboard's own epoch tracker of an
+    instance, which sees the whole sweep as one change of gtui's;
+    ``on_change`` is called on the UI thread when a sweep starts and ends.
+    """
+
+    def __init__(
+        self,
+        app: App[None],
+        engine: ControlEngine | None,
+        actions: ActionRunner,
+        frames: Callable[[], MonitorFrame],
+        tracker_of: Callable[[InstanceSample], EpochTracker | None],
+        on_change: Callable[[], None],
+        *,
+        settings: SweepSettings,
+        export_dir: Path | None,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.actions = actions
+        self.frames = frames
+        self.tracker_of = tracker_of
+        self.on_change = on_change
+        self.settings = settings
+        self.export_dir = export_dir
+        self.last_result: SweepResult | None = None
+        self.last_export: SweepFiles | None = None
+        self._cancel: threading.Event | None = None
+        self._done = threading.Event()
+        self._done.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether a sweep's thread runs (until it has restored)."""
+        return not self._done.is_set()
+
+    def refusal(self) -> str | None:
+        """Why a sweep cannot start now (None: it can)."""
+        if self.engine is None or self.engine.read_only:
+            return READ_ONLY_NOTICE
+        if self.actions.busy or self.running:
+            return BUSY_NOTICE
+        return None
+
+    def _refused(self) -> bool:
+        reason = self.refusal()
+        if reason is not None:
+            self.app.notify(reason, severity="warning")
+        return reason is not None
+
+    def open_form(self, sample: InstanceSample) -> None:
+        """The Sweep form for ``sample``'s instance; submitting starts it."""
+        if self._refused():
+            return
+
+        def chosen(choice: SweepChoice | None) -> None:
+            if choice is not None:
+                self.start(sample, choice)
+
+        self.app.push_screen(SweepForm(sample, self.settings), callback=chosen)
+
+    def start(self, sample: InstanceSample, choice: SweepChoice) -> SweepScreen | None:
+        """Run ``choice`` on ``sample``'s instance in a thread, with its screen."""
+        if self._refused():
+            return None
+        assert self.engine is not None
+        try:
+            target = resolve_target(profile_base_url=choice.profile.base_url, bind=bind_of(sample))
+        except TargetError as error:
+            self.app.notify(f"Sweep: {error}", severity="error", timeout=10)
+            return None
+        cancel = threading.Event()
+        self._cancel = cancel
+        self._done.clear()
+        self.actions.busy = True
+        screen = SweepScreen(
+            sample.label,
+            f"Sweep on {sample.label}: {len(choice.configs)} configs under "
+            f"{choice.profile.source}, {choice.per_config_s:g} s each",
+            choice.configs,
+            choice.warmup_s,
+            cancel,
+            self.export,
+        )
+        self.app.push_screen(screen)
+        self.on_change()
+        self.app.run_worker(
+            lambda: self._run(sample, choice, target, screen, cancel),
+            thread=True,
+            group="sweep",
+            exclusive=False,
+        )
+        return screen
+
+    def _run(
+        self,
+        sample: InstanceSample,
+        choice: SweepChoice,
+        target: LoadTarget,
+        screen: SweepScreen,
+        cancel: threading.Event,
+    ) -> None:
+        assert self.engine is not None
+        engine = self.engine
+        result: SweepResult | None = None
+        error: str | None = None
+        own_tracker = self.tracker_of(sample)
+        began = False
+
+        def post(progress: SweepProgress) -> None:
+            screen.post_message(SweepProgressed(progress))
+
+        try:
+            post(SweepProgress(-1, len(choice.configs), "check", "the classes the server imports"))
+            problems = self._server_problems(engine, sample, choice)
+            if problems:
+                error = "refused, nothing changed: " + "; ".join(problems)
+            elif not cancel.is_set():
+                if own_tracker is not None:
+                    own_tracker.begin_change(f"sweep: {len(choice.configs)} configs")
+                    began = True
+                result = run_sweep(
+                    self.frames,
+                    EpochTracker(sample.key, warmup_s=choice.warmup_s),
+                    engine,
+                    choice.configs,
+                    choice.profile,
+                    target,
+                    settings=choice.settings(self.settings),
+                    cancel=cancel,
+                    on_progress=post,
+                )
+            else:
+                error = "cancelled before it started: nothing changed"
+        except SweepRefused as refused:
+            error = f"refused, nothing changed: {refused}"
+        except Exception as failure:  # a bug must not leave the dashboard stuck
+            error = f"failed: {type(failure).__name__}: {failure}"
+        finally:
+            if began and own_tracker is not None:
+                own_tracker.end_change(note=f"sweep: now {result.config_now}" if result else "")
+            self._done.set()
+            finished = SweepFinished(result, error)
+            if not screen.post_message(finished):
+                self.app.post_message(finished)
+
+    def _server_problems(
+        self, engine: ControlEngine, sample: InstanceSample, choice: SweepChoice
+    ) -> tuple[str, ...]:
+        """The grid checked again with what the server's Python imports."""
+        modules = tuple(
+            dict.fromkeys(resolve_worker_class(name).module for name in choice.worker_classes)
+        )
+        try:
+            available = dict(engine.facts(sample, modules).modules)
+        except ActionRefused as refused:
+            return (f"cannot examine {sample.label}: {refused}",)
+        return check_grid(
+            choice.workers, choice.worker_classes, choice.threads, running_config(sample), available
+        )
+
+    def finished(self, message: SweepFinished) -> None:
+        """The sweep ended (UI thread): the dashboard takes over again."""
+        self._cancel = None
+        self.actions.busy = False
+        if message.result is not None:
+            self.last_result = message.result
+        elif message.error:
+            self.app.notify(f"Sweep {message.error}", severity="error", timeout=12)
+        self.on_change()
+
+    def stop_and_wait(self, timeout_s: float) -> bool:
+        """Cancel a running sweep and wait until it restored (app exit)."""
+        if self._cancel is not None:
+            self._cancel.set()
+        return self._done.wait(timeout_s)
+
+    def export(self, screen: SweepScreen) -> SweepFiles | None:
+        """Write the screen's result as Markdown and JSON into the export
+        directory (``--export-dir``, else the current one); a notice lists them."""
+        result = screen.result
+        if result is None:
+            return None
+        directory = self.export_dir or default_export_directory()
+        label = screen.instance_label
+        try:
+            files = write_sweep(
+                result, directory, sweep_stem(label, time.time()), instance_label=label
+            )
+        except ExportError as error:
+            self.app.notify(f"Export failed: {error}", severity="error", timeout=10)
+            return None
+        self.last_export = files
+        self.app.notify("Written:\n" + "\n".join(str(path) for path in files.paths), timeout=12)
+        return files

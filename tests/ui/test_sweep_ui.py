@@ -1,0 +1,230 @@
+"""Sweeps from the dashboard (``w``) against a real Gunicorn on the host:
+the form's checks, the read-only refusal, a short sweep that ranks,
+restores and exports, and a cancelled one that restores.
+
+Bounded: each config is measured for a few seconds under an open loop of
+20 req/s from gtui's own load driver; every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+from textual.pilot import Pilot
+
+from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
+from gunicorn_tui.monitor.targets import parse_target
+from gunicorn_tui.sweep.runner import ConfigStatus, SweepSettings, SweepStatus
+from gunicorn_tui.ui.app import GtuiApp
+from gunicorn_tui.ui.sweep.launcher import BUSY_NOTICE, READ_ONLY_NOTICE
+from gunicorn_tui.ui.sweep.sweep_form import SweepForm
+from gunicorn_tui.ui.sweep.sweep_screen import WINNER_MARK, SweepScreen, phase_of
+from gunicorn_tui.ui.widgets.row_table import RowTable
+from tests.compare.conftest import logged_gunicorn  # noqa: F401  (fixture)
+from tests.harness.local_gunicorn import LocalGunicorn
+from tests.ui.test_actions import wait_for
+
+pytestmark = pytest.mark.slow
+
+# Short enough for a test; a config still counts as ranked after 2 s.
+SETTINGS = SweepSettings(warmup_s=1.0, measure_s=3.0, min_measured_s=2.0)
+
+
+def dashboard(server: LocalGunicorn, tmp_path: Path, *, read_only: bool = False) -> GtuiApp:
+    monitor = Monitor(
+        MonitorOptions(
+            targets=(parse_target(f"pid:{server.pid}"),), use_docker=False, statsd_address=None
+        )
+    )
+    monitor.open()
+    engine = ControlEngine(read_only=read_only, state_directory=tmp_path / "state")
+    return GtuiApp(
+        monitor,
+        refresh_s=0.5,
+        engine=engine,
+        export_dir=tmp_path / "exports",
+        sweep_settings=SETTINGS,
+    )
+
+
+def live_workers(server: LocalGunicorn) -> int:
+    return len(psutil.Process(server.pid).children())
+
+
+def notices(app: GtuiApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def open_form(app: GtuiApp, pilot: Pilot[None]) -> SweepForm:
+    await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+    await pilot.press("w")
+    await wait_for(pilot, lambda: isinstance(app.screen, SweepForm), 5, "the sweep form")
+    assert isinstance(app.screen, SweepForm)
+    return app.screen
+
+
+async def fill(pilot: Pilot[None], form: SweepForm, **values: str) -> None:
+    for name, value in values.items():
+        form.query_one(f"#sweep-{name}").value = value  # type: ignore[attr-defined]
+    await pilot.pause(0.2)
+
+
+async def start(app: GtuiApp, pilot: Pilot[None]) -> SweepScreen:
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen), 5, "the sweep screen")
+    assert isinstance(app.screen, SweepScreen)
+    return app.screen
+
+
+def problems_shown(form: SweepForm) -> str:
+    return str(form.query_one("#sweep-problems").render())
+
+
+LOAD = {"profile": "", "rate": "20", "concurrency": "", "path": "/fast"}
+
+
+async def test_the_form_refuses_bad_values_and_nothing_is_touched(
+    logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = logged_gunicorn("-w", "1")
+    app = dashboard(server, tmp_path)
+    async with app.run_test(size=(110, 44)) as pilot:
+        form = await open_form(app, pilot)
+        start = form.query_one("#sweep-start")
+        await fill(pilot, form, workers="0,2", worker_classes="sync", **LOAD)
+        assert start.disabled
+        assert "workers: 0 is not a worker count" in problems_shown(form)
+        await fill(pilot, form, workers="2", worker_classes="sync,quantum")
+        assert start.disabled
+        assert "unknown worker class 'quantum'" in problems_shown(form)
+        await pilot.press("ctrl+s")  # refused: the form stays
+        assert app.screen is form
+        await fill(pilot, form, worker_classes="sync", rate="", concurrency="")
+        assert "name a profile, a rate or a concurrency" in problems_shown(form)
+        await fill(pilot, form, rate="20")
+        assert not start.disabled and problems_shown(form) == ""
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SweepForm)
+    assert live_workers(server) == 1
+    assert app.sweeps.last_result is None
+    assert not (tmp_path / "state" / "sweeps").exists()
+
+
+async def test_a_read_only_session_refuses_a_sweep(
+    logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = logged_gunicorn("-w", "1")
+    app = dashboard(server, tmp_path, read_only=True)
+    async with app.run_test(size=(110, 44)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+        await pilot.press("w")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, (SweepForm, SweepScreen))
+        assert READ_ONLY_NOTICE in notices(app)
+    assert live_workers(server) == 1
+    assert not (tmp_path / "state" / "sweeps").exists()
+
+
+async def test_a_short_sweep_ranks_restores_and_exports(
+    logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = logged_gunicorn("-w", "1")
+    app = dashboard(server, tmp_path)
+    async with app.run_test(size=(110, 44)) as pilot:
+        form = await open_form(app, pilot)
+        # A 3 s warm-up: the new worker count is confirmed (a few readings) within it.
+        await fill(pilot, form, workers="1,2", worker_classes="sync", measure_s="3",
+                   warmup_s="3", **LOAD)  # fmt: skip
+        screen = await start(app, pilot)
+        assert app.sweeps.running
+        # A second sweep (or anything else) is refused while this one runs.
+        app.action_sweep()
+        await pilot.pause(0.1)
+        assert BUSY_NOTICE in notices(app) and app.screen is screen
+        phases: set[str] = set()
+
+        def ended() -> bool:
+            if screen.last is not None:
+                phases.add(phase_of(screen.last, screen.warmup_s))
+            return screen.result is not None or screen.error is not None
+
+        await wait_for(pilot, ended, 75, "the sweep's end")
+        result = screen.result
+        assert result is not None, screen.error
+        assert result.status is SweepStatus.COMPLETED, result.reason
+        assert {"retune", "measure", "restore"} <= phases, phases
+        assert [r.config.label for r in result.results] == ["1 x sync", "2 x sync"]
+        assert [r.status for r in result.results] == [ConfigStatus.MEASURED] * 2, result.results
+        assert [r.error for r in result.results] == [None, None]
+        assert result.restored and result.config_now == "1 x sync"
+        assert result.winner is not None
+        table = screen.query_one("#sweep-results", RowTable)
+        assert table.row_keys == ["0", "1"]
+        winner_row = table.row_text(str(result.winner))
+        assert winner_row.lstrip().startswith(WINNER_MARK), winner_row
+        assert result.results[result.winner].config.label in winner_row
+        assert WINNER_MARK not in table.row_text(str(1 - result.winner))
+        verdict = str(screen.query_one("#sweep-verdict").render())
+        assert "winner: " in verdict and "original restored" in verdict
+        await wait_for(pilot, lambda: live_workers(server) == 1, 20, "1 worker again")
+        assert not app.sweeps.running and not app.actions.busy
+
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.sweeps.last_export is not None, 10, "the export")
+        files = app.sweeps.last_export
+        assert files is not None
+        assert [p.parent for p in files.paths] == [tmp_path / "exports"] * 2
+        markdown = files.markdown_path.read_text()
+        assert "| 1 x sync" in markdown and "| 2 x sync" in markdown and "**winner**" in markdown
+        data = json.loads(files.json_path.read_text())
+        assert data["schema"] == "gtui.sweep/1" and data["restored"] is True
+        assert [c["label"] for c in data["configs"]] == ["1 x sync", "2 x sync"]
+        assert data["winner"] == result.winner
+        assert any(str(files.markdown_path) in n for n in notices(app))
+
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SweepScreen)
+        seen = app.frames_seen
+        await wait_for(pilot, lambda: app.frames_seen > seen + 1, 10, "sampling again")
+    assert not list((tmp_path / "state" / "sweeps").glob("*.json"))  # archived
+
+
+async def test_cancelling_a_sweep_restores_the_original_config(
+    logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = logged_gunicorn("-w", "1")
+    app = dashboard(server, tmp_path)
+    async with app.run_test(size=(110, 44)) as pilot:
+        form = await open_form(app, pilot)
+        await fill(pilot, form, workers="2,3", worker_classes="sync", measure_s="30",
+                   warmup_s="1", **LOAD)  # fmt: skip
+        screen = await start(app, pilot)
+
+        def measuring_first() -> bool:
+            last = screen.last
+            return last is not None and last.index == 0 and last.measurement is not None
+
+        await wait_for(pilot, measuring_first, 40, "the first config measured")
+        assert live_workers(server) == 2
+        started = time.monotonic()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: screen.result is not None, 40, "the cancelled end")
+        assert time.monotonic() - started < 30
+        result = screen.result
+        assert result is not None
+        assert result.status is SweepStatus.CANCELLED, result.reason
+        assert result.restored and result.config_now == "1 x sync"
+        assert [r.status for r in result.results][1] is ConfigStatus.SKIPPED
+        await wait_for(pilot, lambda: live_workers(server) == 1, 20, "1 worker again")
+        assert not app.sweeps.running
+    assert not list((tmp_path / "state" / "sweeps").glob("*.json"))
