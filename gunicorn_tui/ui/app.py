@@ -63,7 +63,6 @@ from gunicorn_tui.ui.advice.open_advice import open_advice
 from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
 from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.config_screen import ConfigScreen
-from gunicorn_tui.ui.help_screen import HelpScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
 from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 from gunicorn_tui.ui.sweep.messages import SweepFinished
@@ -477,6 +476,9 @@ class GtuiApp(App[None]):
     # -- actions ------------------------------------------------------------------
 
     def action_help(self) -> None:
+        # Loaded on first use: its Markdown widget costs ~0.1 s at start-up.
+        from gunicorn_tui.ui.help_screen import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_show_tab(self, tab: str) -> None:
