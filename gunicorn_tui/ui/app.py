@@ -153,7 +153,7 @@ class GtuiApp(App[None]):
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
         need two samples), so the first frame drawn is a full one."""
-        super().__init__()
+        super().__init__(ansi_color=True)
         self.source = source
         self.engine = engine
         self.epochs = EpochRegistry(warmup_s=warmup_s)
