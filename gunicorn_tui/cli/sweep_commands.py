@@ -41,8 +41,9 @@ from gunicorn_tui.sweep.grid import (
     parse_name_list,
 )
 from gunicorn_tui.sweep.journal import SweepTarget
+from gunicorn_tui.sweep.plot_svg import sweep_svg
 from gunicorn_tui.sweep.recovery import SweepRecovery, interrupted_sweeps, recover_sweep
-from gunicorn_tui.sweep.report import sweep_json, sweep_markdown
+from gunicorn_tui.sweep.report import sweep_json, sweep_markdown, winner_line
 from gunicorn_tui.sweep.runner import (
     SweepProgress,
     SweepRefused,
@@ -72,6 +73,7 @@ def add_sweep_parser(
     sweep.add_argument("--keep-winner", action="store_true", help="end on the best config")
     sweep.add_argument("--json", dest="json_file", metavar="FILE", help="write JSON here")
     sweep.add_argument("--markdown", dest="markdown_file", metavar="FILE")
+    sweep.add_argument("--svg", dest="svg_file", metavar="FILE", help="write the plot (SVG) here")
     sweep.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     sweep.add_argument("--read-only", action="store_true", help="refuse (shared sessions)")
     commands["sweep"] = sweep
@@ -178,6 +180,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     exports = (
         (args.markdown_file, markdown),
         (args.json_file, json.dumps(sweep_json(result), indent=2) + "\n"),
+        (args.svg_file, sweep_svg(result, verdict=winner_line(result))),
     )
     for path, text in exports:
         if path:

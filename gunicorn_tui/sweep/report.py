@@ -49,7 +49,7 @@ def report_rows(sweep: SweepResult) -> tuple[ReportRow, ...]:
         else:
             figures = (
                 _number(result.throughput_rps),
-                _number(summary.latency_p99_ms),
+                _number(result.latency_p99_ms),
                 _number(summary.cpu_ms_per_request, 2),
                 _mib(summary.memory_bytes),
             )
@@ -84,7 +84,8 @@ def _bars(sweep: SweepResult, title: str, values: list[float | None], unit: str)
     lines = [title]
     for result, value in zip(sweep.results, values, strict=True):
         if value is None:
-            lines.append(f"{result.config.label:<{width}} | {result.status.value}")
+            why = result.status.value if result.summary is None else "n/a"
+            lines.append(f"{result.config.label:<{width}} | {why}")
             continue
         bar = "#" * (round(value / top * _BAR_WIDTH) if top > 0 else 0)
         lines.append(f"{result.config.label:<{width}} | {bar} {value:,.1f} {unit}")
@@ -118,6 +119,8 @@ def sweep_markdown(sweep: SweepResult, *, title: str = "gtui sweep") -> str:
         f"- original config: {sweep.original.label}; now: {sweep.config_now}",
         f"- status: {sweep.status.value}" + (f" ({sweep.reason})" if sweep.reason else ""),
         f"- {winner_line(sweep)}",
+        "- req/s and p99: server side (access log) where Gunicorn logs them, else the"
+        " load driver's (client side)",
         "",
         "| config | status | req/s | p99 ms | CPU ms/req | memory MiB | note |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -128,7 +131,7 @@ def sweep_markdown(sweep: SweepResult, *, title: str = "gtui sweep") -> str:
     plots += _bars(
         sweep,
         "p99 latency (ms)",
-        [r.summary.latency_p99_ms if r.summary else None for r in sweep.results],
+        [r.latency_p99_ms for r in sweep.results],
         "ms",
     )
     lines += ["", "```", *plots, "```", ""]

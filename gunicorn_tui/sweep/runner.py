@@ -91,6 +91,16 @@ class ConfigResult:
             return self.summary.requests_per_s
         return self.summary.client_requests_per_s
 
+    @property
+    def latency_p99_ms(self) -> float | None:
+        """Server-side p99 (access log with a duration), else the load
+        driver's, measured from each request's due time."""
+        if self.summary is None:
+            return None
+        if self.summary.latency_p99_ms is not None:
+            return self.summary.latency_p99_ms
+        return self.summary.client_latency_p99_ms
+
 
 @dataclass(frozen=True)
 class SweepSettings:

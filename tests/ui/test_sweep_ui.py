@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 import psutil
 import pytest
@@ -20,6 +21,7 @@ from textual.pilot import Pilot
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
+from gunicorn_tui.sweep.plot_svg import WINNER_FILL
 from gunicorn_tui.sweep.runner import ConfigStatus, SweepSettings, SweepStatus
 from gunicorn_tui.ui.app import GtuiApp
 from gunicorn_tui.ui.sweep.launcher import BUSY_NOTICE, READ_ONLY_NOTICE
@@ -182,13 +184,19 @@ async def test_a_short_sweep_ranks_restores_and_exports(
         await wait_for(pilot, lambda: app.sweeps.last_export is not None, 10, "the export")
         files = app.sweeps.last_export
         assert files is not None
-        assert [p.parent for p in files.paths] == [tmp_path / "exports"] * 2
+        assert [p.parent for p in files.paths] == [tmp_path / "exports"] * 3
         markdown = files.markdown_path.read_text()
         assert "| 1 x sync" in markdown and "| 2 x sync" in markdown and "**winner**" in markdown
         data = json.loads(files.json_path.read_text())
         assert data["schema"] == "gtui.sweep/1" and data["restored"] is True
         assert [c["label"] for c in data["configs"]] == ["1 x sync", "2 x sync"]
         assert data["winner"] == result.winner
+        # The plot: one bar per config in each of the four panels, the
+        # winner's in its own colour.
+        plot = ElementTree.parse(files.svg_path).getroot()
+        bars = [e for e in plot.iter() if e.tag.endswith("rect") and e.get("height") != "100%"]
+        assert len(bars) == 4 * 2
+        assert sum(bar.get("fill") == WINNER_FILL for bar in bars) == 4
         assert any(str(files.markdown_path) in n for n in notices(app))
 
         await pilot.press("escape")
