@@ -105,6 +105,65 @@ def test_uss_reads_stay_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> No
             child.wait()
 
 
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Pids passed to ``process_figures.<name>`` (the real reader still runs)."""
+    calls: list[int] = []
+    real = getattr(process_figures, name)
+
+    def counted(pid: int) -> object:
+        calls.append(pid)
+        return real(pid)
+
+    monkeypatch.setattr(process_figures, name, counted)
+    return calls
+
+
+def test_a_process_that_did_not_run_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        deadline = time.monotonic() + 10.0
+        while read_argv(sleeper.pid)[:1] != ("sleep",):
+            assert time.monotonic() < deadline, "the child never ran sleep"
+            time.sleep(0.01)
+        time.sleep(0.05)  # past exec: sleep(1) is asleep now
+        stat_reads = _spy(monkeypatch, "read_stat")
+        now = [1000.0]
+        figures = ProcessFigures(clock=lambda: now[0])
+        first = figures.sample(sleeper.pid)
+        assert figures.ran_since_last_sample(sleeper.pid)
+        for _ in range(1, 30):
+            now[0] += 1.0
+            later = figures.sample(sleeper.pid)
+            # Exactly 0% (it did not run), RSS still read.
+            assert later.cpu_percent == 0.0
+            assert later.rss_bytes == first.rss_bytes
+            assert not figures.ran_since_last_sample(sleeper.pid)
+        assert len(stat_reads) == 1
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_process_that_ran_is_read_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    child = subprocess.Popen([sys.executable, "-c", _BUSY_SCRIPT])
+    try:
+        stat_reads = _spy(monkeypatch, "read_stat")
+        uss_reads = _spy(monkeypatch, "read_uss_bytes")
+        figures = ProcessFigures(uss_interval_s=0.2, max_uss_reads_per_s=100.0)
+        figures.sample(child.pid)
+        for _ in range(5):
+            time.sleep(0.3)
+            sample = figures.sample(child.pid)
+            assert figures.ran_since_last_sample(child.pid)
+            assert sample.cpu_percent is not None and sample.cpu_percent > 0
+        assert len(stat_reads) == 6
+        # Due every 0.2 to 0.4 s (stagger) and run since: re-read.
+        assert len(uss_reads) >= 3
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_large_proc_files_are_read_whole() -> None:
     # An environment larger than one read chunk (64 KiB) comes back intact
     # (one variable may hold at most 128 KiB).
