@@ -79,7 +79,11 @@ def _uss_reads_in_20_s(monkeypatch: pytest.MonkeyPatch, pids: list[int], budget:
 
     monkeypatch.setattr(process_figures, "read_uss_bytes", counted)
     now = [1000.0]
-    figures = ProcessFigures(uss_interval_s=1.0, max_uss_reads_per_s=budget, clock=lambda: now[0])
+    # uss_max_age_s=0: the sleeping children are read when due although they
+    # did not run (the rule tested below would keep their first figure).
+    figures = ProcessFigures(
+        uss_interval_s=1.0, max_uss_reads_per_s=budget, clock=lambda: now[0], uss_max_age_s=0.0
+    )
     for pid in pids:
         assert figures.sample(pid).uss_bytes is not None
     assert len(reads) == len(pids)  # the first read of each is immediate
@@ -127,18 +131,26 @@ def test_a_process_that_did_not_run_is_not_read_again(monkeypatch: pytest.Monkey
             time.sleep(0.01)
         time.sleep(0.05)  # past exec: sleep(1) is asleep now
         stat_reads = _spy(monkeypatch, "read_stat")
+        uss_reads = _spy(monkeypatch, "read_uss_bytes")
         now = [1000.0]
-        figures = ProcessFigures(clock=lambda: now[0])
+        figures = ProcessFigures(uss_interval_s=10.0, uss_max_age_s=60.0, clock=lambda: now[0])
         first = figures.sample(sleeper.pid)
         assert figures.ran_since_last_sample(sleeper.pid)
-        for _ in range(1, 30):
+        assert first.uss_age_s == 0.0
+        for second in range(1, 60):
             now[0] += 1.0
             later = figures.sample(sleeper.pid)
-            # Exactly 0% (it did not run), RSS still read.
+            # Exactly 0% (it did not run), RSS still read, USS kept and aged.
             assert later.cpu_percent == 0.0
             assert later.rss_bytes == first.rss_bytes
+            assert later.uss_bytes == first.uss_bytes
+            assert later.uss_age_s == second
             assert not figures.ran_since_last_sample(sleeper.pid)
-        assert len(stat_reads) == 1
+        assert (len(stat_reads), len(uss_reads)) == (1, 1)
+        # At uss_max_age_s the USS is read again, run or not.
+        now[0] += 1.0
+        assert figures.sample(sleeper.pid).uss_age_s == 0.0
+        assert (len(stat_reads), len(uss_reads)) == (1, 2)
     finally:
         sleeper.kill()
         sleeper.wait()

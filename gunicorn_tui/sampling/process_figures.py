@@ -23,7 +23,10 @@ What is read, and how often (``ProcessFigures.sample``):
 - ``smaps_rollup`` (USS, ~0.3 ms per process, more on a busy machine) every
   ``uss_interval_s`` per process, staggered, stretched so that at most
   ``max_uss_reads_per_s`` reads happen a second (with 200 processes, 20
-  containers of 8 workers: every 20 s or a little more).
+  containers of 8 workers: every 20 s or a little more). A process that
+  has not run since its last USS read cannot have gained private pages,
+  only lost some to reclaim: its USS is kept until ``uss_max_age_s``. Each
+  sample carries ``uss_age_s``, the age of the figure it shows.
 """
 
 from __future__ import annotations
@@ -65,9 +68,12 @@ class _Tracked:
     uss_bytes: int | None = None
     uss_error: str | None = None
     uss_due_at: float = 0.0
+    uss_read_at: float | None = None
+    uss_sched_ns: int | None = None
 
 
-DEFAULT_USS_INTERVAL_S = 5.0
+DEFAULT_USS_INTERVAL_S = 10.0
+DEFAULT_USS_MAX_AGE_S = 60.0
 
 
 class ProcessFigures:
@@ -79,10 +85,12 @@ class ProcessFigures:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         max_uss_reads_per_s: float = 10.0,
+        uss_max_age_s: float = DEFAULT_USS_MAX_AGE_S,
     ) -> None:
         self._tracked: dict[int, _Tracked] = {}
         self._uss_interval_s = uss_interval_s
         self._max_uss_reads_per_s = max_uss_reads_per_s
+        self._uss_max_age_s = uss_max_age_s
         self._clock = clock
         self._wall_clock = wall_clock
 
@@ -186,7 +194,7 @@ class ProcessFigures:
                 tracked.cpu_time_s, tracked.cpu_read_at = stat.cpu_time_s, now
 
         if now >= tracked.uss_due_at:
-            self._read_uss(pid, tracked, now)
+            self._maybe_read_uss(pid, tracked, now, sched_ns)
         if tracked.uss_bytes is None:
             unavailable["uss_bytes"] = tracked.uss_error or "not read yet"
         if tracked.ns_pid is None:
@@ -200,15 +208,34 @@ class ProcessFigures:
             uss_bytes=tracked.uss_bytes,
             age_s=max(0.0, self._wall_clock() - tracked.create_time),
             unavailable=unavailable,
+            uss_age_s=(
+                max(0.0, now - tracked.uss_read_at)
+                if tracked.uss_bytes is not None and tracked.uss_read_at is not None
+                else None
+            ),
         )
 
-    def _read_uss(self, pid: int, tracked: _Tracked, now: float) -> None:
-        """Read USS; ``tracked.uss_due_at`` has passed."""
+    def _maybe_read_uss(
+        self, pid: int, tracked: _Tracked, now: float, sched_ns: int | None
+    ) -> None:
+        """Read USS if it is due; ``tracked.uss_due_at`` has passed."""
         # The first read is immediate; later ones are staggered across
         # processes so the expensive reads do not land in one sample.
         interval = max(self._uss_interval_s, len(self._tracked) / self._max_uss_reads_per_s)
         stagger = 0.0 if tracked.uss_due_at else (pid % 7) * interval / 7
+        if (
+            tracked.uss_read_at is not None
+            and tracked.uss_bytes is not None
+            and tracked.single_threaded
+            and sched_ns is not None
+            and sched_ns == tracked.uss_sched_ns
+            and now - tracked.uss_read_at < self._uss_max_age_s
+        ):
+            # Not run since the last USS read: no new private pages. Look
+            # again at the next sample (one comparison, no read).
+            return
         tracked.uss_due_at = now + interval + stagger
+        tracked.uss_read_at, tracked.uss_sched_ns = now, sched_ns
         try:
             tracked.uss_bytes, tracked.uss_error = read_uss_bytes(pid), None
         except PermissionError:
