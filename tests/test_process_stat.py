@@ -156,6 +156,35 @@ def test_a_process_that_did_not_run_is_not_read_again(monkeypatch: pytest.Monkey
         sleeper.wait()
 
 
+def test_a_process_with_threads_is_always_read_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both threads asleep: the main thread's schedstat does not move, but
+    # it cannot speak for the other thread.
+    script = (
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"up\n"
+        time.sleep(0.05)
+        stat_reads = _spy(monkeypatch, "read_stat")
+        uss_reads = _spy(monkeypatch, "read_uss_bytes")
+        now = [1000.0]
+        figures = ProcessFigures(uss_interval_s=10.0, uss_max_age_s=60.0, clock=lambda: now[0])
+        for _ in range(30):
+            figures.sample(child.pid)
+            assert figures.ran_since_last_sample(child.pid)
+            now[0] += 1.0
+        assert len(stat_reads) == 30
+        # Read when due (every 10 s, the first one staggered), not kept.
+        assert len(uss_reads) >= 3
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_a_process_that_ran_is_read_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
     child = subprocess.Popen([sys.executable, "-c", _BUSY_SCRIPT])
     try:

@@ -226,7 +226,6 @@ class ProcessFigures:
         if (
             tracked.uss_read_at is not None
             and tracked.uss_bytes is not None
-            and tracked.single_threaded
             and sched_ns is not None
             and sched_ns == tracked.uss_sched_ns
             and now - tracked.uss_read_at < self._uss_max_age_s
@@ -235,7 +234,10 @@ class ProcessFigures:
             # again at the next sample (one comparison, no read).
             return
         tracked.uss_due_at = now + interval + stagger
-        tracked.uss_read_at, tracked.uss_sched_ns = now, sched_ns
+        # Kept later only if it had one thread now: another thread could
+        # run (and allocate) without the main thread's count moving.
+        tracked.uss_read_at = now
+        tracked.uss_sched_ns = sched_ns if tracked.single_threaded else None
         try:
             tracked.uss_bytes, tracked.uss_error = read_uss_bytes(pid), None
         except PermissionError:
