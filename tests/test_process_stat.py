@@ -79,7 +79,11 @@ def _uss_reads_in_20_s(monkeypatch: pytest.MonkeyPatch, pids: list[int], budget:
 
     monkeypatch.setattr(process_figures, "read_uss_bytes", counted)
     now = [1000.0]
-    figures = ProcessFigures(uss_interval_s=1.0, max_uss_reads_per_s=budget, clock=lambda: now[0])
+    # uss_max_age_s=0: the sleeping children are read when due although they
+    # did not run (the rule tested below would keep their first figure).
+    figures = ProcessFigures(
+        uss_interval_s=1.0, max_uss_reads_per_s=budget, clock=lambda: now[0], uss_max_age_s=0.0
+    )
     for pid in pids:
         assert figures.sample(pid).uss_bytes is not None
     assert len(reads) == len(pids)  # the first read of each is immediate
@@ -103,6 +107,102 @@ def test_uss_reads_stay_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> No
         for child in children:
             child.kill()
             child.wait()
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Pids passed to ``process_figures.<name>`` (the real reader still runs)."""
+    calls: list[int] = []
+    real = getattr(process_figures, name)
+
+    def counted(pid: int) -> object:
+        calls.append(pid)
+        return real(pid)
+
+    monkeypatch.setattr(process_figures, name, counted)
+    return calls
+
+
+def test_a_process_that_did_not_run_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        deadline = time.monotonic() + 10.0
+        while read_argv(sleeper.pid)[:1] != ("sleep",):
+            assert time.monotonic() < deadline, "the child never ran sleep"
+            time.sleep(0.01)
+        time.sleep(0.05)  # past exec: sleep(1) is asleep now
+        stat_reads = _spy(monkeypatch, "read_stat")
+        uss_reads = _spy(monkeypatch, "read_uss_bytes")
+        now = [1000.0]
+        figures = ProcessFigures(uss_interval_s=10.0, uss_max_age_s=60.0, clock=lambda: now[0])
+        first = figures.sample(sleeper.pid)
+        assert figures.ran_since_last_sample(sleeper.pid)
+        assert first.uss_age_s == 0.0
+        for second in range(1, 60):
+            now[0] += 1.0
+            later = figures.sample(sleeper.pid)
+            # Exactly 0% (it did not run), RSS still read, USS kept and aged.
+            assert later.cpu_percent == 0.0
+            assert later.rss_bytes == first.rss_bytes
+            assert later.uss_bytes == first.uss_bytes
+            assert later.uss_age_s == second
+            assert not figures.ran_since_last_sample(sleeper.pid)
+        assert (len(stat_reads), len(uss_reads)) == (1, 1)
+        # At uss_max_age_s the USS is read again, run or not.
+        now[0] += 1.0
+        assert figures.sample(sleeper.pid).uss_age_s == 0.0
+        assert (len(stat_reads), len(uss_reads)) == (1, 2)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_process_with_threads_is_always_read_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both threads asleep: the main thread's schedstat does not move, but
+    # it cannot speak for the other thread.
+    script = (
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"up\n"
+        time.sleep(0.05)
+        stat_reads = _spy(monkeypatch, "read_stat")
+        uss_reads = _spy(monkeypatch, "read_uss_bytes")
+        now = [1000.0]
+        figures = ProcessFigures(uss_interval_s=10.0, uss_max_age_s=60.0, clock=lambda: now[0])
+        for _ in range(30):
+            figures.sample(child.pid)
+            assert figures.ran_since_last_sample(child.pid)
+            now[0] += 1.0
+        assert len(stat_reads) == 30
+        # Read when due (every 10 s, the first one staggered), not kept.
+        assert len(uss_reads) >= 3
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_process_that_ran_is_read_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    child = subprocess.Popen([sys.executable, "-c", _BUSY_SCRIPT])
+    try:
+        stat_reads = _spy(monkeypatch, "read_stat")
+        uss_reads = _spy(monkeypatch, "read_uss_bytes")
+        figures = ProcessFigures(uss_interval_s=0.2, max_uss_reads_per_s=100.0)
+        figures.sample(child.pid)
+        for _ in range(5):
+            time.sleep(0.3)
+            sample = figures.sample(child.pid)
+            assert figures.ran_since_last_sample(child.pid)
+            assert sample.cpu_percent is not None and sample.cpu_percent > 0
+        assert len(stat_reads) == 6
+        # Due every 0.2 to 0.4 s (stagger) and run since: re-read.
+        assert len(uss_reads) >= 3
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_large_proc_files_are_read_whole() -> None:

@@ -128,6 +128,9 @@ class ProcessSample:
     uss_bytes: int | None
     age_s: float | None
     unavailable: Mapping[str, str] = field(default_factory=lambda: EMPTY_REASONS)
+    # Seconds since uss_bytes was read: USS is re-read every 10 s or more
+    # (see sampling/process_figures.py), not each sample. None with no USS.
+    uss_age_s: float | None = None
 
 
 @dataclass(frozen=True)

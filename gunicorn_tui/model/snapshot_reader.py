@@ -40,6 +40,7 @@ def _process(data: Mapping[str, Any]) -> ProcessSample:
         uss_bytes=data.get("uss_bytes"),
         age_s=data.get("age_s"),
         unavailable=dict(data.get("unavailable") or {}),
+        uss_age_s=data.get("uss_age_s"),
     )
 
 

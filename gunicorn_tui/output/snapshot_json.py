@@ -54,6 +54,7 @@ def process_json(process: ProcessSample) -> dict[str, Any]:
         "cpu_percent": _round(process.cpu_percent),
         "rss_bytes": process.rss_bytes,
         "uss_bytes": process.uss_bytes,
+        "uss_age_s": _round(process.uss_age_s, 1),
         "age_s": _round(process.age_s, 1),
         "unavailable": dict(process.unavailable),
     }

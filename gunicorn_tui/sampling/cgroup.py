@@ -14,6 +14,7 @@ from functools import cache
 from gunicorn_tui.sampling.procfs import ProcessGone, read_cgroup_lines
 
 _UNLIMITED_V1 = 1 << 60
+_CHUNK_BYTES = 65536
 
 
 @dataclass(frozen=True)
@@ -120,33 +121,54 @@ def find_cgroup_paths(pid: int) -> CgroupPaths | None:
 
 
 def _read_text(path: str) -> str:
+    return _read_raw(path).decode("ascii")
+
+
+def _read_raw(path: str) -> bytes:
+    # Bytes, read with os.read: the per-sample files are small, and int()
+    # and the search below take bytes as they are, so the text layer (a
+    # buffered file object, decoding, splitting into lines) is cost without
+    # use. read_cgroup (cgroup v1) went from ~108 to ~68 us of CPU; most of
+    # the rest is the kernel writing memory.stat.
     try:
-        with open(path, encoding="ascii") as handle:
-            return handle.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError as error:
         # The cgroup is removed when the container stops.
         raise ProcessGone(path) from error
+    try:
+        chunks = [os.read(fd, _CHUNK_BYTES)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, _CHUNK_BYTES))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
-def _stat_value(text: str, key: str) -> int | None:
-    for line in text.splitlines():
-        name, _, value = line.partition(" ")
-        if name == key:
-            return int(value)
-    return None
+def _stat_value(raw: bytes, key: bytes) -> int | None:
+    """The value of ``key`` in a flat-keyed file (``name value`` lines)."""
+    head = key + b" "
+    if raw.startswith(head):
+        start = len(head)
+    else:
+        found = raw.find(b"\n" + head)
+        if found < 0:
+            return None
+        start = found + 1 + len(head)
+    end = raw.find(b"\n", start)
+    return int(raw[start:] if end < 0 else raw[start:end])
 
 
 def read_cgroup(paths: CgroupPaths) -> CgroupReading:
     """Cumulative CPU nanoseconds and memory in use (minus inactive cache)."""
     if paths.version == 1:
-        cpu_ns = int(_read_text(f"{paths.cpu_dir}/cpuacct.usage"))
-        usage = int(_read_text(f"{paths.memory_dir}/memory.usage_in_bytes"))
-        inactive = _stat_value(_read_text(f"{paths.memory_dir}/memory.stat"), "total_inactive_file")
+        cpu_ns = int(_read_raw(f"{paths.cpu_dir}/cpuacct.usage"))
+        usage = int(_read_raw(f"{paths.memory_dir}/memory.usage_in_bytes"))
+        inactive = _stat_value(_read_raw(f"{paths.memory_dir}/memory.stat"), b"total_inactive_file")
     else:
-        usage_usec = _stat_value(_read_text(f"{paths.cpu_dir}/cpu.stat"), "usage_usec") or 0
+        usage_usec = _stat_value(_read_raw(f"{paths.cpu_dir}/cpu.stat"), b"usage_usec") or 0
         cpu_ns = usage_usec * 1000
-        usage = int(_read_text(f"{paths.memory_dir}/memory.current"))
-        inactive = _stat_value(_read_text(f"{paths.memory_dir}/memory.stat"), "inactive_file")
+        usage = int(_read_raw(f"{paths.memory_dir}/memory.current"))
+        inactive = _stat_value(_read_raw(f"{paths.memory_dir}/memory.stat"), b"inactive_file")
     memory = usage - (inactive or 0)
     return CgroupReading(cpu_usage_ns=cpu_ns, memory_bytes=max(0, memory))
 

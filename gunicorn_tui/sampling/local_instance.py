@@ -1,10 +1,11 @@
 """Sample one master and its workers through /proc (host or local daemon).
 
 Per sample and per instance this reads: the master's children list, each
-process's CPU and memory (psutil, objects kept across samples), each
-worker's descriptors (heartbeat file and sockets), the container's cgroup
-totals, and, when the server has one, two cheap requests on the control
-socket. No Docker API call is made on this path.
+process's CPU and memory (``ProcessFigures``, state kept across samples),
+each worker's descriptors (heartbeat file and sockets) unless the worker has
+not run since the last sample, the container's cgroup totals, and, when the
+server has one, now and then a request on the control socket. No Docker API
+call is made on this path.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from gunicorn_tui.sampling.control_socket import (
 from gunicorn_tui.sampling.process_figures import PERMISSION_DENIED, ProcessFigures
 from gunicorn_tui.sampling.procfs import (
     PROC,
+    Heartbeat,
     OpenFiles,
     ProcessGone,
     read_argv,
@@ -168,6 +170,9 @@ class LocalInstanceSampler:
         self._limits_at = -LIMITS_REFRESH_S
         self._control = _ControlState()
         self._workers_without_heartbeat_file = 0
+        # Each worker's descriptors and heartbeat at its last read: kept while
+        # it does not run (it alone changes them; see ProcessFigures).
+        self._worker_files: dict[int, tuple[OpenFiles, Heartbeat | None]] = {}
         self._config: GunicornConfig | None = None
         self._inputs: MasterInputs | None = None
         self._config_at = -CONFIG_REFRESH_S
@@ -569,6 +574,8 @@ class LocalInstanceSampler:
             except ProcessGone:
                 continue  # exited between the children list and now
         self._counter.prune(live_sockets)
+        for pid in [pid for pid in self._worker_files if pid not in worker_pids]:
+            del self._worker_files[pid]
         self._control.heartbeats_wanted = self._workers_without_heartbeat_file > 0
         self.watched_pids = (master_pid, *worker_pids)
 
@@ -618,19 +625,30 @@ class LocalInstanceSampler:
         heartbeat_age: float | None = None
         ever_touched: bool | None = None
         connections: int | None = None
-        try:
-            files = read_open_files(pid)
-        except PermissionError:
-            files = None
-            unavailable["heartbeat_age_s"] = PERMISSION_DENIED
-            unavailable["client_connections"] = PERMISSION_DENIED
+        files: OpenFiles | None
+        beat: Heartbeat | None = None
+        kept = self._worker_files.get(pid)
+        if kept is not None and not self._figures.ran_since_last_sample(pid):
+            # Not run since the last sample: the same descriptors, and a
+            # heartbeat only it touches. Its age is still computed from now.
+            files, beat = kept
+        else:
+            self._worker_files.pop(pid, None)
+            try:
+                files = read_open_files(pid)
+            except PermissionError:
+                files = None
+                unavailable["heartbeat_age_s"] = PERMISSION_DENIED
+                unavailable["client_connections"] = PERMISSION_DENIED
+            if files is not None:
+                if files.heartbeat_fd_paths:
+                    beat = read_heartbeat(files.heartbeat_fd_paths[0])
+                self._worker_files[pid] = (files, beat)
         if files is not None:
             live_sockets.update(files.socket_inodes)
-            if files.heartbeat_fd_paths:
-                beat = read_heartbeat(files.heartbeat_fd_paths[0])
-                if beat is not None:
-                    heartbeat_age = max(0.0, wall_now - beat.touched_at)
-                    ever_touched = beat.ever_touched
+            if beat is not None:
+                heartbeat_age = max(0.0, wall_now - beat.touched_at)
+                ever_touched = beat.ever_touched
             if master_files is not None:
                 try:
                     connections = self._counter.count(

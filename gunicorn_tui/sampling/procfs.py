@@ -80,6 +80,7 @@ class ProcStat:
     cpu_time_s: float
     start_ticks: int
     rss_bytes: int
+    threads: int
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -96,17 +97,51 @@ def read_stat(pid: int) -> ProcStat:
     kernels.
     """
     raw = _read_bytes(f"{PROC}/{pid}/stat")
-    statm = _read_bytes(f"{PROC}/{pid}/statm").split()
+    rss_bytes = read_rss_bytes(pid)
     # Fields counted after the command name, which may hold spaces and ")".
     fields = raw[raw.rfind(b")") + 2 :].split()
     try:
         return ProcStat(
             cpu_time_s=(int(fields[11]) + int(fields[12])) / _CLOCK_TICKS,
             start_ticks=int(fields[19]),
-            rss_bytes=int(statm[1]) * _PAGE_BYTES,
+            rss_bytes=rss_bytes,
+            threads=int(fields[17]),
         )
     except (IndexError, ValueError) as error:
         raise ProcessGone(f"{pid}: unreadable stat line") from error
+
+
+def read_rss_bytes(pid: int) -> int:
+    """Resident memory from ``statm`` (VmRSS, as psutil reports it)."""
+    statm = _read_bytes(f"{PROC}/{pid}/statm").split()
+    try:
+        return int(statm[1]) * _PAGE_BYTES
+    except (IndexError, ValueError) as error:
+        raise ProcessGone(f"{pid}: unreadable statm line") from error
+
+
+def read_sched_ns(pid: int) -> int | None:
+    """Nanoseconds the process's main thread has spent on a CPU
+    (``schedstat``'s first field), or None when the kernel has no schedstat.
+
+    One small read and no parsing beyond one number: a cheap "has it run
+    since?" test. It counts the main thread only (``/proc/<pid>/task/*``
+    has the others), so it says "did not run" only for a process that had a
+    single thread.
+    """
+    try:
+        raw = _read_bytes(f"{PROC}/{pid}/schedstat")
+    except PermissionError:
+        return None
+    except ProcessGone:
+        if os.path.exists(f"{PROC}/{pid}"):
+            return None  # the process is there: the kernel lacks schedstat
+        raise
+    end = raw.find(b" ")
+    try:
+        return int(raw[:end] if end > 0 else raw)
+    except ValueError:
+        return None
 
 
 def read_ns_pid(pid: int) -> int | None:

@@ -385,7 +385,15 @@ class DockerLogFollower:
             "tail": "all",
         }
         url = api._url("/containers/{0}/logs", self.container_id)
-        response = api._get(url, params=params, stream=True)
+        # No read timeout: a quiet container sends nothing for minutes, and
+        # the client's own timeout (10 s) would end the stream each time it
+        # is quiet that long. Every reconnection costs a container inspect,
+        # a new request and a new log reader in the daemon, and the new
+        # stream resumes at our clock's time of the break, so a line the
+        # daemon had not yet sent then is lost (or, with clock skew,
+        # repeated). stop() wakes the blocked read by shutting the socket
+        # down. Connecting keeps the client's timeout.
+        response = api._get(url, params=params, stream=True, timeout=(api.timeout, None))
         api._raise_for_status(response)
         with self._lock:
             self._response = response

@@ -79,6 +79,7 @@ def test_api_only_snapshot(container_factory: ContainerFactory) -> None:
         for name in ("cpu_percent", "uss_bytes", "ns_pid"):
             assert process[name] is None
             assert process["unavailable"][name] == NOT_EXPOSED
+        assert process["uss_age_s"] is None  # no USS, no age of one
         # From `docker top`: RSS (ps reads the same /proc/<pid>/statm).
         rss = psutil.Process(process["pid"]).memory_info().rss
         assert abs(process["rss_bytes"] - rss) <= max(1024**2, rss // 10)

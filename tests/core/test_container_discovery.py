@@ -149,6 +149,8 @@ def test_snapshot_json_of_the_latest_image_matches_the_engine(
     for process in [master, *workers]:
         assert process["cpu_percent"] is not None and process["cpu_percent"] < 25
         assert 0 < process["uss_bytes"] <= process["rss_bytes"]
+        # Read at the first of the two samples (0.5 s apart), not re-read yet.
+        assert 0 <= process["uss_age_s"] <= 5
         assert 0 <= process["age_s"] <= uptime_s + 1
     for worker in workers:
         # A sync worker touches its heartbeat at least every timeout/2 when idle.

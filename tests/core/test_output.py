@@ -104,7 +104,7 @@ def _config() -> GunicornConfig:
 
 
 def _sample() -> InstanceSample:
-    master = ProcessSample(4321, 1, 0.123456, 30_000_000, 8_000_000, 12.345)
+    master = ProcessSample(4321, 1, 0.123456, 30_000_000, 8_000_000, 12.345, uss_age_s=4.56)
     busy = WorkerSample(
         ProcessSample(4330, 7, 97.5, 40_000_000, None, 10.0, {"uss_bytes": "permission denied"}),
         heartbeat_age_s=3.14159,
@@ -164,6 +164,7 @@ def test_snapshot_json_shape_and_values() -> None:
         "cpu_percent": 0.12,
         "rss_bytes": 30_000_000,
         "uss_bytes": 8_000_000,
+        "uss_age_s": 4.6,
         "age_s": 12.3,
         "unavailable": {},
     }
@@ -190,6 +191,7 @@ def test_snapshot_json_shape_and_values() -> None:
         "cpu_percent": 97.5,
         "rss_bytes": 40_000_000,
         "uss_bytes": None,
+        "uss_age_s": None,
         "age_s": 10.0,
         "heartbeat_age_s": 3.14,
         "client_connections": 1,

@@ -5,6 +5,9 @@
 header, the first rows as they came, and every row of the server's port.
 The socket inodes of master and workers were read from /proc/<pid>/fd at
 the same moment.
+
+``data/cgroup_v1`` and ``data/cgroup_v2`` hold the cgroup files a sample reads
+(see the test for where they come from).
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ from pathlib import Path
 import pytest
 
 import gunicorn_tui.sampling.tcp_table as tcp_table
-from gunicorn_tui.sampling.cgroup import count_cpus, find_cgroup_paths
+from gunicorn_tui.sampling.cgroup import (
+    CgroupPaths,
+    CgroupReading,
+    count_cpus,
+    find_cgroup_paths,
+    read_cgroup,
+)
+from gunicorn_tui.sampling.procfs import ProcessGone
 from gunicorn_tui.sampling.tcp_table import (
     ClientConnectionCounter,
     TcpSocket,
     parse_tcp_table,
     read_tcp_sockets,
 )
-from tests.core.data_files import read_text
+from tests.core.data_files import data_path, read_text
 
 LISTEN_PORT = 40061
 MASTER_INODES = frozenset({100027, 100028, 100029, 100828})
@@ -143,3 +153,28 @@ def test_count_cpus_of_our_own_cgroup_matches_the_cpus_we_may_use() -> None:
     name = "cpuset.effective_cpus" if paths.version == 1 else "cpuset.cpus.effective"
     cpu_list = Path(paths.cpuset_dir, name).read_text()
     assert count_cpus(cpu_list) == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(
+    ("version", "cpu_ns", "memory_bytes"),
+    [
+        # v1: a real container's files, total_inactive_file and inactive_file
+        # edited to differ (the container had none): the hierarchical total
+        # is the one docker stats subtracts.
+        (1, 485_058_674, 47_271_936 - 1_048_576),
+        # v2: written by hand in the kernel's format (this host runs v1);
+        # usage_usec is microseconds, the first key of cpu.stat.
+        (2, 1_234_567_000, 52_428_800 - 2_097_152),
+    ],
+)
+def test_read_cgroup_from_data_files(version: int, cpu_ns: int, memory_bytes: int) -> None:
+    directory = str(data_path(f"cgroup_v{version}"))
+    paths = CgroupPaths(version, directory, directory, None, None, f"{directory}/cgroup.procs")
+    assert read_cgroup(paths) == CgroupReading(cpu_usage_ns=cpu_ns, memory_bytes=memory_bytes)
+
+
+def test_read_cgroup_of_a_removed_cgroup_is_gone(tmp_path: Path) -> None:
+    directory = str(tmp_path / "gone")
+    paths = CgroupPaths(2, directory, directory, None, None, f"{directory}/cgroup.procs")
+    with pytest.raises(ProcessGone):
+        read_cgroup(paths)

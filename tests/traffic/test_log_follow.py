@@ -275,3 +275,37 @@ def _port_open(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.docker
+def test_docker_follower_keeps_one_stream_through_quiet_time() -> None:
+    # A client timeout of 1 s: before, each quiet second ended the stream
+    # (read timeout) and the follower reconnected, once per timeout.
+    docker = pytest.importorskip("docker")
+    _docker_client()
+    client = docker.from_env(timeout=1)
+    port = free_port()
+    name = f"gtui-traffic-test-{uuid.uuid4().hex[:8]}"
+    command = [
+        "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket",
+        "--access-logfile", "-", "--access-logformat", PID_D, "app:app",
+    ]  # fmt: skip
+    container = client.containers.run(IMAGE, command, name=name, detach=True, network_mode="host")
+    received: list[LogLine] = []
+    try:
+        _wait_for(lambda: b"Booting worker" in container.logs())
+        _wait_for(lambda: _port_open(port))
+        follower = DockerLogFollower(client, container.id, lambda lines, at: received.extend(lines))
+        follower.start()
+        time.sleep(3.5)  # nothing logged: three and a half read timeouts
+        _http_get(port, "/items/1")
+        _wait_for(lambda: any("/items/1" in line.text for line in received))
+        assert follower.connections == 1
+        assert follower.last_error is None
+        # stop() must wake the read that has no timeout, at once.
+        started = time.monotonic()
+        follower.stop(timeout_s=5.0)
+        assert time.monotonic() - started < 1.0
+        assert not follower.running
+    finally:
+        container.remove(force=True)
