@@ -51,7 +51,13 @@ from typing import TypeVar
 
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.load.summary import SecondSummary
-from gunicorn_tui.model.instances import ConfigValue, InstanceSample, Source, WorkerState
+from gunicorn_tui.model.instances import (
+    ConfigValue,
+    InstanceSample,
+    Source,
+    WorkerSample,
+    WorkerState,
+)
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 
@@ -416,6 +422,19 @@ def _mean(values: Iterable[float | int | None]) -> float | None:
     return sum(kept) / len(kept) if kept else None
 
 
+def _fresh_memory(worker: WorkerSample, interval_s: float) -> int | None:
+    """A worker's USS if it was read in this sample's interval (USS is re-read
+    every 10 s or so; repeating a kept figure every second would feed the
+    significance test identical values and make any step look significant),
+    else its RSS when USS cannot be read at all."""
+    process = worker.process
+    if process.uss_bytes is None:
+        return process.rss_bytes
+    if process.uss_age_s is None or process.uss_age_s < max(interval_s, 0.5):
+        return process.uss_bytes
+    return None
+
+
 def resource_reading(
     sample: InstanceSample, interval_s: float, worker_restarts: int
 ) -> ResourceReading:
@@ -428,10 +447,7 @@ def resource_reading(
         cpu_percent=sample.totals.cpu_percent,
         cpu_percent_per_worker=_mean(w.process.cpu_percent for w in workers),
         memory_bytes=sample.totals.memory_bytes,
-        memory_bytes_per_worker=_mean(
-            w.process.uss_bytes if w.process.uss_bytes is not None else w.process.rss_bytes
-            for w in workers
-        ),
+        memory_bytes_per_worker=_mean(_fresh_memory(w, interval_s) for w in workers),
         workers=len(workers),
         busy_share=(
             sum(1 for w in known_states if w.state in _BUSY_STATES) / len(known_states)

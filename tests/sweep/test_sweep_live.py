@@ -61,6 +61,34 @@ def test_a_sweep_over_1_2_4_sync_workers_on_io_ranks_4_first_and_restores(
     assert not list((tmp_path / "state" / "sweeps").glob("*.json"))  # archived
 
 
+def test_keep_winner_ends_the_sweep_on_the_winning_config(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    # 3 sync workers serve the I/O-bound endpoint at about 3x the rate of 1,
+    # so the winner is known; with keep_winner the service stays on it.
+    name, port = io_container(container_factory)
+    monitor = Monitor(MonitorOptions(targets=(parse_target(name),), statsd_address=None))
+    monitor.open(wait_for_docker_s=15.0)
+    try:
+        sample = next(s for s in monitor.sample().instances)
+        result = run_sweep(
+            monitor.sample,
+            EpochTracker(sample.key, warmup_s=3.0),
+            ControlEngine(state_directory=tmp_path / "state", docker_client=docker_client),
+            build_grid((1, 3), ("sync",), None),
+            parse_profile_text(IO_PROFILE, source="io"),
+            LoadTarget(f"http://127.0.0.1:{port}"),
+            settings=SweepSettings(warmup_s=3.0, measure_s=10.0, keep_winner=True),
+        )
+    finally:
+        monitor.close()
+    labels = [r.config.label for r in result.results]
+    assert result.status is SweepStatus.COMPLETED, result.reason
+    assert result.winner is not None and labels[result.winner] == "3 x sync", labels
+    assert result.config_now == "3 x sync" and not result.restored
+    assert wait_worker_count(docker_client.containers.get(name), 3) == 3
+
+
 def test_bad_sweep_values_are_refused_before_anything_starts(
     container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
