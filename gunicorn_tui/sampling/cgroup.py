@@ -11,10 +11,9 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from gunicorn_tui.sampling.procfs import ProcessGone, read_cgroup_lines
+from gunicorn_tui.sampling.procfs import ProcessGone, read_cgroup_lines, read_whole
 
 _UNLIMITED_V1 = 1 << 60
-_CHUNK_BYTES = 65536
 
 
 @dataclass(frozen=True)
@@ -131,17 +130,10 @@ def _read_raw(path: str) -> bytes:
     # use. read_cgroup (cgroup v1) went from ~108 to ~68 us of CPU; most of
     # the rest is the kernel writing memory.stat.
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return read_whole(path)
     except FileNotFoundError as error:
         # The cgroup is removed when the container stops.
         raise ProcessGone(path) from error
-    try:
-        chunks = [os.read(fd, _CHUNK_BYTES)]
-        while chunks[-1]:
-            chunks.append(os.read(fd, _CHUNK_BYTES))
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
 
 
 def _stat_value(raw: bytes, key: bytes) -> int | None:
