@@ -2,8 +2,8 @@
 
 Reads the master's /proc entries (command, environment, working directory,
 uid), its config file through ``/proc/<pid>/root`` (or the Docker archive
-API on a remote daemon), inspects its container, and runs the runtime probe
-with the server's own interpreter for the modules a worker class needs.
+API on a remote daemon), inspects its container, and reads the server's
+installation (its files, never its code) for the modules a worker class needs.
 """
 
 from __future__ import annotations
@@ -29,11 +29,15 @@ from gunicorn_tui.control.facts import (
 from gunicorn_tui.control.managed_config import DEFAULT_CONFIG_NAME, is_managed
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.discovery.process_tree import parse_title
+from gunicorn_tui.interpreter.runtime_facts import (
+    ProbeFailed,
+    container_exec_runtime_facts,
+    local_runtime_facts,
+)
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, SamplingMode
 from gunicorn_tui.sampling.control_socket import ControlSocketError, DockerExecTransport
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_argv, read_environ, read_ppid
-from gunicorn_tui.sampling.runtime_probe import ProbeFailed, probe_container, probe_local
 from gunicorn_tui.settings.command_line import ParsedArguments, parse_arguments, parse_env_arguments
 from gunicorn_tui.settings.command_recovery import args_from_command
 from gunicorn_tui.settings.config_file import parse_config_source
@@ -255,31 +259,31 @@ def gather_facts(
         base = f"{PROC}/{pid}/root" if socket_path.startswith("/") else f"{PROC}/{pid}/cwd"
         socket_host = os.path.join(base, socket_path.lstrip("/"))
 
-    # -- runtime probe -------------------------------------------------------------
+    # -- runtime facts: read from the server's files, never by running it --------
     modules_found: dict[str, bool] = {}
     module_errors: dict[str, str] = {}
     probe_error: str | None = None
     version = sample.gunicorn_version
-    if modules:
+    # On a local daemon the scan also names the interpreter to run for
+    # --check-config: a venv's python, where /proc/PID/exe is the base one.
+    if modules or daemon_local:
         try:
-            if sample.container is not None:
+            if daemon_local:
+                facts = local_runtime_facts(pid, modules, argv=argv, environment=environment)
+                interpreter = facts.interpreter or interpreter
+            elif sample.container is not None:
                 container = client.containers.get(sample.container.id)
-                facts = probe_container(
+                facts = container_exec_runtime_facts(
                     container,
                     [p for p in (interpreter, "python3", "python") if p],
-                    start_cwd or own_cwd or working_dir,
+                    ns_pid,
                     modules,
+                    argv=argv,
                     environment=environment,
+                    cwd=start_cwd or working_dir,
                 )
             else:
-                if interpreter is None:
-                    raise ProbeFailed("the master's interpreter is not readable")
-                facts = probe_local(
-                    interpreter if launch is None else (launch.argv[0] or interpreter),
-                    environment,
-                    start_cwd or own_cwd,
-                    modules,
-                )
+                raise ProbeFailed("the master's files are not readable from here")
             modules_found = dict(facts.modules)
             module_errors = {k: v for k, v in facts.errors.items() if k in modules}
             version = version or facts.gunicorn_version

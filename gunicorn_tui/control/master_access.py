@@ -249,6 +249,8 @@ def check_config(action: CheckConfig, client: Any) -> str:
                 env=dict(action.environment) if action.environment is not None else None,
                 user=uid,
                 group=gid,
+                # Never the supplementary groups of gtui's user (root's).
+                extra_groups=[] if uid is not None else None,
                 capture_output=True,
                 text=True,
                 timeout=CHECK_CONFIG_TIMEOUT_S,

@@ -25,6 +25,7 @@ from gunicorn_tui.discovery.docker_engine import (
 )
 from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_records
 from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
+from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts, local_runtime_facts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
 from gunicorn_tui.monitor.targets import Target, TargetKind, TargetNotFound
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
@@ -37,12 +38,6 @@ from gunicorn_tui.sampling.local_instance import (
 )
 from gunicorn_tui.sampling.process_figures import ProcessFigures
 from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_environ, read_ppid
-from gunicorn_tui.sampling.runtime_probe import (
-    ProbeFailed,
-    RuntimeFacts,
-    probe_container,
-    probe_local,
-)
 from gunicorn_tui.settings.master_inputs import read_master_environment
 from gunicorn_tui.traffic.hub import TrafficHub
 from gunicorn_tui.traffic.instance_traffic import TrafficView
@@ -478,25 +473,18 @@ class Monitor:
         return f"local:{identity.master_pid}:{exe}"
 
     def _run_probe(self, identity: InstanceIdentity) -> RuntimeFacts:
+        # Local processes only (host or local daemon): their files are read
+        # through /proc, inside the container's root for a container.
         pid = identity.master_pid
-        try:
-            exe = os.readlink(f"{PROC}/{pid}/exe").removesuffix(" (deleted)")
-            cwd = os.readlink(f"{PROC}/{pid}/cwd")
-        except OSError as error:
-            raise ProbeFailed(str(error)) from error
-        if identity.container is not None:
-            client = self._watcher.client if self._watcher is not None else None
-            if client is None:
-                raise ProbeFailed("Docker unreachable")
-            container = client.containers.get(identity.container.ref.id)
-            return probe_container(container, [exe, "python3", "python"], cwd)
-        environment = read_master_environment(pid)
-        if environment is None:
-            try:
-                environment = read_environ(read_ppid(pid))
-            except (ProcessGone, PermissionError, ValueError):
-                environment = None
-        return probe_local(exe, environment, cwd)
+        environment = None
+        if identity.container is None:
+            environment = read_master_environment(pid)
+            if environment is None:
+                try:
+                    environment = read_environ(read_ppid(pid))
+                except (ProcessGone, PermissionError, ValueError):
+                    environment = None
+        return local_runtime_facts(pid, environment=environment)
 
 
 class DockerUnreachable(Exception):

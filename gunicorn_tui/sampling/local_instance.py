@@ -19,6 +19,7 @@ import psutil
 
 from gunicorn_tui.discovery.docker_engine import ContainerInfo
 from gunicorn_tui.discovery.process_tree import Role, is_gunicorn, parse_title, role_under_master
+from gunicorn_tui.interpreter.runtime_facts import RuntimeFacts
 from gunicorn_tui.model.instances import (
     ConfigSource,
     GunicornConfig,
@@ -55,7 +56,6 @@ from gunicorn_tui.sampling.procfs import (
     read_open_files,
     read_ppid,
 )
-from gunicorn_tui.sampling.runtime_probe import RuntimeFacts
 from gunicorn_tui.sampling.tcp_table import ClientConnectionCounter, TcpSocket, read_tcp_sockets
 from gunicorn_tui.sampling.worker_state import WorkerEvidence, derive_state
 from gunicorn_tui.settings.master_inputs import (
