@@ -3,33 +3,43 @@
 Typical use (the dashboard does the same from a worker thread)::
 
     engine = ControlEngine(docker_client=monitor.watcher.client)
-    plan = engine.plan_retune(sample, RetuneRequest(workers=4, worker_class="gthread"))
-    show(plan.describe())            # or plan.refusal
-    outcome = engine.execute(plan, on_event=post_progress)
+    with engine.hold(sample, "retune"):       # optional: one lock for plan and run
+        plan = engine.plan_retune(sample, RetuneRequest(workers=4, worker_class="gthread"))
+        show(plan.describe())            # or plan.refusal
+        outcome = engine.execute(plan, on_event=post_progress)
     show(outcome.summary())
 
 Safety: a ``read_only`` engine refuses every action; one action at a time
-per instance (a lock in the state directory); an instance with an
-interrupted action is refused until ``recover``; every executed action is
-journaled before its first step and written to the audit log.
+per target, across users of this host and across hosts driving one engine
+(:mod:`target_lock`), and plans are made from facts read under that lock;
+an instance with an interrupted action is refused until ``recover``; every
+executed action is journaled (with its engine's ID) before its first step
+and written to the audit log. Every read, write, exec and signal goes
+through the access layer (:mod:`gunicorn_tui.access`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gunicorn_tui.access.docker_engine import DockerEngine
+from gunicorn_tui.access.errors import AccessError, EngineLost
+from gunicorn_tui.access.host import HostMaster
+from gunicorn_tui.access.processes import ProcessRef
+from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.control import container_ops
 from gunicorn_tui.control.audit_log import AuditLog, AuditRecord
 from gunicorn_tui.control.executor import PlanExecutor
 from gunicorn_tui.control.fact_gathering import FactsUnavailable, gather_facts
 from gunicorn_tui.control.facts import RetuneFacts
+from gunicorn_tui.control.interrupt import Interrupt
 from gunicorn_tui.control.journal import ArchivedAction, Journal, JournalStore
-from gunicorn_tui.control.local_master import master_alive
-from gunicorn_tui.control.master_access import StepError
 from gunicorn_tui.control.plan import ActionKind, PlanTarget, RetunePlan
 from gunicorn_tui.control.plan_codec import PlanDecodeError, decode_revert
 from gunicorn_tui.control.planner import (
@@ -48,15 +58,18 @@ from gunicorn_tui.control.recovery import (
     list_pending,
     recover_all,
 )
-from gunicorn_tui.control.requests import RetuneRequest, ScaleRequest
+from gunicorn_tui.control.requests import NO_CONSENT, Consent, RetuneRequest, ScaleRequest
 from gunicorn_tui.control.service_probe import Disruption
 from gunicorn_tui.control.state_dir import ensure_dir, state_dir
-from gunicorn_tui.control.target_lock import LockHeld, TargetLock
+from gunicorn_tui.control.step_errors import StepError, WrongEngine
+from gunicorn_tui.control.target_lock import LockHeld, TargetLock, scoped_key
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.model.instances import InstanceSample, Source
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 
 READ_ONLY_REASON = "read-only session: actions are disabled (--read-only)"
+# Set by tests to keep locks out of the shared host directory.
+_LOCK_DIR: Path | None = None
 
 
 class ActionRefused(Exception):
@@ -67,6 +80,13 @@ class EngineUnavailable(Exception):
     """Something the engine needs (Docker) cannot be reached."""
 
 
+@dataclass
+class _Held:
+    lock: TargetLock
+    thread: int
+    depth: int
+
+
 class ControlEngine:
     """Plans and runs actions on Gunicorn instances; see the module docstring."""
 
@@ -75,35 +95,43 @@ class ControlEngine:
         *,
         read_only: bool = False,
         state_directory: Path | None = None,
-        docker_client: Any = None,
-        connect_docker: Callable[[], Any] | None = None,
+        docker_client: object = None,
+        connect_docker: Callable[[], object] | None = None,
         launched: Sequence[LaunchRecord] = (),
         measure: bool = True,
+        api_only: bool = False,
+        lock_directory: Path | None = None,
     ) -> None:
         self.read_only = read_only
         self.state_dir = state_directory if state_directory is not None else state_dir()
-        self._client = docker_client
-        self._connect = connect_docker
         self._launched: dict[int, LaunchRecord] = {record.pid: record for record in launched}
         self.measure = measure
         self.journals = JournalStore(self.state_dir)
         self.audit = AuditLog(self.state_dir)
+        self.lock_directory = lock_directory if lock_directory is not None else _LOCK_DIR
+        self._held: dict[str, _Held] = {}
+        self._held_guard = threading.Lock()
+        engine: DockerEngine | Callable[[], DockerEngine] | None
+        if docker_client is not None:
+            engine = DockerEngine(docker_client)
+        elif connect_docker is not None:
+            connect = connect_docker
+
+            def engine() -> DockerEngine:
+                return DockerEngine(connect())
+
+        else:
+            engine = None
+        self.access = AccessResolver(engine, api_only=api_only)
 
     # -- dependencies ----------------------------------------------------------------
 
-    def docker_client(self) -> Any:
-        """The Docker client, connecting on first use (EngineUnavailable if it cannot)."""
-        if self._client is None:
-            if self._connect is None:
-                from gunicorn_tui.discovery.docker_engine import DockerUnavailable, connect
-
-                try:
-                    self._client = connect()
-                except DockerUnavailable as error:
-                    raise EngineUnavailable(str(error)) from error
-            else:
-                self._client = self._connect()
-        return self._client
+    def docker(self) -> DockerEngine:
+        """The container engine, connecting on first use (EngineUnavailable if it cannot)."""
+        try:
+            return self.access.engine()
+        except (AccessError, Exception) as error:
+            raise EngineUnavailable(str(error)) from error
 
     @property
     def launched(self) -> tuple[LaunchRecord, ...]:
@@ -111,13 +139,87 @@ class ControlEngine:
         return tuple(self._launched.values())
 
     def facts(self, sample: InstanceSample, modules: Sequence[str] = ()) -> RetuneFacts:
-        """Examine an instance for planning (reads /proc, inspects, probes)."""
-        client = self.docker_client() if sample.container is not None else None
+        """Examine an instance for planning (reads /proc, inspects, scans its files)."""
         launch = self._launched.get(sample.master.pid or -1)
         try:
-            return gather_facts(sample, client, launch, modules)
+            facts, _ = gather_facts(sample, self.access, launch, modules)
         except FactsUnavailable as error:
             raise ActionRefused(str(error)) from error
+        except EngineLost as error:
+            raise EngineUnavailable(str(error)) from error
+        return facts
+
+    # -- locking -------------------------------------------------------------------------
+
+    def _target_lock(
+        self, key: str, container_id: str | None, purpose: str, label: str
+    ) -> TargetLock:
+        if container_id is None:
+            return TargetLock(self.lock_directory, key, purpose, label=label)
+        engine = self.docker()
+        try:
+            inspect = engine.inspect(container_id)
+        except AccessError as error:
+            raise ActionRefused(str(error)) from error
+        if inspect is None:
+            raise ActionRefused(f"container {label} no longer exists")
+        try:
+            engine_id = engine.identity().engine_id
+        except AccessError as error:
+            raise ActionRefused(str(error)) from error
+        return TargetLock(
+            self.lock_directory,
+            scoped_key(key, engine_id),
+            purpose,
+            engine=engine,
+            inspect=inspect,
+            label=label,
+        )
+
+    @contextlib.contextmanager
+    def _locked(
+        self, key: str, container_id: str | None, purpose: str, label: str
+    ) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._held_guard:
+            held = self._held.get(key)
+            if held is not None:
+                if held.thread != me:
+                    raise ActionRefused(f"{key}: another action of this session is running on it")
+                held.depth += 1
+        if held is not None:
+            try:
+                yield
+            finally:
+                with self._held_guard:
+                    held.depth -= 1
+            return
+        lock = self._target_lock(key, container_id, purpose, label)
+        try:
+            lock.acquire()
+        except LockHeld as error:
+            raise ActionRefused(str(error)) from error
+        with self._held_guard:
+            self._held[key] = _Held(lock, me, 1)
+        try:
+            yield
+        finally:
+            with self._held_guard:
+                self._held.pop(key, None)
+            lock.release()
+
+    @contextlib.contextmanager
+    def hold(self, sample: InstanceSample, purpose: str) -> Iterator[None]:
+        """Hold ``sample``'s target lock for a whole run (a sweep, a guided A/B,
+        a CLI action from plan to outcome); plans and executions inside it, from
+        this thread, use it. ActionRefused when another gtui holds it."""
+        if self.read_only:
+            raise ActionRefused(READ_ONLY_REASON)
+        container = sample.container
+        container_id = container.id if container is not None else None
+        label = container.name if container is not None else sample.label
+        with self._locked(lock_key_of(sample), container_id, purpose, label):
+            yield
 
     # -- planning ----------------------------------------------------------------------
 
@@ -134,14 +236,19 @@ class ControlEngine:
         )
         return RetunePlan(action, target, None, (), {}, {}, refusal=READ_ONLY_REASON)
 
-    def plan_scale(self, sample: InstanceSample, request: ScaleRequest) -> RetunePlan:
+    def plan_scale(
+        self, sample: InstanceSample, request: ScaleRequest, consent: Consent = NO_CONSENT
+    ) -> RetunePlan:
         """Plan ``+N``/``-N``/``=N`` workers now."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.SCALE)
-        return plan_scale(sample, self.facts(sample), request)
+        with self.hold(sample, "plan scale"):
+            return plan_scale(sample, self.facts(sample), request, consent=consent)
 
-    def plan_retune(self, sample: InstanceSample, request: RetuneRequest) -> RetunePlan:
-        """Plan a retune (probing the server's Python for a new worker class)."""
+    def plan_retune(
+        self, sample: InstanceSample, request: RetuneRequest, consent: Consent = NO_CONSENT
+    ) -> RetunePlan:
+        """Plan a retune (reading the server's files for a new worker class)."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.RETUNE)
         modules: tuple[str, ...] = ()
@@ -150,19 +257,22 @@ class ControlEngine:
                 modules = (resolve_worker_class(request.worker_class).module,)
             except UnknownWorkerClass:
                 modules = ()  # the planner's validation says why
-        return plan_retune(sample, self.facts(sample, modules), request)
+        with self.hold(sample, "plan retune"):
+            return plan_retune(sample, self.facts(sample, modules), request, consent)
 
     def plan_reload(self, sample: InstanceSample) -> RetunePlan:
         """Plan a graceful reload (HUP)."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.RELOAD)
-        return plan_reload(sample, self.facts(sample))
+        with self.hold(sample, "plan reload"):
+            return plan_reload(sample, self.facts(sample))
 
     def plan_kill_worker(self, sample: InstanceSample, worker_pid: int) -> RetunePlan:
         """Plan stopping one worker (its host pid) so the master replaces it."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.KILL_WORKER)
-        return plan_kill_worker(sample, self.facts(sample), worker_pid)
+        with self.hold(sample, "plan kill-worker"):
+            return plan_kill_worker(sample, self.facts(sample), worker_pid)
 
     def last_change(self, sample: InstanceSample) -> ArchivedAction | None:
         """The last successful retune or revert of this instance, from the archive."""
@@ -177,10 +287,14 @@ class ControlEngine:
             return action
         return None
 
-    def plan_revert(self, sample: InstanceSample) -> RetunePlan:
+    def plan_revert(self, sample: InstanceSample, consent: Consent = NO_CONSENT) -> RetunePlan:
         """Plan re-applying the configuration from before the last retune."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.REVERT)
+        with self.hold(sample, "plan revert"):
+            return self._plan_revert(sample, consent)
+
+    def _plan_revert(self, sample: InstanceSample, consent: Consent) -> RetunePlan:
         last = self.last_change(sample)
         facts = self.facts(sample)
         if last is None:
@@ -207,24 +321,26 @@ class ControlEngine:
                 {},
                 refusal=f"the last retune ({last.id}) recorded nothing to revert to ({error})",
             )
-        plan = plan_revert(sample, facts, spec)
+        plan = plan_revert(sample, facts, spec, consent)
         note = f"reverts {last.data.get('action')} {last.id}"
         return replace(plan, notes=(note, *plan.notes))
 
     # -- execution ---------------------------------------------------------------------
 
-    def execute(self, plan: RetunePlan, on_event: ProgressCallback | None = None) -> ActionOutcome:
+    def execute(
+        self,
+        plan: RetunePlan,
+        on_event: ProgressCallback | None = None,
+        interrupt: Interrupt | None = None,
+    ) -> ActionOutcome:
         """Run ``plan``: lock, journal, steps, rollback, audit. ActionRefused if it may not."""
         if self.read_only:
             raise ActionRefused(READ_ONLY_REASON)
         if not plan.ok:
             raise ActionRefused(plan.refusal or "refused")
-        lock = TargetLock(self.state_dir / "locks", plan.target.lock_key, plan.action.value)
-        try:
-            lock.acquire()
-        except LockHeld as held:
-            raise ActionRefused(str(held)) from held
-        try:
+        target = plan.target
+        label = target.container_name or target.label
+        with self._locked(target.lock_key, target.container_id, plan.action.value, label):
             interrupted = [
                 j for j in self.journals.pending() if j.data.get("lock_key") == plan.target.lock_key
             ]
@@ -233,31 +349,44 @@ class ControlEngine:
                     f"{plan.target.label}: an interrupted {interrupted[0].data.get('action')} "
                     f"({interrupted[0].id}) must be settled first: run `gtui recover`"
                 )
-            client = self.docker_client() if plan.target.container_id else None
-            original = self._check_still_there(plan, client)
+            original = self._check_still_there(plan)
             ensure_dir(self.state_dir)
-            journal = self.journals.begin(plan, original)
-            executor = PlanExecutor(client, self.state_dir, on_event, measure=self.measure)
+            identity = self.docker().identity() if plan.target.container_id else None
+            journal = self.journals.begin(
+                plan,
+                original,
+                engine_id=identity.engine_id if identity else None,
+                engine_address=identity.address if identity else None,
+            )
+            executor = PlanExecutor(
+                self.access, self.state_dir, on_event, measure=self.measure, interrupt=interrupt
+            )
             outcome = executor.execute(plan, journal)
             self._finish(plan, journal, outcome)
             return replace(outcome, journal_path=str(journal.path))
-        finally:
-            lock.release()
 
-    def _check_still_there(self, plan: RetunePlan, client: Any) -> dict[str, Any] | None:
+    def _check_still_there(self, plan: RetunePlan) -> dict[str, Any] | None:
         target = plan.target
         if target.container_id is not None:
+            engine = self.docker()
             try:
-                inspect = container_ops.inspect_or_none(client, target.container_id)
-            except StepError as error:
+                inspect = engine.inspect(target.container_id)
+                engine_id = engine.identity().engine_id
+            except AccessError as error:
                 raise ActionRefused(str(error)) from error
+            if target.engine_id and engine_id and engine_id != target.engine_id:
+                raise ActionRefused(
+                    f"the plan was made on another engine ({target.engine_id[:12]}): plan again"
+                )
             if inspect is None:
                 raise ActionRefused(f"container {target.container_name} no longer exists")
             if not container_ops.is_running(inspect):
                 raise ActionRefused(f"container {target.container_name} is not running")
             return dict(inspect)
-        if target.source is Source.LOCAL and not master_alive(target.master_pid):
-            raise ActionRefused(f"master {target.master_pid} is gone: plan again")
+        if target.source is Source.LOCAL:
+            master = HostMaster(ProcessRef(target.master_pid, target.master_start_ticks))
+            if not master.master_running():
+                raise ActionRefused(f"master {target.master_pid} is gone: plan again")
         return None
 
     def _finish(self, plan: RetunePlan, journal: Journal, outcome: ActionOutcome) -> None:
@@ -285,23 +414,43 @@ class ControlEngine:
 
     def pending(self) -> list[PendingAction]:
         """Interrupted (or running) actions, from the journal directory."""
-        return list_pending(self.journals, self.state_dir)
+        return list_pending(self.journals, self.lock_directory)
 
     def recover(self) -> list[RecoveryResult]:
-        """Finish or undo every interrupted action (``gtui recover``)."""
+        """Finish or undo every interrupted action (``gtui recover``).
+
+        A journal of a container is settled only on the engine it was
+        written for (its ID is in the journal); on another one it is refused.
+        """
         if self.read_only:
             raise ActionRefused(READ_ONLY_REASON)
 
-        def client_for(journal: Journal) -> Any:
+        def engine_check(journal: Journal) -> None:
             target = (journal.data.get("plan") or {}).get("target") or {}
             if not target.get("container_id"):
-                return None
+                return
             try:
-                return self.docker_client()
-            except EngineUnavailable as error:
-                raise StepError(str(error)) from error
+                engine = self.access.engine()
+                engine_id = engine.identity().engine_id
+            except (AccessError, Exception) as error:
+                raise StepError(f"Docker unreachable: {error}") from error
+            wanted = journal.data.get("engine_id") or target.get("engine_id")
+            if wanted and engine_id != wanted:
+                raise WrongEngine(
+                    f"written for engine {str(wanted)[:16]} "
+                    f"({journal.data.get('engine_address') or 'address unknown'}), but "
+                    f"this is {engine.identity().describe()}: point DOCKER_HOST or "
+                    "--context at that engine and run `gtui recover` again"
+                )
 
-        return recover_all(self.journals, self.state_dir, self.audit, client_for)
+        return recover_all(
+            self.journals,
+            self.state_dir,
+            self.audit,
+            self.access,
+            engine_check,
+            self.lock_directory,
+        )
 
 
 def _outcome_json(outcome: ActionOutcome) -> dict[str, Any]:
@@ -323,4 +472,6 @@ def _outcome_json(outcome: ActionOutcome) -> dict[str, Any]:
         "new_container_id": outcome.new_container_id,
         "new_master_pid": outcome.new_master_pid,
         "new_container_logs": outcome.new_container_logs,
+        "interrupted": outcome.interrupted,
+        "standing": outcome.standing.value,
     }

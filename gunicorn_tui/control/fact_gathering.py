@@ -1,22 +1,29 @@
-"""Gather :class:`RetuneFacts` for one sampled instance.
+"""Gather :class:`RetuneFacts` for one sampled instance, through the access layer.
 
-Reads the master's /proc entries (command, environment, working directory,
-uid), its config file through ``/proc/<pid>/root`` (or the Docker archive
-API on a remote daemon), inspects its container, and reads the server's
-installation (its files, never its code) for the modules a worker class needs.
+Reads the master's command line, environment, working directory and user
+(host pids: /proc, while the master is pinned), its config file as the
+master sees it (never following a link out of its root), inspects its
+container (and what a re-create would lose or break), and reads the
+server's installation (its files, never its code) for the modules a
+worker class needs.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import psutil
-
+from gunicorn_tui.access.containers import ApiContainer
+from gunicorn_tui.access.docker_engine import DockerEngine
+from gunicorn_tui.access.errors import AccessError
+from gunicorn_tui.access.files import FileKind
+from gunicorn_tui.access.kinds import AccessKind
+from gunicorn_tui.access.proc_target import MasterProcess, ProcTarget
+from gunicorn_tui.access.processes import ProcessRef, start_ticks_of
+from gunicorn_tui.access.resolve import AccessResolver
+from gunicorn_tui.access.target import TargetAccess
 from gunicorn_tui.control.command_args import locate_arguments
 from gunicorn_tui.control.container_spec import aside_name, temporary_name
 from gunicorn_tui.control.facts import (
@@ -24,31 +31,27 @@ from gunicorn_tui.control.facts import (
     ENV_WEB_CONCURRENCY,
     ConfigFileFacts,
     ContainerFacts,
+    MountFacts,
     RetuneFacts,
 )
-from gunicorn_tui.control.managed_config import DEFAULT_CONFIG_NAME, is_managed
+from gunicorn_tui.control.managed_config import DEFAULT_CONFIG_NAME, candidate_path, is_managed
+from gunicorn_tui.control.recreate_preflight import (
+    dependents,
+    layer_losses,
+    mount_points,
+    orchestrator_of,
+)
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.discovery.process_tree import parse_title
-from gunicorn_tui.interpreter.runtime_facts import (
-    ProbeFailed,
-    container_exec_runtime_facts,
-    local_runtime_facts,
-)
+from gunicorn_tui.interpreter.runtime_facts import ProbeFailed
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, SamplingMode
-from gunicorn_tui.sampling.control_socket import ControlSocketError, DockerExecTransport
+from gunicorn_tui.sampling.control_socket import ControlSocketError
 from gunicorn_tui.sampling.local_instance import LaunchRecord
-from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_argv, read_environ, read_ppid
 from gunicorn_tui.settings.command_line import ParsedArguments, parse_arguments, parse_env_arguments
 from gunicorn_tui.settings.command_recovery import args_from_command
 from gunicorn_tui.settings.config_file import parse_config_source
-from gunicorn_tui.settings.master_inputs import (
-    read_master_environment,
-    recover_arguments,
-    wrapper_chain,
-)
+from gunicorn_tui.settings.master_inputs import recover_arguments, wrapper_chain
 from gunicorn_tui.settings.resolve import ConfigInputs, resolve_config
-
-MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class FactsUnavailable(Exception):
@@ -59,48 +62,27 @@ def _container_command(inspect: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(w) for w in [inspect.get("Path", ""), *(inspect.get("Args") or [])] if str(w))
 
 
-def _readlink(path: str) -> str | None:
-    try:
-        return os.readlink(path).removesuffix(" (deleted)")
-    except OSError:
-        return None
-
-
 def _join(base: str, path: str) -> str:
     return os.path.normpath(path if path.startswith("/") else os.path.join(base, path))
 
 
-def _under_mount(path: str, inspect: Mapping[str, Any] | None) -> str | None:
+def mount_of(path: str, inspect: Mapping[str, Any] | None) -> MountFacts | None:
+    """The innermost mount of the container ``path`` lives on, or None (its layer)."""
     if inspect is None:
         return None
+    best: MountFacts | None = None
     for mount in inspect.get("Mounts") or []:
         destination = str(mount.get("Destination") or "")
-        if destination and (path == destination or path.startswith(destination.rstrip("/") + "/")):
-            return destination
-    return None
-
-
-def _read_host_file(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_CONFIG_BYTES).decode("utf-8", "replace")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
-
-
-def read_container_file(client: Any, container_id: str, path: str) -> str | None:
-    """A file's text through the Docker archive API (remote daemons)."""
-    try:
-        stream, _ = client.api.get_archive(container_id, path)
-        data = b"".join(stream)
-    except Exception:
-        return None
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        member = archive.next()
-        if member is None or not member.isfile():
-            return None
-        handle = archive.extractfile(member)
-        return handle.read(MAX_CONFIG_BYTES).decode("utf-8", "replace") if handle else None
+        if not destination:
+            continue
+        inside = path == destination or path.startswith(destination.rstrip("/") + "/")
+        if inside and (best is None or len(destination) > len(best.destination)):
+            best = MountFacts(
+                kind=str(mount.get("Type") or "volume"),
+                destination=destination,
+                source=str(mount.get("Source") or mount.get("Name") or ""),
+            )
+    return best
 
 
 def _chdir_declared(
@@ -111,80 +93,124 @@ def _chdir_declared(
     return file_text is not None and "chdir" in parse_config_source(file_text).settings
 
 
-def gather_facts(
-    sample: InstanceSample,
-    client: Any = None,
-    launch: LaunchRecord | None = None,
-    modules: Sequence[str] = (),
-) -> RetuneFacts:
-    """Examine ``sample``'s master (and container) for planning.
-
-    ``client`` is a DockerClient (needed for container instances); ``modules``
-    are imported by the runtime probe (the worker class a retune asks for).
-    """
+def access_for(
+    sample: InstanceSample, resolver: AccessResolver
+) -> tuple[TargetAccess, Mapping[str, Any] | None]:
+    """The access to ``sample``'s master, and its container's fresh inspect."""
     pid = sample.master.pid
     if pid is None:
         raise FactsUnavailable(f"{sample.label}: master pid unknown")
-    daemon_local = sample.mode is SamplingMode.PROCFS and os.path.exists(f"{PROC}/{pid}")
-    notes: list[str] = []
-    inspect: Mapping[str, Any] | None = None
-    container_facts: ContainerFacts | None = None
-    if sample.container is not None:
-        if client is None:
-            raise FactsUnavailable(f"{sample.label}: Docker unreachable")
-        try:
-            inspect = client.api.inspect_container(sample.container.id)
-        except Exception as error:
-            raise FactsUnavailable(f"{sample.container.name}: {_first_line(error)}") from error
-        container_facts = _container_facts(client, inspect)
-
-    state = (inspect or {}).get("State") or {}
-    if daemon_local:
-        ns_pid = sample.master.ns_pid
-        is_init = sample.container is not None and ns_pid == 1
+    if sample.container is None:
+        ticks = start_ticks_of(pid)
+        if ticks is None:
+            raise FactsUnavailable(f"{sample.label}: master {pid} is gone")
+        return resolver.host(ProcessRef(pid, ticks)), None
+    try:
+        engine = resolver.engine()
+        inspect = engine.inspect(sample.container.id)
+    except AccessError as error:
+        raise FactsUnavailable(f"{sample.container.name}: {error}") from error
+    if inspect is None:
+        raise FactsUnavailable(f"container {sample.container.name} no longer exists")
+    state = inspect.get("State") or {}
+    local = sample.mode is SamplingMode.PROCFS and not resolver.api_only
+    if local:
+        ticks = start_ticks_of(pid)
+        if ticks is None:
+            raise FactsUnavailable(f"{sample.label}: master {pid} is gone")
+        access: TargetAccess = resolver.container(
+            sample.container.id,
+            kind=AccessKind.LOCAL_CONTAINER,
+            master=ProcessRef(pid, ticks),
+            master_ns_pid=sample.master.ns_pid,
+        )
     else:
-        ns_pid = sample.master.ns_pid
-        is_init = sample.container is not None and int(state.get("Pid") or 0) == pid
-        if is_init:
-            ns_pid = 1
+        is_init = int(state.get("Pid") or 0) == pid
+        access = resolver.container(
+            sample.container.id,
+            kind=AccessKind.API_CONTAINER,
+            master_ns_pid=1 if is_init else sample.master.ns_pid,
+            master_is_init=is_init,
+        )
+    return access, inspect
 
-    # -- command line and environment ------------------------------------------
+
+def gather_facts(
+    sample: InstanceSample,
+    resolver: AccessResolver,
+    launch: LaunchRecord | None = None,
+    modules: Sequence[str] = (),
+) -> tuple[RetuneFacts, TargetAccess]:
+    """Examine ``sample``'s master (and container) for planning; the facts and the access."""
+    access, inspect = access_for(sample, resolver)
+    try:
+        facts = _gather(sample, access, inspect, launch, modules)
+    except AccessError as error:
+        raise FactsUnavailable(f"{sample.label}: {error}") from error
+    return facts, access
+
+
+def _gather(
+    sample: InstanceSample,
+    access: TargetAccess,
+    inspect: Mapping[str, Any] | None,
+    launch: LaunchRecord | None,
+    modules: Sequence[str],
+) -> RetuneFacts:
+    assert sample.master.pid is not None
+    pid = sample.master.pid
+    notes: list[str] = []
+    container_facts = (
+        _container_facts(access.engine, inspect, sample.label)
+        if inspect is not None and access.engine is not None
+        else None
+    )
+    is_init = (
+        sample.container is not None
+        and int(((inspect or {}).get("State") or {}).get("Pid") or 0) == pid
+    )
+    ns_pid = 1 if is_init else sample.master.ns_pid
+    own_launch = launch if launch is not None and launch.pid == pid else None
+
+    # -- command line, environment, user -------------------------------------------
     container_env = _env_from_inspect(inspect)
     argv: tuple[str, ...] | None = None
     arguments: tuple[str, ...] | None = None
     environment: Mapping[str, str] | None = None
     interpreter: str | None = None
     uid = gid = None
-    if launch is not None and launch.pid == pid:
-        argv, environment = tuple(launch.argv), dict(launch.environment)
-        arguments, _ = recover_arguments(argv, False, [])
-    elif daemon_local:
+    own_cwd: str | None = None
+    if isinstance(access, ProcTarget):
         try:
-            own_argv = read_argv(pid)
-        except (ProcessGone, PermissionError) as error:
+            process: MasterProcess = access.process()
+        except AccessError as error:
             raise FactsUnavailable(f"{sample.label}: master gone ({error})") from error
-        titled = parse_title(own_argv) is not None
-        wrappers = wrapper_chain(pid)
-        if inspect is not None:
-            wrappers.append(_container_command(inspect))
-        arguments, note = recover_arguments(own_argv, titled, wrappers)
-        if note:
-            notes.append(note)
-        argv = None if titled else own_argv
-        environment = read_master_environment(pid)
-        if environment is None:
-            environment = container_env if inspect is not None else _parent_environment(pid)
-            notes.append("master environment hidden by setproctitle; using its container's")
+        uid, gid, interpreter, own_cwd = process.uid, process.gid, process.executable, process.cwd
+        if own_launch is not None:
+            argv, environment = tuple(own_launch.argv), dict(own_launch.environment)
+            arguments, _ = recover_arguments(argv, False, [])
+        else:
+            own_argv = process.argv or ()
+            titled = parse_title(own_argv) is not None
+            wrappers = wrapper_chain(pid)
+            if inspect is not None:
+                wrappers.append(_container_command(inspect))
+            arguments, note = recover_arguments(own_argv, titled, wrappers)
+            if note:
+                notes.append(note)
+            argv = None if titled or process.argv is None else process.argv
+            environment = process.environment
+            if environment is None:
+                if inspect is not None:
+                    environment = container_env
+                    notes.append("master environment hidden by setproctitle; using its container's")
+                elif sample.container is None:
+                    # A host master's hidden environment is never guessed: a
+                    # restart or check must run with exactly the master's.
+                    notes.append("the master's environment is hidden (setproctitle)")
     else:
         arguments = args_from_command(_container_command(inspect or {}))
         environment = container_env
-    if daemon_local:
-        interpreter = _readlink(f"{PROC}/{pid}/exe")
-        try:
-            uids, gids = psutil.Process(pid).uids(), psutil.Process(pid).gids()
-            uid, gid = uids.real, gids.real
-        except psutil.Error:
-            pass
 
     arguments_verified = arguments is not None
     if inspect is not None:
@@ -205,12 +231,10 @@ def gather_facts(
     env_args = parse_env_arguments(env.get(ENV_CMD_ARGS, ""))
 
     # -- where the master started and which config file it reads -----------------
-    own_cwd = _readlink(f"{PROC}/{pid}/cwd") if daemon_local else None
     working_dir = str(((inspect or {}).get("Config") or {}).get("WorkingDir") or "/")
     explicit = command_line.config_path or env_args.config_path
-    own_launch = launch if launch is not None and launch.pid == pid else None
-    start_cwd, start_note = _start_cwd(own_cwd, own_launch, is_init, working_dir, daemon_local)
-    file_facts = _config_file_facts(sample, client, inspect, pid, daemon_local, start_cwd, explicit)
+    start_cwd, start_note = _start_cwd(own_cwd, own_launch, is_init, working_dir, access.kind)
+    file_facts = _config_file_facts(access, inspect, start_cwd, explicit)
     # With chdir set, the master's cwd now is not where it started, and the
     # start directory is where Gunicorn looks for ./gunicorn.conf.py on HUP.
     if own_launch is None and _chdir_declared(command_line, env_args, file_facts.content):
@@ -222,9 +246,8 @@ def gather_facts(
                 "chdir is set, so the directory the master started in (where Gunicorn "
                 "looks for ./gunicorn.conf.py on reload) is not known"
             )
-        file_facts = _config_file_facts(
-            sample, client, inspect, pid, daemon_local, start_cwd, explicit
-        )
+        file_facts = _config_file_facts(access, inspect, start_cwd, explicit)
+
     # -- static layers -----------------------------------------------------------
     file_settings = parse_config_source(file_facts.content) if file_facts.content else None
     inputs = ConfigInputs(
@@ -239,6 +262,13 @@ def gather_facts(
     static_values: dict[str, ConfigValue] = {
         name: static.get(name).value for name in RETUNABLE_SETTINGS
     }
+    if file_facts.exists and file_facts.content is None:
+        # A config file gtui cannot read may set anything: where each setting
+        # comes from is then unknown.
+        declared_in = {
+            name: ConfigSource.UNKNOWN if layer is ConfigSource.DEFAULT else layer
+            for name, layer in declared_in.items()
+        }
     env_declares: dict[str, str] = {}
     for name in RETUNABLE_SETTINGS:
         if declared_in[name] is ConfigSource.ENV:
@@ -252,49 +282,45 @@ def gather_facts(
     if socket_path is None and sample.workers_target is not None:
         configured = sample.config.value("control_socket")
         socket_path = configured if isinstance(configured, str) else None
-    if socket_path is None and not daemon_local and sample.container is not None:
-        socket_path = _socket_through_exec(client, sample, inspect or {}, env)
-    socket_host = None
-    if socket_path is not None and daemon_local:
-        base = f"{PROC}/{pid}/root" if socket_path.startswith("/") else f"{PROC}/{pid}/cwd"
-        socket_host = os.path.join(base, socket_path.lstrip("/"))
+    if socket_path is None and isinstance(access, ApiContainer):
+        socket_path = _socket_through_exec(access, sample, inspect or {}, env)
 
     # -- runtime facts: read from the server's files, never by running it --------
     modules_found: dict[str, bool] = {}
     module_errors: dict[str, str] = {}
     probe_error: str | None = None
     version = sample.gunicorn_version
-    # On a local daemon the scan also names the interpreter to run for
+    # With host pids the scan also names the interpreter to run for
     # --check-config: a venv's python, where /proc/PID/exe is the base one.
-    if modules or daemon_local:
+    if modules or access.kind.has_local_pids:
         try:
-            if daemon_local:
-                facts = local_runtime_facts(pid, modules, argv=argv, environment=environment)
-                interpreter = facts.interpreter or interpreter
-            elif sample.container is not None:
-                container = client.containers.get(sample.container.id)
-                facts = container_exec_runtime_facts(
-                    container,
-                    [p for p in (interpreter, "python3", "python") if p],
-                    ns_pid,
-                    modules,
-                    argv=argv,
-                    environment=environment,
-                    cwd=start_cwd or working_dir,
-                )
-            else:
-                raise ProbeFailed("the master's files are not readable from here")
-            modules_found = dict(facts.modules)
-            module_errors = {k: v for k, v in facts.errors.items() if k in modules}
-            version = version or facts.gunicorn_version
+            found = access.runtime_facts(
+                modules,
+                argv=argv,
+                environment=environment,
+                cwd=start_cwd or working_dir,
+                interpreters=[interpreter] if interpreter else [],
+            )
+            if access.kind.has_local_pids:
+                interpreter = found.interpreter or interpreter
+            modules_found = dict(found.modules)
+            module_errors = {k: v for k, v in found.errors.items() if k in modules}
+            version = version or found.gunicorn_version
         except ProbeFailed as error:
             probe_error = str(error)
-        except Exception as error:  # docker errors while getting the container
-            probe_error = _first_line(error)
+        except AccessError as error:
+            probe_error = str(error)
 
+    master = access.master
+    worker_ticks: dict[int, int] = {}
+    if access.kind.has_local_pids:
+        for worker in sample.workers:
+            ticks = start_ticks_of(worker.pid) if worker.pid is not None else None
+            if worker.pid is not None and ticks is not None:
+                worker_ticks[worker.pid] = ticks
     return RetuneFacts(
         taken_at=time.time(),
-        daemon_local=daemon_local,
+        access=access.kind,
         master_pid=pid,
         master_ns_pid=ns_pid,
         master_is_container_init=is_init,
@@ -310,7 +336,6 @@ def gather_facts(
         static_values=static_values,
         env_declares=env_declares,
         control_socket_path=socket_path,
-        control_socket_host_path=socket_host,
         uid=uid,
         gid=gid,
         modules=modules_found,
@@ -318,14 +343,12 @@ def gather_facts(
         probe_error=probe_error,
         gunicorn_version=version,
         container=container_facts,
-        launch=launch if launch is not None and launch.pid == pid else None,
+        launch=own_launch,
         notes=tuple(notes),
+        master_start_ticks=master.start_ticks if master is not None else None,
+        operator_uid=os.geteuid(),
+        worker_start_ticks=worker_ticks,
     )
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 def _env_from_inspect(inspect: Mapping[str, Any] | None) -> dict[str, str]:
@@ -337,19 +360,12 @@ def _env_from_inspect(inspect: Mapping[str, Any] | None) -> dict[str, str]:
     return env
 
 
-def _parent_environment(pid: int) -> dict[str, str]:
-    try:
-        return read_environ(read_ppid(pid))
-    except (ProcessGone, PermissionError, ValueError):
-        return {}
-
-
 def _start_cwd(
     own_cwd: str | None,
     launch: LaunchRecord | None,
     is_init: bool,
     working_dir: str,
-    daemon_local: bool,
+    kind: AccessKind,
 ) -> tuple[str | None, str | None]:
     if launch is not None:
         return launch.cwd, None
@@ -357,23 +373,20 @@ def _start_cwd(
         return own_cwd, None
     if is_init:
         return working_dir, None
-    if not daemon_local:
+    if not kind.has_local_pids:
         return None, "the master's working directory is not visible through the Docker API"
     return None, "the master's working directory is not readable"
 
 
 def _config_file_facts(
-    sample: InstanceSample,
-    client: Any,
+    access: TargetAccess,
     inspect: Mapping[str, Any] | None,
-    pid: int,
-    daemon_local: bool,
     start_cwd: str | None,
     explicit: str | None,
 ) -> ConfigFileFacts:
     if explicit is not None and explicit.startswith("python:"):
         return ConfigFileFacts(
-            None, True, True, None, False, None, False, f"config is a Python module ({explicit})"
+            None, True, True, None, False, False, f"config is a Python module ({explicit})"
         )
     name = explicit.removeprefix("file:") if explicit else DEFAULT_CONFIG_NAME
     if not name.startswith("/") and start_cwd is None:
@@ -383,39 +396,41 @@ def _config_file_facts(
             False,
             None,
             False,
-            None,
             False,
             "the directory the master started in is not known",
         )
     path = _join(start_cwd or "/", name)
-    host_path: str | None = None
-    if daemon_local:
-        host_path = f"{PROC}/{pid}/root{path}"
-        content = _read_host_file(host_path)
-        directory = os.path.dirname(host_path)
-        writable = os.path.isdir(directory) and os.access(directory, os.W_OK)
-    else:
-        content = (
-            read_container_file(client, sample.container.id, path)
-            if sample.container is not None and client is not None
-            else None
+    found = access.file_state(path)
+    directory = access.directory_state(os.path.dirname(path))
+    candidate = access.file_state(candidate_path(path))
+    why_not: str | None = directory.reason
+    writable = directory.writable
+    if writable and candidate.exists:
+        writable = False
+        why_not = (
+            f"{candidate_path(path)} already exists ({candidate.describe()}); gtui never "
+            "overwrites it: remove it if an interrupted retune left it"
         )
-        read_only = bool(((inspect or {}).get("HostConfig") or {}).get("ReadonlyRootfs"))
-        writable = sample.container is not None and not read_only
-    mount = _under_mount(path, inspect)
+    content = found.text if found.kind is FileKind.REGULAR else None
+    mount = mount_of(path, inspect)
     return ConfigFileFacts(
         path=path,
         explicit=bool(explicit),
-        exists=content is not None,
+        exists=found.exists,
         content=content,
-        managed=is_managed(content),
-        host_path=host_path,
+        managed=found.kind is FileKind.REGULAR and is_managed(content),
         writable=writable,
         in_container_layer=inspect is not None and mount is None,
+        kind=found.kind,
+        what=found.describe(),
+        mount=mount,
+        why_not_writable=why_not,
     )
 
 
-def _container_facts(client: Any, inspect: Mapping[str, Any]) -> ContainerFacts:
+def _container_facts(
+    engine: DockerEngine, inspect: Mapping[str, Any], label: str
+) -> ContainerFacts:
     config = inspect.get("Config") or {}
     host_config = inspect.get("HostConfig") or {}
     image_id = str(inspect.get("Image", ""))
@@ -423,29 +438,34 @@ def _container_facts(client: Any, inspect: Mapping[str, Any]) -> ContainerFacts:
     image_ref = image_id
     if tag:
         try:
-            if client.api.inspect_image(tag).get("Id") == image_id:
-                image_ref = tag
-        except Exception:
-            image_ref = image_id
+            image = engine.inspect_image(tag)
+        except AccessError:
+            image = None
+        if image is not None and image.get("Id") == image_id:
+            image_ref = tag
     name = str(inspect.get("Name", "")).lstrip("/")
     taken: dict[str, str] = {}
     for candidate in (temporary_name(name), aside_name(name)):
-        try:
-            taken[candidate] = str(client.api.inspect_container(candidate).get("Id", ""))
-        except Exception:
-            continue
+        found = engine.inspect(candidate)
+        if found is not None:
+            taken[candidate] = str(found.get("Id", ""))
+    container_id = str(inspect.get("Id", ""))
     return ContainerFacts(
         inspect=inspect,
         image_ref=image_ref,
         host_network=str(host_config.get("NetworkMode")) == "host",
         auto_remove=bool(host_config.get("AutoRemove")),
         names_taken=taken,
-        api_version=str(getattr(client.api, "api_version", "")),
+        api_version=engine.api_version,
+        layer_changes=layer_losses(engine.diff(container_id), mount_points(inspect)),
+        dependents=dependents(engine, inspect),
+        orchestrator=orchestrator_of(dict(config.get("Labels") or {}), name or label),
+        engine_id=engine.identity().engine_id or None,
     )
 
 
 def _socket_through_exec(
-    client: Any, sample: InstanceSample, inspect: Mapping[str, Any], env: Mapping[str, str]
+    access: ApiContainer, sample: InstanceSample, inspect: Mapping[str, Any], env: Mapping[str, str]
 ) -> str | None:
     """A control socket that answers inside the container (remote daemons,
     where /proc cannot show it): the configured path, then the defaults."""
@@ -462,14 +482,10 @@ def _socket_through_exec(
     if home:
         candidates.append(f"{home.rstrip('/')}/.gunicorn/gunicorn.ctl")
     candidates.append("gunicorn.ctl")  # 25.1.0: the working directory
-    try:
-        container = client.containers.get(sample.container.id)
-    except Exception:
-        return None
     for path in dict.fromkeys(candidates):
         try:
-            (reply,) = DockerExecTransport(container, path).request(["show stats"])
-        except (ControlSocketError, ValueError):
+            (reply,) = access.control(path, ["show stats"])
+        except (ControlSocketError, ValueError, AccessError):
             continue
         if reply.ok:
             return path

@@ -126,8 +126,18 @@ class JournalStore:
         self.journal_dir = directory / "journal"
         self.archive_dir = directory / "archive"
 
-    def begin(self, plan: RetunePlan, original_inspect: Mapping[str, Any] | None) -> Journal:
-        """Write a new journal for ``plan`` (durably) and return it."""
+    def begin(
+        self,
+        plan: RetunePlan,
+        original_inspect: Mapping[str, Any] | None,
+        engine_id: str | None = None,
+        engine_address: str | None = None,
+    ) -> Journal:
+        """Write a new journal for ``plan`` (durably) and return it.
+
+        ``engine_id`` names the container engine (``docker info`` ID): recovery
+        refuses to settle the journal on another engine.
+        """
         ensure_dir(self.journal_dir)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         journal_id = f"{stamp}-{uuid.uuid4().hex[:8]}"
@@ -142,6 +152,8 @@ class JournalStore:
             "strategy": plan.strategy.value if plan.strategy else None,
             "plan": encode(plan),
             "original_inspect": dict(original_inspect) if original_inspect else None,
+            "engine_id": engine_id,
+            "engine_address": engine_address,
             "phase": "running",
             "steps": [],
             "context": {},

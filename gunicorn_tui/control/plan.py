@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.control.container_spec import CreateSpec
 from gunicorn_tui.model.instances import ConfigValue, Source
 
@@ -41,7 +42,7 @@ class Strategy(StrEnum):
 class SignalRoute(StrEnum):
     """How a signal reaches a master."""
 
-    HOST = "host kill"  # os.kill on the host pid (also reaches a container's PID 1)
+    HOST = "host kill"  # a pidfd of the host pid (also reaches a container's PID 1)
     DOCKER_KILL = "docker kill"  # the API; only reaches the container's PID 1
     DOCKER_EXEC = "docker exec kill"  # kill run inside the container
 
@@ -63,17 +64,12 @@ class ControlCommand:
 
     command: str
     socket_path: str  # in the master's mount namespace
-    host_path: str | None  # the same socket reached from this host, when it can be
+    # Set when the socket is reached with ``docker exec`` (API-only access).
     container_id: str | None = None
 
     def text(self) -> str:
-        path = self.host_path or self.socket_path
-        prefix = (
-            f"docker exec {self.container_id[:12]} "
-            if self.host_path is None and (self.container_id)
-            else ""
-        )
-        return f"{prefix}gunicornc -s {path} -c {shlex.quote(self.command)}"
+        prefix = f"docker exec {self.container_id[:12]} " if self.container_id else ""
+        return f"{prefix}gunicornc -s {self.socket_path} -c {shlex.quote(self.command)}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +85,9 @@ class SendSignal:
     # Worker count expected after each signal; lets the executor wait for one
     # to take effect before sending the next.
     worker_counts: tuple[int, ...] = ()
+    # The process's start time: a signal never reaches a later process that
+    # got the same pid.
+    start_ticks: int | None = None
 
     def text(self) -> str:
         times = f" (x{self.count}, one at a time)" if self.count > 1 else ""
@@ -106,16 +105,18 @@ class WriteFile:
 
     path: str  # in the master's mount namespace
     content: str | None
-    host_path: str | None  # through /proc/<pid>/root when the daemon is local
-    container_id: str | None = None
+    container_id: str | None = None  # for the text: the container the path is in
     mode: int = 0o644
     uid: int | None = None
     gid: int | None = None
+    # What must be at ``path`` just before this step (see access.files):
+    # "absent", "sha256:...", or None for anything.
+    expect: str | None = None
 
     def text(self) -> str:
-        where = self.host_path or f"{(self.container_id or '')[:12]}:{self.path}"
+        where = f"{self.container_id[:12]}:{self.path}" if self.container_id else self.path
         if self.content is None:
-            return f"rm -f {where}"
+            return f"rm {where}"
         lines = self.content.count("\n")
         return f"write {where} ({lines} lines, mode {self.mode:o})"
 
@@ -128,7 +129,7 @@ class CheckConfig:
     argv: tuple[str, ...]
     workdir: str | None
     environment: Mapping[str, str] | None
-    user: str | None
+    user: str | None  # "uid:gid" it runs as
     container_id: str | None = None
 
     def text(self) -> str:
@@ -138,7 +139,8 @@ class CheckConfig:
             options += f"-u {self.user} " if self.user else ""
             return f"docker exec {options}{self.container_id[:12]} {command}"
         cd = f"cd {shlex.quote(self.workdir)} && " if self.workdir else ""
-        return f"{cd}{command}"
+        who = f" (as {self.user}, the master's environment)" if self.user else ""
+        return f"{cd}{command}{who}"
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,7 @@ class RemoveContainer:
 class StopLocalMaster:
     pid: int
     timeout_s: float
+    start_ticks: int | None = None
 
     def text(self) -> str:
         return f"kill -TERM {self.pid}; wait up to {self.timeout_s:.0f} s for it to exit"
@@ -239,9 +242,15 @@ class StartLocalMaster:
     environment: Mapping[str, str]
     cwd: str
     log_path: str
+    # The user it runs as (the old master's); None only in journals written
+    # before gtui recorded it, which are refused.
+    uid: int | None = None
+    gid: int | None = None
 
     def text(self) -> str:
-        return f"cd {shlex.quote(self.cwd)} && {shlex.join(self.argv)} >>{self.log_path} 2>&1 &"
+        who = f" (as uid {self.uid}, gid {self.gid})" if self.uid is not None else ""
+        command = shlex.join(self.argv)
+        return f"cd {shlex.quote(self.cwd)} && {command} >>{self.log_path} 2>&1 &{who}"
 
 
 StepAction = (
@@ -287,7 +296,17 @@ class PlanTarget:
     master_ns_pid: int | None = None
     container_id: str | None = None
     container_name: str | None = None
-    api_mode: bool = False
+    access: AccessKind = AccessKind.HOST
+    master_start_ticks: int | None = None
+    master_is_init: bool = False
+    # The engine the container is on (``docker info`` ID): recovery refuses
+    # to act on another one.
+    engine_id: str | None = None
+
+    @property
+    def api_mode(self) -> bool:
+        """Reached through the engine's API alone (pids are not this host's)."""
+        return self.access is AccessKind.API_CONTAINER
 
 
 @dataclass(frozen=True)
@@ -325,6 +344,8 @@ class RetunePlan:
     aside_name: str | None = None
     # Seconds the whole action may take before the executor gives up.
     deadline_s: float = 60.0
+    # A re-create: the paths of the writable layer the operator agreed to lose.
+    discarded_changes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -24,7 +24,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
+from gunicorn_tui.access.files import EXPECT_ABSENT, expect_content
+from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.control.command_args import (
     CannotExpress,
     env_list_get,
@@ -64,7 +67,15 @@ from gunicorn_tui.control.plan import (
     WaitServing,
     WriteFile,
 )
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest, ScaleRequest
+from gunicorn_tui.control.recreate_preflight import describe_losses
+from gunicorn_tui.control.requests import (
+    NO_CONSENT,
+    RETUNABLE_SETTINGS,
+    Consent,
+    RetuneRequest,
+    ScaleMode,
+    ScaleRequest,
+)
 from gunicorn_tui.control.running_config import current_workers, running_config, running_value
 from gunicorn_tui.control.validation import MAX_WORKERS, validate_request
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
@@ -108,7 +119,10 @@ def plan_target(sample: InstanceSample, facts: RetuneFacts) -> PlanTarget:
         master_ns_pid=facts.master_ns_pid,
         container_id=container.id if container else None,
         container_name=container.name if container else None,
-        api_mode=not facts.daemon_local,
+        access=facts.access,
+        master_start_ticks=facts.master_start_ticks,
+        master_is_init=facts.master_is_container_init,
+        engine_id=facts.container.engine_id if facts.container else None,
     )
 
 
@@ -134,7 +148,7 @@ def _signal(
     facts: RetuneFacts, name: str, count: int = 1, counts: tuple[int, ...] = ()
 ) -> SendSignal | None:
     container_id = facts.container.inspect.get("Id") if facts.container else None
-    if facts.daemon_local:
+    if facts.pids_local:
         route = SignalRoute.HOST
     elif container_id and facts.master_is_container_init:
         route = SignalRoute.DOCKER_KILL
@@ -150,20 +164,16 @@ def _signal(
         str(container_id) if container_id else None,
         count,
         counts,
+        facts.master_start_ticks if route is SignalRoute.HOST else None,
     )
 
 
 def _control(facts: RetuneFacts, command: str) -> ControlCommand | None:
     if facts.control_socket_path is None:
         return None
-    container_id = facts.container.inspect.get("Id") if facts.container else None
-    if facts.control_socket_host_path is None and container_id is None:
-        return None
+    through_exec = facts.access is AccessKind.API_CONTAINER
     return ControlCommand(
-        command,
-        facts.control_socket_path,
-        facts.control_socket_host_path,
-        str(container_id) if container_id else None,
+        command, facts.control_socket_path, _container_id(facts) if through_exec else None
     )
 
 
@@ -171,17 +181,17 @@ def _container_id(facts: RetuneFacts) -> str | None:
     return str(facts.container.inspect.get("Id")) if facts.container else None
 
 
-def _file_write(facts: RetuneFacts, path: str, content: str | None) -> WriteFile:
-    host_path = None
-    if facts.daemon_local:
-        host_path = f"/proc/{facts.master_pid}/root{path}"
+def _file_write(
+    facts: RetuneFacts, path: str, content: str | None, expect: str | None
+) -> WriteFile:
+    """Write (or remove) ``path`` once it still holds what ``expect`` says."""
     return WriteFile(
         path,
         content,
-        host_path,
-        None if facts.daemon_local else _container_id(facts),
+        _container_id(facts),
         uid=facts.uid,
         gid=facts.gid,
+        expect=expect,
     )
 
 
@@ -189,13 +199,30 @@ def _user(facts: RetuneFacts) -> str | None:
     return f"{facts.uid}:{facts.gid}" if facts.uid is not None and facts.gid is not None else None
 
 
-def _check_config(facts: RetuneFacts, extra: tuple[str, ...]) -> CheckConfig | None:
-    """``--check-config`` with the master's own interpreter, arguments and env."""
+def check_obstacle(facts: RetuneFacts) -> str | None:
+    """Why ``--check-config`` cannot be run the safe way, or None."""
     if facts.arguments is None:
+        return "Gunicorn's arguments are unknown, so the new config cannot be checked"
+    if facts.interpreter is None and facts.container is None:
+        return "the server's interpreter is unknown, so the new config cannot be checked"
+    if facts.access is AccessKind.HOST:
+        # It runs the server's code: only as the server's user, with exactly
+        # its environment, never with gtui's.
+        if facts.environment is None:
+            return (
+                "the master's environment is hidden (setproctitle), so the new config "
+                "cannot be checked the way the server would load it"
+            )
+        if facts.uid is None or facts.gid is None:
+            return "the master's user is not known, so the new config cannot be checked"
+    return None
+
+
+def _check_config(facts: RetuneFacts, extra: tuple[str, ...]) -> CheckConfig | None:
+    """``--check-config`` with the master's own interpreter, arguments, env and user."""
+    if check_obstacle(facts) is not None or facts.arguments is None:
         return None
-    interpreter = facts.interpreter or ("python3" if facts.container is not None else None)
-    if interpreter is None:
-        return None
+    interpreter = facts.interpreter or "python3"
     argv = (interpreter, "-m", "gunicorn", *facts.arguments, *extra, "--check-config")
     return CheckConfig(
         argv,
@@ -275,6 +302,7 @@ def plan_scale(
     facts: RetuneFacts,
     request: ScaleRequest,
     action: ActionKind = ActionKind.SCALE,
+    consent: Consent = NO_CONSENT,
 ) -> RetunePlan:
     """Add or remove workers now: control socket, else TTIN/TTOU."""
     target = plan_target(sample, facts)
@@ -333,15 +361,25 @@ def plan_scale(
     layer = facts.layer("workers")
     pinned = layer is ConfigSource.COMMAND_LINE or facts.env_declares.get("workers") == ENV_CMD_ARGS
     file = facts.config_file
-    if file.managed and file.path is not None and not pinned and file.content is not None:
+    file_refusal = _file_refusal(facts, consent)
+    if (
+        file.managed
+        and file.path is not None
+        and not pinned
+        and file.content is not None
+        and file_refusal is None
+    ):
         settings = managed_settings(file.content)
         settings["workers"] = wanted
         steps.append(
             PlanStep(
                 f"keep {wanted} workers across reloads: update gtui's config file {file.path}",
-                _file_write(facts, file.path, render_managed(settings)),
+                _file_write(
+                    facts, file.path, render_managed(settings), expect_content(file.content)
+                ),
             )
         )
+        notes.extend(_mount_notes(facts, consent))
     else:
         configured = facts.static_values.get("workers")
         notes.append(
@@ -386,7 +424,7 @@ def plan_reload(sample: InstanceSample, facts: RetuneFacts) -> RetunePlan:
             )
         )
     else:
-        notes.append("the configuration cannot be checked first: Gunicorn's arguments are unknown")
+        notes.append(f"not checked first: {check_obstacle(facts)}")
     signal = _signal(facts, "HUP")
     control = _control(facts, "reload")
     hup: StepAction | None = signal or control
@@ -449,8 +487,9 @@ def plan_kill_worker(sample: InstanceSample, facts: RetuneFacts, worker_pid: int
     if facts.control_socket_path is not None and ns_pid is not None:
         action = _control(facts, f"worker kill {ns_pid}")
         strategy = Strategy.CONTROL_SOCKET
-    if action is None and facts.daemon_local:
-        action = SendSignal("TERM", SignalRoute.HOST, worker_pid, ns_pid)
+    if action is None and facts.pids_local:
+        ticks = facts.worker_start_ticks.get(worker_pid)
+        action = SendSignal("TERM", SignalRoute.HOST, worker_pid, ns_pid, start_ticks=ticks)
     if action is None and ns_pid is not None and facts.container is not None:
         action = SendSignal("TERM", SignalRoute.DOCKER_EXEC, None, ns_pid, _container_id(facts))
     if action is None:
@@ -486,8 +525,15 @@ def plan_kill_worker(sample: InstanceSample, facts: RetuneFacts, worker_pid: int
 # -- retune ----------------------------------------------------------------------------
 
 
-def plan_retune(sample: InstanceSample, facts: RetuneFacts, request: RetuneRequest) -> RetunePlan:
+def plan_retune(
+    sample: InstanceSample,
+    facts: RetuneFacts,
+    request: RetuneRequest,
+    consent: Consent = NO_CONSENT,
+) -> RetunePlan:
     """The plan for a retune, or a refusal saying why."""
+    if request.allow_restart and not consent.restart:
+        consent = replace(consent, restart=True)
     target = plan_target(sample, facts)
     changes = request.changes()
     # Not sample.config: its worker count lags a count changed through the
@@ -512,34 +558,59 @@ def plan_retune(sample: InstanceSample, facts: RetuneFacts, request: RetuneReque
     if set(effective) == {"workers"}:
         workers = effective["workers"]
         assert isinstance(workers, int)
-        from gunicorn_tui.control.requests import ScaleMode
-
-        scale = plan_scale(sample, facts, ScaleRequest(ScaleMode.SET, workers), ActionKind.RETUNE)
+        scale = plan_scale(
+            sample, facts, ScaleRequest(ScaleMode.SET, workers), ActionKind.RETUNE, consent
+        )
         if scale.ok or sample.workers_target == workers or len(sample.workers) == workers:
             return scale
-    in_place = hup_obstacles(facts, effective)
+    in_place = hup_obstacles(facts, effective, consent)
     if not in_place:
-        return _hup_plan(sample, facts, effective, before, changes, ActionKind.RETUNE)
+        return _hup_plan(sample, facts, effective, before, changes, ActionKind.RETUNE, consent)
     why_not = "not in place: " + "; ".join(in_place)
     if sample.container is not None:
         obstacles, plan = _recreate_plan(
-            sample, facts, effective, before, changes, ActionKind.RETUNE
+            sample, facts, effective, before, changes, ActionKind.RETUNE, consent=consent
         )
         if plan is not None:
             return _with_notes(plan, (why_not,))
         return _refuse(ActionKind.RETUNE, target, "; ".join([*obstacles, why_not]), before, changes)
-    obstacles, plan = _restart_plan(
-        sample, facts, effective, before, changes, request.allow_restart
-    )
+    obstacles, plan = _restart_plan(sample, facts, effective, before, changes, consent)
     if plan is not None:
         return _with_notes(plan, (why_not,))
     return _refuse(ActionKind.RETUNE, target, "; ".join([*obstacles, why_not]), before, changes)
 
 
 def _with_notes(plan: RetunePlan, notes: tuple[str, ...]) -> RetunePlan:
-    from dataclasses import replace
-
     return replace(plan, notes=notes + plan.notes)
+
+
+def _file_refusal(facts: RetuneFacts, consent: Consent) -> str | None:
+    """Why gtui's config file may not be written where Gunicorn reads it, or None."""
+    file = facts.config_file
+    if file.path is None:
+        return file.why_unknown or "the config file Gunicorn reads on reload is not known"
+    if file.exists and not file.managed:
+        if file.content is not None:
+            return f"{file.path} is the operator's own config file; gtui does not edit it"
+        return f"{file.path} is {file.what}: it counts as the operator's file and is left alone"
+    if not file.writable:
+        return file.why_not_writable or f"{os.path.dirname(file.path)} is not writable"
+    if file.mount is not None and file.mount.is_bind and not consent.bind_mount:
+        return (
+            f"{os.path.dirname(file.path)} is {file.mount.describe()}: a file written there "
+            "lands in the host's directory (pass --allow-bind-mount to write it anyway)"
+        )
+    return None
+
+
+def _mount_notes(facts: RetuneFacts, consent: Consent) -> list[str]:
+    mount = facts.config_file.mount
+    if mount is not None and mount.is_bind and consent.bind_mount:
+        return [
+            f"writes into {mount.describe()} (allowed by --allow-bind-mount): "
+            "the host's directory gets the file too"
+        ]
+    return []
 
 
 def _worker_class_refusal(effective: Mapping[str, ConfigValue], facts: RetuneFacts) -> str | None:
@@ -564,7 +635,9 @@ def _worker_class_refusal(effective: Mapping[str, ConfigValue], facts: RetuneFac
     return None
 
 
-def hup_obstacles(facts: RetuneFacts, changes: Mapping[str, ConfigValue]) -> list[str]:
+def hup_obstacles(
+    facts: RetuneFacts, changes: Mapping[str, ConfigValue], consent: Consent = NO_CONSENT
+) -> list[str]:
     """Why ``changes`` cannot be applied with a gtui config file and HUP (empty: they can)."""
     obstacles: list[str] = []
     file = facts.config_file
@@ -578,22 +651,16 @@ def hup_obstacles(facts: RetuneFacts, changes: Mapping[str, ConfigValue]) -> lis
             obstacles.append(f"where {name} is set is not known")
         elif layer is ConfigSource.CONFIG_FILE and not file.managed:
             obstacles.append(f"{name} is set in {file.path}, the operator's own config file")
-    if file.path is None:
-        obstacles.append(
-            file.why_unknown or "the config file Gunicorn reads on reload is not known"
-        )
-    elif file.exists and not file.managed:
-        obstacles.append(f"{file.path} is the operator's own config file; gtui does not edit it")
-    elif not file.writable:
-        obstacles.append(f"{os.path.dirname(file.path)} is not writable")
-    if facts.arguments is None:
-        obstacles.append("Gunicorn's arguments are unknown, so the new config cannot be checked")
+    refusal = _file_refusal(facts, consent)
+    if refusal is not None:
+        obstacles.append(refusal)
+    check = check_obstacle(facts)
+    if check is not None:
+        obstacles.append(check)
     elif not facts.arguments_verified and facts.control_socket_path is None:
         obstacles.append(
             "Gunicorn's arguments are inferred and there is no control socket to confirm the change"
         )
-    if _check_config(facts, ()) is None and facts.arguments is not None:
-        obstacles.append("the server's interpreter is unknown, so the new config cannot be checked")
     return obstacles
 
 
@@ -626,11 +693,12 @@ def _hup_plan(
     before: Mapping[str, ConfigValue],
     after: Mapping[str, ConfigValue],
     action: ActionKind,
+    consent: Consent = NO_CONSENT,
     content_override: tuple[str | None] | None = None,
 ) -> RetunePlan:
     file = facts.config_file
     assert file.path is not None
-    notes: list[str] = []
+    notes: list[str] = _mount_notes(facts, consent)
     previous = file.content if file.exists else None
     if content_override is not None:
         content = content_override[0]
@@ -663,7 +731,7 @@ def _hup_plan(
         steps += [
             PlanStep(
                 f"write the new settings to a candidate file {candidate}",
-                _file_write(facts, candidate, content),
+                _file_write(facts, candidate, content, EXPECT_ABSENT),
                 changes_service=False,
             ),
             PlanStep(
@@ -673,17 +741,20 @@ def _hup_plan(
             ),
             PlanStep(
                 f"{'replace gtui' if previous else 'create gtui'}'s config file {file.path}",
-                _file_write(facts, file.path, content),
+                _file_write(facts, file.path, content, expect_content(previous)),
             ),
             PlanStep(
                 "remove the candidate file",
-                _file_write(facts, candidate, None),
+                _file_write(facts, candidate, None, expect_content(content)),
                 changes_service=False,
             ),
         ]
     else:
         steps.append(
-            PlanStep(f"remove gtui's config file {file.path}", _file_write(facts, file.path, None))
+            PlanStep(
+                f"remove gtui's config file {file.path}",
+                _file_write(facts, file.path, None, expect_content(previous)),
+            )
         )
         check = _check_config(facts, ())
         if check is not None:
@@ -715,6 +786,11 @@ def _hup_plan(
             changes_service=False,
         )
     )
+    if facts.container is not None and facts.container.orchestrator is not None:
+        notes.append(
+            "the container belongs to an orchestrator: the change lasts until it replaces the "
+            "container"
+        )
     if file.in_container_layer and sample.container is not None:
         notes.append(
             f"{file.path} lives in the container's writable layer: re-creating the container "
@@ -743,12 +819,30 @@ def _recreate_plan(
     after: Mapping[str, ConfigValue],
     action: ActionKind,
     exact: tuple[tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...]] | None = None,
+    consent: Consent = NO_CONSENT,
 ) -> tuple[list[str], RetunePlan | None]:
     container = facts.container
     assert sample.container is not None
     if container is None:
         return ["the container could not be inspected"], None
+    if container.orchestrator is not None:
+        # Nothing else matters: the orchestrator would undo a re-create.
+        return [container.orchestrator], None
     obstacles: list[str] = []
+    if container.dependents:
+        obstacles.append(
+            "other containers depend on this one and would break if it were replaced: "
+            + "; ".join(container.dependents)
+            + ". Re-create them together (e.g. `docker compose up -d` with the change in the "
+            "compose file), or change the setting in place"
+        )
+    losses = _layer_losses(facts)
+    if losses and not consent.discard_changes:
+        obstacles.append(
+            f"a re-create loses {len(losses)} change(s) made inside the "
+            f"container (docker diff: {describe_losses(losses)}); pass "
+            "--discard-changes to re-create anyway"
+        )
     if container.auto_remove:
         obstacles.append("the container is started with --rm (AutoRemove): stopping it deletes it")
     name = sample.container.name
@@ -787,6 +881,11 @@ def _recreate_plan(
         connect_extra_networks=api < _API_MULTI_NETWORK,
     )
     notes.extend(spec.notes)
+    if losses:
+        notes.append(
+            "discards what was written inside the container (allowed by --discard-changes): "
+            + describe_losses(losses)
+        )
     # Reverting re-creates with the original command and env, plus what gtui's
     # config file in the old container's layer held (else it would be lost).
     revert_env = old_env
@@ -866,8 +965,20 @@ def _recreate_plan(
         temporary_name=temporary,
         aside_name=aside,
         deadline_s=stop_timeout + SERVE_DEADLINE_S + 30.0,
+        discarded_changes=container.layer_changes,
     )
     return [], plan
+
+
+def _layer_losses(facts: RetuneFacts) -> tuple[str, ...]:
+    """What a re-create loses of the writable layer: not gtui's own config file,
+    whose settings it carries over."""
+    container = facts.container
+    if container is None:
+        return ()
+    file = facts.config_file
+    carried = file.path if file.managed and file.in_container_layer else None
+    return tuple(line for line in container.layer_changes if line.partition(" ")[2] != carried)
 
 
 def _recreate_check(
@@ -981,12 +1092,12 @@ def _restart_plan(
     changes: Mapping[str, ConfigValue],
     before: Mapping[str, ConfigValue],
     after: Mapping[str, ConfigValue],
-    allow_restart: bool,
+    consent: Consent,
     exact: tuple[tuple[str, ...], Mapping[str, str], str] | None = None,
     action: ActionKind = ActionKind.RETUNE,
 ) -> tuple[list[str], RetunePlan | None]:
     obstacles: list[str] = []
-    if not facts.daemon_local:
+    if facts.access is not AccessKind.HOST:
         obstacles.append("the master is not on this host")
     if facts.argv is None:
         obstacles.append(
@@ -996,13 +1107,22 @@ def _restart_plan(
         obstacles.append("the master's environment is not readable")
     if facts.start_cwd is None:
         obstacles.append(facts.start_cwd_note or "the master's working directory is not known")
-    if facts.launch is None and not allow_restart and exact is None:
+    if facts.launch is None and not consent.restart and exact is None:
         obstacles.append(
             "a restart of a host master gtui did not start needs explicit confirmation "
             "(--restart, or allow_restart in the request)"
         )
+    if facts.uid is None or facts.gid is None:
+        obstacles.append("the master's user is not known")
+    elif facts.other_user and not consent.other_user:
+        obstacles.append(
+            f"the master runs as uid {facts.uid}, not as gtui's user (uid {facts.operator_uid}): "
+            "restarting it runs that user's code; pass --allow-other-user to run it as "
+            f"uid {facts.uid} anyway"
+        )
     if obstacles:
         return obstacles, None
+    assert facts.uid is not None and facts.gid is not None
     assert facts.argv is not None and facts.environment is not None and facts.start_cwd is not None
     if exact is not None:
         new_argv, environment, cwd = exact
@@ -1022,20 +1142,34 @@ def _restart_plan(
         environment, cwd = facts.environment, facts.start_cwd
     new_arguments = gunicorn_args(new_argv) or ()
     check = CheckConfig(
-        (*new_argv, "--check-config"), cwd, check_environment(environment, new_arguments, cwd), None
+        (*new_argv, "--check-config"),
+        cwd,
+        check_environment(environment, new_arguments, cwd),
+        _user(facts),
     )
+    notes = ["the service is down between the stop and the new master's first workers"]
+    if facts.other_user:
+        notes.append(
+            f"the check and the new master run as uid {facts.uid} (the master's user, "
+            "allowed by --allow-other-user), with the master's environment"
+        )
     steps = (
         PlanStep(
             "check the new command with gunicorn --check-config", check, changes_service=False
         ),
         PlanStep(
             f"stop the master {facts.master_pid} (graceful)",
-            StopLocalMaster(facts.master_pid, _graceful_s(sample) + 10.0),
+            StopLocalMaster(facts.master_pid, _graceful_s(sample) + 10.0, facts.master_start_ticks),
         ),
         PlanStep(
             "start it again with the new command line",
             StartLocalMaster(
-                tuple(new_argv), dict(environment), cwd, f"master-{facts.master_pid}.log"
+                tuple(new_argv),
+                dict(environment),
+                cwd,
+                f"master-{facts.master_pid}.log",
+                facts.uid,
+                facts.gid,
             ),
         ),
         PlanStep(
@@ -1057,7 +1191,7 @@ def _restart_plan(
         steps=steps,
         before=dict(before),
         after=dict(after),
-        notes=("the service is down between the stop and the new master's first workers",),
+        notes=tuple(notes),
         revert=RevertSpec(
             settings=dict(before),
             argv=tuple(facts.argv),
@@ -1073,16 +1207,16 @@ def _restart_plan(
 # -- revert ------------------------------------------------------------------------------
 
 
-def plan_revert(sample: InstanceSample, facts: RetuneFacts, spec: RevertSpec) -> RetunePlan:
+def plan_revert(
+    sample: InstanceSample, facts: RetuneFacts, spec: RevertSpec, consent: Consent = NO_CONSENT
+) -> RetunePlan:
     """Re-apply the configuration an earlier action replaced."""
     target = plan_target(sample, facts)
     after = dict(spec.settings)
     before = {name: running_value(sample, name) for name in after}
     if spec.workers is not None:
-        from gunicorn_tui.control.requests import ScaleMode
-
         return plan_scale(
-            sample, facts, ScaleRequest(ScaleMode.SET, spec.workers), ActionKind.REVERT
+            sample, facts, ScaleRequest(ScaleMode.SET, spec.workers), ActionKind.REVERT, consent
         )
     if spec.file_path is not None:
         file = facts.config_file
@@ -1095,11 +1229,26 @@ def plan_revert(sample: InstanceSample, facts: RetuneFacts, spec: RevertSpec) ->
                 after,
             )
         if file.exists and not file.managed:
+            what = "" if file.content is not None else f" (now {file.what})"
             return _refuse(
-                ActionKind.REVERT, target, f"{file.path} is no longer gtui's file", before, after
+                ActionKind.REVERT,
+                target,
+                f"{file.path} is no longer gtui's file{what}; it is left as it is",
+                before,
+                after,
             )
+        refusal = _file_refusal(facts, consent)
+        if refusal is not None:
+            return _refuse(ActionKind.REVERT, target, refusal, before, after)
         return _hup_plan(
-            sample, facts, after, before, after, ActionKind.REVERT, (spec.file_content,)
+            sample,
+            facts,
+            after,
+            before,
+            after,
+            ActionKind.REVERT,
+            consent,
+            content_override=(spec.file_content,),
         )
     if spec.env is not None:
         if sample.container is None:
@@ -1118,6 +1267,7 @@ def plan_revert(sample: InstanceSample, facts: RetuneFacts, spec: RevertSpec) ->
             after,
             ActionKind.REVERT,
             (spec.entrypoint, spec.cmd, spec.env),
+            consent,
         )
         if plan is None:
             return _refuse(ActionKind.REVERT, target, "; ".join(obstacles), before, after)
@@ -1129,7 +1279,7 @@ def plan_revert(sample: InstanceSample, facts: RetuneFacts, spec: RevertSpec) ->
             after,
             before,
             after,
-            True,
+            replace(consent, restart=True),
             (spec.argv, spec.environment, spec.cwd),
             ActionKind.REVERT,
         )

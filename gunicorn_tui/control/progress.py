@@ -26,6 +26,15 @@ class OutcomeStatus(StrEnum):
     NEEDS_RECOVERY = "needs recovery"  # could not finish or undo: run `gtui recover`
 
 
+class ServiceStanding(StrEnum):
+    """Which configuration the service runs once an action is over."""
+
+    OLD = "old config"
+    NEW = "new config"
+    NEW_UNVERIFIED = "new config (not verified: the wait was cut short)"
+    UNKNOWN = "unknown: run `gtui recover`"
+
+
 @dataclass(frozen=True)
 class StepStarted:
     index: int
@@ -86,6 +95,19 @@ class ActionOutcome:
     new_container_id: str | None = None
     launch: LaunchRecord | None = None
     notes: tuple[str, ...] = field(default=())
+    # Why the action was cut short ("SIGINT"), None when it ran its course.
+    interrupted: str | None = None
+    standing: ServiceStanding = ServiceStanding.NEW
+
+    @property
+    def needs_recovery(self) -> bool:
+        return self.status is OutcomeStatus.NEEDS_RECOVERY
+
+    def standing_line(self) -> str:
+        """The last word on the service: old or new config, or run recover."""
+        if self.needs_recovery:
+            return f"the service's state is unknown: run `gtui recover` (journal {self.journal_id})"
+        return f"the service runs the {self.standing.value}"
 
     @property
     def ok(self) -> bool:

@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gunicorn_tui.control.master_access import StepError
-from gunicorn_tui.control.observation import MasterView
+from gunicorn_tui.access.target import MasterView
 from gunicorn_tui.control.plan import WaitServing
 from gunicorn_tui.control.service_probe import http_answers
+from gunicorn_tui.control.step_errors import StepError
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.settings.resolve import worker_class_from_repr

@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from gunicorn_tui.access.errors import AccessError
+from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.control.audit_log import AuditLog, AuditRecord
 from gunicorn_tui.control.executor import PlanExecutor
 from gunicorn_tui.control.journal import Journal, JournalStore
-from gunicorn_tui.control.target_lock import LockHeld, TargetLock
+from gunicorn_tui.control.step_errors import WrongEngine
+from gunicorn_tui.control.target_lock import HostLock, LockHeld, TargetLock, scoped_key
 
 
 @dataclass(frozen=True)
@@ -43,23 +45,42 @@ class RecoveryResult:
     journal_id: str
     target: str
     action: str
-    result: str  # completed, rolled back, nothing to do, in progress, failed
+    result: str  # completed, rolled back, nothing to do, in progress, refused, failed
     detail: str
 
     @property
     def ok(self) -> bool:
-        return self.result not in ("failed",)
+        return self.result not in ("failed", "refused")
 
 
-def _lock(state_dir: Path, journal: Journal) -> TargetLock:
-    return TargetLock(state_dir / "locks", str(journal.data.get("lock_key", journal.id)), "recover")
+def _key(journal: Journal) -> str:
+    key = str(journal.data.get("lock_key", journal.id))
+    target = (journal.data.get("plan") or {}).get("target") or {}
+    if not target.get("container_id"):
+        return key
+    return scoped_key(key, journal.data.get("engine_id") or target.get("engine_id"))
 
 
-def list_pending(store: JournalStore, state_dir: Path) -> list[PendingAction]:
+def _lock(
+    lock_dir: Path | None, journal: Journal, resolver: AccessResolver | None = None
+) -> TargetLock:
+    """The lock the interrupted action held: the host's, and the engine's when it
+    can be taken (the journal keeps the container's inspect)."""
+    original = journal.data.get("original_inspect")
+    if resolver is None or not isinstance(original, dict):
+        return TargetLock(lock_dir, _key(journal), "recover")
+    try:
+        engine = resolver.engine()
+    except AccessError:
+        return TargetLock(lock_dir, _key(journal), "recover")
+    return TargetLock(lock_dir, _key(journal), "recover", engine=engine, inspect=original)
+
+
+def list_pending(store: JournalStore, lock_dir: Path | None) -> list[PendingAction]:
     """Unfinished actions, oldest first."""
     found = []
     for journal in store.pending():
-        lock = _lock(state_dir, journal)
+        lock = HostLock(lock_dir, _key(journal), "recover")
         try:
             lock.acquire()
         except LockHeld:
@@ -89,12 +110,18 @@ def recover_all(
     store: JournalStore,
     state_dir: Path,
     audit: AuditLog,
-    client_for: Callable[[Journal], Any],
+    resolver: AccessResolver,
+    engine_check: Callable[[Journal], None],
+    lock_dir: Path | None = None,
 ) -> list[RecoveryResult]:
-    """Settle every unfinished action whose process is gone."""
+    """Settle every unfinished action whose process is gone.
+
+    ``engine_check`` raises (StepError) when a journal belongs to another
+    engine than the one connected: that journal is refused and kept.
+    """
     results = []
     for journal in store.pending():
-        results.append(recover_one(journal, state_dir, audit, client_for))
+        results.append(recover_one(journal, state_dir, audit, resolver, engine_check, lock_dir))
     return results
 
 
@@ -102,12 +129,26 @@ def recover_one(
     journal: Journal,
     state_dir: Path,
     audit: AuditLog,
-    client_for: Callable[[Journal], Any],
+    resolver: AccessResolver,
+    engine_check: Callable[[Journal], None],
+    lock_dir: Path | None = None,
 ) -> RecoveryResult:
     """Settle one journal (skipped while its process still runs)."""
     target = str(journal.data.get("target_label", "?"))
     action = str(journal.data.get("action", "?"))
-    lock = _lock(state_dir, journal)
+    host_lock = HostLock(lock_dir, _key(journal), "recover")
+    try:
+        host_lock.acquire()
+    except LockHeld as held:
+        return RecoveryResult(journal.id, target, action, "in progress", str(held))
+    host_lock.release()
+    try:
+        engine_check(journal)
+    except WrongEngine as error:
+        return RecoveryResult(journal.id, target, action, "refused", str(error))
+    except Exception as error:
+        return RecoveryResult(journal.id, target, action, "failed", str(error))
+    lock = _lock(lock_dir, journal, resolver)
     try:
         lock.acquire()
     except LockHeld as held:
@@ -115,8 +156,7 @@ def recover_one(
     try:
         try:
             plan = journal.plan
-            client = client_for(journal)
-            result, detail = PlanExecutor(client, state_dir, measure=False).finish_interrupted(
+            result, detail = PlanExecutor(resolver, state_dir, measure=False).finish_interrupted(
                 plan, journal
             )
         except Exception as error:  # StepError, JournalError, or unforeseen: keep the journal

@@ -9,6 +9,10 @@ wherever the sequence stopped:
   config, so the old one is removed;
 - back: the new container is removed and the old one gets its name back and
   is started;
+
+A container counts as "the new one" only when it carries this action's
+label (:data:`container_ops.RETUNE_LABEL`): one that merely has the
+temporary name, created by someone else, is never touched.
 - restore: both are gone (removed by someone), so the original is created
   again from the inspect kept in the journal.
 """
@@ -19,11 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gunicorn_tui.access.docker_engine import DockerEngine, NetworkEndpoint
+from gunicorn_tui.access.errors import AccessError
+from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.control import container_ops
 from gunicorn_tui.control.container_spec import recreate_spec
-from gunicorn_tui.control.master_access import StepError
 from gunicorn_tui.control.plan import RetunePlan, WaitServing
 from gunicorn_tui.control.serving_watch import ServingWatch
+from gunicorn_tui.control.step_errors import StepError
 
 ROLLBACK_STOP_TIMEOUT_S = 10
 SETTLE_DEADLINE_S = 40.0
@@ -46,89 +53,101 @@ def _wait_step(plan: RetunePlan) -> WaitServing:
 
 
 def _find_new(
-    client: Any, plan: RetunePlan, new_container_id: str | None
+    engine: DockerEngine, plan: RetunePlan, new_container_id: str | None, journal_id: str
 ) -> Mapping[str, Any] | None:
+    """The replacement this action created, found by id or name, and only if it is ours."""
     original_id = plan.target.container_id
-    if new_container_id:
-        found = container_ops.inspect_or_none(client, new_container_id)
-        if found is not None:
-            return found
-    for name in (plan.temporary_name, plan.target.container_name):
-        if not name:
+    candidates: list[str] = [new_container_id] if new_container_id else []
+    candidates += [name for name in (plan.temporary_name, plan.target.container_name) if name]
+    for candidate in candidates:
+        found = engine.inspect(candidate)
+        if found is None or found.get("Id") == original_id:
             continue
-        found = container_ops.inspect_or_none(client, name)
-        if found is not None and found.get("Id") != original_id:
+        if container_ops.created_by(found, journal_id):
             return found
     return None
 
 
 def settle_recreate(
-    client: Any,
+    resolver: AccessResolver,
     plan: RetunePlan,
     new_container_id: str | None,
     original_inspect: Mapping[str, Any] | None,
     forward: bool,
+    journal_id: str,
 ) -> SettleResult:
     """Make the service run on the new container (``forward`` and it serves) or the old one."""
+    try:
+        return _settle(resolver, plan, new_container_id, original_inspect, forward, journal_id)
+    except AccessError as error:
+        raise StepError(str(error)) from error
+
+
+def _settle(
+    resolver: AccessResolver,
+    plan: RetunePlan,
+    new_container_id: str | None,
+    original_inspect: Mapping[str, Any] | None,
+    forward: bool,
+    journal_id: str,
+) -> SettleResult:
     name = plan.target.container_name
     original_id = plan.target.container_id
     assert name is not None and original_id is not None
-    watch = ServingWatch(client, plan.target.api_mode)
+    engine = resolver.engine()
+    watch = ServingWatch(resolver, plan.target.access)
     wait = _wait_step(plan)
-    original = container_ops.inspect_or_none(client, original_id)
-    new = _find_new(client, plan, new_container_id)
+    original = engine.inspect(original_id)
+    new = _find_new(engine, plan, new_container_id, journal_id)
 
+    forward_error: str | None = None
     if new is not None and (forward or original is None):
         new_id = str(new["Id"])
         try:
             if container_ops.container_name(new) != name:
                 if original is not None and container_ops.container_name(original) == name:
                     if container_ops.is_running(original):
-                        container_ops.stop(client, original_id, ROLLBACK_STOP_TIMEOUT_S, name)
-                    container_ops.rename(
-                        client, original_id, plan.aside_name or name + "-old", name
-                    )
-                container_ops.rename(client, new_id, name, "the new container")
+                        engine.stop(original_id, ROLLBACK_STOP_TIMEOUT_S, name)
+                    engine.rename(original_id, plan.aside_name or name + "-old", name)
+                engine.rename(new_id, name, "the new container")
             if not container_ops.is_running(new):
                 if original is not None and container_ops.is_running(
-                    container_ops.inspect_or_none(client, original_id) or {}
+                    engine.inspect(original_id) or {}
                 ):
-                    container_ops.stop(client, original_id, ROLLBACK_STOP_TIMEOUT_S, "the old one")
-                container_ops.start(client, new_id, name)
+                    engine.stop(original_id, ROLLBACK_STOP_TIMEOUT_S, "the old one")
+                engine.start(new_id, name)
             watch.wait(
-                replace(wait, deadline_s=SETTLE_DEADLINE_S), container_id=new_id, master_pid=None
+                replace(wait, deadline_s=SETTLE_DEADLINE_S), container_id=new_id, master=None
             )
-        except StepError as error:
+        except (StepError, AccessError) as error:
             if original is None:
                 raise
-            forward_error: str | None = str(error)
+            forward_error = str(error)
         else:
             if original is not None:
-                container_ops.remove(client, original_id, force=True)
+                engine.remove(original_id, force=True)
             gone = "" if original is not None else " (the original container was gone)"
             return SettleResult("new", f"kept the new container {new_id[:12]}{gone}")
-    else:
-        forward_error = None
 
     if original is None:
         if original_inspect is None:
             raise StepError(
                 "both the original and the new container are gone, and no inspect was kept"
             )
-        return _restore_from_inspect(client, plan, original_inspect, watch)
+        return _restore_from_inspect(engine, plan, original_inspect, watch, journal_id)
 
     logs = None
     if new is not None:
         new_id = str(new["Id"])
-        logs = container_ops.tail_logs(client, new_id)
-        container_ops.remove(client, new_id, force=True)
+        logs = engine.logs_tail(new_id)
+        engine.remove(new_id, force=True)
     if container_ops.container_name(original) != name:
-        container_ops.rename(client, original_id, name, "the old container")
-    current = container_ops.inspect_or_none(client, original_id)
+        engine.rename(original_id, name, "the old container")
+    current = engine.inspect(original_id)
     if current is not None and not container_ops.is_running(current):
-        container_ops.start(client, original_id, name)
+        engine.start(original_id, name)
     old_wait = WaitServing(None, wait.url, SETTLE_DEADLINE_S, container=wait.container)
-    watch.wait(old_wait, container_id=original_id, master_pid=None)
+    watch.wait(old_wait, container_id=original_id, master=None)
     detail = f"the old container {name} serves again"
     if forward_error:
         detail += f" (the new one did not: {forward_error})"
@@ -136,10 +155,15 @@ def settle_recreate(
 
 
 def _restore_from_inspect(
-    client: Any, plan: RetunePlan, inspect: Mapping[str, Any], watch: ServingWatch
+    engine: DockerEngine,
+    plan: RetunePlan,
+    inspect: Mapping[str, Any],
+    watch: ServingWatch,
+    journal_id: str,
 ) -> SettleResult:
     name = plan.target.container_name
-    assert name is not None
+    original_id = plan.target.container_id
+    assert name is not None and original_id is not None
     config = inspect.get("Config") or {}
     spec = recreate_spec(
         inspect,
@@ -148,11 +172,15 @@ def _restore_from_inspect(
         env=config.get("Env") or [],
         image=str(inspect.get("Image")),
     )
-    container_id = container_ops.create(client, name, spec)
-    container_ops.start(client, container_id, name)
+    container_id = engine.create(
+        name,
+        container_ops.labelled(spec.body, journal_id, original_id),
+        [NetworkEndpoint(network, settings) for network, settings in spec.extra_networks],
+    )
+    engine.start(container_id, name)
     wait = _wait_step(plan)
     watch.wait(
-        WaitServing(None, wait.url, SETTLE_DEADLINE_S), container_id=container_id, master_pid=None
+        WaitServing(None, wait.url, SETTLE_DEADLINE_S), container_id=container_id, master=None
     )
     return SettleResult(
         "restored", f"both containers were gone: re-created {name} from the journal's inspect"

@@ -69,6 +69,26 @@ def parse_scale(text: str) -> ScaleRequest:
 
 
 @dataclass(frozen=True)
+class Consent:
+    """What the operator allowed explicitly, beyond confirming a plan (``--yes``).
+
+    Each is something a plan refuses without it and shows when it is given.
+    """
+
+    # Stop and start a host master gtui did not start.
+    restart: bool = False
+    # Restart (or check the config of) a host master that runs as another user.
+    other_user: bool = False
+    # Write gtui's config file into a directory bind-mounted from the host.
+    bind_mount: bool = False
+    # Re-create a container whose writable layer holds changes (docker diff).
+    discard_changes: bool = False
+
+
+NO_CONSENT = Consent()
+
+
+@dataclass(frozen=True)
 class RetuneRequest:
     """New values for some retunable settings; None leaves a setting as it is.
 

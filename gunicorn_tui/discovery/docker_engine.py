@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gunicorn_tui.access.kinds import AccessKind
+from gunicorn_tui.access.locality import container_access_kind
 from gunicorn_tui.model.instances import ContainerRef
-from gunicorn_tui.sampling.procfs import ProcessGone, parse_environ_list, read_cgroup_lines
+from gunicorn_tui.sampling.procfs import parse_environ_list
 
 API_TIMEOUT_S = 10.0
 _RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
@@ -60,7 +62,8 @@ class ContainerInfo:
     environment: Mapping[str, str]
     labels: Mapping[str, str]
     started_at: str
-    local_pids: bool
+    # How its processes are reached: /proc of this host, or the engine's API.
+    access: AccessKind
     inspect: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -95,22 +98,6 @@ def _reason(error: BaseException) -> str:
     return text[:200]
 
 
-def pids_are_local(container_id: str, main_pid: int) -> bool:
-    """True when the container's processes are this host's processes.
-
-    A remote daemon or Docker Desktop reports pids of another machine; the
-    check is that the main pid exists here and sits in this container's
-    cgroup.
-    """
-    if main_pid <= 0:
-        return False
-    try:
-        lines = read_cgroup_lines(main_pid)
-    except (ProcessGone, PermissionError, OSError):
-        return False
-    return any(container_id in line for line in lines)
-
-
 def container_info(inspect: Mapping[str, Any], force_api: bool = False) -> ContainerInfo:
     """Build a ContainerInfo from ``docker inspect`` output."""
     config = inspect.get("Config") or {}
@@ -130,7 +117,7 @@ def container_info(inspect: Mapping[str, Any], force_api: bool = False) -> Conta
         environment=parse_environ_list(config.get("Env")),
         labels=dict(config.get("Labels") or {}),
         started_at=str(state.get("StartedAt", "")),
-        local_pids=not force_api and pids_are_local(container_id, main_pid),
+        access=container_access_kind(container_id, main_pid, api_only=force_api),
         inspect=inspect,
     )
 

@@ -194,13 +194,23 @@ class RootedFiles:
 
     # -- writing ---------------------------------------------------------------
 
-    def write_new(self, path: str, data: bytes, mode: int, owner: tuple[int, int] | None) -> None:
+    def write_new(
+        self,
+        path: str,
+        data: bytes,
+        mode: int,
+        owner: tuple[int, int] | None,
+        replace: bool = True,
+    ) -> None:
         """Create or replace ``path`` with ``data`` atomically, inside the root.
 
         A temporary file is created with ``O_EXCL | O_NOFOLLOW`` in the
         target's directory (opened inside the root), chowned, written,
         fsynced and renamed over the target. A symlink at ``path`` is
-        replaced, never followed.
+        replaced, never followed. With ``replace=False`` the rename fails
+        with FileExistsError when anything is at ``path`` by then
+        (``RENAME_NOREPLACE``): creating a file never clobbers one that
+        appeared meanwhile.
         """
         parent, name = _split(path)
         with self.directory(parent) as dirfd:
@@ -223,7 +233,10 @@ class RootedFiles:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.rename(temporary, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+                if replace:
+                    os.rename(temporary, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+                else:
+                    _rename_noreplace(dirfd, temporary, name)
             except BaseException:
                 with suppress(OSError):
                     os.unlink(temporary, dir_fd=dirfd)
@@ -239,6 +252,25 @@ class RootedFiles:
             except FileNotFoundError:
                 return False
         return True
+
+
+_RENAME_NOREPLACE = 1
+
+
+def _rename_noreplace(dirfd: int, old: str, new: str) -> None:
+    """renameat2(RENAME_NOREPLACE) within one directory; FileExistsError when taken."""
+    result = _syscall().renameat2(
+        ctypes.c_int(dirfd),
+        ctypes.c_char_p(os.fsencode(old)),
+        ctypes.c_int(dirfd),
+        ctypes.c_char_p(os.fsencode(new)),
+        ctypes.c_uint(_RENAME_NOREPLACE),
+    )
+    if result != 0:
+        code = ctypes.get_errno()
+        if code == errno.EEXIST:
+            raise FileExistsError(code, os.strerror(code), new)
+        raise OSError(code, os.strerror(code), new)
 
 
 def _fsync_directory(dirfd: int) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from gunicorn_tui.access.kinds import AccessKind
+from gunicorn_tui.access.resolve import local_master_access
 from gunicorn_tui.discovery.docker_engine import (
     ContainerInfo,
     ContainerWatcher,
@@ -25,7 +27,7 @@ from gunicorn_tui.discovery.docker_engine import (
 )
 from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_records
 from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
-from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts, local_runtime_facts
+from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
 from gunicorn_tui.monitor.targets import Target, TargetKind, TargetNotFound
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
@@ -252,7 +254,7 @@ class Monitor:
         """What of the container list discovery depends on (the watched containers)."""
         wanted = self._wanted_container_ids(containers)
         return frozenset(
-            (info.ref, info.main_pid, info.started_at, info.local_pids)
+            (info.ref, info.main_pid, info.started_at, info.access)
             for container_id, info in containers.items()
             if wanted is None or container_id in wanted
         )
@@ -294,7 +296,7 @@ class Monitor:
         for tree in trees:
             container_id = container_id_of(tree.master_pid)
             info: ContainerInfo | None = containers.get(container_id) if container_id else None
-            if container_id and info is not None and not info.local_pids:
+            if container_id and info is not None and info.access is AccessKind.API_CONTAINER:
                 continue  # sampled through the API below
             if wanted_containers is not None or wanted_pids:
                 in_wanted_container = bool(
@@ -339,7 +341,7 @@ class Monitor:
 
         # Containers whose pids are not ours (remote daemon, Docker Desktop).
         for remote in containers.values():
-            if remote.local_pids:
+            if remote.access is not AccessKind.API_CONTAINER:
                 continue
             if wanted_containers is not None and remote.ref.id not in wanted_containers:
                 continue
@@ -394,7 +396,7 @@ class Monitor:
         pids: list[int] = []
         for container_id in wanted_containers:
             info = containers.get(container_id)
-            if info is None or not info.local_pids:
+            if info is None or info.access is AccessKind.API_CONTAINER:
                 continue  # not running, or sampled through the API
             try:
                 paths = find_cgroup_paths(info.main_pid)
@@ -426,7 +428,7 @@ class Monitor:
             environment={},
             labels={},
             started_at="",
-            local_pids=True,
+            access=AccessKind.LOCAL_CONTAINER,
         )
 
     def _key(self, tree: GunicornTree, container_id: str | None) -> str:
@@ -474,7 +476,7 @@ class Monitor:
 
     def _run_probe(self, identity: InstanceIdentity) -> RuntimeFacts:
         # Local processes only (host or local daemon): their files are read
-        # through /proc, inside the container's root for a container.
+        # through the access layer, inside the container's root for a container.
         pid = identity.master_pid
         environment = None
         if identity.container is None:
@@ -484,7 +486,8 @@ class Monitor:
                     environment = read_environ(read_ppid(pid))
                 except (ProcessGone, PermissionError, ValueError):
                     environment = None
-        return local_runtime_facts(pid, environment=environment)
+        access = local_master_access(pid, identity.container.ref.id if identity.container else None)
+        return access.runtime_facts((), argv=None, environment=environment, cwd=None)
 
 
 class DockerUnreachable(Exception):

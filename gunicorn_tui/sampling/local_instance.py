@@ -17,6 +17,9 @@ from dataclasses import dataclass, replace
 
 import psutil
 
+from gunicorn_tui.access.errors import AccessError
+from gunicorn_tui.access.resolve import local_master_access
+from gunicorn_tui.access.target import TargetAccess
 from gunicorn_tui.discovery.docker_engine import ContainerInfo
 from gunicorn_tui.discovery.process_tree import Role, is_gunicorn, parse_title, role_under_master
 from gunicorn_tui.interpreter.runtime_facts import RuntimeFacts
@@ -61,7 +64,6 @@ from gunicorn_tui.sampling.worker_state import WorkerEvidence, derive_state
 from gunicorn_tui.settings.master_inputs import (
     MasterInputs,
     gather_inputs,
-    procfs_file_reader,
     read_master_environment,
     wrapper_chain,
 )
@@ -154,8 +156,14 @@ class LocalInstanceSampler:
         runtime_facts: Callable[[], RuntimeFacts | None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        files: TargetAccess | None = None,
     ) -> None:
         self.identity = identity
+        # The master's files as it sees them, never followed out of its root
+        # (its config file and /etc/passwd are the target's to plant links in).
+        self._files = files or local_master_access(
+            identity.master_pid, identity.container.ref.id if identity.container else None
+        )
         self._figures = figures
         self._runtime_facts = runtime_facts
         self._clock = clock
@@ -219,7 +227,7 @@ class LocalInstanceSampler:
                 wrapper_commands=self._wrapper_commands(),
                 environment=launch.environment if launch else read_master_environment(pid),
                 fallback_environment=self._fallback_environment(),
-                read_file=procfs_file_reader(pid),
+                read_file=self._files.config_reader(),
                 name=self.identity.name if self.identity.titled else None,
                 listen_ports=self._counter.listen_ports,
             )
@@ -261,13 +269,13 @@ class LocalInstanceSampler:
         except psutil.Error:
             return None
         try:
-            with open(f"{PROC}/{pid}/root/etc/passwd", encoding="utf-8", errors="replace") as f:
-                for line in f:
-                    fields = line.split(":")
-                    if len(fields) >= 6 and fields[2] == str(uid):
-                        return fields[5]
-        except OSError:
-            pass
+            passwd = self._files.read_text("/etc/passwd") or ""
+        except AccessError:
+            passwd = ""
+        for line in passwd.splitlines():
+            fields = line.split(":")
+            if len(fields) >= 6 and fields[2] == str(uid):
+                return fields[5]
         return "/root" if uid == 0 else None
 
     def _host_path(self, path: str) -> str:

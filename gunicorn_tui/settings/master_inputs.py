@@ -1,27 +1,24 @@
 """Gather what a master was started with: arguments, environment, config file.
 
 On a local daemon (or the host) everything is read through /proc: the
-master's own command line and environment when readable, its config file
-through ``/proc/<pid>/root`` and ``/proc/<pid>/cwd`` (which reach into the
-container's filesystem without an exec). When setproctitle has hidden the
+master's own command line and environment when readable; its config file
+through a reader the caller supplies (the access layer's, which resolves
+paths inside the master's root and never follows a link out of it). When setproctitle has hidden the
 command line and environment, they are recovered from a wrapper process or
 the container's command and environment, and the result says so.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from gunicorn_tui.discovery.process_tree import gunicorn_args, name_from_args
-from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_argv, read_environ, read_ppid
+from gunicorn_tui.sampling.procfs import ProcessGone, read_argv, read_environ, read_ppid
 from gunicorn_tui.settings.command_line import ParsedArguments, parse_arguments
 from gunicorn_tui.settings.command_recovery import all_args_from_command
 from gunicorn_tui.settings.config_file import ConfigFileSettings, parse_config_source
 from gunicorn_tui.settings.resolve import ConfigInputs, config_file_to_read
-
-MAX_CONFIG_FILE_BYTES = 1024 * 1024
 
 FileReader = Callable[[str], str | None]
 
@@ -95,22 +92,6 @@ def _bind_ports(args: Sequence[str]) -> set[int]:
         if port.isdigit():
             ports.add(int(port))
     return ports
-
-
-def procfs_file_reader(master_pid: int) -> FileReader:
-    """Read files as the master sees them (its root and working directory)."""
-
-    def read(path: str) -> str | None:
-        base = f"{PROC}/{master_pid}/root" if path.startswith("/") else f"{PROC}/{master_pid}/cwd"
-        full = os.path.join(base, path.lstrip("/"))
-        try:
-            with open(full, "rb") as handle:
-                data = handle.read(MAX_CONFIG_FILE_BYTES)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
-        return data.decode("utf-8", "replace")
-
-    return read
 
 
 def wrapper_chain(master_pid: int, depth: int = 3) -> list[tuple[str, ...]]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.control.facts import ConfigFileFacts, ContainerFacts, RetuneFacts
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.model.instances import (
@@ -143,7 +144,6 @@ def facts(
         exists=False,
         content=None,
         managed=False,
-        host_path="/proc/4000/root/app/gunicorn.conf.py",
         writable=True,
     )
     container_facts = None
@@ -158,7 +158,7 @@ def facts(
         )
     return RetuneFacts(
         taken_at=0.0,
-        daemon_local=True,
+        access=AccessKind.LOCAL_CONTAINER if container else AccessKind.HOST,
         master_pid=4000,
         master_ns_pid=1 if container else 4000,
         master_is_container_init=container,
@@ -174,7 +174,6 @@ def facts(
         static_values=values,
         env_declares=dict(env_declares or {}),
         control_socket_path="/root/.gunicorn/gunicorn.ctl" if socket else None,
-        control_socket_host_path="/proc/4000/root/root/.gunicorn/gunicorn.ctl" if socket else None,
         uid=0,
         gid=0,
         modules=dict(modules or {}),

@@ -244,7 +244,7 @@ def test_a_second_action_while_one_runs_is_refused(
             assert time.monotonic() < deadline, "the first retune never started"
             time.sleep(0.02)
         with pytest.raises(
-            ActionRefused, match=f"another action is in progress \\(retune by pid {first.pid}\\)"
+            ActionRefused, match=f"another action is in progress \\(retune by pid {first.pid}\\b"
         ):
             engine.execute(second)
     finally:

@@ -10,6 +10,7 @@ from typing import Any
 import docker
 import pytest
 
+from gunicorn_tui.control.container_ops import REPLACES_LABEL, RETUNE_LABEL
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.plan import Strategy
 from gunicorn_tui.control.requests import RetuneRequest
@@ -127,8 +128,13 @@ def test_a_re_create_preserves_the_container_settings(
     old, new = before["Config"], after["Config"]
     assert new["Cmd"] == ["gunicorn", "-w", "3", "-b", "0.0.0.0:8000", "app:app"]
     assert new["Env"] == [*old["Env"], "GUNICORN_CMD_ARGS=--timeout 35"]
+    # Every label is kept; gtui adds its own, naming the retune that made it.
+    assert new["Labels"] == {
+        **old["Labels"],
+        RETUNE_LABEL: outcome.journal_id,
+        REPLACES_LABEL: before["Id"],
+    }
     for key in (
-        "Labels",
         "User",
         "WorkingDir",
         "Healthcheck",
