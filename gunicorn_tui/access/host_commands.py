@@ -12,18 +12,19 @@ gtui's privileges (root), nor see gtui's environment. So the child gets:
 - no terminal: stdin from /dev/null and a session of its own, so it cannot
   push keystrokes into the operator's terminal (``TIOCSTI``).
 
-The directory change and the ``exec`` are done by a few lines of the
-standard library run in isolated mode (``-I -S``) by gtui's interpreter:
-nothing of the target is imported before the ``exec``.
+The directory change and the ``exec`` are done by the host's ``/bin/sh``
+(``cd`` then ``exec``), running as the target user: nothing of the target
+runs before the ``exec``, and a POSIX ``sh -c`` reads no startup file
+whatever the environment holds (``ENV`` is for interactive shells only).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,18 +34,11 @@ from gunicorn_tui.access.errors import AccessError, AccessRefused
 
 CHECK_TIMEOUT_S = 60.0
 
-# chdir as the target user, then exec its command; exit 126/127 as a shell does.
-_TRAMPOLINE = (
-    "import os, sys\n"
-    "try:\n"
-    "    os.chdir(sys.argv[1])\n"
-    "except OSError as e:\n"
-    "    sys.stderr.write(f'cannot enter {sys.argv[1]}: {e.strerror}\\n'); sys.exit(126)\n"
-    "try:\n"
-    "    os.execvp(sys.argv[2], sys.argv[2:])\n"
-    "except OSError as e:\n"
-    "    sys.stderr.write(f'cannot run {sys.argv[2]}: {e.strerror}\\n'); sys.exit(127)\n"
-)
+# cd as the target user, then exec its command; 126/127 as a shell reports them.
+_ENTER = 'cd -- "$1" 2>/dev/null || { echo "cannot enter $1" >&2; exit 126; }; shift; '
+_SHELL = "/bin/sh"
+# Variables the shell itself sets: given back the value the master had, or removed.
+_SHELL_SET = ("PWD", "OLDPWD")
 
 
 @dataclass(frozen=True)
@@ -69,10 +63,16 @@ def _identity(run_as: RunAs) -> tuple[int | None, int | None, list[int] | None]:
     )
 
 
-def _command(argv: Sequence[str], cwd: str) -> list[str]:
+def _command(argv: Sequence[str], cwd: str, environment: Mapping[str, str]) -> list[str]:
     if not argv:
         raise AccessRefused("no command to run")
-    return [sys.executable, "-I", "-S", "-c", _TRAMPOLINE, cwd, *argv]
+    restore = "".join(
+        f"{name}={shlex.quote(environment[name])}; export {name}; "
+        if name in environment
+        else f"unset {name}; "
+        for name in _SHELL_SET
+    )
+    return [_SHELL, "-c", _ENTER + restore + 'exec "$@"', "gtui-enter", cwd, *argv]
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,9 @@ def run_as_master(
     user, group, extra_groups = _identity(run_as)
     try:
         process = subprocess.Popen(
-            _command(argv, cwd),
+            _command(argv, cwd, environment),
             env=dict(environment),
+            cwd="/",
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -133,8 +134,9 @@ def start_as_master(
     user, group, extra_groups = _identity(run_as)
     try:
         process = subprocess.Popen(
-            _command(argv, cwd),
+            _command(argv, cwd, environment),
             env=dict(environment),
+            cwd="/",
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=subprocess.STDOUT,

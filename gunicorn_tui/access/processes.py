@@ -76,6 +76,8 @@ def pinned(ref: ProcessRef) -> Iterator[int]:
                 raise TargetChanged(
                     f"pid {ref.pid} now belongs to another process (the planned one exited)"
                 )
+        if _is_zombie(ref.pid):
+            raise TargetGone(f"process {ref.pid} has exited")
         yield fd
     finally:
         os.close(fd)
@@ -96,7 +98,7 @@ def is_running(ref: ProcessRef) -> bool:
     """True while ``ref``'s process runs (a zombie, or a reused pid, is not it)."""
     try:
         with pinned(ref):
-            return not _is_zombie(ref.pid)
+            return True
     except (TargetGone, TargetChanged):
         return False
 

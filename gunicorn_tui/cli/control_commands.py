@@ -1,9 +1,15 @@
 """``gtui scale``, ``retune``, ``reload``, ``kill-worker``, ``revert`` and ``recover``.
 
-Each action command samples the TARGET, prints the plan (steps and exact
-commands), asks for confirmation (``--yes`` skips it; with no terminal and
-no ``--yes`` it refuses), runs it with progress on stderr, and prints the
-outcome. ``--dry-run`` stops after the plan.
+Each action command samples the TARGET, takes its lock (held from the plan
+to the outcome, so the plan is made from facts nobody else changes),
+prints the plan (steps and exact commands), asks for confirmation
+(``--yes`` skips it; with no terminal and no ``--yes`` it refuses), runs it
+with progress on stderr, and prints the outcome; its last line says which
+configuration the service runs. ``--dry-run`` stops after the plan.
+What ``--yes`` does not give is asked for by its own flag
+(``--discard-changes``, ``--allow-bind-mount``, ``--allow-other-user``).
+SIGINT or SIGTERM while the plan runs finishes or rolls back the current
+step (see :mod:`action_signals`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
+from gunicorn_tui.cli.action_signals import ActionSignals, Cancelled, exit_code_for
 from gunicorn_tui.cli.exit_codes import (
     EXIT_DOCKER_UNREACHABLE,
     EXIT_FAILURE,
@@ -35,7 +42,7 @@ from gunicorn_tui.control.progress import (
     StepFinished,
     StepStarted,
 )
-from gunicorn_tui.control.requests import RequestError, RetuneRequest, parse_scale
+from gunicorn_tui.control.requests import Consent, RequestError, RetuneRequest, parse_scale
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
@@ -57,6 +64,32 @@ def add_action_options(parser: argparse.ArgumentParser) -> None:
         "--api-only",
         action="store_true",
         help="reach containers through the Docker API only, as with a remote daemon",
+    )
+    consent = parser.add_argument_group("consent that --yes does not give")
+    consent.add_argument(
+        "--discard-changes",
+        action="store_true",
+        help="re-create a container even though files changed inside it (docker diff) are lost",
+    )
+    consent.add_argument(
+        "--allow-bind-mount",
+        action="store_true",
+        help="write gtui's config file into a directory bind-mounted from the host",
+    )
+    consent.add_argument(
+        "--allow-other-user",
+        action="store_true",
+        help="restart a host master that runs as another user (its code runs as that user)",
+    )
+
+
+def consent_of(args: argparse.Namespace) -> Consent:
+    """The consents the command line gives."""
+    return Consent(
+        restart=bool(getattr(args, "restart", False)),
+        other_user=bool(getattr(args, "allow_other_user", False)),
+        bind_mount=bool(getattr(args, "allow_bind_mount", False)),
+        discard_changes=bool(getattr(args, "discard_changes", False)),
     )
 
 
@@ -126,7 +159,11 @@ def _select(monitor: Monitor, text: str) -> InstanceSample:
 
 def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
     client = monitor.watcher.client if monitor is not None and monitor.watcher else None
-    return ControlEngine(read_only=bool(getattr(args, "read_only", False)), docker_client=client)
+    return ControlEngine(
+        read_only=bool(getattr(args, "read_only", False)),
+        docker_client=client,
+        api_only=bool(getattr(args, "api_only", False)),
+    )
 
 
 def _confirm(args: argparse.Namespace) -> None:
@@ -163,38 +200,66 @@ def _report(outcome: ActionOutcome) -> int:
             print(f"  {line}")
     if outcome.status is OutcomeStatus.NEEDS_RECOVERY:
         print(f"journal kept at {outcome.journal_path}: run `gtui recover`")
+    if outcome.interrupted:
+        print(
+            f"interrupted ({outcome.interrupted}) at step {outcome.steps_done + 1} of "
+            f"{outcome.steps_total}: {outcome.status.value}"
+        )
+    # The last word: which configuration the service runs now.
+    print(outcome.standing_line())
+    if outcome.interrupted:
+        return exit_code_for(outcome.interrupted)
     return EXIT_OK if outcome.ok else EXIT_FAILURE
+
+
+PlanMaker = Callable[[ControlEngine, InstanceSample, Consent], RetunePlan]
 
 
 def _run_action(
     args: argparse.Namespace,
-    make_plan: Callable[[ControlEngine, InstanceSample], RetunePlan],
+    make_plan: PlanMaker,
     check: Callable[[InstanceSample], None] | None = None,
+    purpose: str = "action",
 ) -> int:
     if getattr(args, "read_only", False):
         # Refuse before touching anything, even before sampling.
         raise CliError("read-only session: actions are disabled (--read-only)", EXIT_FAILURE)
     args.targets = [args.target]
+    with ActionSignals() as signals:
+        try:
+            return _run_locked(args, make_plan, check, purpose, signals)
+        except Cancelled as cancelled:
+            sys.stderr.write(f"{cancelled}\n")
+            return exit_code_for(cancelled.signal_name)
+
+
+def _run_locked(
+    args: argparse.Namespace,
+    make_plan: PlanMaker,
+    check: Callable[[InstanceSample], None] | None,
+    purpose: str,
+    signals: ActionSignals,
+) -> int:
     monitor = _open_monitor(args)
     try:
         sample = _select(monitor, args.target)
         if check is not None:
             check(sample)
         engine = _engine(args, monitor)
+        consent = consent_of(args)
         try:
-            plan = make_plan(engine, sample)
-        except (ActionRefused, EngineUnavailable) as error:
-            raise CliError(str(error), EXIT_FAILURE) from error
-        for line in plan.describe():
-            print(line)
-        if not plan.ok:
-            return EXIT_FAILURE
-        if args.dry_run:
-            return EXIT_OK
-        sys.stdout.flush()
-        _confirm(args)
-        try:
-            outcome = engine.execute(plan, on_event=_progress)
+            with engine.hold(sample, purpose):
+                plan = make_plan(engine, sample, consent)
+                for line in plan.describe():
+                    print(line)
+                if not plan.ok:
+                    return EXIT_FAILURE
+                if args.dry_run:
+                    return EXIT_OK
+                sys.stdout.flush()
+                _confirm(args)
+                signals.running()
+                outcome = engine.execute(plan, on_event=_progress, interrupt=signals.interrupt)
         except ActionRefused as error:
             raise CliError(str(error), EXIT_FAILURE) from error
         except EngineUnavailable as error:
@@ -213,7 +278,12 @@ def run_scale(args: argparse.Namespace) -> int:
         request = parse_scale(args.change)
     except RequestError as error:
         raise CliError(str(error), EXIT_USAGE) from error
-    return _run_action(args, lambda engine, sample: engine.plan_scale(sample, request))
+    return _run_action(
+        args,
+        lambda engine, sample, consent: engine.plan_scale(sample, request, consent),
+        None,
+        "scale",
+    )
 
 
 def retune_request(args: argparse.Namespace) -> RetuneRequest:
@@ -244,22 +314,36 @@ def run_retune(args: argparse.Namespace) -> int:
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)
 
-    return _run_action(args, lambda engine, sample: engine.plan_retune(sample, request), check)
+    return _run_action(
+        args,
+        lambda engine, sample, consent: engine.plan_retune(sample, request, consent),
+        check,
+        "retune",
+    )
 
 
 def run_reload(args: argparse.Namespace) -> int:
     """``gtui reload TARGET``: graceful reload (HUP)."""
-    return _run_action(args, lambda engine, sample: engine.plan_reload(sample))
+    return _run_action(
+        args, lambda engine, sample, consent: engine.plan_reload(sample), None, "reload"
+    )
 
 
 def run_kill_worker(args: argparse.Namespace) -> int:
     """``gtui kill-worker TARGET PID``."""
-    return _run_action(args, lambda engine, sample: engine.plan_kill_worker(sample, args.pid))
+    return _run_action(
+        args,
+        lambda engine, sample, consent: engine.plan_kill_worker(sample, args.pid),
+        None,
+        "kill-worker",
+    )
 
 
 def run_revert(args: argparse.Namespace) -> int:
     """``gtui revert TARGET``: re-apply the config from before the last retune."""
-    return _run_action(args, lambda engine, sample: engine.plan_revert(sample))
+    return _run_action(
+        args, lambda engine, sample, consent: engine.plan_revert(sample, consent), None, "revert"
+    )
 
 
 def run_recover(args: argparse.Namespace) -> int:

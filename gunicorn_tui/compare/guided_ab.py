@@ -18,6 +18,7 @@ settle it if gtui itself is killed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -123,7 +124,54 @@ def run_guided_ab(
     cancel: threading.Event | None = None,
     on_progress: Callable[[AbProgress], None] | None = None,
 ) -> AbResult:
-    """Run a guided A/B on the instance ``tracker`` follows (module docstring)."""
+    """Run a guided A/B on the instance ``tracker`` follows (module docstring).
+
+    The target's lock is held for the whole run (baseline, retune, after):
+    no other gtui acts on it meanwhile.
+    """
+    sample = _current_sample(frames, tracker)
+    with contextlib.ExitStack() as held:
+        if sample is not None:
+            try:
+                held.enter_context(engine.hold(sample, "guided A/B"))
+            except (ActionRefused, EngineUnavailable) as error:
+                return AbResult(
+                    status=AbStatus.REFUSED,
+                    request=request,
+                    plan_lines=(),
+                    before=None,
+                    after=None,
+                    outcome=None,
+                    comparison=None,
+                    reason=str(error),
+                    elapsed_s=0.0,
+                    config_now="unchanged",
+                )
+        return _run_guided_ab(
+            frames,
+            tracker,
+            engine,
+            request,
+            profile,
+            target,
+            settings=settings,
+            cancel=cancel,
+            on_progress=on_progress,
+        )
+
+
+def _run_guided_ab(
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    request: RetuneRequest,
+    profile: LoadProfile,
+    target: LoadTarget,
+    *,
+    settings: AbSettings | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[AbProgress], None] | None = None,
+) -> AbResult:
     shape = settings or AbSettings()
     if not 0 < shape.measure_s <= MAX_MEASURE_S:
         raise ValueError(f"measure_s must be in (0, {MAX_MEASURE_S:g}], got {shape.measure_s!r}")

@@ -427,6 +427,9 @@ class PlanExecutor:
         self, plan: RetunePlan, state: RunState, journal: Journal, index: int, reason: str
     ) -> OutcomeStatus:
         """Stop at step ``index`` (not run, or cut short): roll back what can be."""
+        if index == 0 and not isinstance(plan.steps[0].action, WaitServing):
+            journal.set_phase("interrupted", interrupted_at_step=0)
+            return OutcomeStatus.FAILED  # nothing ran
         if plan.strategy in ROLLBACK_STRATEGIES:
             return self._recover_from(plan, state, journal, index, reason)
         # Signals and control-socket commands: what was sent stays sent.

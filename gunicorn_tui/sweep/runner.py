@@ -20,6 +20,7 @@ engine, never abandoned, and then the original config is restored.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -192,7 +193,46 @@ def run_sweep(
     cancel: threading.Event | None = None,
     on_progress: Callable[[SweepProgress], None] | None = None,
 ) -> SweepResult:
-    """Run the sweep on the instance ``tracker`` follows (module docstring)."""
+    """Run the sweep on the instance ``tracker`` follows (module docstring).
+
+    The target's lock is held for the whole sweep: no other gtui, on this host
+    or on another one driving the same engine, acts on it meanwhile.
+    """
+    if engine.read_only:
+        raise SweepRefused(READ_ONLY_REASON)
+    sample = _current(frames, tracker)
+    if sample is None:
+        raise SweepRefused("the instance is not found")
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(engine.hold(sample, "sweep"))
+        except (ActionRefused, EngineUnavailable) as error:
+            raise SweepRefused(str(error)) from error
+        return _run_sweep(
+            frames,
+            tracker,
+            engine,
+            configs,
+            profile,
+            target,
+            settings=settings,
+            cancel=cancel,
+            on_progress=on_progress,
+        )
+
+
+def _run_sweep(
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    configs: tuple[SweepConfig, ...],
+    profile: LoadProfile,
+    target: LoadTarget,
+    *,
+    settings: SweepSettings | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+) -> SweepResult:
     shape = settings or SweepSettings()
     if engine.read_only:
         raise SweepRefused(READ_ONLY_REASON)

@@ -58,6 +58,7 @@ from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
+from gunicorn_tui.ui.actions.quit_screen import QuitDuringActionScreen
 from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
 from gunicorn_tui.ui.advice.open_advice import open_advice
 from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
@@ -82,6 +83,8 @@ REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 PRIMING_DELAY_S = 0.35
 # On exit during a sweep: long enough for a retune under way and the restore.
 SWEEP_EXIT_WAIT_S = 120.0
+# A retune's rollback can take a container stop, a start and a wait.
+ACTION_EXIT_WAIT_S = 120.0
 
 
 class FrameSource(Protocol):
@@ -223,7 +226,26 @@ class GtuiApp(App[None]):
         self._render_status()
         self._request_sample()
 
+    async def action_quit(self) -> None:
+        """Quit; while an action changes a server, ask first (it is then stopped
+        cleanly: the current step finishes or is rolled back)."""
+        running = self.actions.running or (
+            "a guided A/B" if self.ab_running else "a sweep" if self.sweeps.running else None
+        )
+        if running is None:
+            self.exit()
+            return
+
+        def decided(stop: bool | None) -> None:
+            if stop:
+                self.notify("Stopping: finishing or rolling back the current step…", timeout=30)
+                self.exit()
+
+        self.push_screen(QuitDuringActionScreen(running), callback=decided)
+
     def on_unmount(self) -> None:
+        # An action stops cleanly: its step finishes or is rolled back first.
+        self.actions.stop_and_wait(ACTION_EXIT_WAIT_S)
         if self._ab_cancel is not None:
             self._ab_cancel.set()
         # A sweep puts the original config back before the source closes.

@@ -180,6 +180,14 @@ class ContainerFactory:
         except DockerException:
             pass
         errors = []
+        for container in list(doomed.values()):
+            # The lock a gtui killed mid-action (SIGKILL) left on the engine.
+            try:
+                lock = self.client.containers.get(f"gtui-lock.{container.name}")
+            except DockerException:
+                continue
+            if "io.gunicorn-tui.lock" in (lock.labels or {}):
+                doomed.setdefault(lock.id, lock)
         for container in doomed.values():
             try:
                 container.remove(force=True, v=True)

@@ -13,6 +13,8 @@ after; a change seen happening meanwhile belongs to it.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 
 from textual.app import App
@@ -20,6 +22,7 @@ from textual.app import App
 from gunicorn_tui.compare.epochs import EpochRegistry
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.fact_gathering import FactsUnavailable
+from gunicorn_tui.control.interrupt import Interrupt
 from gunicorn_tui.control.plan import RetunePlan
 from gunicorn_tui.control.progress import ActionOutcome, ProgressEvent
 from gunicorn_tui.control.requests import RequestError
@@ -47,6 +50,11 @@ class ActionRunner:
         self.on_outcome = on_outcome
         self.epochs = epochs
         self.busy = False
+        # Set while a plan runs (not while it is planned or confirmed).
+        self.running: str | None = None
+        self._interrupt: Interrupt | None = None
+        self._finished = threading.Event()
+        self._finished.set()
 
     def request(self, title: str, make_plan: PlanMaker, changes_key: str | None = None) -> None:
         """Plan in a thread, then ask for confirmation, then run.
@@ -92,9 +100,20 @@ class ActionRunner:
 
         self.app.push_screen(ConfirmPlanScreen(title, plan), callback=decided)
 
+    def stop_and_wait(self, timeout_s: float) -> bool:
+        """Interrupt a running plan (it finishes or rolls back its step) and wait
+        until it is over; True when nothing runs any more."""
+        if self._interrupt is not None:
+            self._interrupt.request("quit")
+        return self._finished.wait(timeout_s)
+
     def _execute(self, title: str, plan: RetunePlan, changes_key: str | None) -> None:
         assert self.engine is not None
         engine = self.engine
+        interrupt = Interrupt()
+        self._interrupt = interrupt
+        self.running = title
+        self._finished.clear()
         progress = ActionProgressScreen(title, plan)
         self.app.push_screen(progress)
         tracker = (
@@ -111,24 +130,30 @@ class ActionRunner:
                 tracker.begin_change(title)
             note = f"{title}: did not finish"
             try:
-                outcome = engine.execute(plan, on_event=post)
+                outcome = engine.execute(plan, on_event=post, interrupt=interrupt)
                 note = outcome.summary()
             except _USER_ERRORS as error:
                 note = f"{title}: refused: {error}"
-                self.app.call_from_thread(self._refused, progress, f"{error}")
+                self._post(self._refused, progress, f"{error}")
                 return
             except Exception as error:
                 note = f"{title}: failed: {type(error).__name__}: {error}"
-                self.app.call_from_thread(
-                    self._refused, progress, f"failed: {type(error).__name__}: {error}"
-                )
+                self._post(self._refused, progress, f"failed: {type(error).__name__}: {error}")
                 return
             finally:
                 if tracker is not None:
                     tracker.end_change(note=note)
-            self.app.call_from_thread(self._done, progress, outcome)
+                self.running = None
+                self._interrupt = None
+                self._finished.set()
+            self._post(self._done, progress, outcome)
 
         self.app.run_worker(run_in_thread, thread=True, group="action", exclusive=False)
+
+    def _post(self, callback: Callable[..., object], *args: object) -> None:
+        # RuntimeError: the app is exiting (quit during the action).
+        with contextlib.suppress(RuntimeError):
+            self.app.call_from_thread(callback, *args)
 
     def _refused(self, progress: ActionProgressScreen, message: str) -> None:
         self.busy = False
