@@ -34,15 +34,19 @@ LOG_TAIL_LINES = 40
 
 @dataclass(frozen=True)
 class EngineIdentity:
-    """Which engine this is: its ID (stable across restarts) and its host name."""
+    """Which engine this is, stable across its restarts.
+
+    ``engine_id`` joins the engine's ``ID`` with its host name and data root:
+    two daemons of one machine (a second dockerd, rootless Docker, Podman)
+    can share an ``ID`` derived from one key file, never a data root.
+    """
 
     engine_id: str
     name: str
     address: str
 
     def describe(self) -> str:
-        short = self.engine_id[:12] if self.engine_id else "?"
-        return f"engine {short} on {self.name or '?'} ({self.address})"
+        return f"engine {self.engine_id or '?'} ({self.address})"
 
 
 @dataclass(frozen=True)
@@ -157,9 +161,11 @@ class DockerEngine:
         """This engine's ID and name (asked once, then remembered)."""
         if self._identity is None:
             info = self._call("docker info", self._client.api.info)
+            name = str(info.get("Name") or "")
+            parts = (str(info.get("ID") or ""), name, str(info.get("DockerRootDir") or ""))
             self._identity = EngineIdentity(
-                engine_id=str(info.get("ID") or ""),
-                name=str(info.get("Name") or ""),
+                engine_id=" ".join(parts) if any(parts) else "",
+                name=name,
                 address=self.address,
             )
         return self._identity

@@ -376,7 +376,7 @@ class ControlEngine:
                 raise ActionRefused(str(error)) from error
             if target.engine_id and engine_id and engine_id != target.engine_id:
                 raise ActionRefused(
-                    f"the plan was made on another engine ({target.engine_id[:12]}): plan again"
+                    f"the plan was made on another engine ({target.engine_id}): plan again"
                 )
             if inspect is None:
                 raise ActionRefused(f"container {target.container_name} no longer exists")
@@ -437,10 +437,10 @@ class ControlEngine:
             wanted = journal.data.get("engine_id") or target.get("engine_id")
             if wanted and engine_id != wanted:
                 raise WrongEngine(
-                    f"written for engine {str(wanted)[:16]} "
+                    f"written for engine {wanted} "
                     f"({journal.data.get('engine_address') or 'address unknown'}), but "
-                    f"this is {engine.identity().describe()}: point DOCKER_HOST or "
-                    "--context at that engine and run `gtui recover` again"
+                    f"this is {engine.identity().describe()}: point DOCKER_HOST (or the "
+                    "docker context) at that engine and run `gtui recover` again"
                 )
 
         return recover_all(

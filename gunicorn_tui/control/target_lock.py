@@ -22,6 +22,7 @@ import contextlib
 import errno
 import fcntl
 import getpass
+import hashlib
 import os
 import re
 import socket
@@ -259,7 +260,9 @@ def _host_identity() -> str:
 
 def scoped_key(key: str, engine_id: str | None) -> str:
     """The host lock's key for a target on an engine (two engines may both have a "web")."""
-    return f"{engine_id[:16]}-{key}" if engine_id else key
+    if not engine_id:
+        return key
+    return f"{hashlib.sha256(engine_id.encode()).hexdigest()[:12]}-{key}"
 
 
 class EngineLock:
