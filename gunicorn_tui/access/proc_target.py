@@ -12,7 +12,11 @@ socket leads nowhere). Signals go through pidfds.
 from __future__ import annotations
 
 import abc
+import errno
 import os
+import socket
+import stat
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -244,27 +248,37 @@ class ProcTarget(TargetAccess, abc.ABC):
 
     # -- the control socket ------------------------------------------------------------
 
-    def control(self, socket_path: str, commands: Sequence[str]) -> list[ControlReply]:
+    def control_transport(self, socket_path: str, timeout_s: float) -> UnixSocketTransport | None:
+        """A transport to the control socket at ``socket_path`` as the master
+        sees it, or None when no socket is there. Each connection resolves the
+        path inside the master's root again (Gunicorn re-creates the socket)."""
         try:
             full = self._absolute(socket_path)
-        except AccessError as error:
-            raise ControlSocketError(str(error)) from error
-        try:
             root = self._root()
-        except AccessError as error:
-            raise ControlSocketError(str(error)) from error
-        with root:
-            try:
-                fd = root.open(full, os.O_PATH | os.O_NOFOLLOW)
-            except OSError as error:
-                raise ControlSocketError(f"{full}: {error.strerror}") from error
+        except AccessError:
+            return None
         try:
-            # Connecting through the handle reaches the socket that was
-            # resolved inside the master's root, whatever a path would now.
-            transport = UnixSocketTransport(f"/proc/self/fd/{fd}", timeout_s=CONTROL_TIMEOUT_S)
+            info = root.lstat(full)
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISSOCK(info.mode):
+            root.close()
+            return None
+        return RootedSocketTransport(root, full, timeout_s)
+
+    def control(self, socket_path: str, commands: Sequence[str]) -> list[ControlReply]:
+        for attempt in range(3):
+            transport = self.control_transport(socket_path, CONTROL_TIMEOUT_S)
+            if transport is not None:
+                break
+            time.sleep(0.02 * (attempt + 1))  # Gunicorn re-creates it around forks
+        else:
+            raise ControlSocketError(f"no control socket at {socket_path}")
+        try:
             return transport.request(list(commands))
         finally:
-            os.close(fd)
+            if isinstance(transport, RootedSocketTransport):
+                transport.close()
 
     # -- the server's installation -------------------------------------------------------
 
@@ -317,3 +331,42 @@ class MasterProcess:
     executable: str | None
     uid: int | None
     gid: int | None
+
+
+class RootedSocketTransport(UnixSocketTransport):
+    """A control-socket client whose path is resolved inside a master's root at
+    each connection: a socket path that is a symlink leads nowhere outside it."""
+
+    def __init__(self, root: RootedFiles, path: str, timeout_s: float) -> None:
+        super().__init__(path, timeout_s=timeout_s)
+        self._rooted = root
+
+    def _connect(self) -> socket.socket:
+        last: OSError | None = None
+        for attempt in range(self.retries):
+            try:
+                return self._connect_once()
+            except OSError as error:
+                last = error
+                # Gunicorn unlinks and re-creates the socket around forks.
+                if error.errno in (errno.ENOENT, errno.ECONNREFUSED) and attempt + 1 < self.retries:
+                    time.sleep(0.02)
+                    continue
+                break
+        raise ControlSocketError(f"cannot connect to {self.path}: {last}")
+
+    def _connect_once(self) -> socket.socket:
+        fd = self._rooted.open(self.path, os.O_PATH | os.O_NOFOLLOW)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout_s)
+        try:
+            sock.connect(f"/proc/self/fd/{fd}")
+        except OSError:
+            sock.close()
+            raise
+        finally:
+            os.close(fd)
+        return sock
+
+    def close(self) -> None:
+        self._rooted.close()

@@ -10,7 +10,6 @@ call is made on this path.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -18,8 +17,8 @@ from dataclasses import dataclass, replace
 import psutil
 
 from gunicorn_tui.access.errors import AccessError
+from gunicorn_tui.access.proc_target import ProcTarget
 from gunicorn_tui.access.resolve import local_master_access
-from gunicorn_tui.access.target import TargetAccess
 from gunicorn_tui.discovery.docker_engine import ContainerInfo
 from gunicorn_tui.discovery.process_tree import Role, is_gunicorn, parse_title, role_under_master
 from gunicorn_tui.interpreter.runtime_facts import RuntimeFacts
@@ -47,7 +46,6 @@ from gunicorn_tui.sampling.control_socket import (
 )
 from gunicorn_tui.sampling.process_figures import PERMISSION_DENIED, ProcessFigures
 from gunicorn_tui.sampling.procfs import (
-    PROC,
     Heartbeat,
     OpenFiles,
     ProcessGone,
@@ -156,7 +154,7 @@ class LocalInstanceSampler:
         runtime_facts: Callable[[], RuntimeFacts | None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        files: TargetAccess | None = None,
+        files: ProcTarget | None = None,
     ) -> None:
         self.identity = identity
         # The master's files as it sees them, never followed out of its root
@@ -278,12 +276,6 @@ class LocalInstanceSampler:
                 return fields[5]
         return "/root" if uid == 0 else None
 
-    def _host_path(self, path: str) -> str:
-        pid = self.identity.master_pid
-        if path.startswith("/"):
-            return f"{PROC}/{pid}/root{path}"
-        return f"{PROC}/{pid}/cwd/{path}"
-
     def _poll_control(
         self, master_ns_pid: int | None, config: GunicornConfig, worker_pids: frozenset[int]
     ) -> None:
@@ -304,10 +296,11 @@ class LocalInstanceSampler:
             state.next_try_at = now + min(CONTROL_RETRY_S, 0.5 * 2**state.attempts)
             state.attempts += 1
             for candidate in self._control_candidates(config):
-                host_path = self._host_path(candidate)
-                if not os.path.exists(host_path):
+                # Resolved inside the master's root at each connection: a
+                # socket path that is a symlink never leads to the host's.
+                transport = self._files.control_transport(candidate, timeout_s=0.5)
+                if transport is None:
                     continue
-                transport = UnixSocketTransport(host_path, timeout_s=0.5)
                 try:
                     (reply,) = transport.request(["show stats"])
                 except ControlSocketError as error:
