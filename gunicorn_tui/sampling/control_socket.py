@@ -159,7 +159,17 @@ class DockerExecTransport:
     def request(self, commands: Sequence[str]) -> list[ControlReply]:
         try:
             result = self.container.exec_run(
-                [self.python, "-c", _EXEC_CLIENT, self.socket_path, json.dumps(list(commands))],
+                # Isolated (-I -S): nothing of the app's directory or environment
+                # (a json.py next to it, PYTHONPATH) is imported by this client.
+                [
+                    self.python,
+                    "-I",
+                    "-S",
+                    "-c",
+                    _EXEC_CLIENT,
+                    self.socket_path,
+                    json.dumps(list(commands)),
+                ],
                 stdout=True,
                 stderr=True,
             )

@@ -15,6 +15,7 @@ is never sampled by two threads at once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import threading
@@ -243,9 +244,11 @@ class GtuiApp(App[None]):
 
         self.push_screen(QuitDuringActionScreen(running), callback=decided)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         # An action stops cleanly: its step finishes or is rolled back first.
-        self.actions.stop_and_wait(ACTION_EXIT_WAIT_S)
+        # Waited for off the event loop, so a progress update the action is
+        # posting at that moment cannot deadlock with this wait.
+        await asyncio.to_thread(self.actions.stop_and_wait, ACTION_EXIT_WAIT_S)
         if self._ab_cancel is not None:
             self._ab_cancel.set()
         # A sweep puts the original config back before the source closes.

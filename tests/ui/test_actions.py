@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,3 +125,56 @@ async def test_retune_form_validates_and_plans_only_what_changed(
         assert {k for k, v in plan.after.items() if plan.before.get(k) != v} == {"workers"}
         await pilot.press("escape")
         assert live_workers(demo_server) == 2
+
+
+async def test_quitting_during_an_action_asks_then_stops_it_cleanly(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    import threading
+
+    import httpx
+
+    from gunicorn_tui.control.journal import JournalStore
+    from gunicorn_tui.ui.actions.quit_screen import QuitDuringActionScreen
+
+    # A request that keeps one old worker busy for 20 s: the reload's wait for
+    # all-new workers lasts that long, so the action is running when q comes.
+    def slow_request() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{demo_server.port}/io?ms=20000", timeout=30)
+
+    app = make_app(demo_server, tmp_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+        threading.Thread(target=slow_request, daemon=True).start()
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 20, "the plan")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.actions.running is not None, 20, "the action running")
+        await wait_for(
+            pilot, lambda: any(j.steps_done >= 2 for j in JournalStore(tmp_path).pending()), 20,
+            "the HUP sent",
+        )  # fmt: skip
+
+        await pilot.press("q")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, QuitDuringActionScreen), 5, "the question"
+        )
+        await pilot.press("n")  # stay: nothing is interrupted
+        await pilot.pause(0.5)
+        assert app.is_running and app.actions.running is not None
+
+        await pilot.press("q")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, QuitDuringActionScreen), 5, "the question"
+        )
+        started = time.monotonic()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, 30, "the exit")
+    # Cut short well before the busy worker finished, and the action ended
+    # cleanly (archived, not left for `gtui recover`).
+    assert time.monotonic() - started < 15
+    assert JournalStore(tmp_path).pending() == []
+    (archived,) = JournalStore(tmp_path).archived()
+    assert archived.data["outcome"]["interrupted"] == "quit"
+    assert demo_server.process.poll() is None

@@ -55,6 +55,9 @@ class ActionRunner:
         self._interrupt: Interrupt | None = None
         self._finished = threading.Event()
         self._finished.set()
+        # Set when the app exits: the worker no longer posts to the UI (the UI
+        # thread is waiting for it).
+        self._detached = threading.Event()
 
     def request(self, title: str, make_plan: PlanMaker, changes_key: str | None = None) -> None:
         """Plan in a thread, then ask for confirmation, then run.
@@ -103,6 +106,7 @@ class ActionRunner:
     def stop_and_wait(self, timeout_s: float) -> bool:
         """Interrupt a running plan (it finishes or rolls back its step) and wait
         until it is over; True when nothing runs any more."""
+        self._detached.set()
         if self._interrupt is not None:
             self._interrupt.request("quit")
         return self._finished.wait(timeout_s)
@@ -123,7 +127,7 @@ class ActionRunner:
         )
 
         def post(event: ProgressEvent) -> None:
-            self.app.call_from_thread(progress.record, event)
+            self._post(progress.record, event)
 
         def run_in_thread() -> None:
             if tracker is not None:
@@ -151,6 +155,8 @@ class ActionRunner:
         self.app.run_worker(run_in_thread, thread=True, group="action", exclusive=False)
 
     def _post(self, callback: Callable[..., object], *args: object) -> None:
+        if self._detached.is_set():
+            return
         # RuntimeError: the app is exiting (quit during the action).
         with contextlib.suppress(RuntimeError):
             self.app.call_from_thread(callback, *args)

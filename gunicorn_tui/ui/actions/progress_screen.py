@@ -60,6 +60,8 @@ class ActionProgressScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter", "close", "Close", id="progress.close"),
+        # Quitting while it runs asks first (the app's quit does).
+        Binding("q", "app.quit", "Quit", id="progress.quit"),
     ]
 
     def __init__(self, title: str, plan: RetunePlan) -> None:
