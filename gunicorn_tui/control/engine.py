@@ -21,6 +21,7 @@ through the access layer (:mod:`gunicorn_tui.access`).
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -110,6 +111,7 @@ class ControlEngine:
         self.audit = AuditLog(self.state_dir)
         self.lock_directory = lock_directory if lock_directory is not None else _LOCK_DIR
         self._held: dict[str, _Held] = {}
+        self.default_consent = NO_CONSENT
         self._held_guard = threading.Lock()
         engine: DockerEngine | Callable[[], DockerEngine] | None
         if docker_client is not None:
@@ -223,6 +225,16 @@ class ControlEngine:
 
     # -- planning ----------------------------------------------------------------------
 
+    def with_consent(self, consent: Consent) -> ControlEngine:
+        """This engine (same state, locks and journals) planning with ``consent``
+        where a caller gives none: the dashboard's "allow and plan again"."""
+        view = copy.copy(self)
+        view.default_consent = consent
+        return view
+
+    def _consent(self, given: Consent | None) -> Consent:
+        return given if given is not None else self.default_consent
+
     def _read_only_plan(self, sample: InstanceSample, action: ActionKind) -> RetunePlan:
         container = sample.container
         target = PlanTarget(
@@ -237,16 +249,16 @@ class ControlEngine:
         return RetunePlan(action, target, None, (), {}, {}, refusal=READ_ONLY_REASON)
 
     def plan_scale(
-        self, sample: InstanceSample, request: ScaleRequest, consent: Consent = NO_CONSENT
+        self, sample: InstanceSample, request: ScaleRequest, consent: Consent | None = None
     ) -> RetunePlan:
         """Plan ``+N``/``-N``/``=N`` workers now."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.SCALE)
         with self.hold(sample, "plan scale"):
-            return plan_scale(sample, self.facts(sample), request, consent=consent)
+            return plan_scale(sample, self.facts(sample), request, consent=self._consent(consent))
 
     def plan_retune(
-        self, sample: InstanceSample, request: RetuneRequest, consent: Consent = NO_CONSENT
+        self, sample: InstanceSample, request: RetuneRequest, consent: Consent | None = None
     ) -> RetunePlan:
         """Plan a retune (reading the server's files for a new worker class)."""
         if self.read_only:
@@ -258,7 +270,7 @@ class ControlEngine:
             except UnknownWorkerClass:
                 modules = ()  # the planner's validation says why
         with self.hold(sample, "plan retune"):
-            return plan_retune(sample, self.facts(sample, modules), request, consent)
+            return plan_retune(sample, self.facts(sample, modules), request, self._consent(consent))
 
     def plan_reload(self, sample: InstanceSample) -> RetunePlan:
         """Plan a graceful reload (HUP)."""
@@ -287,12 +299,12 @@ class ControlEngine:
             return action
         return None
 
-    def plan_revert(self, sample: InstanceSample, consent: Consent = NO_CONSENT) -> RetunePlan:
+    def plan_revert(self, sample: InstanceSample, consent: Consent | None = None) -> RetunePlan:
         """Plan re-applying the configuration from before the last retune."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.REVERT)
         with self.hold(sample, "plan revert"):
-            return self._plan_revert(sample, consent)
+            return self._plan_revert(sample, self._consent(consent))
 
     def _plan_revert(self, sample: InstanceSample, consent: Consent) -> RetunePlan:
         last = self.last_change(sample)

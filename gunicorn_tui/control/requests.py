@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
 from gunicorn_tui.model.instances import ConfigValue
@@ -86,6 +86,26 @@ class Consent:
 
 
 NO_CONSENT = Consent()
+
+# The command-line flag that gives each consent; refusals name the flag.
+CONSENT_FLAGS: dict[str, str] = {
+    "restart": "--restart",
+    "other_user": "--allow-other-user",
+    "bind_mount": "--allow-bind-mount",
+    "discard_changes": "--discard-changes",
+}
+
+
+def consents_named(text: str | None) -> tuple[str, ...]:
+    """The consents a refusal says would lift it (by the flags it names)."""
+    if not text:
+        return ()
+    return tuple(name for name, flag in CONSENT_FLAGS.items() if flag in text)
+
+
+def with_consents(consent: Consent, names: tuple[str, ...]) -> Consent:
+    """``consent`` with ``names`` given as well."""
+    return replace(consent, **{name: True for name in names})
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import psutil
 import pytest
 from textual.pilot import Pilot
 
 from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.demo.server import DemoServer, start_demo_server
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
@@ -20,6 +22,9 @@ from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
 from gunicorn_tui.ui.actions.progress_screen import ActionProgressScreen
 from gunicorn_tui.ui.actions.retune_form import RetuneForm
 from gunicorn_tui.ui.app import GtuiApp
+from tests.control.helpers import gunicorn_container, serves, worker_count
+from tests.harness.containers import ContainerFactory
+from tests.images import tags
 
 
 @pytest.fixture
@@ -178,3 +183,48 @@ async def test_quitting_during_an_action_asks_then_stops_it_cleanly(
     (archived,) = JournalStore(tmp_path).archived()
     assert archived.data["outcome"]["interrupted"] == "quit"
     assert demo_server.process.poll() is None
+
+
+async def test_a_plan_refused_for_want_of_consent_can_be_allowed_and_planned_again(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    container, port = gunicorn_container(container_factory, tags.GUNICORN_LATEST, "-w", "2")
+    name = container.name or ""
+    container.exec_run(["sh", "-c", "echo x > /app/uploaded.txt"])
+    monitor = Monitor(
+        MonitorOptions(targets=(parse_target(name),), use_docker=True, statsd_address=None)
+    )
+    monitor.open()
+    engine = ControlEngine(state_directory=tmp_path, docker_client=docker_client)
+    app = GtuiApp(monitor, refresh_s=0.5, engine=engine)
+    async with app.run_test(size=(110, 36)) as pilot:
+        await wait_for(pilot, lambda: bool(app.frame and app.frame.instances), 20, "the server")
+        assert app.frame is not None
+        sample = app.frame.instances[0]
+        app.actions.request(
+            f"Retune {sample.label}",
+            lambda engine: engine.plan_retune(sample, RetuneRequest(workers=3, timeout=49)),
+            changes_key=sample.key,
+        )
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 30, "the plan")
+        refused = app.screen
+        assert isinstance(refused, ConfirmPlanScreen) and not refused.plan.ok
+        assert "A /app/uploaded.txt" in (refused.plan.refusal or "")
+        assert refused.consents == ("discard_changes",)
+        await pilot.press("y")  # --yes does not give it
+        assert app.screen is refused
+        await pilot.press("a")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmPlanScreen) and app.screen is not refused,
+            30,
+            "the plan made again",
+        )
+        allowed = app.screen
+        assert isinstance(allowed, ConfirmPlanScreen) and allowed.plan.ok, allowed.plan.refusal
+        assert any("A /app/uploaded.txt" in note for note in allowed.plan.notes)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.last_outcome is not None, 90, "the outcome")
+        outcome = app.last_outcome
+        assert outcome is not None and outcome.ok, outcome.summary() if outcome else None
+    assert worker_count(docker_client.containers.get(name)) == 3 and serves(port)

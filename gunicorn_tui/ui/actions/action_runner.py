@@ -25,7 +25,7 @@ from gunicorn_tui.control.fact_gathering import FactsUnavailable
 from gunicorn_tui.control.interrupt import Interrupt
 from gunicorn_tui.control.plan import RetunePlan
 from gunicorn_tui.control.progress import ActionOutcome, ProgressEvent
-from gunicorn_tui.control.requests import RequestError
+from gunicorn_tui.control.requests import NO_CONSENT, Consent, RequestError, with_consents
 from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
 from gunicorn_tui.ui.actions.progress_screen import ActionProgressScreen
 
@@ -59,7 +59,13 @@ class ActionRunner:
         # thread is waiting for it).
         self._detached = threading.Event()
 
-    def request(self, title: str, make_plan: PlanMaker, changes_key: str | None = None) -> None:
+    def request(
+        self,
+        title: str,
+        make_plan: PlanMaker,
+        changes_key: str | None = None,
+        consent: Consent = NO_CONSENT,
+    ) -> None:
         """Plan in a thread, then ask for confirmation, then run.
 
         ``changes_key``: the instance whose configuration the action changes
@@ -73,7 +79,7 @@ class ActionRunner:
             return
         self.busy = True
         self.app.notify(f"{title}: planning…", timeout=3)
-        engine = self.engine
+        engine = self.engine if consent == NO_CONSENT else self.engine.with_consent(consent)
 
         def plan_in_thread() -> None:
             try:
@@ -86,7 +92,7 @@ class ActionRunner:
                     self._failed, f"{title}: planning failed: {type(error).__name__}: {error}"
                 )
                 return
-            self.app.call_from_thread(self._confirm, title, plan, changes_key)
+            self.app.call_from_thread(self._confirm, title, plan, changes_key, make_plan, consent)
 
         self.app.run_worker(plan_in_thread, thread=True, group="action", exclusive=False)
 
@@ -94,9 +100,20 @@ class ActionRunner:
         self.busy = False
         self.app.notify(message, severity="error", timeout=8)
 
-    def _confirm(self, title: str, plan: RetunePlan, changes_key: str | None) -> None:
-        def decided(run: bool | None) -> None:
-            if run:
+    def _confirm(
+        self,
+        title: str,
+        plan: RetunePlan,
+        changes_key: str | None,
+        make_plan: PlanMaker,
+        consent: Consent,
+    ) -> None:
+        def decided(run: bool | tuple[str, ...] | None) -> None:
+            if isinstance(run, tuple):
+                # Allowed explicitly what the plan was refused for: plan again.
+                self.busy = False
+                self.request(title, make_plan, changes_key, with_consents(consent, run))
+            elif run:
                 self._execute(title, plan, changes_key)
             else:
                 self.busy = False

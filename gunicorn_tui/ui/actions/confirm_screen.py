@@ -12,6 +12,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from gunicorn_tui.control.plan import RetunePlan
+from gunicorn_tui.control.requests import consents_named
+
+# What each consent allows, as the button says it.
+CONSENT_LABELS = {
+    "restart": "restart the master",
+    "other_user": "run it as its user",
+    "bind_mount": "write into the bind mount",
+    "discard_changes": "lose the container's changes",
+}
 
 
 def plan_content(plan: RetunePlan) -> Content:
@@ -39,11 +48,14 @@ def plan_content(plan: RetunePlan) -> Content:
     return Content("\n").join(lines)
 
 
-class ConfirmPlanScreen(ModalScreen[bool]):
-    """Shows a plan; dismisses with True to run it, False to cancel."""
+class ConfirmPlanScreen(ModalScreen[bool | tuple[str, ...]]):
+    """Shows a plan; dismisses with True to run it, False to cancel, or, for a
+    plan refused for want of an explicit consent (``--discard-changes``...),
+    with the consents the operator gives to plan again."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Run", id="confirm.run"),
+        Binding("a", "allow", "Allow and plan again", id="confirm.allow"),
         Binding("escape,n", "cancel", "Cancel", id="confirm.cancel"),
     ]
 
@@ -51,6 +63,7 @@ class ConfirmPlanScreen(ModalScreen[bool]):
         super().__init__()
         self.title_text = title
         self.plan = plan
+        self.consents = () if plan.ok else consents_named(plan.refusal)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -60,13 +73,23 @@ class ConfirmPlanScreen(ModalScreen[bool]):
             with Horizontal(id="dialog-buttons"):
                 if self.plan.ok:
                     yield Button("Run (y)", variant="warning", id="run")
+                elif self.consents:
+                    allow = " and ".join(CONSENT_LABELS[name] for name in self.consents)
+                    yield Button(f"Allow: {allow} (a)", variant="warning", id="allow")
                 yield Button("Cancel (Esc)" if self.plan.ok else "Close (Esc)", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "allow":
+            self.action_allow()
+            return
         self.dismiss(event.button.id == "run" and self.plan.ok)
+
+    def action_allow(self) -> None:
+        if self.consents:
+            self.dismiss(self.consents)
 
     def action_confirm(self) -> None:
         if self.plan.ok:
