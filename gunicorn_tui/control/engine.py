@@ -140,11 +140,14 @@ class ControlEngine:
         """Host masters gtui started (including restarts it made)."""
         return tuple(self._launched.values())
 
-    def facts(self, sample: InstanceSample, modules: Sequence[str] = ()) -> RetuneFacts:
-        """Examine an instance for planning (reads /proc, inspects, scans its files)."""
+    def facts(
+        self, sample: InstanceSample, modules: Sequence[str] = (), preflight: bool = False
+    ) -> RetuneFacts:
+        """Examine an instance for planning (reads /proc, inspects, scans its files);
+        ``preflight`` adds what a re-create would break (for retunes and reverts)."""
         launch = self._launched.get(sample.master.pid or -1)
         try:
-            facts, _ = gather_facts(sample, self.access, launch, modules)
+            facts, _ = gather_facts(sample, self.access, launch, modules, preflight)
         except FactsUnavailable as error:
             raise ActionRefused(str(error)) from error
         except EngineLost as error:
@@ -270,7 +273,9 @@ class ControlEngine:
             except UnknownWorkerClass:
                 modules = ()  # the planner's validation says why
         with self.hold(sample, "plan retune"):
-            return plan_retune(sample, self.facts(sample, modules), request, self._consent(consent))
+            return plan_retune(
+                sample, self.facts(sample, modules, preflight=True), request, self._consent(consent)
+            )
 
     def plan_reload(self, sample: InstanceSample) -> RetunePlan:
         """Plan a graceful reload (HUP)."""
@@ -308,7 +313,7 @@ class ControlEngine:
 
     def _plan_revert(self, sample: InstanceSample, consent: Consent) -> RetunePlan:
         last = self.last_change(sample)
-        facts = self.facts(sample)
+        facts = self.facts(sample, preflight=True)
         if last is None:
             target = plan_target(sample, facts)
             return RetunePlan(

@@ -140,11 +140,17 @@ def gather_facts(
     resolver: AccessResolver,
     launch: LaunchRecord | None = None,
     modules: Sequence[str] = (),
+    preflight: bool = False,
 ) -> tuple[RetuneFacts, TargetAccess]:
-    """Examine ``sample``'s master (and container) for planning; the facts and the access."""
+    """Examine ``sample``'s master (and container) for planning; the facts and the access.
+
+    ``preflight`` also looks for what a re-create would break: the containers
+    that depend on this one (every container of the engine is inspected, so
+    only plans that may re-create ask for it).
+    """
     access, inspect = access_for(sample, resolver)
     try:
-        facts = _gather(sample, access, inspect, launch, modules)
+        facts = _gather(sample, access, inspect, launch, modules, preflight)
     except AccessError as error:
         raise FactsUnavailable(f"{sample.label}: {error}") from error
     return facts, access
@@ -156,12 +162,13 @@ def _gather(
     inspect: Mapping[str, Any] | None,
     launch: LaunchRecord | None,
     modules: Sequence[str],
+    preflight: bool,
 ) -> RetuneFacts:
     assert sample.master.pid is not None
     pid = sample.master.pid
     notes: list[str] = []
     container_facts = (
-        _container_facts(access.engine, inspect, sample.label)
+        _container_facts(access.engine, inspect, sample.label, preflight)
         if inspect is not None and access.engine is not None
         else None
     )
@@ -429,7 +436,7 @@ def _config_file_facts(
 
 
 def _container_facts(
-    engine: DockerEngine, inspect: Mapping[str, Any], label: str
+    engine: DockerEngine, inspect: Mapping[str, Any], label: str, preflight: bool
 ) -> ContainerFacts:
     config = inspect.get("Config") or {}
     host_config = inspect.get("HostConfig") or {}
@@ -458,7 +465,7 @@ def _container_facts(
         names_taken=taken,
         api_version=engine.api_version,
         layer_changes=layer_losses(engine.diff(container_id), mount_points(inspect)),
-        dependents=dependents(engine, inspect),
+        dependents=dependents(engine, inspect) if preflight else (),
         orchestrator=orchestrator_of(dict(config.get("Labels") or {}), name or label),
         engine_id=engine.identity().engine_id or None,
     )

@@ -8,6 +8,7 @@ lock directory, so only the lock on the engine can stop it).
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import shutil
@@ -15,11 +16,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import httpx
 import pytest
 
 from gunicorn_tui.control.engine import ControlEngine
@@ -39,21 +42,18 @@ NOBODY = 65534
 SITE = next(p for p in sys.path if p.endswith("site-packages") and Path(p, "docker").is_dir())
 
 
-def _start_retune(name: str, state_dir: Path) -> subprocess.Popen[str]:
-    """A root gtui re-creating ``name`` (a few seconds: long enough to be in the way)."""
+def _start_reload(name: str, port: int, state_dir: Path) -> subprocess.Popen[str]:
+    """A root gtui reloading ``name`` while a slow request keeps an old worker
+    busy: its wait for all-new workers, and so its lock, lasts ~15 s."""
+
+    def slow_request() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/io?ms=15000", timeout=30, trust_env=False)
+
+    threading.Thread(target=slow_request, daemon=True).start()
+    time.sleep(0.3)
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn_tui",
-            "retune",
-            name,
-            "-w",
-            "3",
-            "--timeout",
-            "46",
-            "--yes",
-        ],
+        [sys.executable, "-m", "gunicorn_tui", "reload", name, "--yes"],
         env={**os.environ, "PYTHONPATH": str(ROOT), "GTUI_STATE_DIR": str(state_dir)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -97,12 +97,12 @@ def test_a_second_gtui_as_another_user_or_on_another_host_is_refused(
 ) -> None:
     container, port = gunicorn_container(container_factory, tags.GUNICORN_LATEST, "-w", "2")
     name = container.name or ""
-    first = _start_retune(name, state_dir)
+    first = _start_reload(name, port, state_dir)
     try:
         labels = _wait_for_engine_lock(docker_client, name, first)
         # The lock is on the engine, for any gtui driving it to see.
         assert labels[LOCK_LABEL] == name and labels[f"{LOCK_LABEL}.pid"] == str(first.pid)
-        assert labels[f"{LOCK_LABEL}.purpose"] == "retune"
+        assert labels[f"{LOCK_LABEL}.purpose"] == "reload"
 
         # Another user of this host (in the docker group, as colleagues are).
         docker_gid = grp.getgrnam("docker").gr_gid
@@ -124,7 +124,7 @@ def test_a_second_gtui_as_another_user_or_on_another_host_is_refused(
             timeout=60,
         )
         assert second.returncode == 1, second.stdout + second.stderr
-        assert f"another action is in progress (retune by pid {first.pid}, user root" in (
+        assert f"another action is in progress (reload by pid {first.pid}, user root" in (
             second.stderr
         )
 
@@ -134,14 +134,12 @@ def test_a_second_gtui_as_another_user_or_on_another_host_is_refused(
             env={"GTUI_STATE_DIR": str(tmp_path / "other"), "GTUI_LOCK_DIR": str(tmp_path / "l")},
         )  # fmt: skip
         assert third.returncode == 1, third.stdout + third.stderr
-        assert f"retune by pid {first.pid}" in third.stderr
+        assert f"reload by pid {first.pid}" in third.stderr
         assert f"docker rm {LOCK_PREFIX}{name}" in third.stderr
     finally:
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
-    assert serves(port)
-    (current,) = docker_client.containers.list(filters={"name": f"^{name}$"})
-    assert worker_count(current) == 3
+    assert serves(port) and worker_count(container) == 2  # neither scale ran
     # Released: no lock left on the engine.
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(LOCK_PREFIX + name)
