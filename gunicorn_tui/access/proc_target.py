@@ -125,6 +125,10 @@ class ProcTarget(TargetAccess, abc.ABC):
         with pinned(self.master):
             try:
                 return RootedFiles(f"{PROC}/{self.master.pid}/root")
+            except PermissionError as error:
+                raise AccessRefused(
+                    f"cannot open the root of {self.master.pid}: {error.strerror}"
+                ) from error
             except OSError as error:
                 raise TargetGone(
                     f"cannot open the root of {self.master.pid}: {error.strerror}"
@@ -212,6 +216,8 @@ class ProcTarget(TargetAccess, abc.ABC):
         def read(path: str) -> str | None:
             try:
                 found = self.file_state(path)
+            except AccessRefused as error:
+                raise PermissionError(str(error)) from error
             except AccessError:
                 return None
             if found.kind is FileKind.UNREADABLE:
