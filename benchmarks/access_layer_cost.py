@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -101,6 +102,7 @@ def main() -> None:
             lock.release()
 
         print(f"{'target lock, host flock only':<38} {'':>10} {_median_us(host_lock, 200):>10.1f}")
+        shutil.rmtree(locks, ignore_errors=True)
         _engine_lock(args.repeats)
     finally:
         server.stop()
@@ -137,6 +139,7 @@ def _engine_lock(repeats: int) -> None:
 
         median = _median_us(both, max(10, repeats // 10))
         print(f"{'target lock, flock + engine container':<38} {'':>10} {median:>10.1f}")
+        shutil.rmtree(directory, ignore_errors=True)
     finally:
         client.api.remove_container(target["Id"], force=True)
 

@@ -41,6 +41,7 @@ mark others that need the engine with ``@pytest.mark.docker`` yourself.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import docker
@@ -59,6 +60,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """gtui's host-wide lock directory, private to this test session (GTUI_LOCK_DIR,
+    inherited by the gtui processes tests start): the machine's stays clean.
+    The test of locks between users unsets it on purpose."""
+    previous = os.environ.get("GTUI_LOCK_DIR")
+    os.environ["GTUI_LOCK_DIR"] = str(tmp_path_factory.mktemp("gtui-locks"))
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("GTUI_LOCK_DIR", None)
+        else:
+            os.environ["GTUI_LOCK_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -52,9 +52,11 @@ def _start_reload(name: str, port: int, state_dir: Path) -> subprocess.Popen[str
 
     threading.Thread(target=slow_request, daemon=True).start()
     time.sleep(0.3)
+    # The machine's shared lock directory, as for any gtui (not the session's).
+    env = {k: v for k, v in os.environ.items() if k != "GTUI_LOCK_DIR"}
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn_tui", "reload", name, "--yes"],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "GTUI_STATE_DIR": str(state_dir)},
+        env={**env, "PYTHONPATH": str(ROOT), "GTUI_STATE_DIR": str(state_dir)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
