@@ -209,3 +209,24 @@ def test_an_allowed_restart_runs_the_masters_code_as_its_user(
     (master,) = [p for p in _masters_in(server.directory) if p.pid != server.process.pid]
     assert master.uids().real == NOBODY and master.gids().real == NOBODY
     wait_http(server.port, "/health", 10.0)
+
+
+def test_a_config_file_the_master_cannot_read_is_never_replaced(
+    trapped_server: TrappedServer, tmp_path: Path
+) -> None:
+    # Put there after the start by root, readable by root alone: the master's
+    # user cannot read it, so gtui (reading as that user) cannot either, and
+    # it counts as the operator's file.
+    config = trapped_server.directory / "gunicorn.conf.py"
+    config.write_text("timeout = 25\n")
+    config.chmod(0o600)
+    before = config.read_bytes(), config.stat().st_mode, config.stat().st_uid
+    result = run_gtui(
+        "retune", "--no-docker", f"pid:{trapped_server.process.pid}", "--timeout", "40",
+        "--yes", env={"GTUI_STATE_DIR": str(tmp_path / "state")},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{config} is unreadable" in result.stdout
+    assert (config.read_bytes(), config.stat().st_mode, config.stat().st_uid) == before
+    assert not (trapped_server.directory / "gunicorn.gtui-candidate.py").exists()
+    trapped_server.assert_never_ran_as_root()
