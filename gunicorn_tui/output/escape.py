@@ -42,21 +42,22 @@ def _escape(code: int) -> str:
     return f"\\U{code:08x}"
 
 
-class _Escapes(dict[int, str]):
-    """A ``str.translate`` table that works out each character once: the
-    escaped ones are kept (a few thousand at most), the others left as they
-    are (``LookupError`` keeps a character unchanged)."""
+class _Escapes(dict[str, str]):
+    """How each character that is not printable is shown, worked out once
+    for the escaped ones (a few thousand at most); the others (spaces other
+    than " ", private-use and unassigned code points) are shown as they are,
+    and not kept, so hostile text cannot grow the table."""
 
-    def __missing__(self, code: int) -> str:
-        if unicodedata.category(chr(code)) not in _ESCAPED_CATEGORIES:
-            raise LookupError(code)
-        escaped = _escape(code)
-        self[code] = escaped
+    def __missing__(self, character: str) -> str:
+        if unicodedata.category(character) not in _ESCAPED_CATEGORIES:
+            return character
+        escaped = _escape(ord(character))
+        self[character] = escaped
         return escaped
 
 
 _TABLE: Final = _Escapes()
-_TABLE_KEEPING_NEWLINES: Final = _Escapes({0x0A: "\n"})
+_TABLE_KEEPING_NEWLINES: Final = _Escapes({"\n": "\n"})
 
 
 def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
@@ -65,4 +66,5 @@ def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
     text shown on several lines (an error's output)."""
     if text.isprintable():  # the common case, in C: nothing to escape
         return text
-    return text.translate(_TABLE_KEEPING_NEWLINES if keep_newlines else _TABLE)
+    table = _TABLE_KEEPING_NEWLINES if keep_newlines else _TABLE
+    return "".join(c if c.isprintable() else table[c] for c in text)

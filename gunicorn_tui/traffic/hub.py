@@ -255,6 +255,13 @@ class TrafficHub:
                 container_id=sample.container.id if sample.container else None,
             )
             self._attached[sample.key] = attached
+        try:
+            self._apply(attached, sample, prepared)
+        except Exception as error:  # one instance's sources must not fail the frame
+            attached.plan_key = _plan_key(sample)
+            attached.notes = (*prepared.notes, f"log sources: {error}")
+
+    def _apply(self, attached: _Attached, sample: InstanceSample, prepared: _Prepared) -> None:
         plan = prepared.plan
         config = sample.config
         hidden = config.get("accesslog").source is ConfigSource.UNKNOWN
