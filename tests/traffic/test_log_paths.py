@@ -166,3 +166,24 @@ def test_the_hub_plans_a_fifo_without_blocking_and_says_so(tmp_path: Path) -> No
             time.sleep(0.1)
     finally:
         hub.close()
+
+
+def test_a_source_that_fails_to_plan_is_a_note_and_the_frame_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No real path makes plan_sources raise (it turns every OSError into a
+    # note); a bug there must still not fail the frame, so one is injected.
+    import gunicorn_tui.traffic.hub as hub_module
+
+    def broken(_sample: object) -> None:
+        raise RuntimeError("planning bug")
+
+    monkeypatch.setattr(hub_module, "plan_sources", broken)
+    instance = sample(container=False, master_pid=os.getpid())
+    hub = TrafficHub()
+    try:
+        view = hub.update([instance])[instance.key]
+        assert view.notes == ("log sources: planning bug",)
+        assert view.sources == ()
+    finally:
+        hub.close()
