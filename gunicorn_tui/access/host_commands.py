@@ -126,9 +126,14 @@ def start_as_master(
 ) -> int:
     """Start ``argv`` detached (own session, output appended to ``log_path``); its pid."""
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if log_path.parent.stat().st_mode & 0o077:
+        log_path.parent.chmod(0o700)  # left wider by an older gtui or a umask
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(log_path, flags, 0o600)
+        # The master's output may hold secrets (settings, tracebacks): private.
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
     except OSError as error:
         raise AccessError(f"could not open the log {log_path}: {error.strerror}") from error
     user, group, extra_groups = _identity(run_as)

@@ -86,6 +86,7 @@ from gunicorn_tui.control.recreate_preflight import (
 from gunicorn_tui.control.recreate_settle import settle_recreate
 from gunicorn_tui.control.service_probe import Disruption, ServiceProbe
 from gunicorn_tui.control.serving_watch import ServingWatch
+from gunicorn_tui.control.state_dir import ensure_dir
 from gunicorn_tui.control.step_errors import Interrupted, StepError
 from gunicorn_tui.sampling.control_socket import ControlReply, ControlSocketError
 from gunicorn_tui.sampling.local_instance import LaunchRecord
@@ -363,7 +364,7 @@ class PlanExecutor:
     ) -> str:
         if action.uid is None or action.gid is None:
             raise StepError("the plan does not say which user the master runs as: plan again")
-        log_path = self.state_dir / "logs" / action.log_path
+        log_path = ensure_dir(self.state_dir / "logs") / action.log_path
         started = start_host_master(
             action.argv, action.environment, action.cwd, RunAs(action.uid, action.gid), log_path
         )
@@ -663,7 +664,7 @@ class PlanExecutor:
             HostMaster(state.new_master).stop(ROLLBACK_DEADLINE_S)
         if HostMaster(self._master_ref(plan)).master_running():
             return "the old master still runs"
-        log_path = self.state_dir / "logs" / f"master-{plan.target.master_pid}.log"
+        log_path = ensure_dir(self.state_dir / "logs") / f"master-{plan.target.master_pid}.log"
         started = start_host_master(
             revert.argv, revert.environment, revert.cwd, RunAs(start.uid, start.gid), log_path
         )

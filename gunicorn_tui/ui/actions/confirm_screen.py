@@ -9,10 +9,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from gunicorn_tui.control.plan import RetunePlan
 from gunicorn_tui.control.requests import consents_named
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
 # What each consent allows, as the button says it.
 CONSENT_LABELS = {
@@ -67,9 +68,9 @@ class ConfirmPlanScreen(ModalScreen[bool | tuple[str, ...]]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Content.styled(self.title_text, "bold"), id="dialog-title")
+            yield SafeStatic(Content.styled(self.title_text, "bold"), id="dialog-title")
             with VerticalScroll(id="dialog-body"):
-                yield Static(plan_content(self.plan), id="plan")
+                yield SafeStatic(plan_content(self.plan), id="plan")
             with Horizontal(id="dialog-buttons"):
                 if self.plan.ok:
                     yield Button("Run (y)", variant="warning", id="run")

@@ -9,7 +9,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button
+
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
 
 class QuitDuringActionScreen(ModalScreen[bool]):
@@ -26,8 +28,10 @@ class QuitDuringActionScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Content.styled("Quit while an action runs?", "bold"), id="dialog-title")
-            yield Static(
+            yield SafeStatic(
+                Content.styled("Quit while an action runs?", "bold"), id="dialog-title"
+            )
+            yield SafeStatic(
                 Content.assemble(
                     (self.running, "bold"),
                     " is changing a server.\n\nQuitting lets the current step finish, then "
