@@ -354,3 +354,42 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 def command_of(container: Container) -> str:
     container.reload()
     return shlex.join(container.attrs["Config"]["Cmd"] or [])
+
+
+# -- code another user can run --------------------------------------------------------------
+
+
+def readable_by(uid: int, gid: int, *paths: Path) -> bool:
+    """Whether ``uid`` can list every one of ``paths`` (checked with its file identity)."""
+    from gunicorn_tui.host.fs_identity import as_file_user
+
+    def check() -> bool:
+        for path in paths:
+            try:
+                os.listdir(path)
+            except OSError:
+                return False
+        return True
+
+    return as_file_user(uid, gid, check)
+
+
+def pythonpath_for(uid: int, gid: int, packages: Sequence[Path], into: Path) -> str:
+    """A PYTHONPATH from which ``uid`` can import ``packages`` (directories on
+    sys.path): these themselves when that user can read them, else copies in
+    ``into`` (a checkout under /root is not readable by ``nobody``)."""
+    if readable_by(uid, gid, *packages):
+        return os.pathsep.join(str(p) for p in packages)
+    import shutil
+
+    copies = []
+    for index, package in enumerate(packages):
+        target = into / f"path-{index}"
+        shutil.copytree(package, target, symlinks=True, ignore=shutil.ignore_patterns("*.pyc"))
+        copies.append(str(target))
+    for directory, _, files in os.walk(into):
+        os.chmod(directory, 0o755)
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(directory, name), 0o644)
+    return os.pathsep.join(copies)

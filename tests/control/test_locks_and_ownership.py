@@ -30,7 +30,14 @@ from gunicorn_tui.control.journal import JournalStore
 from gunicorn_tui.control.plan import Strategy
 from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.control.target_lock import LOCK_LABEL, LOCK_PREFIX
-from tests.control.helpers import gunicorn_container, run_gtui, sample_of, serves, worker_count
+from tests.control.helpers import (
+    gunicorn_container,
+    pythonpath_for,
+    run_gtui,
+    sample_of,
+    serves,
+    worker_count,
+)
 from tests.core.throwaway_dockerd import ThrowawayDockerd
 from tests.harness.containers import ContainerFactory
 from tests.images import tags
@@ -113,7 +120,9 @@ def test_a_second_gtui_as_another_user_or_on_another_host_is_refused(
             env={
                 "PATH": "/usr/bin:/bin",
                 "HOME": str(nobody_home),
-                "PYTHONPATH": f"{ROOT}:{SITE}",
+                "PYTHONPATH": pythonpath_for(
+                    NOBODY, NOBODY, [ROOT, Path(SITE)], nobody_home / "code"
+                ),
                 "GTUI_STATE_DIR": str(nobody_home / "state"),
             },
             user=NOBODY,

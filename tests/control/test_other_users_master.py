@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.control.helpers import run_gtui
+from tests.control.helpers import pythonpath_for, run_gtui
 from tests.harness.local_gunicorn import SAMPLE_APP_DIR
 from tests.harness.loopback import free_port, wait_http
 from tests.ui.test_tmux_terminal import Tmux, installed_gtui
@@ -105,9 +105,11 @@ def trapped_server() -> Iterator[TrappedServer]:
     for path in directory.iterdir():
         os.chown(path, NOBODY, NOBODY)
     port = free_port()
+    code = Path(tempfile.mkdtemp(prefix="gtui-trap-code-", dir="/tmp"))
+    code.chmod(0o755)
     environment = {
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{directory}:{SITE}",
+        "PYTHONPATH": f"{directory}:{pythonpath_for(NOBODY, NOBODY, [Path(SITE)], code)}",
         "HOME": str(directory),
     }
     process = subprocess.Popen(
@@ -138,6 +140,7 @@ def trapped_server() -> Iterator[TrappedServer]:
         psutil.wait_procs(_masters_in(directory), timeout=10)
         process.wait(10)
         shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(code, ignore_errors=True)
 
 
 def test_watching_and_a_refused_restart_never_run_the_targets_code(
