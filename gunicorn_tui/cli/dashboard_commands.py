@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
-from gunicorn_tui.cli.inspect_commands import open_monitor
+from gunicorn_tui.cli.target_monitor import open_monitor
 from gunicorn_tui.monitor.monitor import Monitor
 
 if TYPE_CHECKING:
