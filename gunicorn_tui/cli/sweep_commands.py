@@ -86,6 +86,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     """``gtui sweep``: see the module docstring."""
     if getattr(args, "read_only", False):
         raise CliError(READ_ONLY_REASON, EXIT_FAILURE)
+    outputs = _outputs(args)
     workers, classes, threads = _values(args)
     problems = check_grid(workers, classes, threads, _no_config())
     if problems:
@@ -146,13 +147,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     finally:
         monitor.close()
     markdown = sweep_markdown(result)
-    print(markdown, end="")
-    exports = (
-        (args.markdown_file, markdown),
-        (args.json_file, json.dumps(sweep_json(result), indent=2) + "\n"),
-        (args.svg_file, sweep_svg(result, verdict=winner_line(result))),
-    )
-    for path, text in exports:
+    json_text = json.dumps(sweep_json(result), indent=2) + "\n"
+    print(json_text if args.json else markdown, end="")
+    texts = {"markdown": markdown, "json": json_text}
+    for kind, path in outputs:
+        text = texts[kind] if kind in texts else sweep_svg(result, verdict=winner_line(result))
         if path:
             try:
                 Path(path).write_text(text, encoding="utf-8")
@@ -161,6 +160,27 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     if result.status is SweepStatus.CANCELLED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.status is SweepStatus.COMPLETED else EXIT_FAILURE
+
+
+_SUFFIXES = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".svg": "svg"}
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(kind, path) of each file to write: ``--output`` by its suffix, and
+    the older ``--markdown FILE`` / ``--svg FILE``. Checked before anything runs."""
+    outputs = []
+    for path in args.output or ():
+        kind = _SUFFIXES.get(Path(path).suffix.lower())
+        if kind is None:
+            known = ", ".join(_SUFFIXES)
+            raise CliError(f"--output {path}: name a .json, .md or .svg file ({known})",
+                           EXIT_USAGE)  # fmt: skip
+        outputs.append((kind, path))
+    if args.markdown_file:
+        outputs.append(("markdown", args.markdown_file))
+    if args.svg_file:
+        outputs.append(("svg", args.svg_file))
+    return outputs
 
 
 def _no_config() -> GunicornConfig:
