@@ -65,7 +65,8 @@ def run_ls(args: argparse.Namespace) -> int:
             }
             for instance in document["instances"]
         ]
-        json.dump({"instances": rows, "docker": document["docker"]}, sys.stdout, indent=2)
+        listing = {"instances": rows, "docker": document["docker"], "notices": document["notices"]}
+        json.dump(listing, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
     header = ("SOURCE", "CONTAINER", "MASTER", "VERSION", "CLASS", "WORKERS", "BIND")
@@ -73,6 +74,8 @@ def run_ls(args: argparse.Namespace) -> int:
     print(render_table(header, rows_text))
     if not frame.instances:
         print("(no Gunicorn servers found)")
+    for notice in frame.notices:
+        print(f"note: {notice}")
     print(docker_line(frame))
     return EXIT_OK
 

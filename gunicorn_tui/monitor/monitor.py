@@ -37,7 +37,14 @@ from gunicorn_tui.sampling.local_instance import (
     SampleTables,
 )
 from gunicorn_tui.sampling.process_figures import ProcessFigures
-from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_environ, read_ppid
+from gunicorn_tui.sampling.procfs import (
+    NO_PROCFS_NOTICE,
+    PROC,
+    ProcessGone,
+    procfs_available,
+    read_environ,
+    read_ppid,
+)
 from gunicorn_tui.settings.master_inputs import read_master_environment
 from gunicorn_tui.traffic.hub import TrafficHub
 from gunicorn_tui.traffic.instance_traffic import TrafficView
@@ -101,13 +108,17 @@ class Monitor:
         self._seen_containers: dict[str, ContainerRef] = {}
         self._discovered_fingerprint: frozenset[Hashable] | None = None
         self._traffic: TrafficHub | None = None
+        # Without /proc (macOS), only the Docker API can show servers.
+        self._procfs = procfs_available()
 
     # -- lifecycle ----------------------------------------------------------
 
     def open(self, wait_for_docker_s: float = 3.0) -> None:
         """Connect to Docker (if enabled) and wait briefly for the first list."""
+        if not self._procfs and NO_PROCFS_NOTICE not in self._notices:
+            self._notices.append(NO_PROCFS_NOTICE)
         if self.options.use_docker and self._watcher is None:
-            self._watcher = ContainerWatcher(force_api=self.options.force_api)
+            self._watcher = ContainerWatcher(force_api=self.options.force_api or not self._procfs)
             self._watcher.start(wait_s=wait_for_docker_s)
         elif self._watcher is not None and self._own_watcher:
             self._watcher.start(wait_s=wait_for_docker_s)
@@ -290,7 +301,7 @@ class Monitor:
 
         found: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
         scope = self._targeted_container_pids(containers, wanted_containers, wanted_pids)
-        trees = find_trees(gunicorn_records(scope))
+        trees = find_trees(gunicorn_records(scope)) if self._procfs else []
         for tree in trees:
             container_id = container_id_of(tree.master_pid)
             info: ContainerInfo | None = containers.get(container_id) if container_id else None
