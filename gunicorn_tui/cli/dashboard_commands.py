@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.cli.target_monitor import open_monitor
@@ -97,6 +97,20 @@ def _export_dir(args: argparse.Namespace) -> Path | None:
     return path
 
 
+def theme_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The app's start theme (config file) and how a palette choice is kept."""
+    config = getattr(args, "user_config", None)
+    if config is None:
+        return {}
+
+    def keep(name: str) -> None:
+        from gunicorn_tui.user_config.config_file import set_key
+
+        set_key(config.path, "theme", name)
+
+    return {"theme": getattr(args, "theme", None), "on_theme_change": keep}
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     """Open the dashboard on the TARGETs (default: everything found)."""
     _check_refresh(args.refresh)
@@ -116,6 +130,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         engine=_engine(args, monitor),
         primed=True,
         export_dir=_export_dir(args),
+        **theme_options(args),
     )
     with _exit_on_hangup(app):
         app.run()
@@ -159,6 +174,8 @@ def run_demo(args: argparse.Namespace) -> int:
             refresh_s=args.refresh,
             subtitle=f"demo {server.base_url}",
             engine=_engine(args, monitor),
+            export_dir=_export_dir(args),
+            **theme_options(args),
         )
         with _exit_on_hangup(app):
             app.run()

@@ -19,15 +19,18 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Protocol
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
@@ -100,6 +103,29 @@ def _ab_lines(result: AbResult) -> tuple[str, ...]:
     return tuple(lines)
 
 
+# Bindings the palette does not list: navigation, and what it has itself.
+_NOT_IN_PALETTE = frozenset({"go_back", "quit"} | {f"show_tab('tab-{t}')" for t in
+                            ("workers", "traffic", "endpoints", "events")})  # fmt: skip
+_PALETTE_HELP = {
+    "help": "keys and what the dashboard shows",
+    "filter": "filter instances and workers",
+    "sort": "sort workers: pid, cpu, memory, state, age, heartbeat",
+    "show_config": "configuration of the selected instance and where each value comes from",
+    "compare": "two epochs of the selected instance side by side",
+    "pause": "pause or resume sampling",
+    "faster": "sample more often",
+    "slower": "sample less often",
+    "retune": "change settings of the selected instance (plan, confirm)",
+    "scale('+1')": "one worker more",
+    "scale('-1')": "one worker less",
+    "reload": "graceful reload (HUP)",
+    "kill_worker": "stop the worker under the cursor; the master replaces it",
+    "revert": "back to the configuration before the last retune",
+    "advice": "watch the selected instance and advise",
+    "sweep": "try a grid of configs under load and rank them",
+}
+
+
 def _nearest_step(refresh_s: float) -> int:
     return min(range(len(REFRESH_STEPS_S)), key=lambda i: abs(REFRESH_STEPS_S[i] - refresh_s))
 
@@ -150,10 +176,16 @@ class GtuiApp(App[None]):
         ab_settings: AbSettings | None = None,
         sweep_settings: SweepSettings | None = None,
         primed: bool = False,
+        theme: str | None = None,
+        on_theme_change: Callable[[str], None] | None = None,
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
-        need two samples), so the first frame drawn is a full one."""
+        need two samples), so the first frame drawn is a full one.
+        ``theme``: the theme to start with (from the config file);
+        ``on_theme_change`` keeps the one chosen in the command palette."""
         super().__init__(ansi_color=True)
+        self._start_theme = theme
+        self._on_theme_change = on_theme_change
         self.source = source
         self.engine = engine
         self.epochs = EpochRegistry(warmup_s=warmup_s)
@@ -218,10 +250,44 @@ class GtuiApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._apply_start_theme()
         self.query_one("#filter", Input).display = False
         self.query_one(InstanceTable).focus()
         self._render_status()
         self._request_sample()
+
+    def _apply_start_theme(self) -> None:
+        if self._start_theme:
+            if self._start_theme in self.available_themes:
+                self.theme = self._start_theme
+            else:
+                known = ", ".join(sorted(self.available_themes))
+                self.notify(f"Unknown theme {self._start_theme!r} in the config file "
+                            f"(known: {known})", severity="warning", timeout=10)  # fmt: skip
+        # Subscribed after the start theme, so only the user's choices are kept.
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if self._on_theme_change is None:
+            return
+        try:
+            self._on_theme_change(theme.name)
+        except (OSError, ValueError) as error:
+            self.notify(f"Theme not kept: {error}", severity="warning", timeout=8)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): Textual's commands, then gtui's own
+        actions, each with its key."""
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding) or binding.action in _NOT_IN_PALETTE:
+                continue
+            key = binding.key.split(",")[0]
+            yield SystemCommand(
+                f"gtui: {binding.description}",
+                f"{_PALETTE_HELP.get(binding.action, binding.description)} (key {key})",
+                partial(self.run_action, binding.action),
+            )
 
     def on_unmount(self) -> None:
         if self._ab_cancel is not None:
