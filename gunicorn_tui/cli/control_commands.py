@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +46,8 @@ from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import Monitor
 
+_log = logging.getLogger("gtui.actions")
+
 
 def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
     client = monitor.watcher.client if monitor is not None and monitor.watcher else None
@@ -52,6 +55,7 @@ def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
 
 
 def _progress(event: ProgressEvent) -> None:
+    _log.info("%s", event)
     if isinstance(event, StepStarted):
         sys.stderr.write(f"[{event.index + 1}/{event.total}] {event.description} ...\n")
     elif isinstance(event, StepFinished):
@@ -66,6 +70,7 @@ def _progress(event: ProgressEvent) -> None:
 
 
 def _report(outcome: ActionOutcome) -> int:
+    _log.info("outcome: %s", outcome.summary())
     print(outcome.summary())
     if outcome.new_container_logs and outcome.status is not OutcomeStatus.OK:
         print("new container's last log lines:")
@@ -94,6 +99,7 @@ def _run_action(
             raise CliError(str(error), EXIT_FAILURE) from error
         for line in plan.describe():
             print(line)
+        _log.info("plan: %s", " | ".join(plan.describe()))
         if not plan.ok:
             return EXIT_FAILURE
         if args.dry_run:

@@ -9,6 +9,7 @@ runs every ``rescan_interval_s`` or when the container set changed.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -50,6 +51,7 @@ from gunicorn_tui.traffic.hub import TrafficHub
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 
 DEFAULT_RESCAN_INTERVAL_S = 5.0
+_log = logging.getLogger("gtui.monitor")
 DEFAULT_STATSD_ADDRESS = ("127.0.0.1", 8125)
 
 
@@ -192,6 +194,7 @@ class Monitor:
                     self._notices.append(f"{sampler.identity.name or key}: master exited")
                     del self._samplers[key]
                 except Exception as error:  # a bug must not stop the dashboard
+                    _log.warning("%s: sampling failed", key, exc_info=True)
                     self._notices.append(f"{key}: sampling failed: {error}")
             watched: list[int] = []
             for sampler in self._samplers.values():
@@ -201,6 +204,10 @@ class Monitor:
             notices, self._notices = tuple(self._notices), []
         samples.sort(key=lambda s: (s.source.value, s.label))
         traffic = self._traffic.update(samples) if self._traffic is not None else {}
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("frame: %d instances, %d workers, %.3f s%s", len(samples),
+                       sum(len(s.workers) for s in samples), time.monotonic() - started,
+                       f", notices: {list(notices)}" if notices else "")  # fmt: skip
         return MonitorFrame(
             taken_at=time.time(),
             instances=tuple(samples),
@@ -370,6 +377,12 @@ class Monitor:
             self._notices.append(
                 f"{old.identity.name or key}: " + ("master exited" if gone else "no longer found")
             )
+        for key in found.keys() - self._samplers.keys():
+            identity = found[key].identity
+            _log.info("found %s: master pid %s, %s", key, identity.master_pid,
+                      identity.container.ref.name if identity.container else "host")  # fmt: skip
+        for key in self._samplers.keys() - found.keys():
+            _log.info("lost %s", key)
         self._samplers = found
 
     def _api_samplers_for(self, info: ContainerInfo) -> dict[str, ApiInstanceSampler]:
