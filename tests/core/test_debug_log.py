@@ -16,8 +16,17 @@ def test_the_log_says_what_discovery_sampling_and_an_action_did(
 ) -> None:
     server = local_gunicorn.start("--workers", "2")
     log = tmp_path / "gtui.log"
-    done = run_gtui("--log-file", str(log), "snapshot", f"pid:{server.pid}", "--no-docker",
-                    "--statsd", "off", "--interval", "0.2")  # fmt: skip
+    done = run_gtui(
+        "--log-file",
+        str(log),
+        "snapshot",
+        f"pid:{server.pid}",
+        "--no-docker",
+        "--statsd",
+        "off",
+        "--interval",
+        "0.2",
+    )
     assert done.returncode == 0, done.stderr
     text = log.read_text()
     assert "command snapshot" in text
@@ -25,8 +34,18 @@ def test_the_log_says_what_discovery_sampling_and_an_action_did(
     assert "gtui.monitor: frame: 1 instances, 2 workers" in text
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
 
-    acted = run_gtui("--log-file", str(log), "scale", f"pid:{server.pid}", "+1", "--yes",
-                     "--no-docker", "--statsd", "off", env={"GTUI_STATE_DIR": str(tmp_path)})  # fmt: skip
+    acted = run_gtui(
+        "--log-file",
+        str(log),
+        "scale",
+        f"pid:{server.pid}",
+        "+1",
+        "--yes",
+        "--no-docker",
+        "--statsd",
+        "off",
+        env={"GTUI_STATE_DIR": str(tmp_path)},
+    )
     assert acted.returncode == 0, acted.stderr
     text = log.read_text()
     assert "gtui.actions: plan: " in text
@@ -36,8 +55,16 @@ def test_the_log_says_what_discovery_sampling_and_an_action_did(
 
 def test_no_log_unless_asked(local_gunicorn: LocalGunicornFactory, tmp_path: Path) -> None:
     server = local_gunicorn.start("--workers", "1")
-    done = run_gtui("snapshot", f"pid:{server.pid}", "--no-docker", "--statsd", "off",
-                    "--interval", "0.2", env={"HOME": str(tmp_path), "XDG_CONFIG_HOME": ""})  # fmt: skip
+    done = run_gtui(
+        "snapshot",
+        f"pid:{server.pid}",
+        "--no-docker",
+        "--statsd",
+        "off",
+        "--interval",
+        "0.2",
+        env={"HOME": str(tmp_path), "XDG_CONFIG_HOME": ""},
+    )
     assert done.returncode == 0
     assert list(tmp_path.iterdir()) == []
 
