@@ -369,6 +369,44 @@ def _sweep(parser: argparse.ArgumentParser) -> None:
     add_discovery(parser)
 
 
+# -- a look inside a worker ---------------------------------------------------------
+
+
+def _dump(parser: argparse.ArgumentParser) -> None:
+    add_target(parser)
+    parser.add_argument(
+        "--worker", type=int, metavar="PID", help="this worker's host pid (default: every worker)"
+    )
+    parser.add_argument("--native", action="store_true", help="also C frames of native extensions")
+    parser.add_argument(
+        "--locals", action="store_true", help="also each frame's local variables (may show secrets)"
+    )
+    add_json(parser, "the stacks")
+    add_discovery(parser)
+
+
+def _profile(parser: argparse.ArgumentParser) -> None:
+    add_target(parser)
+    parser.add_argument(
+        "--worker", type=int, metavar="PID", required=True, help="the worker's host pid"
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="sample for this long, up to 600",
+    )
+    parser.add_argument("--rate", type=int, default=100, metavar="HZ", help="samples per second")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="the flame graph, an .svg file (default: gtui-profile-PID-TIME.svg here)",
+    )
+    add_discovery(parser)
+
+
 # -- settings and the shell ---------------------------------------------------------
 
 
@@ -512,6 +550,23 @@ COMMANDS: tuple[Command, ...] = (
         "gunicorn_tui.cli.sweep_commands:run_sweep_command",
         "Try each combination of --workers, --worker-class (and --threads for gthread) "
         "under the same load, rank them, and restore the original config.",
+    ),
+    Command(
+        "dump",
+        "print a worker's Python stack (py-spy)",
+        _dump,
+        "gunicorn_tui.cli.worker_inspect_commands:run_dump",
+        "Print the Python stack of every thread of TARGET's workers (or of --worker PID) "
+        "with py-spy: what a busy or stuck worker is doing. Works for workers in "
+        "containers (by host pid) when gtui runs as root. Needs ptrace.",
+    ),
+    Command(
+        "profile",
+        "record a flame graph (SVG) of a worker (py-spy)",
+        _profile,
+        "gunicorn_tui.cli.worker_inspect_commands:run_profile",
+        "Sample a worker's Python stack --rate times a second for --duration seconds "
+        "(without pausing it) and write a flame graph (SVG) for a review.",
     ),
     Command(
         "config",

@@ -120,6 +120,7 @@ _PALETTE_HELP = {
     "scale('-1')": "one worker less",
     "reload": "graceful reload (HUP)",
     "kill_worker": "stop the worker under the cursor; the master replaces it",
+    "dump_stack": "the Python stack of the worker under the cursor (py-spy)",
     "revert": "back to the configuration before the last retune",
     "advice": "watch the selected instance and advise",
     "sweep": "try a grid of configs under load and rank them",
@@ -155,6 +156,7 @@ class GtuiApp(App[None]):
         Binding("less_than_sign", "scale('-1')", "-Worker", show=False, id="action.remove"),
         Binding("R", "reload", "Reload", show=False, id="action.reload"),
         Binding("k", "kill_worker", "Kill worker", show=False, id="action.kill"),
+        Binding("d", "dump_stack", "Stack", show=False, id="inspect.stack"),
         Binding("u", "revert", "Revert", show=False, id="action.revert"),
         Binding("a", "advice", "Advice", id="action.advice"),
         # In the help screen; the footer has no room for it at 80 columns.
@@ -641,6 +643,17 @@ class GtuiApp(App[None]):
             f"Kill worker {pid} of {sample.label}",
             lambda engine: engine.plan_kill_worker(sample, pid),
         )
+
+    def action_dump_stack(self) -> None:
+        """The Python stack of the worker under the cursor (py-spy)."""
+        sample = self._selected_for_action()
+        key = self.query_one(WorkerTable).cursor_key()
+        if sample is None or key is None or not key.isdigit():
+            self.notify("Select a worker first (Enter, then arrows).", severity="warning")
+            return
+        from gunicorn_tui.ui.stack_screen import StackScreen
+
+        self.push_screen(StackScreen(int(key), sample.label))
 
     def action_revert(self) -> None:
         sample = self._selected_for_action()

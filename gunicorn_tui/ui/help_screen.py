@@ -25,6 +25,7 @@ HELP_TEXT = """\
 | `>` / `<` | one worker more / less, now |
 | `R` | graceful reload (HUP) |
 | `k` | kill the worker under the cursor (the master starts another) |
+| `d` | Python stack of the worker under the cursor (py-spy; `r` again) |
 | `u` | revert to the configuration before the last retune |
 | `a` | advice for the selected instance, with its evidence; Enter prepares the retune |
 | `C` / `m` | compare two epochs (`[` `]` pick A, `{` `}` pick B, `e` export, `a` guided A/B) |

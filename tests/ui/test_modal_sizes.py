@@ -45,6 +45,7 @@ from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
 from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.help_screen import HelpScreen
+from gunicorn_tui.ui.stack_screen import StackScreen
 from gunicorn_tui.ui.sweep.sweep_form import SweepForm
 from gunicorn_tui.ui.sweep.sweep_screen import SweepScreen
 from tests.ui.replay import ReplaySource, frames_from, recorded_instances
@@ -105,6 +106,7 @@ def _modals() -> dict[str, Callable[[InstanceSample], Screen[Any]]]:
             lambda screen: None,
         ),
         "compare": lambda s: CompareScreen(s.label, EpochTracker(s.key)),
+        "stack": lambda s: StackScreen(s.workers[0].pid or 1, s.label, take=False),
     }
 
 
