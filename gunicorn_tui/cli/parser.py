@@ -140,6 +140,37 @@ def _demo(parser: argparse.ArgumentParser) -> None:
     add_export_dir(parser)
 
 
+def _serve(parser: argparse.ArgumentParser) -> None:
+    add_targets(parser)
+    web = parser.add_argument_group("the web server")
+    web.add_argument("--host", default="127.0.0.1", metavar="ADDRESS", help="address to listen on")
+    web.add_argument("--port", type=int, default=8000, metavar="PORT", help="TCP port")
+    web.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="let the browser retune, scale, reload... (default: read-only)",
+    )
+    web.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host other machines can reach; a token is then required",
+    )
+    web.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="the browser must present it (?token=, then a cookie); made and printed "
+        "when --allow-remote is given without one",
+    )
+    web.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the URL browsers use, when it is not http://HOST:PORT (a proxy, a name)",
+    )
+    add_discovery(parser)
+    add_refresh(parser)
+    add_export_dir(parser)
+
+
 # -- actions -------------------------------------------------------------------
 
 
@@ -461,6 +492,16 @@ COMMANDS: tuple[Command, ...] = (
         "gunicorn_tui.cli.dashboard_commands:run_demo",
         "Serve the bundled sample app under a local Gunicorn on 127.0.0.1, drive light "
         "traffic at it, and open the dashboard on it. Quitting stops everything.",
+    ),
+    Command(
+        "serve",
+        "the dashboard in a browser, for a review (read-only)",
+        _serve,
+        "gunicorn_tui.cli.serve_command:run_serve",
+        "Serve the dashboard through textual-serve so a review can watch a tuning "
+        "session in a browser: on 127.0.0.1, read-only unless --allow-actions. Another "
+        "address needs --allow-remote and then a token. Needs the 'serve' extra: "
+        "pip install 'gunicorn-tui[serve]'.",
     ),
     Command(
         "scale",
