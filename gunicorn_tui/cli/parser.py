@@ -78,10 +78,33 @@ class Command:
 # -- the dashboard and the headless views -------------------------------------
 
 
+def _record(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="keep what the dashboard sees (frames, epochs, actions) in FILE (.gz: "
+        "compressed), for `gtui replay FILE`",
+    )
+
+
 def _dashboard(parser: argparse.ArgumentParser) -> None:
     add_targets(parser)
     add_discovery(parser)
     add_refresh(parser)
+    add_export_dir(parser)
+    _record(parser)
+
+
+def _replay(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a recording made with --record")
+    parser.add_argument(
+        "--refresh",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between frames (default: the pace they were recorded at); "
+        "p pauses, . steps one frame",
+    )
     add_export_dir(parser)
 
 
@@ -138,6 +161,7 @@ def _demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-traffic", action="store_true", help="do not send demo traffic")
     add_refresh(parser)
     add_export_dir(parser)
+    _record(parser)
 
 
 def _serve(parser: argparse.ArgumentParser) -> None:
@@ -492,6 +516,15 @@ COMMANDS: tuple[Command, ...] = (
         "gunicorn_tui.cli.dashboard_commands:run_demo",
         "Serve the bundled sample app under a local Gunicorn on 127.0.0.1, drive light "
         "traffic at it, and open the dashboard on it. Quitting stops everything.",
+    ),
+    Command(
+        "replay",
+        "the dashboard on a recorded session, with a time cursor",
+        _replay,
+        "gunicorn_tui.cli.dashboard_commands:run_replay",
+        "Open the dashboard on a session recorded with `gtui --record FILE`: the same "
+        "frames at their pace, the same epochs and Compare results; the status line "
+        "shows the frame's time and its place. Nothing can act on a server from here.",
     ),
     Command(
         "serve",

@@ -57,6 +57,8 @@ from gunicorn_tui.load.target import TargetError, bind_of, resolve_target
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.recording.playback import PlaybackSource
+from gunicorn_tui.recording.session_file import SessionRecorder
 from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
@@ -113,6 +115,10 @@ _PALETTE_HELP = {
     "show_config": "configuration of the selected instance and where each value comes from",
     "compare": "two epochs of the selected instance side by side",
     "pause": "pause or resume sampling",
+    "step": "while paused: one sample (in a replay, the next recorded frame)",
+    "seek(-1)": "replay: back one frame",
+    "seek(-10)": "replay: back ten frames",
+    "seek(10)": "replay: forward ten frames",
     "faster": "sample more often",
     "slower": "sample less often",
     "retune": "change settings of the selected instance (plan, confirm)",
@@ -147,6 +153,11 @@ class GtuiApp(App[None]):
         Binding("3", "show_tab('tab-endpoints')", "Endpoints", show=False, id="tab.endpoints"),
         Binding("4", "show_tab('tab-events')", "Events", show=False, id="tab.events"),
         Binding("p", "pause", "Pause", show=False, id="pause"),
+        Binding("full_stop", "step", "Step", show=False, id="step"),
+        # A replay's time cursor: back one frame, back / forward ten.
+        Binding("comma", "seek(-1)", "Back", show=False, id="replay.back"),
+        Binding("left_square_bracket", "seek(-10)", "Back 10", show=False, id="replay.back10"),
+        Binding("right_square_bracket", "seek(10)", "Forward 10", show=False, id="replay.fwd10"),
         # Shown in the help screen and the status line ("every 1s"); the
         # footer keeps room for retune and quit at 80 columns.
         Binding("plus,equals_sign", "faster", "Faster", show=False, id="faster"),
@@ -180,17 +191,24 @@ class GtuiApp(App[None]):
         primed: bool = False,
         theme: str | None = None,
         on_theme_change: Callable[[str], None] | None = None,
+        recorder: SessionRecorder | None = None,
+        epochs: EpochRegistry | None = None,
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
         need two samples), so the first frame drawn is a full one.
         ``theme``: the theme to start with (from the config file);
-        ``on_theme_change`` keeps the one chosen in the command palette."""
+        ``on_theme_change`` keeps the one chosen in the command palette.
+        ``recorder`` keeps every frame, change mark and action outcome
+        (``gtui --record``); ``epochs``: a registry to use (a replay's)."""
         super().__init__(ansi_color=True)
         self._start_theme = theme
         self._on_theme_change = on_theme_change
         self.source = source
         self.engine = engine
-        self.epochs = EpochRegistry(warmup_s=warmup_s)
+        self.recorder = recorder
+        self.epochs = epochs or EpochRegistry(
+            warmup_s=warmup_s, mark_listener=recorder.mark if recorder is not None else None
+        )
         self.warmup_s = warmup_s
         self.export_dir = export_dir
         self.ab_settings = ab_settings or AbSettings(warmup_s=warmup_s)
@@ -298,6 +316,8 @@ class GtuiApp(App[None]):
         self.sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
         with self._source_lock:
             self.source.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     # -- sampling ---------------------------------------------------------------
 
@@ -316,10 +336,16 @@ class GtuiApp(App[None]):
         ``forwarded`` frame (a guided A/B's) is also posted to the UI."""
         with self._source_lock:
             frame = self.source.sample()
-        changes = self.epochs.observe_frame(frame)
+        changes = self._observe(frame)
         if forwarded:
             self.post_message(FrameSampled(frame, time.monotonic(), changes, forwarded=True))
         return frame
+
+    def _observe(self, frame: MonitorFrame) -> dict[str, EpochChange]:
+        # Recorded as the epochs see it, so a replay feeds them the same order.
+        if self.recorder is not None:
+            self.recorder.frame(frame)
+        return self.epochs.observe_frame(frame)
 
     def _request_sample(self) -> None:
         if self._sampling or self.paused or self.sampling_lent:
@@ -332,7 +358,7 @@ class GtuiApp(App[None]):
         try:
             with self._source_lock:
                 frame = self.source.sample()
-            changes = self.epochs.observe_frame(frame)
+            changes = self._observe(frame)
         except Exception as error:  # keep running; the status line says why
             self.post_message(SamplingFailed(f"{type(error).__name__}: {error}", requested_at))
             return
@@ -340,6 +366,11 @@ class GtuiApp(App[None]):
 
     def _schedule_next(self, requested_at: float) -> None:
         self._sampling = False
+        if isinstance(self.source, PlaybackSource) and self.source.finished:
+            # The end of a replay: the last marks, then nothing more to sample.
+            self.source.apply_trailing_marks()
+            self._render_status()
+            return
         if self.paused or self.sampling_lent:
             return
         priming = self.frames_seen <= self._priming_frames
@@ -479,6 +510,7 @@ class GtuiApp(App[None]):
             parts.append(Content.styled("  A/B running", "bold $warning"))
         if self.sweeps.running:
             parts.append(Content.styled("  sweep running", "bold $warning"))
+        parts.append(self._session_status(frame))
         if self.paused:
             parts.append(Content.styled("  PAUSED", "bold $warning"))
         else:
@@ -499,6 +531,62 @@ class GtuiApp(App[None]):
                 )
             )
         show_text(self.query_one("#notices", Static), Content.assemble(*notices))
+
+    def _session_status(self, frame: MonitorFrame | None) -> Content:
+        """``rec`` while recording; a replay's time cursor: the frame's time
+        and its place in the recording."""
+        if self.recorder is not None:
+            if self.recorder.failed:
+                return Content.styled(f"  {self.recorder.failed}", "$error")
+            return Content.styled("  ● rec", "bold $error")
+        if isinstance(self.source, PlaybackSource):
+            source = self.source
+            clock = time.strftime("%H:%M:%S", time.localtime(frame.taken_at)) if frame else "-"
+            end = " end" if source.finished else ""
+            return Content.styled(
+                f"  replay {clock} frame {source.frames_played}/{source.frame_count}{end}",
+                "bold $accent",
+            )
+        return Content("")
+
+    def action_step(self) -> None:
+        """While paused: one sample (a replay: the next recorded frame)."""
+        if not self.paused:
+            self.notify("Pause first (p), then . steps one sample.", severity="information")
+            return
+        ended = isinstance(self.source, PlaybackSource) and self.source.finished
+        if not self._sampling and not self.sampling_lent and not ended:
+            self._sampling = True
+            self._sample(time.monotonic())
+
+    def action_seek(self, frames: int) -> None:
+        """A replay's time cursor: pause and show the frame ``frames`` away,
+        with the epochs and graphs as they were then (rebuilt from the start)."""
+        source = self.source
+        if not isinstance(source, PlaybackSource):
+            self.notify("Only a replay (gtui replay FILE) moves in time.", severity="information")
+            return
+        if self._sampling:
+            return  # a frame is on its way; the key can be pressed again
+        self.paused = True
+        if self._timer is not None:
+            self._timer.stop()
+        target = min(max(1, source.frames_played + frames), source.frame_count)
+        with self._source_lock:
+            source.rewind()
+            self.epochs.clear()
+            self.history = HistoryStore()
+            frame: MonitorFrame | None = None
+            for _ in range(target):
+                frame = source.sample()
+                self.epochs.observe_frame(frame)
+                self.history.record(frame.instances)
+            if source.finished:
+                source.apply_trailing_marks()
+        self.frame = frame
+        self.frames_seen = target
+        with self.batch_update():
+            self._render_all()
 
     def _epoch_status(self) -> Content:
         """``epoch 3 warm-up 6s``: the selected instance's epoch, once there
@@ -666,6 +754,8 @@ class GtuiApp(App[None]):
 
     def _action_finished(self, outcome: ActionOutcome) -> None:
         self.last_outcome = outcome
+        if self.recorder is not None:
+            self.recorder.action(outcome.summary())
         self._notices.insert(0, outcome.summary())
         if outcome.launch is not None:
             add_launch = getattr(self.source, "add_launch", None)
