@@ -119,6 +119,17 @@ def add_json(parser: argparse.ArgumentParser, what: str = "the result") -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout")
 
 
+def add_json_lines(parser: argparse.ArgumentParser) -> None:
+    """``--jsonl`` (and ``--json``, the same): one JSON object per line."""
+    parser.add_argument(
+        "--jsonl",
+        "--json",
+        action="store_true",
+        dest="jsonl",
+        help="one JSON object per instance per sample, on stdout",
+    )
+
+
 def add_output(parser: argparse.ArgumentParser, formats: str) -> None:
     """``--output FILE`` (repeatable): write the result to a file too."""
     parser.add_argument(

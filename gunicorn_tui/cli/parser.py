@@ -25,6 +25,7 @@ from gunicorn_tui.cli.options import (
     add_discovery,
     add_export_dir,
     add_json,
+    add_json_lines,
     add_load_source,
     add_output,
     add_read_only,
@@ -130,10 +131,7 @@ def _snapshot(parser: argparse.ArgumentParser) -> None:
 def _watch(parser: argparse.ArgumentParser) -> None:
     add_targets(parser)
     add_discovery(parser)
-    parser.add_argument(
-        "--jsonl", action="store_true", help="one JSON object per instance per sample"
-    )
-    parser.add_argument("--json", action="store_true", dest="jsonl", help="the same as --jsonl")
+    add_json_lines(parser)
     parser.add_argument(
         "--interval",
         type=float,
