@@ -78,18 +78,22 @@ def dump_stack(pid: int, *, native: bool = False, with_locals: bool = False) -> 
         command.append("--native")
     if with_locals:
         command.append("--locals")
-    try:
-        completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=DUMP_TIMEOUT_S, check=False,
-            errors="replace",
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise PySpyError(f"pid {pid}: py-spy did not answer in {DUMP_TIMEOUT_S:g} s") from None
-    except OSError as error:
-        raise PySpyMissing(f"py-spy cannot run: {error.strerror or error}") from None
+    completed = _run(pid, command, DUMP_TIMEOUT_S)
     if completed.returncode != 0:
         raise classify_failure(pid, completed)
     return StackDump(pid, completed.stdout)
+
+
+def _run(pid: int, command: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, check=False,
+            errors="replace",
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise PySpyError(f"pid {pid}: py-spy did not finish in {timeout_s:g} s") from None
+    except OSError as error:
+        raise PySpyMissing(f"py-spy cannot run: {error.strerror or error}") from None
 
 
 def record_flame_graph(pid: int, output: Path, *, duration_s: float, rate_hz: int = 100) -> Path:
@@ -100,15 +104,7 @@ def record_flame_graph(pid: int, output: Path, *, duration_s: float, rate_hz: in
     command = [find_py_spy(), "record", "--pid", str(pid), "--duration", seconds,
                "--rate", str(rate_hz), "--format", "flamegraph", "--output", str(output),
                "--nonblocking", "--idle"]  # fmt: skip
-    try:
-        completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=duration_s + 60, check=False,
-            errors="replace",
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise PySpyError(f"pid {pid}: py-spy record did not finish") from None
-    except OSError as error:
-        raise PySpyMissing(f"py-spy cannot run: {error.strerror or error}") from None
+    completed = _run(pid, command, duration_s + 60)
     if completed.returncode != 0 or not output.exists():
         raise classify_failure(pid, completed)
     return output
