@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 # The built-in defaults of the settings a config file can change. The
-# effective values are resolved in gunicorn_tui.user_config.
+# effective values are resolved in gunicorn_tui.cli.effective.
 DEFAULT_REFRESH_S = 1.0
 DEFAULT_STATSD = "127.0.0.1:8125"
 

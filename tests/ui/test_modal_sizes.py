@@ -12,6 +12,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +47,7 @@ from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.help_screen import HelpScreen
 from gunicorn_tui.ui.stack_screen import StackScreen
+from gunicorn_tui.ui.sweep import sweep_screen as sweep_screen_module
 from gunicorn_tui.ui.sweep.sweep_form import SweepForm
 from gunicorn_tui.ui.sweep.sweep_screen import SweepScreen
 from tests.ui.replay import ReplaySource, frames_from, recorded_instances
@@ -83,6 +85,15 @@ ADVICE = (
 )
 
 
+class _StillSweepScreen(SweepScreen):
+    """Its elapsed clock stays at 0:00, so the picture does not depend on the moment."""
+
+    CSS_PATH = str(Path(sweep_screen_module.__file__).parent / "sweep.tcss")
+
+    def _tick(self) -> None:
+        return None
+
+
 def _modals() -> dict[str, Callable[[InstanceSample], Screen[Any]]]:
     configs = (SweepConfig(2, "sync", None), SweepConfig(4, "gthread", 4))
     return {
@@ -97,7 +108,7 @@ def _modals() -> dict[str, Callable[[InstanceSample], Screen[Any]]]:
         "help": lambda s: HelpScreen(),
         "advice": lambda s: AdviceScreen(s.key, ADVICE, None, label=s.label),
         "sweep-form": lambda s: SweepForm(s, SweepSettings()),
-        "sweep": lambda s: SweepScreen(
+        "sweep": lambda s: _StillSweepScreen(
             s.label,
             f"Sweep on {s.label}: 2 configs under built-in:mixed, 25 s each",
             configs,
@@ -123,6 +134,13 @@ async def _open(pilot: Pilot[None], app: GtuiApp, name: str, sample: InstanceSam
         await pilot.pause(0.05)
     app.paused = True
     app.push_screen(_modals()[name](sample))
+    # Settled: mounted, validated, animations (a button's disabled state) done;
+    # generous, as a loaded machine is slow to get there.
+    await pilot.pause(0.5)
+    # A blinking cursor would make the picture depend on the moment.
+    for field in app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.3)
     await asyncio.sleep(0.1)
 
