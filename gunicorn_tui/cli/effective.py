@@ -40,7 +40,7 @@ def apply_settings(args: argparse.Namespace, config: UserConfig) -> tuple[Effect
     for key, dest, default in _SETTINGS:
         given = getattr(args, dest, None)
         from_file = getattr(config, key)
-        if given not in (None, False):
+        if given is not None:
             value, source = given, "command line"
         elif from_file is not None:
             value, source = from_file, f"config file {config.path}"

@@ -58,16 +58,19 @@ def add_target(parser: argparse.ArgumentParser, extra: str = "") -> None:
 
 
 def add_read_only(parser: argparse.ArgumentParser, *, root: bool = False) -> None:
-    """``--read-only``, accepted before the command (``root``) and after it.
+    """``--read-only`` / ``--no-read-only``, accepted before the command
+    (``root``) and after it.
 
     Below the root the default is SUPPRESS, so a subcommand that does not
-    repeat it keeps the root's value instead of resetting it.
+    repeat it keeps the root's value instead of resetting it; None means not
+    given (the config file's ``read_only`` then decides).
     """
     parser.add_argument(
         "--read-only",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None if root else argparse.SUPPRESS,
-        help="disable every action on the servers (also read_only = true in the config file)",
+        help="disable every action on the servers; --no-read-only overrides read_only = true "
+        "in the config file",
     )
 
 

@@ -665,7 +665,7 @@ COMMANDS: tuple[Command, ...] = (
 COMMAND_NAMES = frozenset(command.name for command in COMMANDS)
 # Options of the root parser that take a value (for finding the command word).
 ROOT_VALUE_OPTIONS = ("--log-file", "--config")
-ROOT_FLAGS = ("--read-only",)
+ROOT_FLAGS = ("--read-only", "--no-read-only")
 
 
 def build_parser() -> Parser:

@@ -45,7 +45,11 @@ def run_serve(args: argparse.Namespace) -> int:
             "pip install 'gunicorn-tui[serve]'",
             EXIT_FAILURE,
         ) from error
-    if args.allow_actions and args.read_only:
+    typed_read_only = any(
+        s.key == "read_only" and s.source == "command line" and s.value
+        for s in getattr(args, "settings", ())
+    )
+    if args.allow_actions and typed_read_only:
         raise CliError("--allow-actions and --read-only contradict each other", EXIT_USAGE)
     token = args.token
     if not is_loopback(args.host):

@@ -120,3 +120,15 @@ def test_config_init_writes_a_commented_template(tmp_path: Path) -> None:
     again = run_gtui("config", "--init", env=_env(tmp_path))
     assert "exists" in again.stdout
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_the_command_line_beats_read_only_in_the_file(tmp_path: Path) -> None:
+    _write(tmp_path, "read_only = true\n")
+    from_file = json.loads(run_gtui("config", "--json", env=_env(tmp_path)).stdout)
+    assert from_file["settings"]["read_only"] == {"value": True, "source": "config file"}
+    typed = json.loads(run_gtui("--no-read-only", "config", "--json", env=_env(tmp_path)).stdout)
+    assert typed["settings"]["read_only"] == {"value": False, "source": "command line"}
+    # and the file's read_only refuses actions before anything is looked at
+    done = run_gtui("scale", "pid:1", "+1", "--yes", "--no-docker", env=_env(tmp_path))
+    assert done.returncode == 1
+    assert "read-only session" in done.stderr
