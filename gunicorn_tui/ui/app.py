@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -57,8 +57,6 @@ from gunicorn_tui.load.target import TargetError, bind_of, resolve_target
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
-from gunicorn_tui.recording.playback import PlaybackSource
-from gunicorn_tui.recording.session_file import SessionRecorder
 from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
@@ -87,6 +85,29 @@ REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 PRIMING_DELAY_S = 0.35
 # On exit during a sweep: long enough for a retune under way and the restore.
 SWEEP_EXIT_WAIT_S = 120.0
+
+
+if TYPE_CHECKING:
+    from gunicorn_tui.recording.session_file import SessionRecorder
+
+
+@runtime_checkable
+class PlaybackSource(Protocol):
+    """A source that plays a recording (gtui replay): the app shows its time
+    cursor and can move it. (A protocol: the live dashboard does not import
+    the recording code.)"""
+
+    frames_played: int
+    frame_count: int
+
+    @property
+    def finished(self) -> bool: ...
+
+    def rewind(self) -> None: ...
+
+    def apply_trailing_marks(self) -> None: ...
+
+    def sample(self) -> MonitorFrame: ...
 
 
 class FrameSource(Protocol):
