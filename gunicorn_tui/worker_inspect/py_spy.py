@@ -40,10 +40,27 @@ class PySpyDenied(PySpyError):
 
 @dataclass(frozen=True)
 class StackDump:
-    """What ``py-spy dump`` printed for one process."""
+    """What ``py-spy dump`` printed for one process, made printable: the
+    target's file and function names (and locals) are its own text, so a
+    control character in them is shown as ``\\x1b``, never sent to a terminal."""
 
     pid: int
     text: str
+
+
+_KEPT = {"\n", "\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (but newlines and tabs) escaped."""
+    return "".join(
+        ch
+        if ch in _KEPT or (ch.isprintable() and ch != "\x7f")
+        else f"\\x{ord(ch):02x}"
+        if ord(ch) < 256
+        else f"\\u{ord(ch):04x}"
+        for ch in text
+    )
 
 
 def find_py_spy() -> str:
@@ -61,7 +78,7 @@ def find_py_spy() -> str:
 
 def classify_failure(pid: int, completed: subprocess.CompletedProcess[str]) -> PySpyError:
     # py-spy's message is its "Error: ..." line; a backtrace may follow it.
-    lines = (completed.stderr or completed.stdout).strip().splitlines()
+    lines = printable(completed.stderr or completed.stdout).strip().splitlines()
     errors = [line.removeprefix("Error:").strip() for line in lines if line.startswith("Error:")]
     last = errors[0] if errors else (lines[-1] if lines else f"exit {completed.returncode}")
     if any(word in (completed.stderr or "").lower() for word in _DENIED):
@@ -81,7 +98,7 @@ def dump_stack(pid: int, *, native: bool = False, with_locals: bool = False) -> 
     completed = _run(pid, command, DUMP_TIMEOUT_S)
     if completed.returncode != 0:
         raise classify_failure(pid, completed)
-    return StackDump(pid, completed.stdout)
+    return StackDump(pid, printable(completed.stdout))
 
 
 def _run(pid: int, command: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:

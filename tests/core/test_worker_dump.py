@@ -128,3 +128,13 @@ def test_ptrace_refused_is_explained() -> None:
     assert isinstance(error, PySpyDenied)
     assert "pid 4242: ptrace is not allowed: run gtui as root" in str(error)
     assert "CAP_SYS_PTRACE" in str(error)
+
+
+def test_the_targets_text_never_reaches_the_terminal_raw() -> None:
+    # A hostile worker's file names and locals are its own text: escapes shown, not sent.
+    from gunicorn_tui.worker_inspect.py_spy import printable
+
+    assert printable("app (/srv/\x1b]0;owned\x07x.py:3)\n\tok é") == (
+        "app (/srv/\\x1b]0;owned\\x07x.py:3)\n\tok é"
+    )
+    assert printable("\u202etxt.py") == "\\u202etxt.py"
