@@ -27,6 +27,7 @@ import psutil
 import pytest
 
 from gunicorn_tui.demo.server import DemoServer, start_demo_server
+from gunicorn_tui.demo.traffic import DemoTraffic
 from tests.harness.loopback import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -57,11 +58,26 @@ _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\
 
 @pytest.fixture
 def demo_server() -> Iterator[DemoServer]:
-    server = start_demo_server(workers=2)
+    # With its StatsD and light traffic, as `gtui demo` runs it, so the page
+    # has request figures to show.
+    statsd_port = free_port_udp()
+    server = start_demo_server(workers=2, statsd_port=statsd_port)
+    server.statsd_port = statsd_port  # type: ignore[attr-defined]
+    traffic = DemoTraffic(server.base_url)
+    traffic.start()
     try:
         yield server
     finally:
+        traffic.stop()
         server.stop()
+
+
+def free_port_udp() -> int:
+    import socket
+
+    from gunicorn_tui.demo.server import free_port
+
+    return free_port(socket.SOCK_DGRAM)
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen[str], int]:
@@ -103,7 +119,8 @@ def test_the_browser_shows_the_dashboard_keys_work_actions_refused(
         pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import Route, sync_playwright
 
-    process, port = _serve(f"pid:{demo_server.pid}", "--no-docker", "--statsd", "off",
+    statsd = f"127.0.0.1:{demo_server.statsd_port}"  # type: ignore[attr-defined]
+    process, port = _serve(f"pid:{demo_server.pid}", "--no-docker", "--statsd", statsd,
                            "--refresh", "0.5")  # fmt: skip
     outside: list[str] = []
 
@@ -140,7 +157,7 @@ def test_the_browser_shows_the_dashboard_keys_work_actions_refused(
             # The dashboard on the demo: its master, its workers, read-only.
             workers = [str(c.pid) for c in psutil.Process(demo_server.pid).children()]
             wait_for((str(demo_server.pid), "read-only", "Workers", *workers))
-            page.wait_for_timeout(1500)
+            page.wait_for_timeout(6000)  # a few seconds of traffic on the graphs
             shot = page.screenshot()
             assert shot.startswith(b"\x89PNG")
             keep = os.environ.get("GTUI_BROWSER_SCREENSHOT")
