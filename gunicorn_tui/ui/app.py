@@ -16,6 +16,7 @@ is never sampled by two threads at once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -78,6 +79,8 @@ from gunicorn_tui.ui.widgets.static_text import show_text
 from gunicorn_tui.ui.widgets.summary_graphs import SummaryGraphs
 from gunicorn_tui.ui.widgets.traffic_panel import TrafficPanel
 from gunicorn_tui.ui.widgets.worker_table import SORT_ORDERS, WorkerTable
+
+_log = logging.getLogger("gtui.actions")
 
 REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 # The first frame primes CPU counters; the second, this soon after, is the
@@ -879,6 +882,7 @@ class GtuiApp(App[None]):
             f"Guided A/B on {sample.label}: {changes} under {profile.source}", cancel
         )
         self.push_screen(screen)
+        _log.info("guided A/B on %s: %s under %s", sample.label, changes, profile.source)
         self._render_status()
         settings = self.ab_settings
         ab_tracker = EpochTracker(sample.key, warmup_s=settings.warmup_s)
@@ -934,6 +938,8 @@ class GtuiApp(App[None]):
         self._ab_cancel = None
         self.actions.busy = False
         self.last_ab = result
+        _log.info("guided A/B ended: %s", f"{result.status.value}: {result.reason}" if result
+                  else error_text)  # fmt: skip
         if screen.is_attached and self.screen is screen:
             screen.dismiss(None)
         if result is not None and result.outcome is not None:
