@@ -84,7 +84,9 @@ class Recording:
 
 
 def _open_for_writing(path: Path) -> IO[str]:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    # A new file only: an earlier session is never overwritten, and a link
+    # planted at the path is not followed.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     descriptor = os.open(path, flags, 0o600)
     if path.suffix == ".gz":
         raw = os.fdopen(descriptor, "wb")
@@ -101,6 +103,11 @@ class SessionRecorder:
         self.path = path
         try:
             self._file = _open_for_writing(path)
+        except FileExistsError:
+            raise RecordingError(
+                f"--record {path}: exists, and a recording is never overwritten: "
+                "name another file"
+            ) from None
         except OSError as error:
             raise RecordingError(f"--record {path}: {error.strerror or error}") from None
         self._lock = threading.Lock()

@@ -159,6 +159,12 @@ def test_an_unwritable_record_file_is_one_line(tmp_path: Path) -> None:
     assert "No such file or directory" in done.stderr and done.stderr.count("\n") == 1
     with pytest.raises(RecordingError):
         SessionRecorder(tmp_path, refresh_s=1.0, warmup_s=1.0)  # a directory
+    earlier = tmp_path / "earlier.jsonl"
+    earlier.write_text("an earlier session\n")
+    kept = run_gtui("--record", str(earlier), "--no-docker")
+    assert kept.returncode == 2
+    assert "exists, and a recording is never overwritten" in kept.stderr
+    assert earlier.read_text() == "an earlier session\n"
 
 
 def test_a_recording_of_another_schema_version_is_refused(tmp_path: Path) -> None:
