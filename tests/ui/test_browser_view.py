@@ -116,7 +116,10 @@ def test_the_browser_shows_the_dashboard_keys_work_actions_refused(
     demo_server: DemoServer,
 ) -> None:
     if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
+        reason = "Debian's chromium is not installed (.ci/run installs it)"
+        if os.environ.get("CI") == "true" or os.environ.get("GTUI_REQUIRE_DOCKER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     from playwright.sync_api import Route, sync_playwright
 
     statsd = f"127.0.0.1:{demo_server.statsd_port}"  # type: ignore[attr-defined]
