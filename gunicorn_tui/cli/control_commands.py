@@ -81,6 +81,42 @@ def _report(outcome: ActionOutcome) -> int:
     return EXIT_OK if outcome.ok else EXIT_FAILURE
 
 
+def _print_json(plan: RetunePlan, outcome: ActionOutcome | None) -> None:
+    """``--json``: the plan and, when it ran, its outcome, as one document."""
+    changed = {k: [plan.before.get(k), v] for k, v in plan.after.items()
+               if plan.before.get(k) != v}  # fmt: skip
+    document: dict[str, object] = {
+        "plan": {
+            "action": plan.action.value,
+            "target": plan.target.label,
+            "strategy": plan.strategy.value if plan.strategy else None,
+            "ok": plan.ok,
+            "refusal": plan.refusal,
+            "change": changed,
+            "steps": [{"description": s.description, "command": s.command} for s in plan.steps],
+            "notes": list(plan.notes),
+        },
+        "outcome": None,
+    }
+    if outcome is not None:
+        logs = (outcome.new_container_logs or "").splitlines()[-20:]
+        document["outcome"] = {
+            "status": outcome.status.value,
+            "summary": outcome.summary(),
+            "steps_done": outcome.steps_done,
+            "steps_total": outcome.steps_total,
+            "error": outcome.error,
+            "served_after_s": outcome.served_after_s,
+            "new_master_pid": outcome.new_master_pid,
+            "new_container_id": outcome.new_container_id,
+            "journal_path": outcome.journal_path,
+            "new_container_log_tail": logs,
+            "notes": list(outcome.notes),
+        }
+    json.dump(document, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
 def _run_action(
     args: argparse.Namespace,
     make_plan: Callable[[ControlEngine, InstanceSample], RetunePlan],
@@ -97,13 +133,14 @@ def _run_action(
             plan = make_plan(engine, sample)
         except (ActionRefused, EngineUnavailable) as error:
             raise CliError(str(error), EXIT_FAILURE) from error
-        for line in plan.describe():
-            print(line)
+        if not args.json:
+            for line in plan.describe():
+                print(line)
         _log.info("plan: %s", " | ".join(plan.describe()))
-        if not plan.ok:
-            return EXIT_FAILURE
-        if args.dry_run:
-            return EXIT_OK
+        if not plan.ok or args.dry_run:
+            if args.json:
+                _print_json(plan, None)
+            return EXIT_OK if plan.ok else EXIT_FAILURE
         sys.stdout.flush()
         confirm(args)
         try:
@@ -112,6 +149,10 @@ def _run_action(
             raise CliError(str(error), EXIT_FAILURE) from error
         except EngineUnavailable as error:
             raise CliError(str(error), EXIT_DOCKER_UNREACHABLE) from error
+        if args.json:
+            _log.info("outcome: %s", outcome.summary())
+            _print_json(plan, outcome)
+            return EXIT_OK if outcome.ok else EXIT_FAILURE
         return _report(outcome)
     finally:
         monitor.close()

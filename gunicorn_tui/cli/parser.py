@@ -199,6 +199,7 @@ def _serve(parser: argparse.ArgumentParser) -> None:
 def _action(parser: argparse.ArgumentParser) -> None:
     add_target(parser)
     add_confirmation(parser)
+    add_json(parser, "the plan and its outcome (progress stays on stderr)")
     add_discovery(parser)
 
 

@@ -91,9 +91,9 @@ def test_json_is_a_flag_everywhere_and_files_go_to_output() -> None:
                 with_json.append(name)
             if "--output" in action.option_strings:
                 assert action.metavar == "FILE"
-    assert {"ls", "snapshot", "watch", "load", "compare", "ab", "advise", "sweep"} <= set(
-        with_json
-    )
+    everywhere = {"ls", "snapshot", "watch", "load", "compare", "ab", "advise", "sweep", "dump",
+                  "config", "recover", "scale", "retune", "reload", "kill-worker", "revert"}  # fmt: skip
+    assert everywhere <= set(with_json)
 
 
 def test_statsd_and_read_only_are_the_same_in_every_command() -> None:
