@@ -91,8 +91,24 @@ def test_json_is_a_flag_everywhere_and_files_go_to_output() -> None:
                 with_json.append(name)
             if "--output" in action.option_strings:
                 assert action.metavar == "FILE"
-    everywhere = {"ls", "snapshot", "watch", "load", "compare", "ab", "advise", "sweep", "dump",
-                  "config", "recover", "scale", "retune", "reload", "kill-worker", "revert"}  # fmt: skip
+    everywhere = {
+        "ls",
+        "snapshot",
+        "watch",
+        "load",
+        "compare",
+        "ab",
+        "advise",
+        "sweep",
+        "dump",
+        "config",
+        "recover",
+        "scale",
+        "retune",
+        "reload",
+        "kill-worker",
+        "revert",
+    }
     assert everywhere <= set(with_json)
 
 
@@ -178,7 +194,7 @@ def test_bash_completion_script_completes_in_bash(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
     gtui = tmp_path / "gtui"
-    gtui.write_text(f"#!/bin/sh\nexec {sys.executable} -m gunicorn_tui \"$@\"\n")
+    gtui.write_text(f'#!/bin/sh\nexec {sys.executable} -m gunicorn_tui "$@"\n')
     gtui.chmod(0o755)
     probe = (
         f"{script}\n"
