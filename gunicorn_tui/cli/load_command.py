@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -53,10 +54,22 @@ def _shape(args: argparse.Namespace) -> RunShape:
     )
 
 
+# A bind hidden by setproctitle comes from the control socket, which may
+# answer a few samples later on a busy machine.
+BIND_WAIT_S = 10.0
+
+
 def _instance_bind(args: argparse.Namespace) -> str | list[str] | None:
     monitor = open_target_monitor(args)
     try:
-        return bind_of(select_instance(monitor, args.target))
+        sample = select_instance(monitor, args.target)
+        bind = bind_of(sample)
+        deadline = time.monotonic() + BIND_WAIT_S
+        while bind is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            again = next((s for s in monitor.sample().instances if s.key == sample.key), None)
+            bind = bind_of(again) if again is not None else None
+        return bind
     finally:
         monitor.close()
 
