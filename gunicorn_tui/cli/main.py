@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 from gunicorn_tui.cli.effective import apply_settings
@@ -24,11 +25,16 @@ from gunicorn_tui.cli.exit_codes import (
     CliError,
 )
 from gunicorn_tui.cli.parser import build_parser, command_named, parse, with_command_word
+from gunicorn_tui.cli.safe_output import escaped_output
 from gunicorn_tui.monitor.monitor import DockerUnreachable
 from gunicorn_tui.monitor.targets import TargetNotFound, TargetSyntaxError
+from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.user_config.config_file import ConfigError, load_config
 
 Handler = Callable[[argparse.Namespace], int]
+
+# Commands whose face is the dashboard (it escapes on screen) or a server.
+_NOT_ESCAPED_HERE = frozenset({"dashboard", "demo", "replay", "serve"})
 
 
 def handler_of(name: str) -> Handler:
@@ -57,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, words)
     name = args.command
     prog = "gtui" if name == "dashboard" else f"gtui {name}"
+    # Every other command's output is escaped here (outside text: shown, never sent).
+    text_face = nullcontext() if name in _NOT_ESCAPED_HERE else escaped_output()
     try:
         try:
             config = load_config(Path(args.config).expanduser() if args.config else None)
@@ -70,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 start_debug_log(Path(args.log_file).expanduser(), command=name, argv=words)
             except DebugLogError as error:
                 raise CliError(str(error), EXIT_USAGE) from error
-        return handler_of(name)(args)
+        with text_face:
+            return handler_of(name)(args)
     except TargetSyntaxError as error:
         return _fail(prog, str(error), EXIT_USAGE)
     except TargetNotFound as error:
@@ -86,5 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(prog: str, message: str, code: int) -> int:
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    # Messages name targets and quote servers' errors: shown, never sent.
+    print(f"{prog}: error: {escape_controls(message)}", file=sys.stderr)
     return code

@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from gunicorn_tui.output.escape import escape_controls
+
 DUMP_TIMEOUT_S = 20.0
 # py-spy's own words when ptrace is refused, and what the kernel says.
 _DENIED = ("permission denied", "operation not permitted", "eperm", "ptrace")
@@ -48,19 +50,9 @@ class StackDump:
     text: str
 
 
-_KEPT = {"\n", "\t"}
-
-
 def printable(text: str) -> str:
-    """``text`` with control characters (but newlines and tabs) escaped."""
-    return "".join(
-        ch
-        if ch in _KEPT or (ch.isprintable() and ch != "\x7f")
-        else f"\\x{ord(ch):02x}"
-        if ord(ch) < 256
-        else f"\\u{ord(ch):04x}"
-        for ch in text
-    )
+    """``text`` with control and format characters escaped, lines kept."""
+    return escape_controls(text, keep_newlines=True)
 
 
 def find_py_spy() -> str:

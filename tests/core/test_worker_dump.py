@@ -134,7 +134,7 @@ def test_the_targets_text_never_reaches_the_terminal_raw() -> None:
     # A hostile worker's file names and locals are its own text: escapes shown, not sent.
     from gunicorn_tui.worker_inspect.py_spy import printable
 
-    assert printable("app (/srv/\x1b]0;owned\x07x.py:3)\n\tok é") == (
-        "app (/srv/\\x1b]0;owned\\x07x.py:3)\n\tok é"
+    assert printable("app (/srv/\x1b]0;owned\x07x.py:3)\n  ok é") == (
+        "app (/srv/\\x1b]0;owned\\x07x.py:3)\n  ok é"
     )
     assert printable("\u202etxt.py") == "\\u202etxt.py"

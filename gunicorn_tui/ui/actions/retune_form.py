@@ -16,14 +16,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest
 from gunicorn_tui.control.running_config import running_value
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
+from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.settings.resolve import short_worker_class
+from gunicorn_tui.ui.widgets.safe_text import SafeLabel, SafeStatic
 
 _HINTS = {
     "workers": "2 x usable CPUs + 1 is the usual start",
@@ -46,14 +48,15 @@ def current_text(sample: InstanceSample, name: str) -> str:
 
 
 def value_text(name: str, value: ConfigValue) -> str:
-    """A setting's value as the form shows it."""
+    """A setting's value as the form shows it (read from the server: its
+    control characters escaped)."""
     if value is None:
         return ""
     if name == "worker_class" and isinstance(value, str):
-        return short_worker_class(value)
+        return escape_controls(short_worker_class(value))
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return escape_controls(str(value))
 
 
 def parse_field(name: str, text: str) -> ConfigValue:
@@ -136,11 +139,13 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             title = "Guided A/B on" if self.ab_only else "Retune"
-            yield Static(Content.styled(f"{title} {self.sample.label}", "bold"), id="dialog-title")
+            yield SafeStatic(
+                Content.styled(f"{title} {self.sample.label}", "bold"), id="dialog-title"
+            )
             # Everything but the title and the buttons scrolls: at 80x24 the
             # buttons stay on screen.
             with VerticalScroll(id="retune-body"):
-                yield Static(
+                yield SafeStatic(
                     Content.styled(
                         "Change what you want; unchanged fields stay as they are. The plan is "
                         "shown before anything runs.",
@@ -155,7 +160,8 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
                             if setting.declared_in is not ConfigSource.UNKNOWN
                             else "(unknown)"
                         )
-                        yield Label(Content.assemble((name, "bold"), (f" {where}", "$text-muted")))
+                        label = Content.assemble((name, "bold"), (f" {where}", "$text-muted"))
+                        yield SafeLabel(label)
                         yield Input(
                             value=value_text(name, self.prepared[name])
                             if name in self.prepared
@@ -165,7 +171,7 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
                         )
                 if self.sample.source is Source.LOCAL:
                     yield Checkbox("may restart this host master", id="allow-restart")
-                    yield Static(
+                    yield SafeStatic(
                         Content.styled(
                             "needed when a changed setting is pinned on its command line",
                             "$text-muted",
@@ -173,9 +179,9 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
                         id="allow-restart-hint",
                     )
                 with Horizontal(id="ab-row"):
-                    yield Label("A/B load profile", id="ab-profile-label")
+                    yield SafeLabel("A/B load profile", id="ab-profile-label")
                     yield Input(value=DEFAULT_AB_PROFILE, id="ab-profile", placeholder="profile")
-                yield Static(id="problems")
+                yield SafeStatic(id="problems")
             with Horizontal(id="dialog-buttons"):
                 if not self.ab_only:
                     yield Button("Plan ^s", variant="primary", id="submit")
