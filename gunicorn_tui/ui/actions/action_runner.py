@@ -14,6 +14,7 @@ after; a change seen happening meanwhile belongs to it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 
@@ -28,6 +29,8 @@ from gunicorn_tui.control.progress import ActionOutcome, ProgressEvent
 from gunicorn_tui.control.requests import NO_CONSENT, Consent, RequestError, with_consents
 from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
 from gunicorn_tui.ui.actions.progress_screen import ActionProgressScreen
+
+_log = logging.getLogger("gtui.actions")
 
 PlanMaker = Callable[[ControlEngine], RetunePlan]
 OutcomeCallback = Callable[[ActionOutcome], None]
@@ -143,7 +146,10 @@ class ActionRunner:
             else None
         )
 
+        _log.info("%s: plan: %s", title, " | ".join(plan.describe()))
+
         def post(event: ProgressEvent) -> None:
+            _log.info("%s: %s", title, event)
             self._post(progress.record, event)
 
         def run_in_thread() -> None:
@@ -162,6 +168,7 @@ class ActionRunner:
                 self._post(self._refused, progress, f"failed: {type(error).__name__}: {error}")
                 return
             finally:
+                _log.info("%s", note)
                 if tracker is not None:
                     tracker.end_change(note=note)
                 self.running = None
