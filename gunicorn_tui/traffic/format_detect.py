@@ -198,6 +198,8 @@ class AdaptiveAccessLogParser:
         # when it failed (kept to re-read after a format change).
         self._recent: deque[str | None] = deque(maxlen=window)
         self._undetected: list[str] = []
+        # Initial detection waits for window x this many lines (1, 2, 4).
+        self._initial_tries = 1
         self.lines_seen = 0
         self.parsed = 0
         self.failed = 0
@@ -222,8 +224,8 @@ class AdaptiveAccessLogParser:
             self.lines_seen += 1
             if self.parser is None:
                 self._undetected.append(line)
-                if len(self._undetected) >= self.window:
-                    records.extend(self._detect_initial())
+                if len(self._undetected) >= self.window * self._initial_tries:
+                    records.extend(self._detect_initial(final=False))
                 continue
             record = self.parser.parse(line)
             if record is not None:
@@ -244,12 +246,19 @@ class AdaptiveAccessLogParser:
         """Try to detect from the lines buffered so far (fewer than
         ``window``), e.g. when a stream is quiet. Returns their records."""
         if self.parser is None and self._undetected:
-            return self._detect_initial()
+            return self._detect_initial(final=True)
         return []
 
-    def _detect_initial(self) -> list[AccessRecord]:
+    def _detect_initial(self, *, final: bool) -> list[AccessRecord]:
         guess = detect_format(self._undetected, self._candidates, min_share=self.min_share)
+        if guess.access_log_format is None and not final and self._initial_tries < 4:
+            # No format reads most of the window: a format change inside it
+            # (two halves) or a burst of app prints. Keep the lines and try
+            # again on a window twice as long before giving up on them.
+            self._initial_tries *= 2
+            return []
         lines, self._undetected = self._undetected, []
+        self._initial_tries = 1
         if guess.access_log_format is None:
             # Nothing fits: these lines are lost to parsing, and counted.
             self.failed += len(lines)
