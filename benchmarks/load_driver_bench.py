@@ -99,7 +99,9 @@ class Latencies:
     server_p99_ms: float = 0.0
 
 
-def server_view(access_log: Path, marker: str, seconds: float) -> tuple[float, float]:
+def server_view(
+    access_log: Path, marker: str, seconds: float, rate_rps: float = FIXED_RATE_RPS
+) -> tuple[float, float]:
     """p50 and p99 of the server's own request time for one run's requests."""
     deadline = time.monotonic() + 5
     times_ms: list[float] = []
@@ -109,7 +111,7 @@ def server_view(access_log: Path, marker: str, seconds: float) -> tuple[float, f
             for line in access_log.read_text().splitlines()
             if f"run={marker}" in line
         ]
-        if len(times_ms) >= 0.98 * FIXED_RATE_RPS * seconds:
+        if len(times_ms) >= 0.98 * rate_rps * seconds:
             break
         time.sleep(0.2)  # gunicorn's access log is written a little later
     return nearest_rank(times_ms, 0.5), nearest_rank(times_ms, 0.99)
