@@ -28,6 +28,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.driver import Driver
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
@@ -66,6 +67,7 @@ from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
 from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 from gunicorn_tui.ui.sweep.messages import SweepFinished
+from gunicorn_tui.ui.terminal_output import compressing_driver
 from gunicorn_tui.ui.widgets.endpoint_table import EndpointTable
 from gunicorn_tui.ui.widgets.events_panel import EventsPanel
 from gunicorn_tui.ui.widgets.instance_header import InstanceHeader
@@ -136,6 +138,11 @@ class GtuiApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "go_back", "Back", show=False, id="back"),
     ]
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, writing fewer bytes
+        (see :mod:`gunicorn_tui.ui.terminal_output`)."""
+        return compressing_driver(super().get_driver_class())
 
     def __init__(
         self,
