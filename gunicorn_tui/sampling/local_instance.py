@@ -39,6 +39,7 @@ from gunicorn_tui.sampling.cgroup import (
     read_cgroup_limits,
 )
 from gunicorn_tui.sampling.control_socket import (
+    ControlReply,
     ControlSocketError,
     UnixSocketTransport,
 )
@@ -142,6 +143,9 @@ class _ControlState:
     heartbeats_wanted: bool = True
     polled_workers: frozenset[int] = frozenset()
     next_poll_at: float = 0.0
+    # "show config" asked on the connection that found the socket: one
+    # connection instead of three at the first sample (gtui ls, first frame).
+    found_with_config: Mapping[str, object] | None = None
 
 
 class LocalInstanceSampler:
@@ -295,30 +299,36 @@ class LocalInstanceSampler:
             # are up: look again soon, then back off to CONTROL_RETRY_S.
             state.next_try_at = now + min(CONTROL_RETRY_S, 0.5 * 2**state.attempts)
             state.attempts += 1
+            first_replies: list[ControlReply] = []
             for candidate in self._control_candidates(config):
                 host_path = self._host_path(candidate)
                 if not os.path.exists(host_path):
                     continue
                 transport = UnixSocketTransport(host_path, timeout_s=0.5)
                 try:
-                    (reply,) = transport.request(["show stats"])
+                    replies = transport.request(["show stats", "show workers", "show config"])
                 except ControlSocketError as error:
                     state.last_error = str(error)
                     continue
                 # Several masters may share a default path: only trust the
                 # socket that answers for this master.
-                if reply.ok and self._answers_for_master(reply.data, master_ns_pid):
+                if replies[0].ok and self._answers_for_master(replies[0].data, master_ns_pid):
                     state.transport, state.path_in_namespace = transport, candidate
                     state.last_error = None
+                    first_replies = replies
                     break
             if state.transport is None:
                 return
-        commands = ["show stats", "show workers"] if state.heartbeats_wanted else ["show stats"]
-        try:
-            stats, *rest = state.transport.request(commands)
-        except ControlSocketError as error:
-            self._drop_control(str(error), retry_at=now + 1.0)
-            return
+            stats, workers_reply, config_reply = first_replies
+            rest = [workers_reply]
+            state.found_with_config = config_reply.data if config_reply.ok else None
+        else:
+            commands = ["show stats", "show workers"] if state.heartbeats_wanted else ["show stats"]
+            try:
+                stats, *rest = state.transport.request(commands)
+            except ControlSocketError as error:
+                self._drop_control(str(error), retry_at=now + 1.0)
+                return
         # Masters sharing a path each re-create the socket around every fork,
         # so the path can pass to another master at any time: check each
         # answer, not only the first.
@@ -359,6 +369,9 @@ class LocalInstanceSampler:
         transport = self._control.transport
         if transport is None:
             return None
+        found_with, self._control.found_with_config = self._control.found_with_config, None
+        if found_with is not None:
+            return found_with
         try:
             stats, reply = transport.request(["show stats", "show config"])
         except ControlSocketError:
@@ -535,9 +548,10 @@ class LocalInstanceSampler:
             master_files: OpenFiles | None = read_open_files(master_pid)
         except PermissionError:
             master_files = None
+        load_table = tables.loader(master_pid)
         if master_files is not None and not self._listeners_known:
             try:
-                self._counter.learn_listeners(master_pid, master_files.socket_inodes)
+                self._counter.learn_listeners(master_files.socket_inodes, load_table)
                 self._listeners_known = True
             except (ProcessGone, PermissionError):
                 pass
@@ -554,7 +568,6 @@ class LocalInstanceSampler:
         worker_class = short_worker_class(config.worker_class or "sync")
         timeout_s = config.timeout_s
         wall_now = self._wall_clock()
-        load_table = tables.loader(master_pid)
         workers: list[WorkerSample] = []
         self._workers_without_heartbeat_file = 0
         live_sockets: set[int] = set(master_files.socket_inodes) if master_files else set()

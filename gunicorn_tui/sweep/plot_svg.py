@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
+from html import escape
 
 from gunicorn_tui.sweep.runner import ConfigResult, SweepResult
 

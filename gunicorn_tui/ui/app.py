@@ -60,10 +60,8 @@ from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
 from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
-from gunicorn_tui.ui.advice.open_advice import open_advice
 from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
 from gunicorn_tui.ui.compare.compare_screen import CompareScreen
-from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
 from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 from gunicorn_tui.ui.sweep.messages import SweepFinished
@@ -499,6 +497,9 @@ class GtuiApp(App[None]):
     def action_show_config(self) -> None:
         sample = self.selected_sample()
         if sample is not None:
+            # Loaded on first use, as the help screen: not on the way to the first frame.
+            from gunicorn_tui.ui.config_screen import ConfigScreen
+
             self.push_screen(ConfigScreen(sample))
 
     # -- actions on the selected instance (plan, confirm, run) -----------------
@@ -512,6 +513,8 @@ class GtuiApp(App[None]):
     def action_advice(self) -> None:
         sample = self._selected_for_action()
         if sample is not None:
+            from gunicorn_tui.ui.advice.open_advice import open_advice
+
             open_advice(self, sample, lambda: self.frame, self.actions, self.engine)
 
     def action_sweep(self) -> None:
