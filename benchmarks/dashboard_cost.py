@@ -170,8 +170,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--baseline-root",
+        type=Path,
+        help="also measure the gtui of this source tree (python -m gunicorn_tui with it on "
+        "PYTHONPATH; e.g. main's, from git archive), in the same rounds",
+    )
     args = parser.parse_args()
     gtui = shutil.which("gtui") or str(Path(sys.executable).parent / "gtui")
+    baseline: list[str] | None = None
+    if args.baseline_root is not None:
+        root = args.baseline_root.resolve()
+        compileall.compile_dir(str(root / "gunicorn_tui"), quiet=1)
+        os.environ["PYTHONPATH"] = f"{root}:{os.environ.get('PYTHONPATH', '')}".rstrip(":")
+        baseline = [sys.executable, "-m", "gunicorn_tui"]
     # pip compiles bytecode when it installs gtui; an editable install in a
     # shell with PYTHONDONTWRITEBYTECODE=1 would recompile every module of
     # ours at each start instead (~0.1 s more to the first frame).
@@ -195,7 +207,12 @@ def main() -> int:
             time.sleep(0.5)
         assert len(worker_pids) == 8, worker_pids
         print(f"load average at start: {os.getloadavg()}")
-        gtui_runs = [measure([gtui, name], args.seconds, worker_pids) for _ in range(args.repeats)]
+        gtui_runs: list[Run] = []
+        baseline_runs: list[Run] = []
+        for _ in range(args.repeats):
+            gtui_runs.append(measure([gtui, name], args.seconds, worker_pids))
+            if baseline is not None:
+                baseline_runs.append(measure([*baseline, name], args.seconds, worker_pids))
         top_runs = [
             measure(["top", "-b", "-d", "1"], args.seconds, None) for _ in range(args.repeats)
         ]
@@ -210,10 +227,14 @@ def main() -> int:
                 break
             time.sleep(1)
         scale: dict[str, list[float]] = {"python -c pass": [], "docker ps": [], "gtui ls": []}
+        if baseline is not None:
+            scale["baseline gtui ls"] = []
         for _ in range(args.repeats * 5):
             scale["python -c pass"] += wall_times([sys.executable, "-c", "pass"], 1)
             scale["docker ps"] += wall_times(["docker", "ps"], 1)
             scale["gtui ls"] += wall_times(ls_argv, 1)
+            if baseline is not None:
+                scale["baseline gtui ls"] += wall_times([*baseline, *ls_argv[1:]], 1)
         print(f"load average at end:   {os.getloadavg()}")
     finally:
         container.remove(force=True)
@@ -232,6 +253,18 @@ def main() -> int:
         f"{'gtui (1 container, 8 wkr)':28}{gtui_cpu:>10.4f}{gtui_cpu * 100:>8.2f}%"
         f"{med([r.bytes_per_s for r in gtui_runs]):>10.0f}"
     )
+    if baseline_runs:
+        base_cpu = med([r.cpu_s_per_s for r in baseline_runs])
+        print(
+            f"{'baseline tree (same runs)':28}{base_cpu:>10.4f}{base_cpu * 100:>8.2f}%"
+            f"{med([r.bytes_per_s for r in baseline_runs]):>10.0f}"
+        )
+        base_first = [r.first_frame_s for r in baseline_runs if r.first_frame_s is not None]
+        if base_first:
+            print(
+                f"{'':28}first full frame median {med(base_first):.2f}s "
+                f"(runs: {', '.join(f'{v:.2f}' for v in base_first)})"
+            )
     print(
         f"{'top -b -d 1 (baseline)':28}{top_cpu:>10.4f}{top_cpu * 100:>8.2f}%"
         f"{med([r.bytes_per_s for r in top_runs]):>10.0f}"
