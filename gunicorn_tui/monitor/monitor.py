@@ -100,6 +100,7 @@ class Monitor:
         self._closed = False
         self._seen_containers: dict[str, ContainerRef] = {}
         self._discovered_fingerprint: frozenset[Hashable] | None = None
+        self._scope_key: Hashable | None = None
         self._traffic: TrafficHub | None = None
 
     # -- lifecycle ----------------------------------------------------------
@@ -303,6 +304,21 @@ class Monitor:
 
         found: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
         scope = self._targeted_container_pids(containers, wanted_containers, wanted_pids)
+        if scope is not None:
+            # The periodic rescan of named containers finds nothing new when
+            # no process came or went in them (their cgroups list the same
+            # pids) and the container list is the same: the command lines of
+            # every process are not read again (1.6 ms a sample at 20 x 8).
+            scope_key = (
+                self._discovered_fingerprint,
+                frozenset(scope),
+                tuple(r.pid for r in self.options.launched),
+            )
+            if scope_key == self._scope_key and self._samplers:
+                return
+            self._scope_key = scope_key
+        else:
+            self._scope_key = None
         trees = find_trees(gunicorn_records(scope))
         for tree in trees:
             container_id = container_id_of(tree.master_pid)

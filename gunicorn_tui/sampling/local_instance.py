@@ -75,6 +75,7 @@ CONTROL_RETRY_S = 10.0
 # asks at once then, and otherwise only this often.
 CONTROL_POLL_S = 5.0
 LIMITS_REFRESH_S = 10.0
+MASTER_FILES_REFRESH_S = 5.0
 # Far longer than gunicorn's reexec() takes from fork to exec.
 FORK_TO_EXEC_S = 2.0
 
@@ -177,6 +178,8 @@ class LocalInstanceSampler:
         # Each worker's descriptors and heartbeat at its last read: kept while
         # it does not run (it alone changes them; see ProcessFigures).
         self._worker_files: dict[int, tuple[OpenFiles, Heartbeat | None]] = {}
+        # When the master's descriptors were read, for which workers, and what.
+        self._master_files_read: tuple[float, frozenset[int], OpenFiles | None] | None = None
         self._config: GunicornConfig | None = None
         self._inputs: MasterInputs | None = None
         self._config_at = -CONFIG_REFRESH_S
@@ -544,10 +547,7 @@ class LocalInstanceSampler:
 
         # Listeners first: they tell apart servers started by one wrapper
         # when the configuration is read.
-        try:
-            master_files: OpenFiles | None = read_open_files(master_pid)
-        except PermissionError:
-            master_files = None
+        master_files = self._master_files(master_pid, frozenset(worker_pids))
         load_table = tables.loader(master_pid)
         if master_files is not None and not self._listeners_known:
             try:
@@ -612,6 +612,28 @@ class LocalInstanceSampler:
             warnings=self._warnings(),
             reloads=self._control.reloads,
         )
+
+    def _master_files(self, master_pid: int, worker_pids: frozenset[int]) -> OpenFiles | None:
+        """The master's descriptors: read again when its workers changed,
+        after a reload, or MASTER_FILES_REFRESH_S after the last read. What
+        they are used for, its listening sockets and the sockets no worker
+        verdict may outlive, change with those events only; a socket seen in
+        between is still judged by the TCP table."""
+        now = self._clock()
+        kept = self._master_files_read
+        if (
+            kept is not None
+            and self._listeners_known
+            and kept[1] == worker_pids
+            and now - kept[0] < MASTER_FILES_REFRESH_S
+        ):
+            return kept[2]
+        try:
+            files: OpenFiles | None = read_open_files(master_pid)
+        except PermissionError:
+            files = None
+        self._master_files_read = (now, worker_pids, files)
+        return files
 
     def _warnings(self) -> tuple[str, ...]:
         warnings: list[str] = []
