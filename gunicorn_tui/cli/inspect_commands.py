@@ -53,11 +53,14 @@ def parse_statsd_address(text: str) -> tuple[str, int] | None:
     return host, int(port)
 
 
-def sample_settled(monitor: Monitor, interval_s: float) -> MonitorFrame:
+def sample_settled(monitor: Monitor, interval_s: float, *, need_cpu: bool = True) -> MonitorFrame:
     """Two samples ``interval_s`` apart (CPU needs an interval), with runtime
-    probes (Gunicorn version) given a few seconds to answer."""
+    probes (Gunicorn version) given a few seconds to answer. Without
+    ``need_cpu`` the second sample follows at once (it only picks up what
+    the probes found)."""
     first = monitor.sample()
-    time.sleep(max(0.05, interval_s))
+    if need_cpu:
+        time.sleep(max(0.05, interval_s))
     monitor.wait_for_probes(PROBE_WAIT_S)
     frame = monitor.sample()
     ensure_any(frame, monitor.options.targets)
@@ -101,7 +104,8 @@ def run_ls(args: argparse.Namespace) -> int:
     """``gtui ls``: a table of discovered servers."""
     monitor = open_monitor(args, collect_traffic=False)
     try:
-        frame = sample_settled(monitor, 0.05)
+        # The listing shows no CPU figure: no interval to wait for.
+        frame = sample_settled(monitor, 0.0, need_cpu=False)
     finally:
         monitor.close()
     if args.json:

@@ -75,13 +75,14 @@ def daemon_host() -> str:
 
 
 def connect(timeout_s: float = API_TIMEOUT_S) -> Any:
-    """A pinged DockerClient, or DockerUnavailable with a one-line reason."""
+    """A DockerClient that has spoken to the daemon, or DockerUnavailable
+    with a one-line reason."""
     import docker
     import docker.errors
 
     try:
+        # Asks the daemon for its API version: no ping needed after it.
         client = docker.from_env(timeout=int(timeout_s), max_pool_size=16)
-        client.ping()
     except docker.errors.DockerException as error:
         raise DockerUnavailable(_reason(error)) from error
     except Exception as error:  # requests/urllib3 errors surface unwrapped

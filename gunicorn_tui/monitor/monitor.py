@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from gunicorn_tui.discovery.docker_engine import (
     ContainerInfo,
@@ -39,8 +40,10 @@ from gunicorn_tui.sampling.local_instance import (
 from gunicorn_tui.sampling.process_figures import ProcessFigures
 from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_environ, read_ppid
 from gunicorn_tui.settings.master_inputs import read_master_environment
-from gunicorn_tui.traffic.hub import TrafficHub
-from gunicorn_tui.traffic.instance_traffic import TrafficView
+
+if TYPE_CHECKING:
+    from gunicorn_tui.traffic.hub import TrafficHub
+    from gunicorn_tui.traffic.instance_traffic import TrafficView
 
 DEFAULT_RESCAN_INTERVAL_S = 5.0
 DEFAULT_STATSD_ADDRESS = ("127.0.0.1", 8125)
@@ -114,6 +117,10 @@ class Monitor:
             self._watcher.start(wait_s=wait_for_docker_s)
         if self.options.collect_traffic and self._traffic is None:
             watcher = self._watcher
+            # Loaded here: gtui ls and snapshot without traffic never need it
+            # (~45 ms of imports).
+            from gunicorn_tui.traffic.hub import TrafficHub
+
             self._traffic = TrafficHub(
                 docker_client=lambda: watcher.client if watcher is not None else None,
                 statsd_address=self.options.statsd_address,
