@@ -73,9 +73,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def spawn_on_pty(argv: list[str]) -> tuple[int, int]:
+def spawn_on_pty(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, int]:
     pid, fd = pty.fork()
     if pid == 0:
+        os.environ.update(env or {})
         os.environ["TERM"] = "xterm-256color"
         # As an installed gtui runs: from bytecode (see main()).
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -104,11 +105,16 @@ def full_frame(screen: pyte.Screen, worker_pids: list[str]) -> bool:
     return True
 
 
-def measure(argv: list[str], seconds: float, worker_pids: list[str] | None) -> Run:
+def measure(
+    argv: list[str],
+    seconds: float,
+    worker_pids: list[str] | None,
+    env: dict[str, str] | None = None,
+) -> Run:
     screen = pyte.Screen(COLUMNS, ROWS)
     stream = pyte.ByteStream(screen)
     started = time.monotonic()
-    pid, fd = spawn_on_pty(argv)
+    pid, fd = spawn_on_pty(argv, env)
     first_frame: float | None = None
     warmup_end = started + 5.0
     measured_bytes = 0
@@ -143,12 +149,18 @@ def measure(argv: list[str], seconds: float, worker_pids: list[str] | None) -> R
     return Run(first_frame, (cpu_end - cpu_start) / elapsed, measured_bytes / elapsed)
 
 
-def wall_times(argv: list[str], rounds: int) -> list[float]:
+def wall_times(argv: list[str], rounds: int, env: dict[str, str] | None = None) -> list[float]:
     """Wall time of ``argv`` run to its end, ``rounds`` times."""
     times = []
     for _ in range(rounds):
         started = time.monotonic()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            argv,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
         times.append(time.monotonic() - started)
     return times
 
@@ -179,10 +191,12 @@ def main() -> int:
     args = parser.parse_args()
     gtui = shutil.which("gtui") or str(Path(sys.executable).parent / "gtui")
     baseline: list[str] | None = None
+    baseline_env: dict[str, str] = {}
     if args.baseline_root is not None:
         root = args.baseline_root.resolve()
         compileall.compile_dir(str(root / "gunicorn_tui"), quiet=1)
-        os.environ["PYTHONPATH"] = f"{root}:{os.environ.get('PYTHONPATH', '')}".rstrip(":")
+        # For the baseline's commands only: gtui's own must import this tree.
+        baseline_env = {"PYTHONPATH": f"{root}:{os.environ.get('PYTHONPATH', '')}".rstrip(":")}
         baseline = [sys.executable, "-m", "gunicorn_tui"]
     # pip compiles bytecode when it installs gtui; an editable install in a
     # shell with PYTHONDONTWRITEBYTECODE=1 would recompile every module of
@@ -212,7 +226,9 @@ def main() -> int:
         for _ in range(args.repeats):
             gtui_runs.append(measure([gtui, name], args.seconds, worker_pids))
             if baseline is not None:
-                baseline_runs.append(measure([*baseline, name], args.seconds, worker_pids))
+                baseline_runs.append(
+                    measure([*baseline, name], args.seconds, worker_pids, baseline_env)
+                )
         top_runs = [
             measure(["top", "-b", "-d", "1"], args.seconds, None) for _ in range(args.repeats)
         ]
@@ -234,7 +250,7 @@ def main() -> int:
             scale["docker ps"] += wall_times(["docker", "ps"], 1)
             scale["gtui ls"] += wall_times(ls_argv, 1)
             if baseline is not None:
-                scale["baseline gtui ls"] += wall_times([*baseline, *ls_argv[1:]], 1)
+                scale["baseline gtui ls"] += wall_times([*baseline, *ls_argv[1:]], 1, baseline_env)
         print(f"load average at end:   {os.getloadavg()}")
     finally:
         container.remove(force=True)
