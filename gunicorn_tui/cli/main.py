@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import NoReturn
 
 from gunicorn_tui import __version__
@@ -20,8 +21,10 @@ from gunicorn_tui.cli.exit_codes import (
     EXIT_USAGE,
     CliError,
 )
+from gunicorn_tui.cli.safe_output import escaped_output
 from gunicorn_tui.monitor.monitor import DockerUnreachable
 from gunicorn_tui.monitor.targets import TargetNotFound, TargetSyntaxError
+from gunicorn_tui.output.escape import escape_controls
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -290,8 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if read_only:
         namespace.read_only = True
     prog = "gtui" if name == "dashboard" else f"gtui {name}"
+    # The dashboard escapes on screen; every other command's output here.
+    text_face = nullcontext() if name in ("dashboard", "demo") else escaped_output()
     try:
-        return _handler(name)(namespace)
+        with text_face:
+            return _handler(name)(namespace)
     except TargetSyntaxError as error:
         return _fail(prog, str(error), EXIT_USAGE)
     except TargetNotFound as error:
@@ -307,5 +313,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(prog: str, message: str, code: int) -> int:
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    # Messages name targets and quote servers' errors: shown, never sent.
+    print(f"{prog}: error: {escape_controls(message)}", file=sys.stderr)
     return code

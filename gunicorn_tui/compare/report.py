@@ -18,6 +18,7 @@ from gunicorn_tui.compare.comparison import EpochComparison, MetricComparison, S
 from gunicorn_tui.compare.epochs import EpochConfig
 from gunicorn_tui.compare.metrics import METRICS, Metric
 from gunicorn_tui.compare.summary import EpochSummary
+from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.output.units import format_bytes
 
 REPORT_SCHEMA = "gtui.compare/1"
@@ -140,7 +141,8 @@ def comparison_markdown(
     lines.append(f"- **verdict**: {verdict}")
     for note in (*comparison.notes, *extra_lines):
         lines.append(f"- note: {note}")
-    return "\n".join(lines) + "\n"
+    # Names and notes come from the servers: shown, never sent to a terminal.
+    return escape_controls("\n".join(lines) + "\n", keep_newlines=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -210,4 +212,4 @@ def summary_markdown(summary: EpochSummary, *, title: str = "gtui epoch") -> str
     lines.append(f"- **load**: {profiles}")
     for note in summary.notes:
         lines.append(f"- note: {note}")
-    return "\n".join(lines) + "\n"
+    return escape_controls("\n".join(lines) + "\n", keep_newlines=True)

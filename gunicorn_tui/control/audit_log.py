@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gunicorn_tui.control.state_dir import ensure_dir
+from gunicorn_tui.control.state_dir import ensure_dir, open_private_append
 
 AUDIT_FILE = "audit.jsonl"
 
@@ -72,7 +72,7 @@ class AuditLog:
         """Append one record durably."""
         ensure_dir(self.directory)
         line = (json.dumps(record.to_json(), sort_keys=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_private_append(self.path)
         try:
             os.write(fd, line)
             os.fsync(fd)

@@ -16,6 +16,7 @@ journaled before its first step and written to the audit log.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -50,7 +51,7 @@ from gunicorn_tui.control.recovery import (
 )
 from gunicorn_tui.control.requests import RetuneRequest, ScaleRequest
 from gunicorn_tui.control.service_probe import Disruption
-from gunicorn_tui.control.state_dir import ensure_dir, state_dir
+from gunicorn_tui.control.state_dir import ensure_dir, secure_state_dir, state_dir
 from gunicorn_tui.control.target_lock import LockHeld, TargetLock
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.model.instances import InstanceSample, Source
@@ -88,6 +89,11 @@ class ControlEngine:
         self.measure = measure
         self.journals = JournalStore(self.state_dir)
         self.audit = AuditLog(self.state_dir)
+        # Journals hold environments: private on every start, whatever an
+        # older gtui or a umask left. A state directory that cannot be
+        # opened says so at its first write.
+        with contextlib.suppress(OSError):
+            secure_state_dir(self.state_dir)
 
     # -- dependencies ----------------------------------------------------------------
 
@@ -168,13 +174,8 @@ class ControlEngine:
         """The last successful retune or revert of this instance, from the archive."""
         key = lock_key_of(sample)
         for action in reversed(self.journals.archived()):
-            if action.lock_key != key:
-                continue
-            if action.data.get("action") not in (ActionKind.RETUNE.value, ActionKind.REVERT.value):
-                continue
-            if action.outcome_status != OutcomeStatus.OK.value:
-                continue
-            return action
+            if action.lock_key == key and action.revertible:
+                return action
         return None
 
     def plan_revert(self, sample: InstanceSample) -> RetunePlan:

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gunicorn_tui.control.plan import RetunePlan
+from gunicorn_tui.control.archive_pruning import prune_archive
+from gunicorn_tui.control.plan import ActionKind, RetunePlan
 from gunicorn_tui.control.plan_codec import PlanDecodeError, decode_plan, encode
+from gunicorn_tui.control.progress import OutcomeStatus
 from gunicorn_tui.control.state_dir import ensure_dir, fsync_dir, write_durably
 
 JOURNAL_VERSION = 1
@@ -95,7 +97,22 @@ class Journal:
         fsync_dir(archive_dir)
         fsync_dir(self.path.parent)
         self.path = target
+        prune_archive(
+            archive_dir,
+            lambda data: str(data.get("lock_key", "")),
+            str(self.data.get("lock_key", "")),
+            needed=revert_source,
+        )
         return target
+
+
+def revert_source(data: Mapping[str, Any]) -> bool:
+    """Whether an archived action is one ``gtui revert`` can undo: a
+    retune or revert that ended well."""
+    outcome = data.get("outcome") or {}
+    return data.get("action") in (ActionKind.RETUNE.value, ActionKind.REVERT.value) and (
+        isinstance(outcome, Mapping) and outcome.get("status") == OutcomeStatus.OK.value
+    )
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,11 @@ class ArchivedAction:
     @property
     def outcome_status(self) -> str:
         return str((self.data.get("outcome") or {}).get("status", "unknown"))
+
+    @property
+    def revertible(self) -> bool:
+        """A retune or revert that ended well: what ``gtui revert`` undoes."""
+        return revert_source(self.data)
 
 
 class JournalStore:

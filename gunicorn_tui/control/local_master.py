@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from gunicorn_tui.control.master_access import StepError
+from gunicorn_tui.control.state_dir import ensure_dir, open_private_append
 
 
 def master_alive(pid: int) -> bool:
@@ -49,9 +50,11 @@ def start_master(
     argv: Sequence[str], environment: Mapping[str, str], cwd: str, log_path: Path
 ) -> int:
     """Start a master detached from gtui (own session, output to ``log_path``); its pid."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(log_path, "ab") as log:
+        # The master's output may hold anything (its settings, secrets in
+        # tracebacks): a private file in a private directory.
+        ensure_dir(log_path.parent)
+        with open(open_private_append(log_path), "ab") as log:
             process = subprocess.Popen(
                 list(argv),
                 cwd=cwd,

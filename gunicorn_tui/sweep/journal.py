@@ -20,6 +20,7 @@ from typing import Any
 
 import psutil
 
+from gunicorn_tui.control.archive_pruning import prune_archive
 from gunicorn_tui.control.state_dir import ensure_dir, fsync_dir, write_durably
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.sweep.grid import SweepConfig
@@ -120,6 +121,7 @@ class SweepJournal:
         fsync_dir(archive)
         fsync_dir(self.path.parent)
         self.path = target
+        prune_archive(archive, lambda data: (data.get("target") or {}).get("key"), self.target.key)
         return target
 
 

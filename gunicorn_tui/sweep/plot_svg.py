@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from html import escape
 
+# html.escape escapes what XML needs (& < > and quotes); xml.sax.saxutils
+# would load urllib and OpenSSL with it (~50 ms on the dashboard's start).
+from html import escape as xml_escape
+
+from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.sweep.runner import ConfigResult, SweepResult
+
+
+def _text(value: str) -> str:
+    # XML 1.0 has no control characters: escaped first, then XML-escaped.
+    return xml_escape(escape_controls(value))
+
 
 _MIB = 1024 * 1024
 _PANEL_WIDTH_PX = 720
@@ -59,13 +69,13 @@ def _panel(sweep: SweepResult, panel: _Panel, top_px: int) -> tuple[list[str], i
     largest = max((v for v in values if v is not None), default=0.0)
     bar_room = _PANEL_WIDTH_PX - _LABEL_WIDTH_PX - _VALUE_ROOM_PX
     title = f"{panel.title} ({panel.unit}, {panel.better} is better)"
-    parts = [f'<text x="10" y="{top_px + 14}" style="{_BOLD}">{escape(title)}</text>']
+    parts = [f'<text x="10" y="{top_px + 14}" style="{_BOLD}">{_text(title)}</text>']
     y = top_px + 22
     for index, (result, value) in enumerate(zip(sweep.results, values, strict=True)):
-        label = escape(result.config.label)
+        label = _text(result.config.label)
         parts.append(f'<text x="10" y="{y + 13}" style="{_FONT}">{label}</text>')
         if value is None:
-            shown = escape(result.status.value if result.summary is None else "n/a")
+            shown = _text(result.status.value if result.summary is None else "n/a")
             parts.append(
                 f'<text x="{_LABEL_WIDTH_PX}" y="{y + 13}" style="{_FONT};fill:#888">{shown}</text>'
             )
@@ -88,8 +98,8 @@ def sweep_svg(sweep: SweepResult, *, title: str = "gtui sweep", verdict: str = "
     """The plot of ``sweep``: four panels, winner in orange; ``verdict`` (the
     report's winner line) under the title."""
     body: list[str] = [
-        f'<text x="10" y="18" style="{_BOLD};font-size:14px">{escape(title)}</text>',
-        f'<text x="10" y="34" style="{_FONT}">{escape(verdict)}</text>',
+        f'<text x="10" y="18" style="{_BOLD};font-size:14px">{_text(title)}</text>',
+        f'<text x="10" y="34" style="{_FONT}">{_text(verdict)}</text>',
     ]
     top = _TITLE_HEIGHT_PX
     for panel in _PANELS:

@@ -7,6 +7,7 @@ from typing import Any
 
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.report import summary_json
+from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.sweep.runner import SweepResult
 
 SCHEMA = "gtui.sweep/1"
@@ -135,7 +136,8 @@ def sweep_markdown(sweep: SweepResult, *, title: str = "gtui sweep") -> str:
         "ms",
     )
     lines += ["", "```", *plots, "```", ""]
-    return "\n".join(lines)
+    # Reasons and notes quote the servers' errors: shown, never sent.
+    return escape_controls("\n".join(lines), keep_newlines=True)
 
 
 def sweep_json(sweep: SweepResult) -> dict[str, Any]:

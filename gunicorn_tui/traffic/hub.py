@@ -32,6 +32,7 @@ from typing import Any
 from gunicorn_tui.model.instances import ConfigSource, InstanceSample, SamplingMode
 from gunicorn_tui.traffic.instance_traffic import InstanceTraffic, TrafficView
 from gunicorn_tui.traffic.log_follow import DockerLogFollower, FileFollower, LogLine
+from gunicorn_tui.traffic.log_paths import LogFileRef
 from gunicorn_tui.traffic.sources import SourcePlan, UdpPeer, plan_sources, statsd_peers
 from gunicorn_tui.traffic.statsd import StatsdListener, StatsdMetric
 
@@ -46,7 +47,7 @@ class _Attached:
     plan: SourcePlan
     plan_key: tuple[object, ...]
     container_id: str | None
-    files: dict[str, FileFollower] = field(default_factory=dict)
+    files: dict[LogFileRef, FileFollower] = field(default_factory=dict)
     pids: frozenset[int] = frozenset()
     statsd_prefix: str | None = None
     statsd_host: str | None = None
@@ -56,14 +57,26 @@ class _Attached:
     # Monotonic time of the next look at a hidden configuration's files and
     # StatsD socket; None when the configuration said where they are.
     rescan_at: float | None = None
+    # What went wrong while planning (shown with the plan's own notes).
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A plan and what it needs opened, made outside the hub's lock."""
+
+    plan: SourcePlan
+    followers: dict[LogFileRef, FileFollower]
+    statsd_peers: list[UdpPeer] | None
+    notes: tuple[str, ...] = ()
 
 
 def _plan_key(sample: InstanceSample) -> tuple[object, ...]:
     config = sample.config
-    return tuple(
-        config.value(name)
-        for name in ("accesslog", "errorlog", "access_log_format", "statsd_host", "statsd_prefix")
-    )
+    # The master's pid too: a restarted container keeps its instance key,
+    # and its files are reached through the new master's root.
+    names = ("accesslog", "errorlog", "access_log_format", "statsd_host", "statsd_prefix")
+    return (sample.master.pid, *(config.value(name) for name in names))
 
 
 class TrafficHub:
@@ -109,21 +122,32 @@ class TrafficHub:
     # -- the monitor's side ------------------------------------------------------
 
     def update(self, samples: Sequence[InstanceSample]) -> dict[str, TrafficView]:
-        """Attach sources for new instances, drop gone ones, return views."""
+        """Attach sources for new instances, drop gone ones, return views.
+
+        Plans are made and files opened outside the lock (they read the
+        masters' ``/proc`` entries and their containers' files), so a slow
+        file system never holds up the followers or the StatsD listener. A
+        source that fails shows as a note on its instance, never as a
+        failed frame.
+        """
         now = self._clock()
         seen = {sample.key for sample in samples}
         with self._lock:
             for key in [key for key in self._attached if key not in seen]:
                 self._detach(key)
+            current = dict(self._attached)
+        # Only this thread adds or replaces attachments and their followers.
+        prepared: dict[str, _Prepared] = {}
+        for sample in samples:
+            attached = current.get(sample.key)
+            if attached is None or self._plan_due(attached, sample):
+                prepared[sample.key] = self._prepare(sample, attached)
+        with self._lock:
             for sample in samples:
-                attached = self._attached.get(sample.key)
-                if attached is None:
-                    self._attach(sample)
-                    attached = self._attached[sample.key]
-                elif attached.plan_key != _plan_key(sample) or (
-                    attached.rescan_at is not None and time.monotonic() >= attached.rescan_at
-                ):
-                    self._apply_plan(attached, sample)
+                item = prepared.get(sample.key)
+                if item is not None:
+                    self._install(sample, item)
+                attached = self._attached[sample.key]
                 mapping = {
                     worker.ns_pid: worker.pid
                     for worker in sample.workers
@@ -132,8 +156,30 @@ class TrafficHub:
                 attached.traffic.set_pid_mapping(mapping)
                 ns_pids = {sample.master.ns_pid, *mapping}
                 attached.pids = frozenset(pid for pid in ns_pids if pid is not None)
+                attached.traffic.notes = self._notes(attached)
+                attached.traffic.sources = self._sources(attached)
             attached_now = dict(self._attached)
         return {key: item.traffic.view(now) for key, item in attached_now.items()}
+
+    @staticmethod
+    def _plan_due(attached: _Attached, sample: InstanceSample) -> bool:
+        return attached.plan_key != _plan_key(sample) or (
+            attached.rescan_at is not None and time.monotonic() >= attached.rescan_at
+        )
+
+    def _sources(self, attached: _Attached) -> list[str]:
+        # A file at a path that is not a regular file is watched, not read.
+        sources = [f"file {ref.display}" for ref, f in attached.files.items() if f.problem is None]
+        if attached.following_container:
+            sources.append("container log stream")
+        if self._listens_for(attached):
+            sources.append("statsd")
+        return sources
+
+    @staticmethod
+    def _notes(attached: _Attached) -> list[str]:
+        problems = [f.problem for f in attached.files.values() if f.problem is not None]
+        return [*attached.plan.notes, *attached.notes, *problems]
 
     def instance_traffic(self, key: str) -> InstanceTraffic | None:
         """The live traffic of one instance key (read it with care: it is
@@ -154,25 +200,14 @@ class TrafficHub:
 
     # -- attaching ---------------------------------------------------------------
 
-    def _attach(self, sample: InstanceSample) -> None:
-        access_format = sample.config.value("access_log_format")
-        traffic = InstanceTraffic(access_format if isinstance(access_format, str) else None)
-        attached = _Attached(
-            traffic=traffic,
-            plan=SourcePlan(False, (), (), None),
-            plan_key=(),
-            container_id=sample.container.id if sample.container else None,
-        )
-        self._attached[sample.key] = attached
-        self._apply_plan(attached, sample)
-
-    def _apply_plan(self, attached: _Attached, sample: InstanceSample) -> None:
-        """Follow what ``sample``'s configuration says (again), keeping the
-        followers of files that stay, so no line is skipped or read twice."""
-        plan = plan_sources(sample)
-        config = sample.config
-        hidden = config.get("accesslog").source is ConfigSource.UNKNOWN
-        if attached.plan_key == _plan_key(sample):
+    def _prepare(self, sample: InstanceSample, attached: _Attached | None) -> _Prepared:
+        """The plan for ``sample`` and the followers of files newly wanted
+        (opened here, outside the lock)."""
+        try:
+            plan = plan_sources(sample)
+        except Exception as error:  # one instance's sources must not fail the frame
+            return _Prepared(SourcePlan(False, (), (), None), {}, None, (f"log sources: {error}",))
+        if attached is not None and attached.plan_key == _plan_key(sample):
             # A rescan, not a new configuration: files are followed by the
             # name their descriptor had, and rotation moves names (after a
             # rename the master's descriptor names the old file until it
@@ -188,12 +223,55 @@ class TrafficHub:
                 from_open_files=old.from_open_files or bool(added),
                 open_files=old.open_files + added,
             )
-        for path in [path for path in attached.files if path not in plan.files]:
-            attached.files.pop(path).close()
-        for path in plan.files:
-            if path not in attached.files:
+        kept = attached.files if attached is not None else {}
+        followers: dict[LogFileRef, FileFollower] = {}
+        notes: list[str] = []
+        for ref in plan.files:
+            if ref in kept:
+                continue
+            try:
                 # Without an error the follower waits for the file to appear.
-                attached.files[path] = FileFollower(path)
+                followers[ref] = FileFollower(ref)
+            except Exception as error:
+                notes.append(f"{ref.display}: {error}")
+        peers: list[UdpPeer] | None = None
+        if sample.master.pid is not None and sample.mode is not SamplingMode.API:
+            try:
+                peers = statsd_peers(sample.master.pid)
+            except Exception as error:
+                notes.append(f"StatsD socket: {error}")
+        return _Prepared(plan, followers, peers, tuple(notes))
+
+    def _install(self, sample: InstanceSample, prepared: _Prepared) -> None:
+        """Follow what ``prepared`` says for ``sample`` (again), keeping the
+        followers of files that stay, so no line is skipped or read twice."""
+        attached = self._attached.get(sample.key)
+        if attached is None:
+            access_format = sample.config.value("access_log_format")
+            attached = _Attached(
+                traffic=InstanceTraffic(access_format if isinstance(access_format, str) else None),
+                plan=SourcePlan(False, (), (), None),
+                plan_key=(),
+                container_id=sample.container.id if sample.container else None,
+            )
+            self._attached[sample.key] = attached
+        try:
+            self._apply(attached, sample, prepared)
+        except Exception as error:  # one instance's sources must not fail the frame
+            attached.plan_key = _plan_key(sample)
+            attached.notes = (*prepared.notes, f"log sources: {error}")
+
+    def _apply(self, attached: _Attached, sample: InstanceSample, prepared: _Prepared) -> None:
+        plan = prepared.plan
+        config = sample.config
+        hidden = config.get("accesslog").source is ConfigSource.UNKNOWN
+        for ref in [ref for ref in attached.files if ref not in plan.files]:
+            attached.files.pop(ref).close()
+        for ref, follower in prepared.followers.items():
+            previous = attached.files.pop(ref, None)
+            if previous is not None:
+                previous.close()
+            attached.files[ref] = follower
         if plan.container_logs and attached.container_id:
             attached.following_container = self._follow_container(attached.container_id)
         elif attached.following_container:
@@ -205,17 +283,17 @@ class TrafficHub:
         attached.statsd_prefix = statsd_prefix if isinstance(statsd_prefix, str) else None
         statsd_hidden = config.get("statsd_host").source is ConfigSource.UNKNOWN
         attached.statsd_sender_port = None
-        if sample.master.pid is not None and sample.mode is not SamplingMode.API:
-            peers = statsd_peers(sample.master.pid)
-            ours = [peer for peer in peers if self._peer_is_ours(peer)]
-            if ours:
-                attached.statsd_sender_port = ours[0].local_port
-            if statsd_hidden and (ours or peers):
-                # The master may hold other UDP sockets: ours first.
-                peer = (ours or peers)[0]
-                attached.statsd_host = f"{peer.host}:{peer.port}"
+        peers = prepared.statsd_peers or []
+        ours = [peer for peer in peers if self._peer_is_ours(peer)]
+        if ours:
+            attached.statsd_sender_port = ours[0].local_port
+        if statsd_hidden and (ours or peers):
+            # The master may hold other UDP sockets: ours first.
+            peer = (ours or peers)[0]
+            attached.statsd_host = f"{peer.host}:{peer.port}"
         attached.plan = plan
         attached.plan_key = _plan_key(sample)
+        attached.notes = prepared.notes
         incomplete = not plan.from_open_files or attached.statsd_host is None
         # A master that sends StatsD here opens its socket at start: until
         # it is seen, packets cannot be told apart from another server's.
@@ -227,15 +305,7 @@ class TrafficHub:
         attached.rescan_at = (
             time.monotonic() + RESCAN_HIDDEN_S if (hidden and incomplete) or sender_unseen else None
         )
-        traffic = attached.traffic
-        sources = [f"file {path}" for path in attached.files]
-        if attached.following_container:
-            sources.append("container log stream")
-        if self._listens_for(attached):
-            sources.append("statsd")
-        traffic.sources = sources
-        traffic.notes = list(plan.notes)
-        traffic.access_log_expected = plan.access_log_readable
+        attached.traffic.access_log_expected = plan.access_log_readable
 
     def _detach(self, key: str) -> None:
         attached = self._attached.pop(key, None)
@@ -308,7 +378,8 @@ class TrafficHub:
             for traffic, follower in work:
                 try:
                     lines = follower.poll()
-                except Exception:  # a follower must not stop the others
+                except Exception as error:  # a follower must not stop the others
+                    follower.problem = f"{follower.path}: {error}"
                     continue
                 if lines:
                     traffic.add_lines(lines, now)

@@ -37,8 +37,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
+
+from gunicorn_tui.traffic.log_paths import LogFileRef, NotARegularFile, file_status, open_regular
 
 DEFAULT_MAX_LINE_BYTES: Final = 1 << 20
 _HEADER: Final = struct.Struct(">BxxxL")
@@ -113,30 +114,44 @@ def _decode(raw: bytes | bytearray) -> str:
 
 
 class FileFollower:
-    """Reads lines appended to ``path`` after the follower was created.
+    """Reads lines appended to a log file after the follower was created.
 
     Call :meth:`poll` every so often (250 ms is plenty); it never blocks.
     If the file does not exist yet, the first file that appears is read
     from its start. Handles rotation by rename (finishes the old file, then
     reads the new one from its start) and truncation in place.
+
+    Only a regular file is ever opened (non-blocking, see
+    :mod:`gunicorn_tui.traffic.log_paths`): a FIFO, device or socket at the
+    path is never read, and ``problem`` says why nothing comes, as does an
+    error reaching the file. ``path`` is a host path or a
+    :class:`~gunicorn_tui.traffic.log_paths.LogFileRef` (a container's file,
+    resolved in its root).
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | LogFileRef,
         *,
         from_start: bool = False,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         max_read_bytes: int = 8 << 20,
     ) -> None:
-        self.path = Path(path)
+        self.source = path if isinstance(path, LogFileRef) else LogFileRef(os.fspath(path))
         self.max_read_bytes = max_read_bytes
         self._splitter = LineSplitter(max_line_bytes)
-        self._file: Any = None  # a binary file object
+        self._file: BinaryIO | None = None
         self._inode: tuple[int, int] | None = None
         self.rotations = 0
         self.truncations = 0
+        # Why nothing is read from the path right now (None: fine, or absent).
+        self.problem: str | None = None
         self._open(at_end=not from_start)
+
+    @property
+    def path(self) -> str:
+        """The path as the server names it."""
+        return self.source.display
 
     @property
     def oversized(self) -> int:
@@ -145,14 +160,24 @@ class FileFollower:
 
     def _open(self, at_end: bool) -> bool:
         try:
-            handle = self.path.open("rb")
-        except OSError:
+            fd, info = open_regular(self.source)
+        except FileNotFoundError:
+            self.problem = None  # waited for, as a log that is not written yet
             return False
-        stat = os.fstat(handle.fileno())
+        except NotARegularFile as error:
+            self.problem = f"{self.path} is a {error.kind}: not read" + (
+                " (that would take lines from its reader)" if error.kind == "FIFO" else ""
+            )
+            return False
+        except OSError as error:
+            self.problem = f"{self.path}: {error.strerror or error}"
+            return False
+        handle = os.fdopen(fd, "rb")
         if at_end:
-            handle.seek(stat.st_size)
+            handle.seek(info.st_size)
+        self.problem = None
         self._file = handle
-        self._inode = (stat.st_dev, stat.st_ino)
+        self._inode = (info.st_dev, info.st_ino)
         return True
 
     def poll(self) -> list[str]:
@@ -161,9 +186,10 @@ class FileFollower:
         # A file that appeared after we started is new: read it all.
         if self._file is None and not self._open(at_end=False):
             return []
+        assert self._file is not None
         lines = self._read_available()
         try:
-            stat = self.path.stat()
+            stat = file_status(self.source)
         except OSError:
             return lines  # renamed away and not re-created yet: keep the old one
         if (stat.st_dev, stat.st_ino) != self._inode:
@@ -186,6 +212,8 @@ class FileFollower:
     def _read_available(self, limit: int | None = -1) -> list[str]:
         budget = self.max_read_bytes if limit == -1 else None
         lines: list[str] = []
+        if self._file is None:
+            return lines
         while True:
             size = 1 << 16 if budget is None else min(1 << 16, budget)
             if size <= 0:

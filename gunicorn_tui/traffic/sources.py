@@ -9,8 +9,13 @@ or a path. What "-" means depends on where the master's output goes:
 - a pipe or terminal of a host process cannot be read without stealing the
   lines from whoever reads them: say so, and say how to get a file.
 
-Paths are opened through ``/proc/<master>/root`` so a file inside a container
-is reached from the host without an exec.
+``/dev/stdout``, ``/dev/stderr``, ``/proc/self/fd/1`` and their kin (links to
+them too) mean the master's descriptor 1 or 2, exactly as "-" does: opened
+by gtui they would be gtui's own output. Any other path is followed only
+while it is a regular file (see :mod:`gunicorn_tui.traffic.log_paths`); a
+FIFO, a device or a socket is said, never read. A container's paths are
+resolved inside its own root, so its symlinks cannot lead gtui onto the
+host's files.
 
 When the configuration is hidden (setproctitle hides the command line and
 the control socket does not report the log settings), the master's open
@@ -24,11 +29,22 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import posixpath
+import stat
 from dataclasses import dataclass
 from enum import StrEnum
 
 from gunicorn_tui.model.instances import ConfigSource, InstanceSample, SamplingMode, Source
 from gunicorn_tui.sampling.procfs import PROC
+from gunicorn_tui.traffic.log_paths import (
+    LogFileRef,
+    file_kind,
+    file_status,
+    master_cwd,
+    normal_path,
+    readlink_in_root,
+    stdio_descriptor,
+)
 
 
 class StreamKind(StrEnum):
@@ -54,14 +70,14 @@ class SourcePlan:
     """
 
     container_logs: bool
-    files: tuple[str, ...]
+    files: tuple[LogFileRef, ...]
     notes: tuple[str, ...]
     access_log_enabled: bool | None
     from_open_files: bool = False
     # The access log's own file or stream is among the sources.
     access_log_readable: bool = False
     # The files (among ``files``) found open in the master.
-    open_files: tuple[str, ...] = ()
+    open_files: tuple[LogFileRef, ...] = ()
 
 
 def classify_target(target: str) -> StreamKind:
@@ -116,17 +132,40 @@ def appended_files(pid: int, first_fd: int = 3) -> list[str]:
     return found
 
 
-def host_path(pid: int, path: str, in_container: bool) -> str:
-    """A path as the master sees it, reachable from this host."""
-    if in_container:
-        return f"{PROC}/{pid}/root{path}" if path.startswith("/") else f"{PROC}/{pid}/cwd/{path}"
+def log_file_ref(pid: int, path: str, in_container: bool) -> LogFileRef | None:
+    """A path as the master names it, made reachable from this host: inside
+    a container's own root, a relative one against the master's working
+    directory. None when that directory cannot be read."""
     if path.startswith("/"):
-        return path
-    return f"{PROC}/{pid}/cwd/{path}"
+        return LogFileRef(normal_path(path), pid if in_container else None)
+    if not in_container:
+        return LogFileRef(f"{PROC}/{pid}/cwd/{path}")
+    cwd = master_cwd(pid)
+    if cwd is None:
+        return None
+    return LogFileRef(normal_path(posixpath.join(cwd, path)), pid)
+
+
+def _stdio_note(label: str, kind: StreamKind, pid: int) -> str:
+    if kind is StreamKind.NULL:
+        return f"{label} goes to /dev/null"
+    if kind is StreamKind.SOCKET:
+        return (
+            f"{label} goes to a socket of pid {pid} (journald, when systemd runs it): "
+            "gtui cannot read it; journalctl can, or log to a file"
+        )
+    return (
+        f"{label} goes to a {kind.value} of pid {pid}: gtui cannot read it without "
+        f"taking the lines from its reader; log to a file instead"
+    )
 
 
 def plan_sources(sample: InstanceSample) -> SourcePlan:
-    """Decide what to follow for ``sample``."""
+    """Decide what to follow for ``sample``.
+
+    Reads the master's ``/proc`` entries and, for a container, looks up
+    links inside its root: call it outside any lock the sampling needs.
+    """
     accesslog = sample.config.value("accesslog")
     errorlog = sample.config.value("errorlog")
     access_unknown = sample.config.get("accesslog").source is ConfigSource.UNKNOWN
@@ -139,14 +178,14 @@ def plan_sources(sample: InstanceSample) -> SourcePlan:
     in_container = sample.source is Source.DOCKER
     pid = sample.master.pid
     notes: list[str] = []
-    files: list[str] = []
+    files: list[LogFileRef] = []
     container_logs = False
 
     if sample.mode is SamplingMode.API:
         # Only the log stream is reachable through a remote daemon.
         container_logs = True
         for setting, value in (("access log", accesslog), ("error log", errorlog)):
-            if isinstance(value, str) and value not in ("-", ""):
+            if isinstance(value, str) and value not in ("-", "") and not _names_stdio(value):
                 notes.append(
                     f"{setting} is a file in the container ({value}): not readable "
                     "through a remote daemon; log to '-' to see it"
@@ -156,49 +195,60 @@ def plan_sources(sample: InstanceSample) -> SourcePlan:
             (),
             tuple(notes),
             access_enabled,
-            access_log_readable=access_enabled is True and accesslog == "-",
+            access_log_readable=access_enabled is True
+            and isinstance(accesslog, str)
+            and (accesslog == "-" or _names_stdio(accesslog)),
         )
 
     if pid is None:
         return SourcePlan(False, (), ("master pid unknown",), access_enabled)
 
-    wanted: list[tuple[str, str | None, int]] = []
+    wanted: list[tuple[str, str, int]] = []
     if access_enabled is not False:
         # Hidden configuration: stdout is where an access log would go by "-".
         wanted.append(("stdout" if access_unknown else "access log", str(accesslog), 1))
     if errorlog is None or isinstance(errorlog, str):
         wanted.append(("error log", str(errorlog) if errorlog is not None else "-", 2))
 
+    readlink = readlink_in_root(pid if in_container else None)
     access_readable = False
-    for label, value, fd in wanted:
-        readable = True
-        if value not in ("-", None):
-            files.append(host_path(pid, str(value), in_container))
-            access_readable = access_readable or label == "access log"
-            continue
+    for label, value, default_fd in wanted:
+        fd = default_fd
+        if value != "-":
+            ref = log_file_ref(pid, value, in_container)
+            if ref is None:
+                notes.append(f"{label} {value}: the master's working directory is unreadable")
+                continue
+            named = stdio_descriptor(ref.path, readlink)
+            if named is None:
+                readable = _plan_file(label, ref, in_container, files, notes)
+                container_logs = container_logs or readable is None
+                access_readable = access_readable or (readable is True and label == "access log")
+                continue
+            # /dev/stdout and its kin: the master's own descriptor, like "-".
+            fd = named
         target = _fd_target(pid, fd)
         kind = classify_target(target) if target is not None else StreamKind.UNKNOWN
+        readable = True
         if kind is StreamKind.FILE and target is not None:
-            files.append(host_path(pid, target, in_container))
+            ref = log_file_ref(pid, target, in_container)
+            if ref is not None:
+                files.append(ref)
         elif in_container and kind in (StreamKind.PIPE, StreamKind.TERMINAL, StreamKind.UNKNOWN):
             container_logs = True
         else:
             readable = False
+            notes.append(_stdio_note(label, kind, pid))
         if readable and label == "access log":
             access_readable = True
-        if readable:
-            continue
-        if kind is StreamKind.NULL:
-            notes.append(f"{label} goes to /dev/null")
-        else:
-            notes.append(
-                f"{label} goes to a {kind.value} of pid {pid}: gtui cannot read it without "
-                f"taking the lines from its reader; log to a file instead"
-            )
     from_open_files = False
-    found: list[str] = []
+    found: list[LogFileRef] = []
     if access_unknown:
-        found = [host_path(pid, path, in_container) for path in appended_files(pid)]
+        found = [
+            ref
+            for ref in (log_file_ref(pid, path, in_container) for path in appended_files(pid))
+            if ref is not None
+        ]
         from_open_files = bool(found)
         files.extend(found)
         notes.append(
@@ -215,6 +265,35 @@ def plan_sources(sample: InstanceSample) -> SourcePlan:
         access_readable and access_enabled is True,
         tuple(found) if access_unknown else (),
     )
+
+
+def _names_stdio(value: str) -> bool:
+    return value.startswith("/") and stdio_descriptor(value, lambda _path: None) is not None
+
+
+def _plan_file(
+    label: str, ref: LogFileRef, in_container: bool, files: list[LogFileRef], notes: list[str]
+) -> bool | None:
+    """Follow ``ref`` if it is (or may become) a regular file: True. A FIFO,
+    device or socket is never read: False, with a note; None when, in a
+    container, its lines may reach the log stream instead (a FIFO's reader
+    there usually forwards them to the container's stdout)."""
+    try:
+        mode = file_status(ref).st_mode
+    except OSError:
+        mode = None  # absent yet, or unreachable: the follower says which
+    if mode is None or stat.S_ISREG(mode):
+        files.append(ref)
+        return True
+    kind = file_kind(mode)
+    if in_container and stat.S_ISFIFO(mode):
+        notes.append(
+            f"{label} {ref.display} is a FIFO: not read (that would take lines from its "
+            "reader); following the container's log stream, where its reader may forward them"
+        )
+        return None
+    notes.append(f"{label} {ref.display} is a {kind}: not read; log to a regular file")
+    return False
 
 
 def _udp_address(text: str) -> tuple[str, int] | None:

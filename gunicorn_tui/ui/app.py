@@ -29,6 +29,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.driver import Driver
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
@@ -55,6 +56,7 @@ from gunicorn_tui.load.target import TargetError, bind_of, resolve_target
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
@@ -71,6 +73,7 @@ from gunicorn_tui.ui.widgets.events_panel import EventsPanel
 from gunicorn_tui.ui.widgets.instance_header import InstanceHeader
 from gunicorn_tui.ui.widgets.instance_table import InstanceTable, instance_matches, worker_matches
 from gunicorn_tui.ui.widgets.row_table import RowTable
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 from gunicorn_tui.ui.widgets.static_text import show_text
 from gunicorn_tui.ui.widgets.summary_graphs import SummaryGraphs
 from gunicorn_tui.ui.widgets.traffic_panel import TrafficPanel
@@ -204,8 +207,28 @@ class GtuiApp(App[None]):
 
     # -- layout ---------------------------------------------------------------
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A notification whose text is shown as it is: messages carry error
+        strings and names from the servers, so never markup (``markup`` is
+        ignored) and never a raw control character."""
+        super().notify(
+            escape_controls(message, keep_newlines=True),
+            title=escape_controls(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield SafeStatic(id="status")
         yield InstanceTable(id="instances")
         yield InstanceHeader(id="instance-header")
         yield SummaryGraphs(id="graphs")
@@ -219,7 +242,7 @@ class GtuiApp(App[None]):
             with TabPane("4 Events", id="tab-events"):
                 yield EventsPanel(id="events-panel")
         yield Input(placeholder="filter: name, container, pid or state", id="filter")
-        yield Static(id="notices")
+        yield SafeStatic(id="notices")
         yield Footer()
 
     def on_mount(self) -> None:

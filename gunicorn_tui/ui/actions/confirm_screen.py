@@ -9,9 +9,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from gunicorn_tui.control.plan import RetunePlan
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
 
 def plan_content(plan: RetunePlan) -> Content:
@@ -54,9 +55,9 @@ class ConfirmPlanScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Content.styled(self.title_text, "bold"), id="dialog-title")
+            yield SafeStatic(Content.styled(self.title_text, "bold"), id="dialog-title")
             with VerticalScroll(id="dialog-body"):
-                yield Static(plan_content(self.plan), id="plan")
+                yield SafeStatic(plan_content(self.plan), id="plan")
             with Horizontal(id="dialog-buttons"):
                 if self.plan.ok:
                     yield Button("Run (y)", variant="warning", id="run")

@@ -22,6 +22,7 @@ from gunicorn_tui.control.progress import (
     StepFinished,
     StepStarted,
 )
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
 
 def outcome_content(outcome: ActionOutcome) -> Content:
@@ -74,10 +75,10 @@ class ActionProgressScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Content.styled(self.title_text, "bold"), id="dialog-title")
+            yield SafeStatic(Content.styled(self.title_text, "bold"), id="dialog-title")
             with VerticalScroll(id="dialog-body"):
-                yield Static(Content("\n").join(self.lines), id="steps")
-                yield Static(id="outcome")
+                yield SafeStatic(Content("\n").join(self.lines), id="steps")
+                yield SafeStatic(id="outcome")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Running…", id="close", disabled=True)
 

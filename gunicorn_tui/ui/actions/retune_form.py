@@ -16,14 +16,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest
 from gunicorn_tui.control.running_config import running_value
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
+from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.settings.resolve import short_worker_class
+from gunicorn_tui.ui.widgets.safe_text import SafeLabel, SafeStatic
 
 _HINTS = {
     "workers": "2 x usable CPUs + 1 is the usual start",
@@ -46,14 +48,15 @@ def current_text(sample: InstanceSample, name: str) -> str:
 
 
 def value_text(name: str, value: ConfigValue) -> str:
-    """A setting's value as the form shows it."""
+    """A setting's value as the form shows it (read from the server: its
+    control characters escaped)."""
     if value is None:
         return ""
     if name == "worker_class" and isinstance(value, str):
-        return short_worker_class(value)
+        return escape_controls(short_worker_class(value))
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return escape_controls(str(value))
 
 
 def parse_field(name: str, text: str) -> ConfigValue:
@@ -136,8 +139,10 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             title = "Guided A/B on" if self.ab_only else "Retune"
-            yield Static(Content.styled(f"{title} {self.sample.label}", "bold"), id="dialog-title")
-            yield Static(
+            yield SafeStatic(
+                Content.styled(f"{title} {self.sample.label}", "bold"), id="dialog-title"
+            )
+            yield SafeStatic(
                 Content.styled(
                     "Change what you want; unchanged fields stay as they are. The plan is "
                     "shown before anything runs.",
@@ -152,7 +157,7 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
                         if setting.declared_in is not ConfigSource.UNKNOWN
                         else "(unknown)"
                     )
-                    yield Label(Content.assemble((name, "bold"), (f" {where}", "$text-muted")))
+                    yield SafeLabel(Content.assemble((name, "bold"), (f" {where}", "$text-muted")))
                     yield Input(
                         value=value_text(name, self.prepared[name])
                         if name in self.prepared
@@ -166,9 +171,9 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
                     "command line",
                     id="allow-restart",
                 )
-            yield Static(id="problems")
+            yield SafeStatic(id="problems")
             with Horizontal(id="dialog-buttons"):
-                yield Label("A/B load", id="ab-profile-label")
+                yield SafeLabel("A/B load", id="ab-profile-label")
                 yield Input(value=DEFAULT_AB_PROFILE, id="ab-profile", placeholder="profile")
                 if not self.ab_only:
                     yield Button("Plan (ctrl+s)", variant="primary", id="submit")

@@ -13,13 +13,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from gunicorn_tui.advice.items import AdviceItem, AdviceKind
 from gunicorn_tui.capacity.facts import CapacityFacts
 from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.output.units import format_bytes
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic, safe_content
 
 _KIND_STYLE = {
     AdviceKind.SUGGESTION: "bold $success",
@@ -104,16 +105,16 @@ class AdviceScreen(ModalScreen[RetuneRequest | None]):
                 (f"Advice for {self.label}", "bold"),
                 (f"  {self.window_note}" if self.window_note else "", "$text-muted"),
             )
-            yield Static(title, id="advice-title")
-            yield Static(capacity_content(self.capacity), id="advice-capacity")
+            yield SafeStatic(title, id="advice-title")
+            yield SafeStatic(capacity_content(self.capacity), id="advice-capacity")
             options = [
-                Option(item_content(item), id=f"item-{index}")
+                Option(safe_content(item_content(item)), id=f"item-{index}")
                 for index, item in enumerate(self.items)
             ]
             if not options:
                 options = [Option("no advice: nothing was measured", disabled=True)]
             yield OptionList(*options, id="advice-items")
-            yield Static(
+            yield SafeStatic(
                 Content.styled("Enter/p prepare the retune · Esc close", "$text-muted"),
                 id="advice-hint",
             )

@@ -16,6 +16,7 @@ from textual.widgets import Button, Static
 
 from gunicorn_tui.compare.guided_ab import AbProgress, AbStage
 from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
 _STAGES = (
     AbStage.PLANNING,
@@ -82,9 +83,9 @@ class AbProgressScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Content.styled(self.title_text, "bold"), id="dialog-title")
-            yield Static(stages_line(AbStage.PLANNING), id="ab-stages")
-            yield Static("checking the retune", id="ab-progress")
+            yield SafeStatic(Content.styled(self.title_text, "bold"), id="dialog-title")
+            yield SafeStatic(stages_line(AbStage.PLANNING), id="ab-stages")
+            yield SafeStatic("checking the retune", id="ab-progress")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel (Esc)", id="ab-cancel", variant="error")
 

@@ -24,6 +24,7 @@ from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
 from gunicorn_tui.compare.epochs import Epoch, EpochTracker
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S
 from gunicorn_tui.ui.compare.comparison_view import ComparisonView
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 from gunicorn_tui.ui.widgets.static_text import show_text
 
 LIVE_REFRESH_S = 2.0
@@ -100,7 +101,7 @@ class CompareScreen(Screen[None]):
         self.comparison: EpochComparison | None = fixed
 
     def compose(self) -> ComposeResult:
-        yield Static(id="compare-title")
+        yield SafeStatic(id="compare-title")
         with VerticalScroll(id="compare-body"):
             yield ComparisonView(id="comparison")
         yield Footer()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 from textual.content import Content
-from textual.widgets import Static
 
 from gunicorn_tui.compare.comparison import EpochComparison, MetricComparison, Significance
 from gunicorn_tui.compare.metrics import METRICS, Side
@@ -23,6 +22,7 @@ from gunicorn_tui.compare.report import (
     mark_text,
 )
 from gunicorn_tui.compare.summary import EpochSummary
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 from gunicorn_tui.ui.widgets.static_text import show_text
 
 _SIDE_TITLES = {
@@ -158,7 +158,7 @@ def comparison_content(comparison: EpochComparison) -> Content:
     return Content("\n").join(lines)
 
 
-class ComparisonView(Static):
+class ComparisonView(SafeStatic):
     """Shows one comparison, or why there is none."""
 
     DEFAULT_CSS = """

@@ -13,13 +13,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from gunicorn_tui.control.running_config import running_config
 from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.sweep.grid import config_of
 from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.ui.sweep.sweep_choice import SweepChoice, SweepFields, choose, default_fields
+from gunicorn_tui.ui.widgets.safe_text import SafeLabel, SafeStatic
 
 # (field, label, hint), in the form's order.
 _FIELDS = (
@@ -81,11 +83,11 @@ class SweepForm(ModalScreen[SweepChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep-dialog"):
-            yield Static(
+            yield SafeStatic(
                 Content.styled(f"Sweep {self.sample.label} (now {self.original})", "bold"),
                 id="dialog-title",
             )
-            yield Static(
+            yield SafeStatic(
                 Content.styled(
                     "Each config: retune, warm-up, measure under the same load; then ranked.",
                     "$text-muted",
@@ -93,17 +95,20 @@ class SweepForm(ModalScreen[SweepChoice | None]):
             )
             with Grid(id="sweep-grid"):
                 for name, label, hint in _FIELDS:
-                    yield Label(Content.styled(label, "bold"))
+                    yield SafeLabel(Content.styled(label, "bold"))
+                    # Prepared from the running config: its controls escaped.
                     yield Input(
-                        value=getattr(self.initial, name), placeholder=hint, id=f"sweep-{name}"
+                        value=escape_controls(getattr(self.initial, name)),
+                        placeholder=hint,
+                        id=f"sweep-{name}",
                     )
             yield Checkbox(
                 "keep the winner (else the original config is restored)",
                 value=self.initial.keep_winner,
                 id="sweep-keep-winner",
             )
-            yield Static(id="sweep-plan")
-            yield Static(id="sweep-problems")
+            yield SafeStatic(id="sweep-plan")
+            yield SafeStatic(id="sweep-problems")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Start (ctrl+s)", variant="primary", id="sweep-start")
                 yield Button("Cancel (Esc)", id="sweep-form-cancel")

@@ -23,6 +23,7 @@ from gunicorn_tui.sweep.report import ReportRow, report_rows, winner_line
 from gunicorn_tui.sweep.runner import ConfigStatus, SweepProgress, SweepResult, SweepStatus
 from gunicorn_tui.ui.sweep.messages import SweepFinished, SweepProgressed
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
 _BAR = 20
 _TABLE_MAX_ROWS = 14
@@ -182,11 +183,11 @@ class SweepScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep-dialog"):
-            yield Static(Content.styled(self.title_text, "bold"), id="dialog-title")
-            yield Static(configs_content(self.configs, -1), id="sweep-configs")
-            yield Static("checking the values against the server", id="sweep-progress")
-            yield Static(elapsed_text(0), id="sweep-elapsed")
-            yield Static(id="sweep-verdict")
+            yield SafeStatic(Content.styled(self.title_text, "bold"), id="dialog-title")
+            yield SafeStatic(configs_content(self.configs, -1), id="sweep-configs")
+            yield SafeStatic("checking the values against the server", id="sweep-progress")
+            yield SafeStatic(elapsed_text(0), id="sweep-elapsed")
+            yield SafeStatic(id="sweep-verdict")
             yield RowTable(COLUMNS, id="sweep-results")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Export (e)", id="sweep-export", disabled=True)

@@ -12,6 +12,7 @@ from textual.widgets import Static
 from gunicorn_tui.traffic.error_log import ErrorLogEvent, ErrorLogEventKind
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 from gunicorn_tui.ui.widgets.static_text import show_text
 
 COLUMNS = (
@@ -92,7 +93,7 @@ class EventsPanel(Vertical):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(id="event-counts")
+        yield SafeStatic(id="event-counts")
         yield RowTable(COLUMNS, id="events")
 
     def show(self, view: TrafficView | None) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.output.units import format_duration
 from gunicorn_tui.settings.resolve import short_worker_class
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 from gunicorn_tui.ui.widgets.static_text import show_text
 
 
@@ -55,7 +55,7 @@ def header_content(sample: InstanceSample) -> Content:
     return Content("\n").join([line_one, line_two])
 
 
-class InstanceHeader(Static):
+class InstanceHeader(SafeStatic):
     """Shows :func:`header_content` for the selected instance."""
 
     DEFAULT_CSS = """

@@ -7,7 +7,10 @@ caches it, and on update repaints only the rows whose text changed, which
 also keeps the bytes sent to the terminal (an SSH link) small.
 
 Cells are plain text plus a style name; styles are component classes, so
-colours come from the theme.
+colours come from the theme. Cell text is shown with its control characters
+escaped (:func:`~gunicorn_tui.output.escape.escape_controls`): rows hold
+names, paths and log lines from the servers, and a Segment's text goes to
+the terminal as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from gunicorn_tui.output.escape import escape_controls
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ class RowTable(ScrollView, can_focus=True):
     def _format(self, cells: Sequence[Cell]) -> str:
         parts = []
         for column, cell in zip(self.columns, cells, strict=False):
-            text = cell.text[: column.width]
+            text = escape_controls(cell.text)[: column.width]
             parts.append(text.rjust(column.width) if column.right else text.ljust(column.width))
         return " " + " ".join(parts)
 
@@ -215,7 +220,7 @@ class RowTable(ScrollView, can_focus=True):
             base = base + self._style("cursor" if self.has_focus else "cursor-blurred")
         segments = [Segment(" ", base)]
         for position, (column, cell) in enumerate(zip(self.columns, row.cells, strict=False)):
-            text = cell.text[: column.width]
+            text = escape_controls(cell.text)[: column.width]
             text = text.rjust(column.width) if column.right else text.ljust(column.width)
             style = base
             if cell.style and not is_cursor:

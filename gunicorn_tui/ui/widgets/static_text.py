@@ -2,6 +2,8 @@
 
 A Static's ``update`` re-runs layout by default; the dashboard's text lines
 have fixed sizes, so a changed line needs a repaint, an unchanged one nothing.
+What is shown is made safe first (:mod:`gunicorn_tui.ui.widgets.safe_text`):
+these lines carry names, paths and messages from the servers.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from weakref import WeakKeyDictionary
 
 from textual.content import Content
 from textual.widgets import Static
+
+from gunicorn_tui.ui.widgets.safe_text import safe_content
 
 _shown: WeakKeyDictionary[Static, Content] = WeakKeyDictionary()
 
@@ -20,4 +24,4 @@ def show_text(widget: Static, content: Content, layout: bool = False) -> None:
     if _shown.get(widget) == content:
         return
     _shown[widget] = content
-    widget.update(content, layout=layout)
+    widget.update(safe_content(content), layout=layout)

@@ -20,6 +20,7 @@ from gunicorn_tui.output.units import format_bytes, format_percent
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.widgets.bar_graph import BarGraph
 from gunicorn_tui.ui.widgets.epoch_columns import NO_MARKS, GraphMarks, epoch_columns
+from gunicorn_tui.ui.widgets.safe_text import SafeLabel
 from gunicorn_tui.ui.widgets.static_text import show_text
 
 Formatter = Callable[[float], str]
@@ -72,7 +73,7 @@ class Graph(Vertical):
         self.floor = floor
 
     def compose(self) -> ComposeResult:
-        yield Label(Content.styled(self.title_text, "bold"))
+        yield SafeLabel(Content.styled(self.title_text, "bold"))
         yield BarGraph()
 
     def show(

@@ -16,6 +16,7 @@ from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.traffic.metrics import WindowFigures
 from gunicorn_tui.ui.widgets.epoch_columns import epoch_columns
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
+from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 from gunicorn_tui.ui.widgets.static_text import show_text
 from gunicorn_tui.ui.widgets.summary_graphs import (
     Graph,
@@ -118,8 +119,8 @@ class TrafficPanel(Vertical):
             yield Graph("p50", milliseconds, floor=10.0, id="long-p50")
             yield Graph("p90", milliseconds, floor=10.0, id="long-p90")
             yield Graph("5xx", percent, floor=5.0, id="long-errors")
-        yield Static(id="traffic-sources")
-        yield Static(id="traffic-guidance")
+        yield SafeStatic(id="traffic-sources")
+        yield SafeStatic(id="traffic-guidance")
 
     def show(
         self,
