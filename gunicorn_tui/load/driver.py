@@ -91,6 +91,8 @@ class LoadRun:
         self._summary: RunSummary | None = None
         self._error: BaseException | None = None
         self._callback_warnings: list[str] = []
+        self._started = threading.Event()
+        self.started_at: float | None = None
         self.child_pid: int | None = None
 
     def start(self) -> LoadRun:
@@ -101,6 +103,18 @@ class LoadRun:
     def stop(self) -> None:
         """Ask the run to end now; in-flight requests are cut off."""
         self.stop_event.set()
+
+    def wait_started(self, timeout_s: float) -> bool:
+        """Wait until the run's clock started (its process up, its first
+        connection made) or the run ended; True when it started. A
+        measurement opens its window then: the driver's own process takes a
+        moment to start, more on a busy machine."""
+        self._started.wait(timeout_s)
+        return self.started_at is not None
+
+    def _mark_started(self, started_at: float) -> None:
+        self.started_at = started_at
+        self._started.set()
 
     @property
     def running(self) -> bool:
@@ -130,9 +144,12 @@ class LoadRun:
                 stack=self.stack,
                 on_second=self.on_second,
                 stop_event=self.stop_event,
+                on_start=self._mark_started,
             )
         except BaseException as exc:  # handed to join(), in the caller's thread
             self._error = exc
+        finally:
+            self._started.set()
 
     # -- in a process ---------------------------------------------------------------
 
@@ -141,6 +158,8 @@ class LoadRun:
             self._summary = self._supervise()
         except BaseException as exc:  # handed to join(), in the caller's thread
             self._error = exc
+        finally:
+            self._started.set()
 
     def _forward(self, second: SecondSummary) -> None:
         if self.on_second is None:
@@ -220,6 +239,8 @@ class LoadRun:
                 for kind, payload in frames.feed(data):
                     if kind == "ready":
                         ready = True
+                    elif kind == "started" and isinstance(payload, float):
+                        self._mark_started(payload)
                     elif kind == "second":
                         assert isinstance(payload, SecondSummary)
                         seconds += 1

@@ -10,7 +10,8 @@ Parent to child, on stdin: one frame, ``(profile, target, stack)``; then a
 single byte ``S`` asks the run to stop. End of file (the parent went away)
 stops it too.
 
-Child to parent, on stdout: ``("ready", None)`` once the run is set up, one
+Child to parent, on stdout: ``("ready", None)`` once the run is set up,
+``("started", wall time)`` when its clock starts (after the warm-up), one
 ``("second", SecondSummary)`` a second, and last ``("done", RunSummary)``
 or ``("error", message)``.
 
@@ -144,6 +145,7 @@ def main() -> None:
             on_second=on_second,
             stop_event=stop,
             cpu_clock=time.process_time,
+            on_start=lambda started_at: send("started", started_at),
         )
     except LoadRunError as exc:
         send("error", str(exc))

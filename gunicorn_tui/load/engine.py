@@ -61,6 +61,8 @@ from gunicorn_tui.load.target import LoadTarget
 
 SecondCallback = Callable[[SecondSummary], None]
 CpuClock = Callable[[], float]
+# Called once, with the wall time at which the run's clock started.
+StartCallback = Callable[[float], None]
 
 _NS = 1_000_000_000
 # How often the loop looks at the caller's stop event; a stop takes effect
@@ -124,10 +126,12 @@ class LoadEngine:
         stop_event: threading.Event,
         stack: ClientStack,
         cpu_clock: CpuClock = time.thread_time,
+        on_start: StartCallback | None = None,
     ) -> None:
         self.profile = profile
         self.target = target
         self.on_second = on_second
+        self.on_start = on_start
         self.stop_event = stop_event
         self.recorder = RunRecorder(profile.requests)
         self.mix = RequestMix(profile.requests, profile.seed)
@@ -194,6 +198,8 @@ class LoadEngine:
             self.start_ns = time.monotonic_ns()
             self.window_end_ns = self.start_ns + _NS
             self.send_end_ns = self.start_ns + int(profile.time_bound_s * _NS)
+            if self.on_start is not None:
+                self.on_start(self.started_at)
             self.hard_end_ns = self.send_end_ns + int(profile.drain_s * _NS)
             senders = [
                 loop.create_task(self._sender(number, sender_count))
@@ -482,6 +488,7 @@ def run_engine(
     on_second: SecondCallback | None = None,
     stop_event: threading.Event | None = None,
     cpu_clock: CpuClock = time.thread_time,
+    on_start: StartCallback | None = None,
 ) -> RunSummary:
     """Run ``profile`` against ``target`` on a new event loop of ``stack``,
     in this thread, and return the summary. ``cpu_clock`` is the clock the
@@ -494,9 +501,17 @@ def run_engine(
         stop_event if stop_event is not None else threading.Event(),
         stack,
         cpu_clock,
+        on_start,
     )
     with asyncio.Runner(loop_factory=stack.loop_factory()) as runner:
         return runner.run(engine.run())
 
 
-__all__ = ["CpuClock", "LoadEngine", "LoadRunError", "SecondCallback", "run_engine"]
+__all__ = [
+    "CpuClock",
+    "LoadEngine",
+    "LoadRunError",
+    "SecondCallback",
+    "StartCallback",
+    "run_engine",
+]

@@ -48,13 +48,15 @@ def test_the_run_happens_in_a_child_process_and_reports_its_stack(
         LoadTarget(load_gunicorn.url),
         on_second=seconds.append,
     ).start()
-    _wait_for(lambda: run.child_pid is not None, 5)
-    assert run.child_pid != os.getpid()
+    assert run.wait_started(15)
+    assert run.child_pid is not None and run.child_pid != os.getpid()
     child = psutil.Process(run.child_pid)
     assert child.ppid() == os.getpid()
     summary = run.join(15)
     assert summary is not None
     assert summary.completed == 75
+    # The clock the caller was told about is the run's own.
+    assert run.started_at == summary.started_at
     assert summary.client_stack == best_stack().label == "uvloop + httptools"
     assert [s.second for s in seconds] == list(range(len(seconds)))
     assert sum(s.completed for s in seconds) == 75
@@ -81,6 +83,14 @@ def test_every_stack_and_isolation_counts_the_same(
     assert summary.status_counts == {404: 200}
     assert summary.client_stack == stack.label
     assert summary.client_cpu_s > 0
+
+
+def test_wait_started_returns_when_a_run_fails_before_its_clock_starts() -> None:
+    # A target the driver cannot even prepare requests for: no clock ever starts.
+    run = LoadRun(_profile("rate_rps = 5\nduration_s = 1"), LoadTarget("ftp://127.0.0.1:1")).start()
+    assert run.wait_started(15) is False
+    with pytest.raises(LoadRunError):
+        run.join(15)
 
 
 def test_a_child_killed_mid_run_is_reported_as_such_without_a_hang(
