@@ -18,8 +18,12 @@ from pathlib import Path
 
 import gunicorn_tui
 
-# The dashboard itself and the commands that start it.
-UI_MODULES = ("gunicorn_tui.ui", "gunicorn_tui.cli.dashboard_commands")
+# The dashboard itself, the commands that start it, and its browser view.
+UI_MODULES = (
+    "gunicorn_tui.ui",
+    "gunicorn_tui.cli.dashboard_commands",
+    "gunicorn_tui.browser_view",
+)
 FORBIDDEN = ("textual", "rich")
 
 

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 
 from gunicorn_tui.advice.collect import AdviceReport, observe_and_advise
 from gunicorn_tui.advice.items import AdviceItem
-from gunicorn_tui.cli.compare_commands import _monitor, _target_options
-from gunicorn_tui.cli.control_commands import _select
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from gunicorn_tui.cli.target_monitor import open_target_monitor, select_instance
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.model.instances import InstanceSample
@@ -24,21 +23,6 @@ from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.advice_json import advice_json
 
 MAX_OBSERVE_S = 600.0
-
-
-def add_advice_parser(
-    commands: dict[str, argparse.ArgumentParser], parser_class: type[argparse.ArgumentParser]
-) -> None:
-    """Register ``advise``."""
-    advise = parser_class(
-        prog="gtui advise",
-        description="Observe TARGET for --duration seconds (under whatever traffic it gets) "
-        "and print tuning advice, each item with its evidence and the retune it prepares.",
-    )
-    _target_options(advise)
-    advise.add_argument("--duration", type=float, default=10.0, metavar="S")
-    advise.add_argument("--json", action="store_true", help="print JSON")
-    commands["advise"] = advise
 
 
 def retune_command(target: str, request: RetuneRequest) -> str:
@@ -80,9 +64,9 @@ def run_advise(args: argparse.Namespace) -> int:
     """``gtui advise TARGET [--duration S] [--json]``."""
     if not 0 < args.duration <= MAX_OBSERVE_S:
         raise CliError(f"--duration must be in (0, {MAX_OBSERVE_S:g}] seconds", EXIT_USAGE)
-    monitor = _monitor(args)
+    monitor = open_target_monitor(args)
     try:
-        sample = _select(monitor, args.target)
+        sample = select_instance(monitor, args.target)
         key = sample.key
         client = monitor.watcher.client if monitor.watcher is not None else None
         engine = ControlEngine(read_only=True, docker_client=client)

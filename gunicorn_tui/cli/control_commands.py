@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +23,12 @@ from gunicorn_tui.cli.exit_codes import (
     EXIT_USAGE,
     CliError,
 )
-from gunicorn_tui.cli.inspect_commands import sample_settled
+from gunicorn_tui.cli.target_monitor import (
+    confirm,
+    open_target_monitor,
+    refuse_if_read_only,
+    select_instance,
+)
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.plan import RetunePlan
 from gunicorn_tui.control.progress import (
@@ -38,90 +44,9 @@ from gunicorn_tui.control.progress import (
 from gunicorn_tui.control.requests import RequestError, RetuneRequest, parse_scale
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.model.instances import InstanceSample
-from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
-from gunicorn_tui.monitor.targets import TargetKind, TargetNotFound, parse_target
+from gunicorn_tui.monitor.monitor import Monitor
 
-DOCKER_WAIT_S = 15.0
-
-
-def add_action_options(parser: argparse.ArgumentParser) -> None:
-    """Options every action command takes."""
-    parser.add_argument("target", metavar="TARGET", help="container name or id, or pid:N")
-    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
-    parser.add_argument(
-        "--read-only", action="store_true", help="refuse every action (for shared sessions)"
-    )
-    parser.add_argument("--no-docker", action="store_true", help="do not look at Docker")
-    parser.add_argument(
-        "--api-only",
-        action="store_true",
-        help="reach containers through the Docker API only, as with a remote daemon",
-    )
-
-
-def add_retune_options(parser: argparse.ArgumentParser) -> None:
-    """The settings ``gtui retune`` can change."""
-    settings = parser.add_argument_group("settings (each optional; unnamed ones stay as they are)")
-    settings.add_argument("--workers", "-w", type=int, metavar="N")
-    settings.add_argument("--worker-class", "-k", metavar="CLASS")
-    settings.add_argument("--threads", type=int, metavar="N")
-    settings.add_argument("--worker-connections", type=int, metavar="N")
-    settings.add_argument("--timeout", "-t", type=int, metavar="SECONDS")
-    settings.add_argument("--graceful-timeout", type=int, metavar="SECONDS")
-    settings.add_argument("--max-requests", type=int, metavar="N")
-    settings.add_argument("--max-requests-jitter", type=int, metavar="N")
-    settings.add_argument("--keep-alive", type=int, metavar="SECONDS", dest="keepalive")
-    preload = settings.add_mutually_exclusive_group()
-    preload.add_argument("--preload", action="store_true", default=None, dest="preload_app")
-    preload.add_argument("--no-preload", action="store_false", dest="preload_app")
-    parser.add_argument(
-        "--restart",
-        action="store_true",
-        help="allow stopping and starting a host master gtui did not start",
-    )
-
-
-# -- shared flow ------------------------------------------------------------------
-
-
-def _open_monitor(args: argparse.Namespace) -> Monitor:
-    """Like ``gtui ls``, but an action waits longer for Docker's first list: a
-    busy daemon must not turn into "Docker unreachable"."""
-    target = parse_target(args.target)
-    if args.no_docker and target.kind is TargetKind.CONTAINER:
-        raise CliError(f"container target {args.target} needs Docker: drop --no-docker", EXIT_USAGE)
-    monitor = Monitor(
-        MonitorOptions(targets=(target,), use_docker=not args.no_docker, force_api=args.api_only)
-    )
-    try:
-        monitor.open(wait_for_docker_s=DOCKER_WAIT_S)
-        monitor.check_targets()
-    except BaseException:
-        monitor.close()
-        raise
-    return monitor
-
-
-def _select(monitor: Monitor, text: str) -> InstanceSample:
-    frame = sample_settled(monitor, 0.2)
-    target = parse_target(text)
-    instances = list(frame.instances)
-    if target.kind is TargetKind.PID:
-        instances = [
-            sample
-            for sample in instances
-            if sample.master.pid == target.pid or any(w.pid == target.pid for w in sample.workers)
-        ]
-    if not instances:
-        raise TargetNotFound(f"no Gunicorn server found in {text}")
-    if len(instances) > 1:
-        masters = ", ".join(f"pid:{s.master.pid}" for s in instances)
-        raise CliError(
-            f"{text} runs {len(instances)} Gunicorn masters; name one of them: {masters}",
-            EXIT_USAGE,
-        )
-    return instances[0]
+_log = logging.getLogger("gtui.actions")
 
 
 def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
@@ -129,19 +54,8 @@ def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
     return ControlEngine(read_only=bool(getattr(args, "read_only", False)), docker_client=client)
 
 
-def _confirm(args: argparse.Namespace) -> None:
-    if args.yes:
-        return
-    if not sys.stdin.isatty():
-        raise CliError("no terminal to confirm on: pass --yes to act", EXIT_USAGE)
-    sys.stderr.write("Proceed? [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
-        raise CliError("cancelled", EXIT_FAILURE)
-
-
 def _progress(event: ProgressEvent) -> None:
+    _log.info("%s", event)
     if isinstance(event, StepStarted):
         sys.stderr.write(f"[{event.index + 1}/{event.total}] {event.description} ...\n")
     elif isinstance(event, StepFinished):
@@ -156,6 +70,7 @@ def _progress(event: ProgressEvent) -> None:
 
 
 def _report(outcome: ActionOutcome) -> int:
+    _log.info("outcome: %s", outcome.summary())
     print(outcome.summary())
     if outcome.new_container_logs and outcome.status is not OutcomeStatus.OK:
         print("new container's last log lines:")
@@ -166,18 +81,51 @@ def _report(outcome: ActionOutcome) -> int:
     return EXIT_OK if outcome.ok else EXIT_FAILURE
 
 
+def _print_json(plan: RetunePlan, outcome: ActionOutcome | None) -> None:
+    """``--json``: the plan and, when it ran, its outcome, as one document."""
+    changed = {k: [plan.before.get(k), v] for k, v in plan.after.items()
+               if plan.before.get(k) != v}  # fmt: skip
+    document: dict[str, object] = {
+        "plan": {
+            "action": plan.action.value,
+            "target": plan.target.label,
+            "strategy": plan.strategy.value if plan.strategy else None,
+            "ok": plan.ok,
+            "refusal": plan.refusal,
+            "change": changed,
+            "steps": [{"description": s.description, "command": s.command} for s in plan.steps],
+            "notes": list(plan.notes),
+        },
+        "outcome": None,
+    }
+    if outcome is not None:
+        logs = (outcome.new_container_logs or "").splitlines()[-20:]
+        document["outcome"] = {
+            "status": outcome.status.value,
+            "summary": outcome.summary(),
+            "steps_done": outcome.steps_done,
+            "steps_total": outcome.steps_total,
+            "error": outcome.error,
+            "served_after_s": outcome.served_after_s,
+            "new_master_pid": outcome.new_master_pid,
+            "new_container_id": outcome.new_container_id,
+            "journal_path": outcome.journal_path,
+            "new_container_log_tail": logs,
+            "notes": list(outcome.notes),
+        }
+    json.dump(document, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
 def _run_action(
     args: argparse.Namespace,
     make_plan: Callable[[ControlEngine, InstanceSample], RetunePlan],
     check: Callable[[InstanceSample], None] | None = None,
 ) -> int:
-    if getattr(args, "read_only", False):
-        # Refuse before touching anything, even before sampling.
-        raise CliError("read-only session: actions are disabled (--read-only)", EXIT_FAILURE)
-    args.targets = [args.target]
-    monitor = _open_monitor(args)
+    refuse_if_read_only(args)
+    monitor = open_target_monitor(args)
     try:
-        sample = _select(monitor, args.target)
+        sample = select_instance(monitor, args.target)
         if check is not None:
             check(sample)
         engine = _engine(args, monitor)
@@ -185,20 +133,26 @@ def _run_action(
             plan = make_plan(engine, sample)
         except (ActionRefused, EngineUnavailable) as error:
             raise CliError(str(error), EXIT_FAILURE) from error
-        for line in plan.describe():
-            print(line)
-        if not plan.ok:
-            return EXIT_FAILURE
-        if args.dry_run:
-            return EXIT_OK
+        if not args.json:
+            for line in plan.describe():
+                print(line)
+        _log.info("plan: %s", " | ".join(plan.describe()))
+        if not plan.ok or args.dry_run:
+            if args.json:
+                _print_json(plan, None)
+            return EXIT_OK if plan.ok else EXIT_FAILURE
         sys.stdout.flush()
-        _confirm(args)
+        confirm(args)
         try:
             outcome = engine.execute(plan, on_event=_progress)
         except ActionRefused as error:
             raise CliError(str(error), EXIT_FAILURE) from error
         except EngineUnavailable as error:
             raise CliError(str(error), EXIT_DOCKER_UNREACHABLE) from error
+        if args.json:
+            _log.info("outcome: %s", outcome.summary())
+            _print_json(plan, outcome)
+            return EXIT_OK if outcome.ok else EXIT_FAILURE
         return _report(outcome)
     finally:
         monitor.close()
@@ -282,7 +236,7 @@ def run_recover(args: argparse.Namespace) -> int:
                 f"({item.strategy}), {item.steps_done}/{item.steps_total} steps, {state}"
             )
         return EXIT_OK
-    from gunicorn_tui.cli.sweep_commands import recover_sweeps
+    from gunicorn_tui.cli.sweep_recovery import recover_sweeps
     from gunicorn_tui.sweep.recovery import interrupted_sweeps
 
     if not pending and not interrupted_sweeps(engine):

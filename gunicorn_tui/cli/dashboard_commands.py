@@ -9,14 +9,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
-from gunicorn_tui.cli.inspect_commands import open_monitor
+from gunicorn_tui.cli.target_monitor import open_monitor
 from gunicorn_tui.monitor.monitor import Monitor
 
 if TYPE_CHECKING:
     from gunicorn_tui.control.engine import ControlEngine
+    from gunicorn_tui.recording.session_file import SessionRecorder
 
 
 def _check_refresh(refresh_s: float) -> None:
@@ -97,9 +98,73 @@ def _export_dir(args: argparse.Namespace) -> Path | None:
     return path
 
 
+def theme_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The app's start theme (config file) and how a palette choice is kept."""
+    config = getattr(args, "user_config", None)
+    if config is None:
+        return {}
+
+    def keep(name: str) -> None:
+        from gunicorn_tui.user_config.config_file import set_key
+
+        set_key(config.path, "theme", name)
+
+    return {"theme": getattr(args, "theme", None), "on_theme_change": keep}
+
+
+def _recorder(args: argparse.Namespace) -> SessionRecorder | None:
+    """The session recorder of ``--record FILE``, opened now."""
+    if not getattr(args, "record", None):
+        return None
+    from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S
+    from gunicorn_tui.recording.session_file import RecordingError, SessionRecorder
+
+    try:
+        return SessionRecorder(
+            Path(args.record).expanduser(), refresh_s=args.refresh, warmup_s=DEFAULT_WARMUP_S
+        )
+    except RecordingError as error:
+        raise CliError(str(error), EXIT_USAGE) from error
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """``gtui replay FILE``: the dashboard on a recording."""
+    from gunicorn_tui.compare.epochs import EpochRegistry
+    from gunicorn_tui.recording.playback import PlaybackSource
+    from gunicorn_tui.recording.session_file import RecordingError, read_recording
+
+    try:
+        recording = read_recording(Path(args.file).expanduser())
+    except RecordingError as error:
+        raise CliError(str(error), EXIT_USAGE) from error
+    if not recording.frames:
+        raise CliError(f"{args.file}: the recording holds no frame", EXIT_FAILURE)
+    given = next((s for s in args.settings if s.key == "refresh_s"), None)
+    refresh = args.refresh if given is not None and given.source == "command line" else (
+        recording.header.refresh_s)  # fmt: skip
+    _check_refresh(refresh)
+    registry = EpochRegistry(warmup_s=recording.header.warmup_s)
+    from gunicorn_tui.ui.app import GtuiApp
+
+    app = GtuiApp(
+        PlaybackSource(recording, registry),
+        refresh_s=refresh,
+        subtitle=f"replay of {Path(args.file).name}",
+        warmup_s=recording.header.warmup_s,
+        export_dir=_export_dir(args),
+        epochs=registry,
+        primed=True,
+        **theme_options(args),
+    )
+    with _exit_on_hangup(app):
+        app.run()
+    return EXIT_OK
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     """Open the dashboard on the TARGETs (default: everything found)."""
     _check_refresh(args.refresh)
+    recorder = _recorder(args)
     opening = _MonitorOpening(args)
     # Textual and the control engine load while Docker answers.
     from gunicorn_tui.ui.app import GtuiApp
@@ -116,6 +181,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
         engine=_engine(args, monitor),
         primed=True,
         export_dir=_export_dir(args),
+        recorder=recorder,
+        **theme_options(args),
     )
     with _exit_on_hangup(app):
         app.run()
@@ -133,6 +200,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from gunicorn_tui.monitor.targets import parse_target
     from gunicorn_tui.sampling.local_instance import LaunchRecord
 
+    recorder = _recorder(args)
     statsd_port = free_port(socket.SOCK_DGRAM)
     try:
         server = start_demo_server(workers=args.workers, port=args.port, statsd_port=statsd_port)
@@ -159,6 +227,9 @@ def run_demo(args: argparse.Namespace) -> int:
             refresh_s=args.refresh,
             subtitle=f"demo {server.base_url}",
             engine=_engine(args, monitor),
+            export_dir=_export_dir(args),
+            recorder=recorder,
+            **theme_options(args),
         )
         with _exit_on_hangup(app):
             app.run()

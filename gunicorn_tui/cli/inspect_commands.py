@@ -5,70 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from dataclasses import replace
 
 from gunicorn_tui.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
+from gunicorn_tui.cli.target_monitor import open_monitor, sample_settled
 from gunicorn_tui.model.instances import InstanceSample
-from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame, MonitorOptions, ensure_any
-from gunicorn_tui.monitor.targets import TargetKind, parse_target
+from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.snapshot_json import snapshot_json
 from gunicorn_tui.output.text_table import render_table
 from gunicorn_tui.settings.resolve import short_worker_class
-
-PROBE_WAIT_S = 5.0
-
-
-def open_monitor(args: argparse.Namespace, collect_traffic: bool = True) -> Monitor:
-    """A Monitor for the command's TARGETs and options, targets checked."""
-    targets = tuple(parse_target(text) for text in getattr(args, "targets", []) or [])
-    if args.no_docker and any(t.kind is TargetKind.CONTAINER for t in targets):
-        names = ", ".join(t.text for t in targets if t.kind is TargetKind.CONTAINER)
-        raise CliError(f"container targets ({names}) need Docker: drop --no-docker", EXIT_USAGE)
-    monitor = Monitor(
-        MonitorOptions(
-            targets=targets,
-            use_docker=not args.no_docker,
-            force_api=args.api_only,
-            statsd_address=parse_statsd_address(getattr(args, "statsd", "off")),
-            collect_traffic=collect_traffic,
-        )
-    )
-    try:
-        monitor.open()
-        monitor.check_targets()
-    except BaseException:
-        monitor.close()
-        raise
-    return monitor
-
-
-def parse_statsd_address(text: str) -> tuple[str, int] | None:
-    """``HOST:PORT`` for the StatsD listener, or None for ``off``."""
-    if text.lower() in ("off", "none", ""):
-        return None
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise CliError(f"--statsd {text!r}: expected HOST:PORT or off", EXIT_USAGE)
-    return host, int(port)
-
-
-def sample_settled(monitor: Monitor, interval_s: float, *, need_cpu: bool = True) -> MonitorFrame:
-    """Two samples ``interval_s`` apart (CPU needs an interval), with runtime
-    probes (Gunicorn version) given a few seconds to answer. Without
-    ``need_cpu`` the second sample follows at once (it only picks up what
-    the probes found)."""
-    first = monitor.sample()
-    if need_cpu:
-        time.sleep(max(0.05, interval_s))
-    monitor.wait_for_probes(PROBE_WAIT_S)
-    frame = monitor.sample()
-    ensure_any(frame, monitor.options.targets)
-    if first.notices:
-        # Said once, at the first sample (a StatsD port in use): keep it.
-        notices = tuple(dict.fromkeys(first.notices + frame.notices))
-        frame = replace(frame, notices=notices)
-    return frame
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
@@ -122,7 +66,8 @@ def run_ls(args: argparse.Namespace) -> int:
             }
             for instance in document["instances"]
         ]
-        json.dump({"instances": rows, "docker": document["docker"]}, sys.stdout, indent=2)
+        listing = {"instances": rows, "docker": document["docker"], "notices": document["notices"]}
+        json.dump(listing, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
     header = ("SOURCE", "CONTAINER", "MASTER", "VERSION", "CLASS", "WORKERS", "BIND")
@@ -130,6 +75,8 @@ def run_ls(args: argparse.Namespace) -> int:
     print(render_table(header, rows_text))
     if not frame.instances:
         print("(no Gunicorn servers found)")
+    for notice in frame.notices:
+        print(f"note: {notice}")
     print(docker_line(frame))
     return EXIT_OK
 

@@ -18,21 +18,19 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from gunicorn_tui.cli.compare_commands import (
+from gunicorn_tui.cli.exit_codes import (
+    EXIT_FAILURE,
     EXIT_INTERRUPTED,
-    _load_target,
-    _monitor,
-    _profile,
-    _target_options,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
 )
-from gunicorn_tui.cli.control_commands import _confirm, _select
-from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from gunicorn_tui.cli.measured_load import load_target_for, profile_named
+from gunicorn_tui.cli.target_monitor import confirm, open_target_monitor, select_instance
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.control.engine import READ_ONLY_REASON, ActionRefused, ControlEngine
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.model.instances import GunicornConfig, InstanceSample
-from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
-from gunicorn_tui.monitor.targets import parse_target
 from gunicorn_tui.sweep.grid import (
     SweepValueError,
     build_grid,
@@ -40,9 +38,7 @@ from gunicorn_tui.sweep.grid import (
     parse_int_list,
     parse_name_list,
 )
-from gunicorn_tui.sweep.journal import SweepTarget
 from gunicorn_tui.sweep.plot_svg import sweep_svg
-from gunicorn_tui.sweep.recovery import SweepRecovery, interrupted_sweeps, recover_sweep
 from gunicorn_tui.sweep.report import sweep_json, sweep_markdown, winner_line
 from gunicorn_tui.sweep.runner import (
     SweepProgress,
@@ -51,32 +47,6 @@ from gunicorn_tui.sweep.runner import (
     SweepStatus,
     run_sweep,
 )
-
-
-def add_sweep_parser(
-    commands: dict[str, argparse.ArgumentParser], parser_class: type[argparse.ArgumentParser]
-) -> None:
-    """Register ``sweep``."""
-    sweep = parser_class(
-        prog="gtui sweep",
-        description="Try each combination of --workers, --worker-class (and --threads for "
-        "gthread) under the same load, rank them, and restore the original config.",
-    )
-    _target_options(sweep)
-    sweep.add_argument("--workers", required=True, metavar="N,N,...")
-    sweep.add_argument("--worker-class", default="sync", metavar="CLASS,...")
-    sweep.add_argument("--threads", metavar="N,N,...", help="thread counts for gthread")
-    sweep.add_argument("--profile", required=True, help="load profile (file or built-in name)")
-    sweep.add_argument("--warmup", type=float, default=5.0, metavar="S")
-    sweep.add_argument("--measure", type=float, default=20.0, metavar="S")
-    sweep.add_argument("--url", help="base URL for the load, overriding the instance's bind")
-    sweep.add_argument("--keep-winner", action="store_true", help="end on the best config")
-    sweep.add_argument("--json", dest="json_file", metavar="FILE", help="write JSON here")
-    sweep.add_argument("--markdown", dest="markdown_file", metavar="FILE")
-    sweep.add_argument("--svg", dest="svg_file", metavar="FILE", help="write the plot (SVG) here")
-    sweep.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    sweep.add_argument("--read-only", action="store_true", help="refuse (shared sessions)")
-    commands["sweep"] = sweep
 
 
 def _values(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[str, ...], tuple[int, ...]]:
@@ -116,17 +86,18 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     """``gtui sweep``: see the module docstring."""
     if getattr(args, "read_only", False):
         raise CliError(READ_ONLY_REASON, EXIT_FAILURE)
+    outputs = _outputs(args)
     workers, classes, threads = _values(args)
     problems = check_grid(workers, classes, threads, _no_config())
     if problems:
         raise CliError("; ".join(problems), EXIT_USAGE)
     if args.warmup < 0 or not 0 < args.measure <= 600:
         raise CliError("--warmup must be >= 0 and --measure in (0, 600] seconds", EXIT_USAGE)
-    profile = _profile(args.profile)
-    monitor = _monitor(args)
+    profile = profile_named(args.profile)
+    monitor = open_target_monitor(args)
     cancel = threading.Event()
     try:
-        sample = _select(monitor, args.target)
+        sample = select_instance(monitor, args.target)
         client = monitor.watcher.client if monitor.watcher is not None else None
         engine = ControlEngine(docker_client=client)
         problems = check_grid(
@@ -135,7 +106,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)
         configs = build_grid(workers, classes, threads)
-        target = _load_target(profile, args.url, sample)
+        target = load_target_for(profile, args.url, sample)
         per_config = args.warmup + args.measure
         print(
             f"sweep on {sample.label}: {len(configs)} configs "
@@ -144,7 +115,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             + ("unless a winner is kept" if args.keep_winner else "at the end"),
             file=sys.stderr,
         )
-        _confirm(args)
+        confirm(args)
 
         def interrupted(signum: int, _frame: FrameType | None) -> None:
             if not cancel.is_set():
@@ -176,13 +147,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     finally:
         monitor.close()
     markdown = sweep_markdown(result)
-    print(markdown, end="")
-    exports = (
-        (args.markdown_file, markdown),
-        (args.json_file, json.dumps(sweep_json(result), indent=2) + "\n"),
-        (args.svg_file, sweep_svg(result, verdict=winner_line(result))),
-    )
-    for path, text in exports:
+    json_text = json.dumps(sweep_json(result), indent=2) + "\n"
+    print(json_text if args.json else markdown, end="")
+    texts = {"markdown": markdown, "json": json_text}
+    for kind, path in outputs:
+        text = texts[kind] if kind in texts else sweep_svg(result, verdict=winner_line(result))
         if path:
             try:
                 Path(path).write_text(text, encoding="utf-8")
@@ -193,32 +162,27 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status is SweepStatus.COMPLETED else EXIT_FAILURE
 
 
+_SUFFIXES = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".svg": "svg"}
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(kind, path) of each file to write: ``--output`` by its suffix, and
+    the older ``--markdown FILE`` / ``--svg FILE``. Checked before anything runs."""
+    outputs = []
+    for path in args.output or ():
+        kind = _SUFFIXES.get(Path(path).suffix.lower())
+        if kind is None:
+            known = ", ".join(_SUFFIXES)
+            raise CliError(f"--output {path}: name a .json, .md or .svg file ({known})",
+                           EXIT_USAGE)  # fmt: skip
+        outputs.append((kind, path))
+    if args.markdown_file:
+        outputs.append(("markdown", args.markdown_file))
+    if args.svg_file:
+        outputs.append(("svg", args.svg_file))
+    return outputs
+
+
 def _no_config() -> GunicornConfig:
     # The values alone, before any server is looked at: counts and names.
     return GunicornConfig(settings={})
-
-
-def recover_sweeps(engine: ControlEngine) -> list[SweepRecovery]:
-    """``gtui recover``'s second half: restore the original config of killed sweeps."""
-    results = []
-    for journal in interrupted_sweeps(engine):
-
-        def find(target: SweepTarget) -> InstanceSample | None:
-            monitor = Monitor(
-                MonitorOptions(
-                    targets=(parse_target(target.target_text),),
-                    use_docker=target.container_name is not None,
-                    statsd_address=None,
-                    collect_traffic=False,
-                )
-            )
-            try:
-                monitor.open(wait_for_docker_s=15.0)
-                return _select(monitor, target.target_text)
-            except Exception:  # not found, Docker away: reported as "not found"
-                return None
-            finally:
-                monitor.close()
-
-        results.append(recover_sweep(journal, engine, find))
-    return results

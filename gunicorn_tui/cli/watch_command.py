@@ -18,7 +18,7 @@ from dataclasses import replace
 from types import FrameType
 
 from gunicorn_tui.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
-from gunicorn_tui.cli.inspect_commands import open_monitor
+from gunicorn_tui.cli.target_monitor import open_monitor
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.snapshot_json import SCHEMA, instance_json, iso_time

@@ -69,6 +69,10 @@ DEFAULT_MAX_SECONDS = 3600
 _BUSY_STATES = frozenset({WorkerState.BUSY, WorkerState.STUCK})
 
 
+# (instance key, "mark_change" | "begin_change" | "end_change", its arguments)
+MarkListener = Callable[[str | None, str, dict[str, object]], None]
+
+
 class ChangeKind(StrEnum):
     """What started an epoch."""
 
@@ -518,6 +522,8 @@ class EpochTracker:
         self.dropped_epochs = 0
         self.straddling_records = 0
         self.missed_frames = 0  # frames without the followed instance
+        # Told of every change gtui marks (a session recording keeps them).
+        self.mark_listener: MarkListener | None = None
 
     # -- feeding -------------------------------------------------------------
 
@@ -578,7 +584,8 @@ class EpochTracker:
         with self._lock:
             change = EpochChange(ChangeKind.MARKED, self._now(at), reason)
             self._start(change, warmup_s)
-            return change
+        self._tell("mark_change", at=change.at, reason=reason, warmup_s=warmup_s)
+        return change
 
     def begin_change(self, reason: str, *, at: float | None = None) -> EpochChange:
         """Start a new epoch for a change that takes a while (a retune): its
@@ -587,7 +594,8 @@ class EpochTracker:
             change = EpochChange(ChangeKind.MARKED, self._now(at), reason)
             building = self._start(change, None)
             building.in_change = True
-            return change
+        self._tell("begin_change", at=change.at, reason=reason)
+        return change
 
     def end_change(
         self, *, at: float | None = None, note: str | None = None, warmup_s: float | None = None
@@ -601,9 +609,16 @@ class EpochTracker:
             building.in_change = False
             warmup = self.warmup_s if warmup_s is None else warmup_s
             building.warmup_s = warmup
-            building.measured_from = max(building.measured_from, self._now(at) + warmup)
+            ended_at = self._now(at)
+            building.measured_from = max(building.measured_from, ended_at + warmup)
             if note:
                 building.notes.append(note)
+        self._tell("end_change", at=ended_at, note=note, warmup_s=warmup_s)
+
+    def _tell(self, call: str, **arguments: object) -> None:
+        listener = self.mark_listener
+        if listener is not None:
+            listener(self.key, call, arguments)
 
     # -- reading -------------------------------------------------------------
 
@@ -836,8 +851,15 @@ class EpochRegistry:
     them all. A re-created container or restarted master keeps its tracker
     (matched by container name, or by bind address on the host)."""
 
-    def __init__(self, *, max_instances: int = 64, **tracker_options: float | int) -> None:
+    def __init__(
+        self,
+        *,
+        max_instances: int = 64,
+        mark_listener: MarkListener | None = None,
+        **tracker_options: float | int,
+    ) -> None:
         self._options = tracker_options
+        self.mark_listener = mark_listener
         self._max_instances = max_instances
         self._trackers: dict[str, EpochTracker] = {}
         self._lock = threading.Lock()
@@ -862,9 +884,15 @@ class EpochRegistry:
                 if len(self._trackers) >= self._max_instances:
                     break
                 tracker = EpochTracker(sample.key, **self._options)  # type: ignore[arg-type]
+                tracker.mark_listener = self.mark_listener
                 tracker.observe(sample, frame.traffic.get(sample.key))
                 self._trackers[sample.key] = tracker
         return changes
+
+    def clear(self) -> None:
+        """Forget every instance (a replay that goes back starts again)."""
+        with self._lock:
+            self._trackers.clear()
 
     def tracker(self, key: str) -> EpochTracker | None:
         """The tracker following the instance now keyed ``key``."""

@@ -1,163 +1,143 @@
-"""``gtui load``: run a load profile from the command line.
+"""What ``gtui load`` runs once its arguments are parsed (by the one parser
+of ``gunicorn_tui.cli``): the run's profile from what the user typed, the
+run itself with per-second progress, and its summary.
 
 Exit codes: 0 the run ended (whatever the server answered), 1 the run failed
-(it could not start, broke down, or not one request got a response), 2 usage
-(bad arguments or profile), 130 interrupted with Ctrl-C (the summary of what
-ran is still printed). Errors are one line on stderr, never a traceback.
+(it could not start, broke down, or not one request got a response), 130
+interrupted with Ctrl-C (the summary of what ran is still printed). Errors
+are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from dataclasses import dataclass
+from typing import TextIO
 
 from gunicorn_tui.load.driver import LoadRun, LoadRunError
 from gunicorn_tui.load.profile import (
-    ProfileError,
-    builtin_profile_names,
+    LoadProfile,
     load_profile_or_builtin,
-    parse_profile_text,
+    parse_profile,
 )
 from gunicorn_tui.load.report import format_second, format_summary, summary_to_dict
 from gunicorn_tui.load.summary import RunSummary, SecondSummary
-from gunicorn_tui.load.target import TargetError, resolve_target
+from gunicorn_tui.load.target import LoadTarget
 
 PROG = "gtui load"
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 _JOIN_POLL_S = 0.2
 
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line instead of exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise _UsageError(message)
+# Without a profile: what `gtui load URL` sends when only the URL is given.
+DEFAULT_RATE_RPS = 10.0
+DEFAULT_DURATION_S = 10.0
 
 
-def _build_parser() -> _Parser:
-    parser = _Parser(
-        prog=PROG,
-        description=(
-            "Send a bounded, repeatable load to a Gunicorn server and report "
-            "throughput, errors and latency (from the due time, so a slow server "
-            "cannot hide behind a waiting client)."
-        ),
-        epilog=f"Built-in profiles: {', '.join(builtin_profile_names())}.",
-    )
-    parser.add_argument(
-        "profile",
-        nargs="?",
-        default="mixed",
-        help="a profile file (TOML) or the name of a built-in profile (default: mixed)",
-    )
-    parser.add_argument("--url", help="base URL of the server, overriding the profile's")
-    parser.add_argument(
-        "--path",
-        action="append",
-        metavar="PATH",
-        help="send GET PATH instead of the profile's requests (repeatable; equal weights)",
-    )
-    pacing = parser.add_mutually_exclusive_group()
-    pacing.add_argument("--rate", type=float, metavar="RPS", help="open loop at RPS req/s")
-    pacing.add_argument("--concurrency", type=int, metavar="N", help="closed loop with N clients")
-    parser.add_argument("--duration", type=float, metavar="S", help="run for S seconds")
-    parser.add_argument("--requests", type=int, metavar="N", help="stop after N requests")
-    parser.add_argument("--ramp-up", type=float, metavar="S", help="ramp up over S seconds")
-    parser.add_argument("--timeout", type=float, metavar="S", help="per-request timeout")
-    parser.add_argument("--connections", type=int, metavar="N", help="connection limit")
-    parser.add_argument("--seed", type=int, help="seed for the request mix")
-    parser.add_argument(
-        "--insecure", action="store_true", help="accept any TLS certificate (self-signed)"
-    )
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--quiet", action="store_true", help="no per-second progress on stderr")
-    return parser
+@dataclass(frozen=True)
+class RunShape:
+    """The pacing and bounds the user typed (None: not given)."""
+
+    rate_rps: float | None = None
+    concurrency: int | None = None
+    duration_s: float | None = None
+    max_requests: int | None = None
+    ramp_up_s: float | None = None
+    timeout_s: float | None = None
+    connections: int | None = None
+    seed: int | None = None
+    insecure: bool = False
+
+    def overrides(self) -> dict[str, object]:
+        """The ``[run]`` fields these replace in a profile."""
+        overrides: dict[str, object] = {}
+        if self.rate_rps is not None:
+            overrides.update(mode="open", rate_rps=self.rate_rps, concurrency=None)
+        if self.concurrency is not None:
+            overrides.update(mode="closed", concurrency=self.concurrency, rate_rps=None)
+        if self.duration_s is not None:
+            overrides["duration_s"] = self.duration_s
+        if self.max_requests is not None:
+            overrides["max_requests"] = self.max_requests
+        if self.ramp_up_s is not None:
+            overrides["ramp_up_s"] = self.ramp_up_s
+        if self.timeout_s is not None:
+            overrides["timeout_s"] = self.timeout_s
+            # A drain longer than the new timeout would be refused; keep the default.
+            overrides["drain_s"] = None
+        if self.connections is not None:
+            overrides["connections"] = self.connections
+        if self.seed is not None:
+            overrides["seed"] = self.seed
+        if self.insecure:
+            overrides["verify_tls"] = False
+        return overrides
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    overrides: dict[str, object] = {}
-    if args.rate is not None:
-        overrides.update(mode="open", rate_rps=args.rate, concurrency=None)
-    if args.concurrency is not None:
-        overrides.update(mode="closed", concurrency=args.concurrency, rate_rps=None)
-    if args.duration is not None:
-        overrides["duration_s"] = args.duration
-    if args.requests is not None:
-        overrides["max_requests"] = args.requests
-    if args.ramp_up is not None:
-        overrides["ramp_up_s"] = args.ramp_up
-    if args.timeout is not None:
-        overrides["timeout_s"] = args.timeout
-        # A drain longer than the new timeout would be refused; keep the default.
-        overrides["drain_s"] = None
-    if args.connections is not None:
-        overrides["connections"] = args.connections
-    if args.seed is not None:
-        overrides["seed"] = args.seed
-    if args.insecure:
-        overrides["verify_tls"] = False
-    return overrides
+def profile_for_paths(paths: Sequence[str], shape: RunShape) -> LoadProfile:
+    """GET each of ``paths`` (equal weights) shaped as typed: ``--rate``
+    (default 10 req/s) or ``--concurrency``, for ``--duration`` (default 10 s
+    unless ``--requests`` bounds the run), no ramp unless ``--ramp-up``."""
+    run: dict[str, object] = {"mode": "open", "rate_rps": DEFAULT_RATE_RPS, "ramp_up_s": 0.0}
+    if shape.duration_s is None and shape.max_requests is None:
+        run["duration_s"] = DEFAULT_DURATION_S
+    for key, value in shape.overrides().items():
+        if value is None:
+            run.pop(key, None)
+        else:
+            run[key] = value
+    requests = [{"path": path} for path in paths]
+    label = " ".join(paths) if len(paths) <= 3 else f"{len(paths)} paths"
+    return parse_profile({"run": run, "request": requests}, source=f"GET {label}")
 
 
-def _paths_profile_text(paths: Sequence[str]) -> str:
-    requests = "\n".join(f"[[request]]\npath = {json.dumps(path)}\n" for path in paths)
-    return f"[run]\nrate_rps = 1\nmax_requests = 1\n{requests}"
-
-
-def run_load_cli(
-    argv: Sequence[str] | None = None,
-    *,
-    default_bind: str | Sequence[str] | None = None,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
-) -> int:
-    """Run ``gtui load`` with ``argv`` (without the program name).
-
-    ``default_bind`` is the bind address of the instance the caller chose,
-    used when neither ``--url`` nor the profile gives a URL.
-    """
-    out = stdout if stdout is not None else sys.stdout
-    err = stderr if stderr is not None else sys.stderr
-
-    def fail(code: int, message: str) -> int:
-        print(f"{PROG}: error: {message}", file=err)
-        return code
-
-    parser = _build_parser()
-    try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
-    except _UsageError as exc:
-        return fail(EXIT_USAGE, f"{exc} (see {PROG} --help)")
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else EXIT_OK
-
-    try:
-        profile = load_profile_or_builtin(args.profile, overrides=_overrides(args))
-        if args.path:
-            # Only the request list is taken from this stub; the run shape
-            # stays the profile's, so the stub's bound is a placeholder.
-            paths = parse_profile_text(_paths_profile_text(args.path), source="--path")
-            profile = dataclasses.replace(profile, requests=paths.requests)
-        target = resolve_target(
-            override_url=args.url, profile_base_url=profile.base_url, bind=default_bind
+def profile_from(
+    name: str, shape: RunShape, paths: Sequence[str] = ()
+) -> tuple[LoadProfile, tuple[str, ...]]:
+    """The profile ``name`` (file or built-in) with the typed overrides; its
+    requests replaced by GETs of ``paths`` when given. Also notes on what
+    was adapted: a ``--duration`` shorter than the profile's ramp-up ramps
+    over the whole run instead of being refused."""
+    overrides = shape.overrides()
+    notes: list[str] = []
+    if shape.duration_s is not None and shape.ramp_up_s is None:
+        as_written = load_profile_or_builtin(
+            name, overrides={k: v for k, v in overrides.items() if k != "duration_s"}
         )
-    except (ProfileError, TargetError) as exc:
-        return fail(EXIT_USAGE, str(exc))
+        if as_written.ramp_up_s > shape.duration_s:
+            overrides["ramp_up_s"] = shape.duration_s
+            notes.append(
+                f"{as_written.source}: its {as_written.ramp_up_s:g} s ramp-up is cut to the "
+                f"{shape.duration_s:g} s of --duration (--ramp-up sets it)"
+            )
+    profile = load_profile_or_builtin(name, overrides=overrides)
+    if paths:
+        gets = parse_profile(
+            {"run": {"rate_rps": 1, "max_requests": 1}, "request": [{"path": p} for p in paths]},
+            source="--path",
+        )
+        profile = dataclasses.replace(profile, requests=gets.requests)
+    return profile, tuple(notes)
+
+
+def run_profile(
+    profile: LoadProfile,
+    target: LoadTarget,
+    *,
+    json_output: bool,
+    quiet: bool,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    """Run ``profile`` against ``target``, progress on ``stderr`` each second
+    (unless ``quiet``), the summary on ``stdout``; the exit code."""
 
     def on_second(second: SecondSummary) -> None:
-        if not args.quiet:
-            print(format_second(second), file=err, flush=True)
+        if not quiet:
+            print(format_second(second), file=stderr, flush=True)
 
     run = LoadRun(profile, target, on_second=on_second).start()
     interrupted = False
@@ -170,12 +150,13 @@ def run_load_cli(
                 interrupted = True
                 run.stop()
     except LoadRunError as exc:
-        return fail(EXIT_FAILED, str(exc))
+        print(f"{PROG}: error: {exc}", file=stderr)
+        return EXIT_FAILED
 
-    if args.json:
-        print(json.dumps(summary_to_dict(summary), indent=2), file=out)
+    if json_output:
+        print(json.dumps(summary_to_dict(summary), indent=2), file=stdout)
     else:
-        print(format_summary(summary), file=out)
+        print(format_summary(summary), file=stdout)
     if interrupted:
         return EXIT_INTERRUPTED
     if summary.sent and summary.completed == 0:
@@ -184,14 +165,7 @@ def run_load_cli(
             for kind, count in summary_to_dict(summary)["errors"].items()
             if count and kind != "total"
         )
-        return fail(EXIT_FAILED, f"no request got a response from {target.label} ({errors})")
+        print(f"{PROG}: error: no request got a response from {target.label} ({errors})",
+              file=stderr)  # fmt: skip
+        return EXIT_FAILED
     return EXIT_OK
-
-
-def main() -> None:
-    """Console entry point for trying the driver on its own."""
-    sys.exit(run_load_cli(sys.argv[1:]))
-
-
-if __name__ == "__main__":
-    main()

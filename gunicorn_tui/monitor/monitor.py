@@ -9,6 +9,7 @@ runs every ``rescan_interval_s`` or when the container set changed.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -38,7 +39,14 @@ from gunicorn_tui.sampling.local_instance import (
     SampleTables,
 )
 from gunicorn_tui.sampling.process_figures import ProcessFigures
-from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_environ, read_ppid
+from gunicorn_tui.sampling.procfs import (
+    NO_PROCFS_NOTICE,
+    PROC,
+    ProcessGone,
+    procfs_available,
+    read_environ,
+    read_ppid,
+)
 from gunicorn_tui.settings.master_inputs import read_master_environment
 
 if TYPE_CHECKING:
@@ -46,6 +54,7 @@ if TYPE_CHECKING:
     from gunicorn_tui.traffic.instance_traffic import TrafficView
 
 DEFAULT_RESCAN_INTERVAL_S = 5.0
+_log = logging.getLogger("gtui.monitor")
 DEFAULT_STATSD_ADDRESS = ("127.0.0.1", 8125)
 
 
@@ -105,13 +114,17 @@ class Monitor:
         self._discovered_fingerprint: frozenset[Hashable] | None = None
         self._scope_key: Hashable | None = None
         self._traffic: TrafficHub | None = None
+        # Without /proc (macOS), only the Docker API can show servers.
+        self._procfs = procfs_available()
 
     # -- lifecycle ----------------------------------------------------------
 
     def open(self, wait_for_docker_s: float = 3.0) -> None:
         """Connect to Docker (if enabled) and wait briefly for the first list."""
+        if not self._procfs and NO_PROCFS_NOTICE not in self._notices:
+            self._notices.append(NO_PROCFS_NOTICE)
         if self.options.use_docker and self._watcher is None:
-            self._watcher = ContainerWatcher(force_api=self.options.force_api)
+            self._watcher = ContainerWatcher(force_api=self.options.force_api or not self._procfs)
             self._watcher.start(wait_s=wait_for_docker_s)
         elif self._watcher is not None and self._own_watcher:
             self._watcher.start(wait_s=wait_for_docker_s)
@@ -189,6 +202,7 @@ class Monitor:
                     self._notices.append(f"{sampler.identity.name or key}: master exited")
                     del self._samplers[key]
                 except Exception as error:  # a bug must not stop the dashboard
+                    _log.warning("%s: sampling failed", key, exc_info=True)
                     self._notices.append(f"{key}: sampling failed: {error}")
             watched: list[int] = []
             for sampler in self._samplers.values():
@@ -198,6 +212,10 @@ class Monitor:
             notices, self._notices = tuple(self._notices), []
         samples.sort(key=lambda s: (s.source.value, s.label))
         traffic = self._traffic.update(samples) if self._traffic is not None else {}
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("frame: %d instances, %d workers, %.3f s%s", len(samples),
+                       sum(len(s.workers) for s in samples), time.monotonic() - started,
+                       f", notices: {list(notices)}" if notices else "")  # fmt: skip
         return MonitorFrame(
             taken_at=time.time(),
             instances=tuple(samples),
@@ -326,7 +344,7 @@ class Monitor:
             self._scope_key = scope_key
         else:
             self._scope_key = None
-        trees = find_trees(gunicorn_records(scope))
+        trees = find_trees(gunicorn_records(scope)) if self._procfs else []
         for tree in trees:
             container_id = container_id_of(tree.master_pid)
             info: ContainerInfo | None = containers.get(container_id) if container_id else None
@@ -395,6 +413,12 @@ class Monitor:
             self._notices.append(
                 f"{old.identity.name or key}: " + ("master exited" if gone else "no longer found")
             )
+        for key in found.keys() - self._samplers.keys():
+            identity = found[key].identity
+            _log.info("found %s: master pid %s, %s", key, identity.master_pid,
+                      identity.container.ref.name if identity.container else "host")  # fmt: skip
+        for key in self._samplers.keys() - found.keys():
+            _log.info("lost %s", key)
         self._samplers = found
 
     def _api_samplers_for(self, info: ContainerInfo) -> dict[str, ApiInstanceSampler]:

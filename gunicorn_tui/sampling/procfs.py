@@ -14,6 +14,17 @@ from dataclasses import dataclass
 PROC = "/proc"
 
 
+NO_PROCFS_NOTICE = (
+    "no /proc here (macOS?): containers are read through the Docker API alone, "
+    "host servers are not seen"
+)
+
+
+def procfs_available() -> bool:
+    """Whether this system has a Linux /proc to read processes from."""
+    return os.path.isdir(f"{PROC}/self")
+
+
 class ProcessGone(Exception):
     """The process ended (or its pid was reused) while it was being read."""
 

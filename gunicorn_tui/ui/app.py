@@ -16,20 +16,24 @@ is never sampled by two threads at once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
@@ -79,12 +83,37 @@ from gunicorn_tui.ui.widgets.summary_graphs import SummaryGraphs
 from gunicorn_tui.ui.widgets.traffic_panel import TrafficPanel
 from gunicorn_tui.ui.widgets.worker_table import SORT_ORDERS, WorkerTable
 
+_log = logging.getLogger("gtui.actions")
+
 REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 # The first frame primes CPU counters; the second, this soon after, is the
 # first complete one.
 PRIMING_DELAY_S = 0.35
 # On exit during a sweep: long enough for a retune under way and the restore.
 SWEEP_EXIT_WAIT_S = 120.0
+
+
+if TYPE_CHECKING:
+    from gunicorn_tui.recording.session_file import SessionRecorder
+
+
+@runtime_checkable
+class PlaybackSource(Protocol):
+    """A source that plays a recording (gtui replay): the app shows its time
+    cursor and can move it. (A protocol: the live dashboard does not import
+    the recording code.)"""
+
+    frames_played: int
+    frame_count: int
+
+    @property
+    def finished(self) -> bool: ...
+
+    def rewind(self) -> None: ...
+
+    def apply_trailing_marks(self) -> None: ...
+
+    def sample(self) -> MonitorFrame: ...
 
 
 class FrameSource(Protocol):
@@ -101,6 +130,34 @@ def _ab_lines(result: AbResult) -> tuple[str, ...]:
     if result.outcome is not None:
         lines.append(f"retune: {result.outcome.summary()}")
     return tuple(lines)
+
+
+# Bindings the palette does not list: navigation, and what it has itself.
+_NOT_IN_PALETTE = frozenset({"go_back", "quit"} | {f"show_tab('tab-{t}')" for t in
+                            ("workers", "traffic", "endpoints", "events")})  # fmt: skip
+_PALETTE_HELP = {
+    "help": "keys and what the dashboard shows",
+    "filter": "filter instances and workers",
+    "sort": "sort workers: pid, cpu, memory, state, age, heartbeat",
+    "show_config": "configuration of the selected instance and where each value comes from",
+    "compare": "two epochs of the selected instance side by side",
+    "pause": "pause or resume sampling",
+    "step": "while paused: one sample (in a replay, the next recorded frame)",
+    "seek(-1)": "replay: back one frame",
+    "seek(-10)": "replay: back ten frames",
+    "seek(10)": "replay: forward ten frames",
+    "faster": "sample more often",
+    "slower": "sample less often",
+    "retune": "change settings of the selected instance (plan, confirm)",
+    "scale('+1')": "one worker more",
+    "scale('-1')": "one worker less",
+    "reload": "graceful reload (HUP)",
+    "kill_worker": "stop the worker under the cursor; the master replaces it",
+    "dump_stack": "the Python stack of the worker under the cursor (py-spy)",
+    "revert": "back to the configuration before the last retune",
+    "advice": "watch the selected instance and advise",
+    "sweep": "try a grid of configs under load and rank them",
+}
 
 
 def _nearest_step(refresh_s: float) -> int:
@@ -123,6 +180,11 @@ class GtuiApp(App[None]):
         Binding("3", "show_tab('tab-endpoints')", "Endpoints", show=False, id="tab.endpoints"),
         Binding("4", "show_tab('tab-events')", "Events", show=False, id="tab.events"),
         Binding("p", "pause", "Pause", show=False, id="pause"),
+        Binding("full_stop", "step", "Step", show=False, id="step"),
+        # A replay's time cursor: back one frame, back / forward ten.
+        Binding("comma", "seek(-1)", "Back", show=False, id="replay.back"),
+        Binding("left_square_bracket", "seek(-10)", "Back 10", show=False, id="replay.back10"),
+        Binding("right_square_bracket", "seek(10)", "Forward 10", show=False, id="replay.fwd10"),
         # Shown in the help screen and the status line ("every 1s"); the
         # footer keeps room for retune and quit at 80 columns.
         Binding("plus,equals_sign", "faster", "Faster", show=False, id="faster"),
@@ -132,6 +194,7 @@ class GtuiApp(App[None]):
         Binding("less_than_sign", "scale('-1')", "-Worker", show=False, id="action.remove"),
         Binding("R", "reload", "Reload", show=False, id="action.reload"),
         Binding("k", "kill_worker", "Kill worker", show=False, id="action.kill"),
+        Binding("d", "dump_stack", "Stack", show=False, id="inspect.stack"),
         Binding("u", "revert", "Revert", show=False, id="action.revert"),
         Binding("a", "advice", "Advice", id="action.advice"),
         # In the help screen; the footer has no room for it at 80 columns.
@@ -158,13 +221,26 @@ class GtuiApp(App[None]):
         ab_settings: AbSettings | None = None,
         sweep_settings: SweepSettings | None = None,
         primed: bool = False,
+        theme: str | None = None,
+        on_theme_change: Callable[[str], None] | None = None,
+        recorder: SessionRecorder | None = None,
+        epochs: EpochRegistry | None = None,
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
-        need two samples), so the first frame drawn is a full one."""
+        need two samples), so the first frame drawn is a full one.
+        ``theme``: the theme to start with (from the config file);
+        ``on_theme_change`` keeps the one chosen in the command palette.
+        ``recorder`` keeps every frame, change mark and action outcome
+        (``gtui --record``); ``epochs``: a registry to use (a replay's)."""
         super().__init__(ansi_color=True)
+        self._start_theme = theme
+        self._on_theme_change = on_theme_change
         self.source = source
         self.engine = engine
-        self.epochs = EpochRegistry(warmup_s=warmup_s)
+        self.recorder = recorder
+        self.epochs = epochs or EpochRegistry(
+            warmup_s=warmup_s, mark_listener=recorder.mark if recorder is not None else None
+        )
         self.warmup_s = warmup_s
         self.export_dir = export_dir
         self.ab_settings = ab_settings or AbSettings(warmup_s=warmup_s)
@@ -246,10 +322,44 @@ class GtuiApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._apply_start_theme()
         self.query_one("#filter", Input).display = False
         self.query_one(InstanceTable).focus()
         self._render_status()
         self._request_sample()
+
+    def _apply_start_theme(self) -> None:
+        if self._start_theme:
+            if self._start_theme in self.available_themes:
+                self.theme = self._start_theme
+            else:
+                known = ", ".join(sorted(self.available_themes))
+                self.notify(f"Unknown theme {self._start_theme!r} in the config file "
+                            f"(known: {known})", severity="warning", timeout=10)  # fmt: skip
+        # Subscribed after the start theme, so only the user's choices are kept.
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if self._on_theme_change is None:
+            return
+        try:
+            self._on_theme_change(theme.name)
+        except (OSError, ValueError) as error:
+            self.notify(f"Theme not kept: {error}", severity="warning", timeout=8)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): Textual's commands, then gtui's own
+        actions, each with its key."""
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding) or binding.action in _NOT_IN_PALETTE:
+                continue
+            key = binding.key.split(",")[0]
+            yield SystemCommand(
+                f"gtui: {binding.description}",
+                f"{_PALETTE_HELP.get(binding.action, binding.description)} (key {key})",
+                partial(self.run_action, binding.action),
+            )
 
     def on_unmount(self) -> None:
         if self._ab_cancel is not None:
@@ -258,6 +368,8 @@ class GtuiApp(App[None]):
         self.sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
         with self._source_lock:
             self.source.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     # -- sampling ---------------------------------------------------------------
 
@@ -276,10 +388,16 @@ class GtuiApp(App[None]):
         ``forwarded`` frame (a guided A/B's) is also posted to the UI."""
         with self._source_lock:
             frame = self.source.sample()
-        changes = self.epochs.observe_frame(frame)
+        changes = self._observe(frame)
         if forwarded:
             self.post_message(FrameSampled(frame, time.monotonic(), changes, forwarded=True))
         return frame
+
+    def _observe(self, frame: MonitorFrame) -> dict[str, EpochChange]:
+        # Recorded as the epochs see it, so a replay feeds them the same order.
+        if self.recorder is not None:
+            self.recorder.frame(frame)
+        return self.epochs.observe_frame(frame)
 
     def _request_sample(self) -> None:
         if self._sampling or self.paused or self.sampling_lent:
@@ -292,7 +410,7 @@ class GtuiApp(App[None]):
         try:
             with self._source_lock:
                 frame = self.source.sample()
-            changes = self.epochs.observe_frame(frame)
+            changes = self._observe(frame)
         except Exception as error:  # keep running; the status line says why
             self.post_message(SamplingFailed(f"{type(error).__name__}: {error}", requested_at))
             return
@@ -300,6 +418,11 @@ class GtuiApp(App[None]):
 
     def _schedule_next(self, requested_at: float) -> None:
         self._sampling = False
+        if isinstance(self.source, PlaybackSource) and self.source.finished:
+            # The end of a replay: the last marks, then nothing more to sample.
+            self.source.apply_trailing_marks()
+            self._render_status()
+            return
         if self.paused or self.sampling_lent:
             return
         priming = self.frames_seen <= self._priming_frames
@@ -439,6 +562,7 @@ class GtuiApp(App[None]):
             parts.append(Content.styled("  A/B running", "bold $warning"))
         if self.sweeps.running:
             parts.append(Content.styled("  sweep running", "bold $warning"))
+        parts.append(self._session_status(frame))
         if self.paused:
             parts.append(Content.styled("  PAUSED", "bold $warning"))
         else:
@@ -459,6 +583,62 @@ class GtuiApp(App[None]):
                 )
             )
         show_text(self.query_one("#notices", Static), Content.assemble(*notices))
+
+    def _session_status(self, frame: MonitorFrame | None) -> Content:
+        """``rec`` while recording; a replay's time cursor: the frame's time
+        and its place in the recording."""
+        if self.recorder is not None:
+            if self.recorder.failed:
+                return Content.styled(f"  {self.recorder.failed}", "$error")
+            return Content.styled("  ● rec", "bold $error")
+        if isinstance(self.source, PlaybackSource):
+            source = self.source
+            clock = time.strftime("%H:%M:%S", time.localtime(frame.taken_at)) if frame else "-"
+            end = " end" if source.finished else ""
+            return Content.styled(
+                f"  replay {clock} frame {source.frames_played}/{source.frame_count}{end}",
+                "bold $accent",
+            )
+        return Content("")
+
+    def action_step(self) -> None:
+        """While paused: one sample (a replay: the next recorded frame)."""
+        if not self.paused:
+            self.notify("Pause first (p), then . steps one sample.", severity="information")
+            return
+        ended = isinstance(self.source, PlaybackSource) and self.source.finished
+        if not self._sampling and not self.sampling_lent and not ended:
+            self._sampling = True
+            self._sample(time.monotonic())
+
+    def action_seek(self, frames: int) -> None:
+        """A replay's time cursor: pause and show the frame ``frames`` away,
+        with the epochs and graphs as they were then (rebuilt from the start)."""
+        source = self.source
+        if not isinstance(source, PlaybackSource):
+            self.notify("Only a replay (gtui replay FILE) moves in time.", severity="information")
+            return
+        if self._sampling:
+            return  # a frame is on its way; the key can be pressed again
+        self.paused = True
+        if self._timer is not None:
+            self._timer.stop()
+        target = min(max(1, source.frames_played + frames), source.frame_count)
+        with self._source_lock:
+            source.rewind()
+            self.epochs.clear()
+            self.history = HistoryStore()
+            frame: MonitorFrame | None = None
+            for _ in range(target):
+                frame = source.sample()
+                self.epochs.observe_frame(frame)
+                self.history.record(frame.instances)
+            if source.finished:
+                source.apply_trailing_marks()
+        self.frame = frame
+        self.frames_seen = target
+        with self.batch_update():
+            self._render_all()
 
     def _epoch_status(self) -> Content:
         """``epoch 3 warm-up 6s``: the selected instance's epoch, once there
@@ -609,6 +789,17 @@ class GtuiApp(App[None]):
             lambda engine: engine.plan_kill_worker(sample, pid),
         )
 
+    def action_dump_stack(self) -> None:
+        """The Python stack of the worker under the cursor (py-spy)."""
+        sample = self._selected_for_action()
+        key = self.query_one(WorkerTable).cursor_key()
+        if sample is None or key is None or not key.isdigit():
+            self.notify("Select a worker first (Enter, then arrows).", severity="warning")
+            return
+        from gunicorn_tui.ui.stack_screen import StackScreen
+
+        self.push_screen(StackScreen(int(key), sample.label))
+
     def action_revert(self) -> None:
         sample = self._selected_for_action()
         if sample is not None:
@@ -620,6 +811,8 @@ class GtuiApp(App[None]):
 
     def _action_finished(self, outcome: ActionOutcome) -> None:
         self.last_outcome = outcome
+        if self.recorder is not None:
+            self.recorder.action(outcome.summary())
         self._notices.insert(0, outcome.summary())
         if outcome.launch is not None:
             add_launch = getattr(self.source, "add_launch", None)
@@ -722,6 +915,7 @@ class GtuiApp(App[None]):
             f"Guided A/B on {sample.label}: {changes} under {profile.source}", cancel
         )
         self.push_screen(screen)
+        _log.info("guided A/B on %s: %s under %s", sample.label, changes, profile.source)
         self._render_status()
         settings = self.ab_settings
         ab_tracker = EpochTracker(sample.key, warmup_s=settings.warmup_s)
@@ -777,6 +971,8 @@ class GtuiApp(App[None]):
         self._ab_cancel = None
         self.actions.busy = False
         self.last_ab = result
+        _log.info("guided A/B ended: %s", f"{result.status.value}: {result.reason}" if result
+                  else error_text)  # fmt: skip
         if screen.is_attached and self.screen is screen:
             screen.dismiss(None)
         if result is not None and result.outcome is not None:

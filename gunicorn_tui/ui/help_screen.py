@@ -25,6 +25,9 @@ HELP_TEXT = """\
 | `>` / `<` | one worker more / less, now |
 | `R` | graceful reload (HUP) |
 | `k` | kill the worker under the cursor (the master starts another) |
+| `d` | Python stack of the worker under the cursor (py-spy; `r` again) |
+| `.` | while paused: one sample (a replay: the next frame) |
+| `,` `[` `]` | a replay's time cursor: back one frame, back ten, forward ten |
 | `u` | revert to the configuration before the last retune |
 | `a` | advice for the selected instance, with its evidence; Enter prepares the retune |
 | `C` / `m` | compare two epochs (`[` `]` pick A, `{` `}` pick B, `e` export, `a` guided A/B) |

@@ -124,3 +124,52 @@ async def test_retune_form_validates_and_plans_only_what_changed(
         assert {k for k, v in plan.after.items() if plan.before.get(k) != v} == {"workers"}
         await pilot.press("escape")
         assert live_workers(demo_server) == 2
+
+
+async def test_k_on_the_worker_table_kills_the_worker_under_the_cursor(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    # Before: the worker table bound "up,k" to cursor-up, which won over the app's k.
+    from gunicorn_tui.ui.widgets.worker_table import WorkerTable
+
+    app = make_app(demo_server, tmp_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+        await pilot.press("enter")  # into the worker table
+        table = app.query_one(WorkerTable)
+        await wait_for(pilot, lambda: table.has_focus and table.cursor_key(), 5, "a worker row")
+        await pilot.press("down")
+        pid = int(table.cursor_key() or 0)
+        await pilot.press("k")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 20, "the plan")
+        screen = app.screen
+        assert isinstance(screen, ConfirmPlanScreen)
+        assert screen.plan.ok, screen.plan.refusal
+        assert any(str(pid) in line for line in screen.plan.describe())
+        await pilot.press("escape")
+        assert pid in {child.pid for child in psutil.Process(demo_server.pid).children()}
+
+
+async def test_d_on_the_worker_table_shows_its_python_stack(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    from gunicorn_tui.ui.stack_screen import StackScreen
+    from gunicorn_tui.ui.widgets.worker_table import WorkerTable
+
+    app = make_app(demo_server, tmp_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+        await pilot.press("enter")
+        table = app.query_one(WorkerTable)
+        await wait_for(pilot, lambda: table.has_focus and table.cursor_key(), 5, "a worker row")
+        pid = int(table.cursor_key() or 0)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, StackScreen), 5, "the stack screen")
+        screen = app.screen
+        assert isinstance(screen, StackScreen) and screen.pid == pid
+        await wait_for(pilot, lambda: screen.text is not None, 30, "the dump")
+        # py-spy's header names the process; a sync worker waits in its loop.
+        assert f"Process {pid}" in (screen.text or ""), screen.text
+        assert "gunicorn" in (screen.text or "")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, StackScreen)

@@ -13,6 +13,7 @@ after; a change seen happening meanwhile belongs to it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from textual.app import App
@@ -25,6 +26,8 @@ from gunicorn_tui.control.progress import ActionOutcome, ProgressEvent
 from gunicorn_tui.control.requests import RequestError
 from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
 from gunicorn_tui.ui.actions.progress_screen import ActionProgressScreen
+
+_log = logging.getLogger("gtui.actions")
 
 PlanMaker = Callable[[ControlEngine], RetunePlan]
 OutcomeCallback = Callable[[ActionOutcome], None]
@@ -103,7 +106,10 @@ class ActionRunner:
             else None
         )
 
+        _log.info("%s: plan: %s", title, " | ".join(plan.describe()))
+
         def post(event: ProgressEvent) -> None:
+            _log.info("%s: %s", title, event)
             self.app.call_from_thread(progress.record, event)
 
         def run_in_thread() -> None:
@@ -124,6 +130,7 @@ class ActionRunner:
                 )
                 return
             finally:
+                _log.info("%s", note)
                 if tracker is not None:
                     tracker.end_change(note=note)
             self.app.call_from_thread(self._done, progress, outcome)

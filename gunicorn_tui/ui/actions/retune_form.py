@@ -13,7 +13,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
@@ -142,43 +142,57 @@ class RetuneForm(ModalScreen[RetuneRequest | GuidedAbChoice | None]):
             yield SafeStatic(
                 Content.styled(f"{title} {self.sample.label}", "bold"), id="dialog-title"
             )
-            yield SafeStatic(
-                Content.styled(
-                    "Change what you want; unchanged fields stay as they are. The plan is "
-                    "shown before anything runs.",
-                    "$text-muted",
-                )
-            )
-            with Grid(id="retune-grid"):
-                for name in RETUNABLE_SETTINGS:
-                    setting = self.sample.config.get(name)
-                    where = (
-                        f"({setting.declared_in.value})"
-                        if setting.declared_in is not ConfigSource.UNKNOWN
-                        else "(unknown)"
+            # Everything but the title and the buttons scrolls: at 80x24 the
+            # buttons stay on screen.
+            with VerticalScroll(id="retune-body"):
+                yield SafeStatic(
+                    Content.styled(
+                        "Change what you want; unchanged fields stay as they are. The plan is "
+                        "shown before anything runs.",
+                        "$text-muted",
                     )
-                    yield SafeLabel(Content.assemble((name, "bold"), (f" {where}", "$text-muted")))
-                    yield Input(
-                        value=value_text(name, self.prepared[name])
-                        if name in self.prepared
-                        else current_text(self.sample, name),
-                        placeholder=_HINTS[name],
-                        id=f"field-{name}",
-                    )
-            if self.sample.source is Source.LOCAL:
-                yield Checkbox(
-                    "may stop and restart this host master if a setting is pinned on its "
-                    "command line",
-                    id="allow-restart",
                 )
-            yield SafeStatic(id="problems")
+                with Grid(id="retune-grid"):
+                    for name in RETUNABLE_SETTINGS:
+                        setting = self.sample.config.get(name)
+                        where = (
+                            f"({setting.declared_in.value})"
+                            if setting.declared_in is not ConfigSource.UNKNOWN
+                            else "(unknown)"
+                        )
+                        label = Content.assemble((name, "bold"), (f" {where}", "$text-muted"))
+                        yield SafeLabel(label)
+                        yield Input(
+                            value=value_text(name, self.prepared[name])
+                            if name in self.prepared
+                            else current_text(self.sample, name),
+                            placeholder=_HINTS[name],
+                            id=f"field-{name}",
+                        )
+                if self.sample.source is Source.LOCAL:
+                    yield Checkbox("may restart this host master", id="allow-restart")
+                    yield SafeStatic(
+                        Content.styled(
+                            "needed when a changed setting is pinned on its command line",
+                            "$text-muted",
+                        ),
+                        id="allow-restart-hint",
+                    )
+                with Horizontal(id="ab-row"):
+                    yield SafeLabel("A/B load profile", id="ab-profile-label")
+                    yield Input(value=DEFAULT_AB_PROFILE, id="ab-profile", placeholder="profile")
+                yield SafeStatic(id="problems")
             with Horizontal(id="dialog-buttons"):
-                yield SafeLabel("A/B load", id="ab-profile-label")
-                yield Input(value=DEFAULT_AB_PROFILE, id="ab-profile", placeholder="profile")
                 if not self.ab_only:
-                    yield Button("Plan (ctrl+s)", variant="primary", id="submit")
-                yield Button("A/B (ctrl+b)", id="ab")
-                yield Button("Cancel (Esc)", id="cancel")
+                    yield Button("Plan ^s", variant="primary", id="submit")
+                yield Button("A/B ^b", id="ab")
+                yield Button("Cancel Esc", id="cancel")
+
+    def on_resize(self) -> None:
+        # The body takes what the title, the buttons and the border leave of
+        # the dialog's 90% of the screen.
+        body = self.query_one("#retune-body", VerticalScroll)
+        body.styles.max_height = max(4, int(self.size.height * 0.9) - 6)
 
     def on_mount(self) -> None:
         self.query_one(f"#field-{RETUNABLE_SETTINGS[0]}", Input).focus()

@@ -10,6 +10,7 @@ for it on exit while a cancelled sweep restores the original config.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,8 @@ from gunicorn_tui.ui.sweep.sweep_screen import SweepScreen
 
 READ_ONLY_NOTICE = "Sweep changes the configuration: refused in a read-only session."
 BUSY_NOTICE = "A retune, an A/B or a sweep is already running: wait for it to end."
+
+_log = logging.getLogger("gtui.actions")
 
 
 class SweepLauncher:
@@ -133,6 +136,7 @@ class SweepLauncher:
             self.export,
         )
         self.app.push_screen(screen)
+        _log.info("sweep on %s: %s", sample.label, ", ".join(c.label for c in choice.configs))
         self.on_change()
         self.app.run_worker(
             lambda: self._run(sample, choice, target, screen, cancel),
@@ -213,6 +217,8 @@ class SweepLauncher:
         """The sweep ended (UI thread): the dashboard takes over again."""
         self._cancel = None
         self.actions.busy = False
+        _log.info("sweep ended: %s", message.result.status.value if message.result else
+                  message.error)  # fmt: skip
         if message.result is not None:
             self.last_result = message.result
         elif message.error:

@@ -1,0 +1,1 @@
+"""A look inside a worker: its Python stack and a flame graph, with py-spy."""
