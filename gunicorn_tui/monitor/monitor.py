@@ -49,9 +49,11 @@ from gunicorn_tui.sampling.procfs import (
 )
 from gunicorn_tui.settings.master_inputs import read_master_environment
 
+# At module level: recordings resolve MonitorFrame's field types by name.
+from gunicorn_tui.traffic.instance_traffic import TrafficView
+
 if TYPE_CHECKING:
     from gunicorn_tui.traffic.hub import TrafficHub
-    from gunicorn_tui.traffic.instance_traffic import TrafficView
 
 DEFAULT_RESCAN_INTERVAL_S = 5.0
 _log = logging.getLogger("gtui.monitor")
@@ -130,8 +132,7 @@ class Monitor:
             self._watcher.start(wait_s=wait_for_docker_s)
         if self.options.collect_traffic and self._traffic is None:
             watcher = self._watcher
-            # Loaded here: gtui ls and snapshot without traffic never need it
-            # (~45 ms of imports).
+            # Loaded here: gtui ls never needs the followers and the listener.
             from gunicorn_tui.traffic.hub import TrafficHub
 
             self._traffic = TrafficHub(
