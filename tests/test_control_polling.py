@@ -49,7 +49,8 @@ def test_the_control_socket_is_asked_only_what_the_files_cannot_tell(
             assert time.monotonic() < deadline, "no third worker after TTIN"
             time.sleep(0.2)
 
-    assert ("show stats", "show workers") in sent_first
+    # The connection that finds the socket asks all the first sample needs.
+    assert sent_first == [("show stats", "show workers", "show config")]
     # Every worker's heartbeat came from its file and no worker came or went:
     # nothing to ask within the poll interval.
     assert sent_quiet == []

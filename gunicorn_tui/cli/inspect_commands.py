@@ -48,7 +48,8 @@ def run_ls(args: argparse.Namespace) -> int:
     """``gtui ls``: a table of discovered servers."""
     monitor = open_monitor(args, collect_traffic=False)
     try:
-        frame = sample_settled(monitor, 0.05)
+        # The listing shows no CPU figure: no interval to wait for.
+        frame = sample_settled(monitor, 0.0, need_cpu=False)
     finally:
         monitor.close()
     if args.json:

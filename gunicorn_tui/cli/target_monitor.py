@@ -80,11 +80,14 @@ def _open(
     return monitor
 
 
-def sample_settled(monitor: Monitor, interval_s: float) -> MonitorFrame:
+def sample_settled(monitor: Monitor, interval_s: float, *, need_cpu: bool = True) -> MonitorFrame:
     """Two samples ``interval_s`` apart (CPU needs an interval), with runtime
-    probes (Gunicorn version) given a few seconds to answer."""
+    probes (Gunicorn version) given a few seconds to answer. Without
+    ``need_cpu`` the second sample follows at once (it only picks up what
+    the probes found)."""
     first = monitor.sample()
-    time.sleep(max(0.05, interval_s))
+    if need_cpu:
+        time.sleep(max(0.05, interval_s))
     monitor.wait_for_probes(PROBE_WAIT_S)
     frame = monitor.sample()
     ensure_any(frame, monitor.options.targets)

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -77,13 +78,14 @@ def daemon_host() -> str:
 
 
 def connect(timeout_s: float = API_TIMEOUT_S) -> Any:
-    """A pinged DockerClient, or DockerUnavailable with a one-line reason."""
+    """A DockerClient that has spoken to the daemon, or DockerUnavailable
+    with a one-line reason."""
     import docker
     import docker.errors
 
     try:
+        # Asks the daemon for its API version: no ping needed after it.
         client = docker.from_env(timeout=int(timeout_s), max_pool_size=16)
-        client.ping()
     except docker.errors.DockerException as error:
         raise DockerUnavailable(_reason(error)) from error
     except Exception as error:  # requests/urllib3 errors surface unwrapped
@@ -123,6 +125,7 @@ def container_info(inspect: Mapping[str, Any], force_api: bool = False) -> Conta
 
 
 _ID = re.compile(r"^[0-9a-f]{3,64}$")
+_INSPECT_THREADS = 6
 
 
 class ContainerWatcher:
@@ -256,12 +259,26 @@ class ContainerWatcher:
 
     def _relist(self, client: Any) -> None:
         found: dict[str, ContainerInfo] = {}
-        for summary in client.api.containers(filters={"status": "running"}):
+        summaries = client.api.containers(filters={"status": "running"})
+
+        def inspect_one(summary: Mapping[str, Any]) -> Any:
             try:
-                inspect = client.api.inspect_container(summary["Id"])
+                return client.api.inspect_container(summary["Id"])
             except Exception:
-                continue  # gone between list and inspect
-            if (inspect.get("State") or {}).get("Running"):
+                return None  # gone between list and inspect
+
+        # The daemon answers inspects side by side: ten containers take about
+        # the time of two asked one after the other (gtui ls, first frame).
+        if len(summaries) > 1:
+            with ThreadPoolExecutor(
+                max_workers=min(_INSPECT_THREADS, len(summaries)),
+                thread_name_prefix="gtui-inspect",
+            ) as pool:
+                inspects = list(pool.map(inspect_one, summaries))
+        else:
+            inspects = [inspect_one(summary) for summary in summaries]
+        for inspect in inspects:
+            if inspect is not None and (inspect.get("State") or {}).get("Running"):
                 found[inspect["Id"]] = container_info(inspect, self._force_api)
         with self._lock:
             self._containers = found

@@ -523,8 +523,10 @@ def import_path(process: ProcessFacts, files: FileView) -> tuple[ImportPath, dic
             if part:
                 add(_join(cwd, part))
 
-    debian = base_prefix == "/usr" and base_executable is not None and base_executable.startswith(
-        "/usr/bin/"
+    debian = (
+        base_prefix == "/usr"
+        and base_executable is not None
+        and base_executable.startswith("/usr/bin/")
     )
     site_dirs: list[str] = []
     if version is not None and base_prefix is not None:

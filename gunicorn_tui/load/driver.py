@@ -1,477 +1,73 @@
-"""The load driver: sends a profile's requests with httpx on its own event loop.
+"""The load driver: a load run in a process of its own.
 
-Open loop: a dispatcher sleeps until each request is due and hands it to a
-free connection. When every connection is busy it waits, and the requests
-behind it go out late; their latency still counts from the time they were
-due, so a slow server cannot hide behind a client that politely waits
-(coordinated omission). At most ``connections`` requests are in flight,
-which bounds the client's memory however far the server falls behind.
+:class:`LoadRun` starts the run (the engine of :mod:`gunicorn_tui.load.engine`)
+in a child process and returns at once; a supervising thread forwards each
+second's summary to ``on_second``, passes a stop on, and hands the final
+summary (or the reason there is none) to :meth:`LoadRun.join`.
 
-Closed loop: ``concurrency`` clients, started one after another over the
-ramp-up, each sending its next request as soon as the last one ended. With
-fewer connections than clients, clients wait for a free connection and the
-wait counts in their latency.
+Why a process: in gtui's own process the run would share the GIL with the
+dashboard's redraws, the sampler and the log followers, and its latencies
+would include the wait for them. In its own process the client's clock
+measures the server, and the CPU it reports is its own. (``isolation =
+"thread"`` still runs it in a thread of the caller's process, as gtui did
+before: for comparisons, and where a process cannot be started.)
 
-Either way the run is bounded by ``duration_s`` (or the hard cap for
-count-only runs) plus ``drain_s``: no request is due, and no closed-loop
-request is sent, after ``duration_s``; requests in flight then get ``drain_s``
-to finish (an open-loop request that was due in time may still go out late
-in that window); at the hard end everything left is cut off. A stop request
-cancels everything at once.
-
-Requests go through :class:`~gunicorn_tui.load.lean_transport.LeanTransport`
-(h11 on asyncio streams, keep-alive, at most ``connections`` connections)
-by its thin entry, ``exchange``: each kind of request is prepared once (a
-``{n}`` path only swaps its request line) and the response is read whole
-without building httpx Request and Response objects. Measured here
-(benchmarks/lean_transport_bench.py), httpcore and anyio cost about 1 ms of
-CPU per request; the lean transport through httpx's models about 0.4 ms;
-``exchange`` about 0.26 ms, most of it h11's own parsing. A driver that burns
-less CPU leaves more of it to the server it measures.
-
-:class:`LoadRun` runs all this in a thread of its own with its own event
-loop, so the dashboard and the CLI can start it from any thread.
+Bounded whatever the child does: a child that dies mid-run is reported as
+such (:class:`LoadRunError` naming the signal or exit code); one that stops
+talking (no word for ``_SILENCE_LIMIT_S`` once running; every second of a
+run sends one) or outlives the run's bound plus a grace is killed and
+reported; a stop reaches it within ``_POLL_S``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import dataclasses
+import os
+import select
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import IO, Literal
 
-import httpx
-
-from gunicorn_tui.load.lean_transport import LeanTransport, PreparedRequest
-from gunicorn_tui.load.outcome import classify_exception
-from gunicorn_tui.load.profile import LoadProfile, RunMode
-from gunicorn_tui.load.recorder import RunRecorder
-from gunicorn_tui.load.request_mix import RequestMix
-from gunicorn_tui.load.schedule import (
-    closed_loop_start_at_s,
-    open_loop_due_at_s,
-    open_loop_planned_requests,
-    open_loop_sends_due,
-)
-from gunicorn_tui.load.summary import LatencySummary, RunSummary, SecondSummary, StopReason
+from gunicorn_tui.load.client_stack import ClientStack, best_stack
+from gunicorn_tui.load.driver_process import STOP_BYTE, FrameBuffer, encode_frame
+from gunicorn_tui.load.engine import LoadRunError, SecondCallback, run_engine
+from gunicorn_tui.load.profile import LoadProfile
+from gunicorn_tui.load.summary import RunSummary, SecondSummary
 from gunicorn_tui.load.target import LoadTarget
 
-SecondCallback = Callable[[SecondSummary], None]
+Isolation = Literal["process", "thread"]
 
-_NS = 1_000_000_000
-# How often the loop looks at the caller's stop event; a stop takes effect
-# within this time.
-_STOP_POLL_S = 0.05
-# A client that is this late on average has saturated its own CPU or its
-# connections; the summary says so.
-_LAG_WARNING_MS = 10.0
-_WARM_UP_TIMEOUT_S = 2.0
-
-
-class LoadRunError(RuntimeError):
-    """The run could not start or broke down (not: requests failed)."""
-
-
-class _SendSlots:
-    """Up to ``limit`` requests in flight: one per connection the transport
-    may open, so a request that gets a slot never waits for a connection.
-
-    Waiters are served first come, first served. (asyncio.Semaphore would
-    let a task that just gave a slot back take it again before the woken
-    waiter runs, starving the others.)
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.free = limit
-        self.waiters: deque[asyncio.Future[None]] = deque()
-
-    async def acquire(self) -> None:
-        """Take a slot for one request; give it back with :meth:`release`."""
-        if self.free and not self.waiters:
-            self.free -= 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()
-            raise
-
-    def release(self) -> None:
-        """Hand the slot to the longest waiter, or keep it free."""
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self.free += 1
-
-
-class _Engine:
-    """One run on one event loop. Not thread-safe: lives in the driver thread."""
-
-    def __init__(
-        self,
-        profile: LoadProfile,
-        target: LoadTarget,
-        on_second: SecondCallback | None,
-        stop_event: threading.Event,
-    ) -> None:
-        self.profile = profile
-        self.target = target
-        self.on_second = on_second
-        self.stop_event = stop_event
-        self.recorder = RunRecorder(profile.requests)
-        self.mix = RequestMix(profile.requests, profile.seed)
-        self.warnings: list[str] = []
-        self.claimed = 0
-        self.active_senders = 0
-        self.stopped = False
-        self.failure: BaseException | None = None
-        self.start_ns = 0
-        self.window_end_ns = 0
-        self.hard_end_ns = 0
-        self.started_at = 0.0
-        self.send_end_ns = 0
-        self.planned: int | None = None
-        self.wake: asyncio.Event | None = None
-        self.prepared: list[PreparedRequest] = []
-        self.has_placeholder = [spec.has_placeholder for spec in profile.requests]
-        # A {n} path is sent as this prefix (the base URL's path) + the path.
-        self.path_prefix = urlsplit(target.base_url).path
-        self.in_flight: set[asyncio.Task[None]] = set()
-        self.slots = _SendSlots(profile.connections)
-        self.transport = LeanTransport(
-            verify=profile.verify_tls,
-            max_connections=profile.connections,
-            uds=target.unix_socket_path,
-            timeout=profile.timeout_s,
-        )
-
-    async def run(self) -> RunSummary:
-        profile = self.profile
-        loop = asyncio.get_running_loop()
-        self.wake = asyncio.Event()
-        if profile.mode is RunMode.OPEN:
-            assert profile.rate_rps is not None
-            self.planned = open_loop_planned_requests(
-                profile.duration_s, profile.rate_rps, profile.ramp_up_s, profile.max_requests
-            )
-            sender_count = 1  # the dispatcher
-        else:
-            assert profile.concurrency is not None
-            self.planned = profile.max_requests
-            sender_count = profile.concurrency
-        transport = self.transport
-        try:
-            self.prepared = [
-                transport.prepare(
-                    spec.method,
-                    self.target.base_url + spec.path,
-                    headers=spec.headers,
-                    body=spec.body,
-                )
-                for spec in profile.requests
-            ]
-        except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:
-            raise LoadRunError(f"cannot prepare requests for {self.target.label}: {exc}") from None
-        try:
-            await self._warm_up()
-            # Client CPU counts from here: set-up costs are not per request.
-            cpu_start_s = time.thread_time()
-            self.started_at = time.time()
-            self.start_ns = time.monotonic_ns()
-            self.window_end_ns = self.start_ns + _NS
-            self.send_end_ns = self.start_ns + int(profile.time_bound_s * _NS)
-            self.hard_end_ns = self.send_end_ns + int(profile.drain_s * _NS)
-            senders = [
-                loop.create_task(self._sender(number, sender_count))
-                for number in range(sender_count)
-            ]
-            self.active_senders = len(senders)
-            ticker = loop.create_task(self._tick())
-            watcher = loop.create_task(self._watch(self.hard_end_ns))
-            await self.wake.wait()
-            leftovers = (*senders, *self.in_flight, ticker, watcher)
-            for task in leftovers:
-                task.cancel()
-            await asyncio.gather(*leftovers, return_exceptions=True)
-        finally:
-            await transport.aclose()
-        if self.failure is not None:
-            raise LoadRunError(f"the load driver broke down: {self.failure!r}") from self.failure
-        end_ns = time.monotonic_ns()
-        self._roll(end_ns)
-        self._close_window(end_ns, final=True)
-        return self._summary(end_ns, time.thread_time() - cpu_start_s)
-
-    async def _warm_up(self) -> None:
-        """Pay the client's one-off costs before the clock starts.
-
-        Opening the first connection can start the resolver's thread pool
-        (a host name) and build the TLS context (tens of ms): costs of the
-        client, which would otherwise land in the first requests' latency.
-        So one connection is opened and closed, the way the transport opens
-        its own. No request is sent; a failure is left for the run to count.
-        """
-        timeout_s = min(self.profile.timeout_s, _WARM_UP_TIMEOUT_S)
-        with contextlib.suppress(httpx.TransportError, OSError):
-            await self.transport.probe(self.target.base_url, timeout_s)
-
-    # -- senders ---------------------------------------------------------
-
-    async def _sender(self, number: int, count: int) -> None:
-        try:
-            if self.profile.mode is RunMode.OPEN:
-                await self._open_dispatcher()
-            else:
-                await self._closed_client(number, count)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a bug here must end the run, not hang it
-            self.failure = exc
-            self._set_wake()
-        finally:
-            self.active_senders -= 1
-            if self.active_senders == 0:
-                self._set_wake()
-
-    def _claim(self) -> bool:
-        """Take the next request of the run, if the count allows one more."""
-        limit = self.planned
-        if limit is not None and self.claimed >= limit:
-            return False
-        self.claimed += 1
-        return True
-
-    async def _open_dispatcher(self) -> None:
-        """Send each request at its due time on a free connection.
-
-        When no connection is free the dispatcher waits, and every request
-        behind it goes out late: their latency counts from the due time.
-        """
-        profile = self.profile
-        assert profile.rate_rps is not None
-        rate, ramp = profile.rate_rps, profile.ramp_up_s
-        monotonic_ns = time.monotonic_ns
-        slots = self.slots
-        loop = asyncio.get_running_loop()
-        in_flight = self.in_flight
-        while True:
-            index = self.claimed
-            if not self._claim():
-                break
-            due_ns = self.start_ns + int(open_loop_due_at_s(index, rate, ramp) * _NS)
-            if due_ns >= self.send_end_ns:
-                break
-            delay_ns = due_ns - monotonic_ns()
-            if delay_ns > 0:
-                await asyncio.sleep(delay_ns / _NS)
-            await slots.acquire()
-            # A request due in time goes out even if late: it is counted
-            # as missed only when the hard end cuts it off before it left.
-            task = loop.create_task(self._send_and_release(due_ns))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-        if in_flight:
-            await asyncio.wait(tuple(in_flight))
-
-    async def _send_and_release(self, due_ns: int) -> None:
-        try:
-            await self._send(due_ns)
-        finally:
-            self.slots.release()
-
-    async def _closed_client(self, number: int, count: int) -> None:
-        start_offset_s = closed_loop_start_at_s(number, count, self.profile.ramp_up_s)
-        if start_offset_s > 0:
-            await asyncio.sleep(start_offset_s)
-        monotonic_ns = time.monotonic_ns
-        slots = self.slots
-        while monotonic_ns() < self.send_end_ns and self._claim():
-            # With fewer connections than clients, the wait for one is part
-            # of this client's latency.
-            due_ns = monotonic_ns()
-            await slots.acquire()
-            try:
-                await self._send(due_ns)
-            finally:
-                slots.release()
-
-    async def _send(self, due_ns: int) -> None:
-        spec_index, path = self.mix.next()
-        recorder = self.recorder
-        sent_ns = time.monotonic_ns()
-        self._roll(sent_ns)
-        recorder.on_sent(spec_index, due_ns, sent_ns)
-        try:
-            prepared = self.prepared[spec_index]
-            if self.has_placeholder[spec_index]:
-                prepared = prepared.with_target(self.path_prefix + path)
-            status_code = await self.transport.exchange(prepared, self.profile.timeout_s)
-        except asyncio.CancelledError:
-            recorder.on_unfinished(spec_index)
-            raise
-        except Exception as exc:  # every failure is counted by kind, none is fatal
-            self._roll(time.monotonic_ns())
-            recorder.on_failure(spec_index, classify_exception(exc))
-        else:
-            done_ns = time.monotonic_ns()
-            self._roll(done_ns)
-            recorder.on_response(spec_index, status_code, due_ns, sent_ns, done_ns)
-
-    # -- time keeping ------------------------------------------------------
-
-    async def _tick(self) -> None:
-        while True:
-            delay_ns = self.window_end_ns - time.monotonic_ns()
-            if delay_ns > 0:
-                await asyncio.sleep(delay_ns / _NS)
-            self._roll(time.monotonic_ns())
-
-    def _roll(self, now_ns: int) -> None:
-        """Close every window that ended by ``now_ns``.
-
-        Called before each event is recorded, so an event counts in the
-        second its timestamp falls in, whether the ticker or a sender runs
-        first at a boundary.
-        """
-        while now_ns >= self.window_end_ns:
-            self._close_window(self.window_end_ns, final=False)
-            self.window_end_ns += _NS
-
-    def _close_window(self, end_ns: int, *, final: bool) -> None:
-        index = len(self.recorder.seconds)
-        window_start_ns = self.start_ns + index * _NS
-        window_s = max(0.0, (end_ns - window_start_ns) / _NS)
-        if final and window_s < 1e-3 and self.recorder.window_is_empty():
-            return
-        target_sends = None
-        if self.profile.mode is RunMode.OPEN:
-            assert self.profile.rate_rps is not None
-            target_sends = open_loop_sends_due(
-                index,
-                index + window_s,
-                self.profile.rate_rps,
-                self.profile.ramp_up_s,
-                self.planned,
-            )
-        summary = self.recorder.close_second(index, window_s, self.started_at + index, target_sends)
-        if self.on_second is not None:
-            try:
-                self.on_second(summary)
-            except Exception as exc:  # a broken consumer must not end the run
-                message = f"the per-second callback failed: {exc!r}"
-                if message not in self.warnings:
-                    self.warnings.append(message)
-
-    async def _watch(self, hard_end_ns: int) -> None:
-        while True:
-            if self.stop_event.is_set():
-                self.stopped = True
-                self._set_wake()
-                return
-            remaining_s = (hard_end_ns - time.monotonic_ns()) / _NS
-            if remaining_s <= 0:
-                self._set_wake()
-                return
-            await asyncio.sleep(min(_STOP_POLL_S, remaining_s))
-
-    def _set_wake(self) -> None:
-        if self.wake is not None:
-            self.wake.set()
-
-    # -- the result ----------------------------------------------------------
-
-    def _stop_reason(self) -> StopReason:
-        profile = self.profile
-        if self.stopped:
-            return StopReason.STOPPED
-        if profile.max_requests is not None and self.recorder.sent >= profile.max_requests:
-            return StopReason.MAX_REQUESTS
-        if profile.duration_s is None:
-            return StopReason.TIME_CAP
-        return StopReason.DURATION
-
-    def _summary(self, end_ns: int, cpu_s: float) -> RunSummary:
-        profile = self.profile
-        recorder = self.recorder
-        elapsed_s = (end_ns - self.start_ns) / _NS
-        missed = 0
-        stop_reason = self._stop_reason()
-        if profile.mode is RunMode.OPEN and self.planned is not None:
-            if stop_reason is StopReason.STOPPED:
-                assert profile.rate_rps is not None
-                due_by_stop = open_loop_sends_due(
-                    0.0, elapsed_s, profile.rate_rps, profile.ramp_up_s, self.planned
-                )
-                missed = max(0, due_by_stop - recorder.sent)
-            else:
-                missed = max(0, self.planned - recorder.sent)
-        warnings = list(self.warnings)
-        send_lag = LatencySummary.of(recorder.send_lag)
-        if (
-            profile.mode is RunMode.OPEN
-            and send_lag.mean_ms is not None
-            and send_lag.mean_ms > _LAG_WARNING_MS
-        ):
-            cpu_share = 100.0 * cpu_s / elapsed_s if elapsed_s > 0 else 0.0
-            cause = (
-                "the client's CPU is saturated"
-                if cpu_share > 90
-                else "all connections were busy: the server is slower than the rate"
-            )
-            warnings.append(
-                f"requests went out {send_lag.mean_ms:.1f} ms late on average ({cause}); "
-                f"latency counts the wait, service time does not"
-            )
-        if missed:
-            warnings.append(f"{missed} requests were due but not sent before the run ended")
-        if recorder.unfinished:
-            warnings.append(
-                f"{recorder.unfinished} requests were still in flight at the end and were cut off"
-            )
-        if recorder.sent and recorder.completed == 0:
-            warnings.append("no request got a response")
-        return RunSummary(
-            profile_source=profile.source,
-            mode=profile.mode,
-            target=self.target.label,
-            started_at=self.started_at,
-            elapsed_s=elapsed_s,
-            stop_reason=stop_reason,
-            rate_rps=profile.rate_rps,
-            concurrency=profile.concurrency,
-            connections=profile.connections,
-            planned_requests=self.planned,
-            sent=recorder.sent,
-            completed=recorder.completed,
-            unfinished=recorder.unfinished,
-            missed=missed,
-            errors=recorder.error_counts(),
-            status_counts=dict(sorted(recorder.status_counts.items())),
-            latency=LatencySummary.of(recorder.latency),
-            service=LatencySummary.of(recorder.service),
-            send_lag=send_lag,
-            endpoints=recorder.endpoint_summaries(),
-            seconds=tuple(recorder.seconds),
-            client_cpu_s=cpu_s,
-            warnings=tuple(warnings),
-        )
+# How often the supervisor looks at the stop event and the child.
+_POLL_S = 0.05
+# From start to the child's "ready": an interpreter and the driver's imports.
+_START_LIMIT_S = 30.0
+# Once ready, the child reports every second (its warm-up takes at most 2 s).
+_SILENCE_LIMIT_S = 10.0
+# Beyond the run's own bound (time bound, drain, warm-up).
+_GRACE_S = 15.0
+_WARM_UP_S = 2.0
+_STDERR_TAIL_BYTES = 2000
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_CHILD_CODE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from gunicorn_tui.load.driver_process import main; main()"
+)
 
 
 class LoadRun:
-    """A load run in a thread of its own, with its own event loop.
+    """A load run in a process (or thread) of its own.
 
-    ``on_second`` is called in the driver's thread once a second with that
-    second's summary: it must be quick and thread-safe (from Textual, post a
-    message or use ``call_from_thread``). ``stop_event`` may be shared with
-    the caller; :meth:`stop` sets it.
+    ``on_second`` is called in the supervising thread once a second with
+    that second's summary: it must be quick and thread-safe (from Textual,
+    post a message or use ``call_from_thread``). ``stop_event`` may be
+    shared with the caller; :meth:`stop` sets it. ``stack`` defaults to the
+    fastest installed (:func:`~gunicorn_tui.load.client_stack.best_stack`).
     """
 
     def __init__(
@@ -481,14 +77,23 @@ class LoadRun:
         *,
         on_second: SecondCallback | None = None,
         stop_event: threading.Event | None = None,
+        isolation: Isolation = "process",
+        stack: ClientStack | None = None,
     ) -> None:
         self.profile = profile
         self.target = target
+        self.on_second = on_second
         self.stop_event = stop_event if stop_event is not None else threading.Event()
-        self._engine = _Engine(profile, target, on_second, self.stop_event)
-        self._thread = threading.Thread(target=self._main, name="gtui-load", daemon=True)
+        self.isolation: Isolation = isolation
+        self.stack = stack if stack is not None else best_stack()
+        main = self._main_process if isolation == "process" else self._main_thread
+        self._thread = threading.Thread(target=main, name="gtui-load", daemon=True)
         self._summary: RunSummary | None = None
         self._error: BaseException | None = None
+        self._callback_warnings: list[str] = []
+        self._started = threading.Event()
+        self.started_at: float | None = None
+        self.child_pid: int | None = None
 
     def start(self) -> LoadRun:
         """Start the run; returns at once."""
@@ -499,6 +104,18 @@ class LoadRun:
         """Ask the run to end now; in-flight requests are cut off."""
         self.stop_event.set()
 
+    def wait_started(self, timeout_s: float) -> bool:
+        """Wait until the run's clock started (its process up, its first
+        connection made) or the run ended; True when it started. A
+        measurement opens its window then: the driver's own process takes a
+        moment to start, more on a busy machine."""
+        self._started.wait(timeout_s)
+        return self.started_at is not None
+
+    def _mark_started(self, started_at: float) -> None:
+        self.started_at = started_at
+        self._started.set()
+
     @property
     def running(self) -> bool:
         """Whether the run has started and not yet ended."""
@@ -507,7 +124,7 @@ class LoadRun:
     def join(self, timeout_s: float | None = None) -> RunSummary | None:
         """Wait for the end of the run and return its summary, or None if it
         is still running after ``timeout_s``. Raises :class:`LoadRunError`
-        when the run broke down."""
+        when the run broke down (its process died, or stopped answering)."""
         self._thread.join(timeout_s)
         if self._thread.is_alive():
             return None
@@ -517,11 +134,176 @@ class LoadRun:
             raise LoadRunError(f"the load driver broke down: {self._error!r}") from self._error
         return self._summary
 
-    def _main(self) -> None:
+    # -- in a thread --------------------------------------------------------------
+
+    def _main_thread(self) -> None:
         try:
-            self._summary = asyncio.run(self._engine.run())
+            self._summary = run_engine(
+                self.profile,
+                self.target,
+                stack=self.stack,
+                on_second=self.on_second,
+                stop_event=self.stop_event,
+                on_start=self._mark_started,
+            )
         except BaseException as exc:  # handed to join(), in the caller's thread
             self._error = exc
+        finally:
+            self._started.set()
+
+    # -- in a process ---------------------------------------------------------------
+
+    def _main_process(self) -> None:
+        try:
+            self._summary = self._supervise()
+        except BaseException as exc:  # handed to join(), in the caller's thread
+            self._error = exc
+        finally:
+            self._started.set()
+
+    def _forward(self, second: SecondSummary) -> None:
+        if self.on_second is None:
+            return
+        try:
+            self.on_second(second)
+        except Exception as exc:  # a broken consumer must not end the run
+            message = f"the per-second callback failed: {exc!r}"
+            if message not in self._callback_warnings:
+                self._callback_warnings.append(message)
+
+    def _supervise(self) -> RunSummary:
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_CODE, _PACKAGE_ROOT],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise LoadRunError(f"cannot start the load driver process: {exc}") from exc
+        self.child_pid = child.pid
+        assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+        stderr_tail: deque[bytes] = deque()
+        drain = threading.Thread(
+            target=_keep_tail,
+            args=(child.stderr, stderr_tail),
+            name="gtui-load-stderr",
+            daemon=True,
+        )
+        drain.start()
+        try:
+            return self._talk(child, child.stdin, child.stdout, stderr_tail, drain)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            for stream in (child.stdin, child.stdout):
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def _talk(
+        self,
+        child: subprocess.Popen[bytes],
+        stdin: IO[bytes],
+        stdout: IO[bytes],
+        stderr_tail: deque[bytes],
+        drain: threading.Thread,
+    ) -> RunSummary:
+        started = time.monotonic()
+        bound_s = _WARM_UP_S + self.profile.time_bound_s + self.profile.drain_s + _GRACE_S
+        try:
+            stdin.write(encode_frame((self.profile, self.target, self.stack)))
+            stdin.flush()
+        except OSError:
+            pass  # the child is already gone: said below, with its exit
+        frames = FrameBuffer()
+        fd = stdout.fileno()
+        ready = False
+        stop_sent = False
+        seconds = 0
+        last_word = started
+        while True:
+            if self.stop_event.is_set() and not stop_sent:
+                stop_sent = True
+                with contextlib.suppress(OSError):
+                    stdin.write(STOP_BYTE)
+                    stdin.flush()
+            readable, _, _ = select.select([fd], [], [], _POLL_S)
+            now = time.monotonic()
+            if readable:
+                data = os.read(fd, 65536)
+                if not data:
+                    break
+                last_word = now
+                for kind, payload in frames.feed(data):
+                    if kind == "ready":
+                        ready = True
+                    elif kind == "started" and isinstance(payload, float):
+                        self._mark_started(payload)
+                    elif kind == "second":
+                        assert isinstance(payload, SecondSummary)
+                        seconds += 1
+                        self._forward(payload)
+                    elif kind == "done":
+                        assert isinstance(payload, RunSummary)
+                        return self._with_callback_warnings(payload)
+                    elif kind == "error":
+                        raise LoadRunError(str(payload))
+                continue
+            limit_s = _SILENCE_LIMIT_S if ready else _START_LIMIT_S
+            if now - last_word > limit_s or now - started > bound_s:
+                child.kill()
+                what = "stopped answering" if now - started <= bound_s else "ran past its bound"
+                raise LoadRunError(
+                    f"the load driver process {what} (no word for {now - last_word:.0f} s, "
+                    f"{now - started:.0f} s after its start) and was killed; "
+                    f"{seconds} seconds of figures had arrived"
+                )
+        # End of file without a summary: the child died.
+        try:
+            code = child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            code = child.wait()
+        drain.join(timeout=1)
+        raise LoadRunError(
+            f"the load driver process died mid-run ({_describe_exit(code)}); "
+            f"{seconds} seconds of figures had arrived" + _stderr_text(stderr_tail)
+        )
+
+    def _with_callback_warnings(self, summary: RunSummary) -> RunSummary:
+        if not self._callback_warnings:
+            return summary
+        warnings = tuple(w for w in self._callback_warnings if w not in summary.warnings)
+        return dataclasses.replace(summary, warnings=summary.warnings + warnings)
+
+
+def _keep_tail(stream: IO[bytes], tail: deque[bytes]) -> None:
+    size = 0
+    with contextlib.suppress(OSError, ValueError):
+        for line in iter(stream.readline, b""):
+            tail.append(line)
+            size += len(line)
+            while size > _STDERR_TAIL_BYTES and len(tail) > 1:
+                size -= len(tail.popleft())
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _stderr_text(tail: deque[bytes]) -> str:
+    text = b"".join(tail).decode("utf-8", "replace").strip()
+    if not text:
+        return ""
+    last = text.splitlines()[-1]
+    return f"; its last words: {last[:300]}"
 
 
 def run_load(
@@ -530,19 +312,29 @@ def run_load(
     *,
     on_second: SecondCallback | None = None,
     stop_event: threading.Event | None = None,
+    isolation: Isolation = "process",
+    stack: ClientStack | None = None,
 ) -> RunSummary:
     """Run ``profile`` against ``target`` to its end and return the summary.
 
-    The run happens in its own thread (so this is safe to call from a thread
-    that has an event loop); this call blocks until it ends.
+    The run happens in its own process (or thread), so this is safe to call
+    from a thread that has an event loop; this call blocks until it ends.
     """
-    run = LoadRun(profile, target, on_second=on_second, stop_event=stop_event).start()
+    run = LoadRun(
+        profile,
+        target,
+        on_second=on_second,
+        stop_event=stop_event,
+        isolation=isolation,
+        stack=stack,
+    ).start()
     summary = run.join()
     assert summary is not None
     return summary
 
 
 __all__ = [
+    "Isolation",
     "LoadRun",
     "LoadRunError",
     "SecondCallback",

@@ -83,7 +83,8 @@ def format_summary(summary: RunSummary) -> str:
         f"service     {_latency_text(summary.service)}  (from the time it was sent)",
         f"send lag    p50 {_ms(summary.send_lag.p50_ms)}  p99 {_ms(summary.send_lag.p99_ms)}  "
         f"max {_ms(summary.send_lag.max_ms)}",
-        f"client CPU  {summary.client_cpu_percent:.0f}% of one core",
+        f"client CPU  {summary.client_cpu_percent:.0f}% of one core"
+        + (f"  ({summary.client_stack})" if summary.client_stack else ""),
     ]
     if len(summary.endpoints) > 1:
         lines.append("by request:")

@@ -188,6 +188,8 @@ class RunSummary:
     seconds: tuple[SecondSummary, ...]
     client_cpu_s: float
     warnings: tuple[str, ...] = field(default=())
+    client_stack: str = ""
+    """The driver's event loop and parser (``uvloop + httptools``...)."""
 
     @property
     def throughput_rps(self) -> float:
@@ -202,5 +204,6 @@ class RunSummary:
 
     @property
     def client_cpu_percent(self) -> float:
-        """The driver thread's CPU use, in percent of one core."""
+        """The driver's CPU use (its process's, or its thread's when it ran
+        in the caller's process), in percent of one core."""
         return 100.0 * self.client_cpu_s / self.elapsed_s if self.elapsed_s > 0 else 0.0

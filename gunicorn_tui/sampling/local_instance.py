@@ -41,6 +41,7 @@ from gunicorn_tui.sampling.cgroup import (
     read_cgroup_limits,
 )
 from gunicorn_tui.sampling.control_socket import (
+    ControlReply,
     ControlSocketError,
     UnixSocketTransport,
 )
@@ -74,6 +75,7 @@ CONTROL_RETRY_S = 10.0
 # asks at once then, and otherwise only this often.
 CONTROL_POLL_S = 5.0
 LIMITS_REFRESH_S = 10.0
+MASTER_FILES_REFRESH_S = 5.0
 # Far longer than gunicorn's reexec() takes from fork to exec.
 FORK_TO_EXEC_S = 2.0
 
@@ -142,6 +144,9 @@ class _ControlState:
     heartbeats_wanted: bool = True
     polled_workers: frozenset[int] = frozenset()
     next_poll_at: float = 0.0
+    # "show config" asked on the connection that found the socket: one
+    # connection instead of three at the first sample (gtui ls, first frame).
+    found_with_config: Mapping[str, object] | None = None
 
 
 class LocalInstanceSampler:
@@ -179,6 +184,8 @@ class LocalInstanceSampler:
         # Each worker's descriptors and heartbeat at its last read: kept while
         # it does not run (it alone changes them; see ProcessFigures).
         self._worker_files: dict[int, tuple[OpenFiles, Heartbeat | None]] = {}
+        # When the master's descriptors were read, for which workers, and what.
+        self._master_files_read: tuple[float, frozenset[int], OpenFiles | None] | None = None
         self._config: GunicornConfig | None = None
         self._inputs: MasterInputs | None = None
         self._config_at = -CONFIG_REFRESH_S
@@ -295,6 +302,7 @@ class LocalInstanceSampler:
             # are up: look again soon, then back off to CONTROL_RETRY_S.
             state.next_try_at = now + min(CONTROL_RETRY_S, 0.5 * 2**state.attempts)
             state.attempts += 1
+            first_replies: list[ControlReply] = []
             for candidate in self._control_candidates(config):
                 # Resolved inside the master's root at each connection: a
                 # socket path that is a symlink never leads to the host's.
@@ -302,24 +310,29 @@ class LocalInstanceSampler:
                 if transport is None:
                     continue
                 try:
-                    (reply,) = transport.request(["show stats"])
+                    replies = transport.request(["show stats", "show workers", "show config"])
                 except ControlSocketError as error:
                     state.last_error = str(error)
                     continue
                 # Several masters may share a default path: only trust the
                 # socket that answers for this master.
-                if reply.ok and self._answers_for_master(reply.data, master_ns_pid):
+                if replies[0].ok and self._answers_for_master(replies[0].data, master_ns_pid):
                     state.transport, state.path_in_namespace = transport, candidate
                     state.last_error = None
+                    first_replies = replies
                     break
             if state.transport is None:
                 return
-        commands = ["show stats", "show workers"] if state.heartbeats_wanted else ["show stats"]
-        try:
-            stats, *rest = state.transport.request(commands)
-        except ControlSocketError as error:
-            self._drop_control(str(error), retry_at=now + 1.0)
-            return
+            stats, workers_reply, config_reply = first_replies
+            rest = [workers_reply]
+            state.found_with_config = config_reply.data if config_reply.ok else None
+        else:
+            commands = ["show stats", "show workers"] if state.heartbeats_wanted else ["show stats"]
+            try:
+                stats, *rest = state.transport.request(commands)
+            except ControlSocketError as error:
+                self._drop_control(str(error), retry_at=now + 1.0)
+                return
         # Masters sharing a path each re-create the socket around every fork,
         # so the path can pass to another master at any time: check each
         # answer, not only the first.
@@ -360,6 +373,9 @@ class LocalInstanceSampler:
         transport = self._control.transport
         if transport is None:
             return None
+        found_with, self._control.found_with_config = self._control.found_with_config, None
+        if found_with is not None:
+            return found_with
         try:
             stats, reply = transport.request(["show stats", "show config"])
         except ControlSocketError:
@@ -532,13 +548,11 @@ class LocalInstanceSampler:
 
         # Listeners first: they tell apart servers started by one wrapper
         # when the configuration is read.
-        try:
-            master_files: OpenFiles | None = read_open_files(master_pid)
-        except PermissionError:
-            master_files = None
+        master_files = self._master_files(master_pid, frozenset(worker_pids))
+        load_table = tables.loader(master_pid)
         if master_files is not None and not self._listeners_known:
             try:
-                self._counter.learn_listeners(master_pid, master_files.socket_inodes)
+                self._counter.learn_listeners(master_files.socket_inodes, load_table)
                 self._listeners_known = True
             except (ProcessGone, PermissionError):
                 pass
@@ -555,7 +569,6 @@ class LocalInstanceSampler:
         worker_class = short_worker_class(config.worker_class or "sync")
         timeout_s = config.timeout_s
         wall_now = self._wall_clock()
-        load_table = tables.loader(master_pid)
         workers: list[WorkerSample] = []
         self._workers_without_heartbeat_file = 0
         live_sockets: set[int] = set(master_files.socket_inodes) if master_files else set()
@@ -600,6 +613,28 @@ class LocalInstanceSampler:
             warnings=self._warnings(),
             reloads=self._control.reloads,
         )
+
+    def _master_files(self, master_pid: int, worker_pids: frozenset[int]) -> OpenFiles | None:
+        """The master's descriptors: read again when its workers changed,
+        after a reload, or MASTER_FILES_REFRESH_S after the last read. What
+        they are used for, its listening sockets and the sockets no worker
+        verdict may outlive, change with those events only; a socket seen in
+        between is still judged by the TCP table."""
+        now = self._clock()
+        kept = self._master_files_read
+        if (
+            kept is not None
+            and self._listeners_known
+            and kept[1] == worker_pids
+            and now - kept[0] < MASTER_FILES_REFRESH_S
+        ):
+            return kept[2]
+        try:
+            files: OpenFiles | None = read_open_files(master_pid)
+        except PermissionError:
+            files = None
+        self._master_files_read = (now, worker_pids, files)
+        return files
 
     def _warnings(self) -> tuple[str, ...]:
         warnings: list[str] = []

@@ -8,7 +8,7 @@ caller decides how to show either.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 PROC = "/proc"
@@ -46,9 +46,32 @@ def read_whole(path: str) -> bytes:
     return b"".join(chunks)
 
 
-def _read_bytes(path: str) -> bytes:
+# /proc/PID/stat, statm and schedstat are one line each, far below this,
+# and the kernel renders such a file whole at the first read: a read that
+# comes back shorter than asked is the whole file, and the read that would
+# only say "end of file" is saved (a third of the system calls of the reads
+# made for every process every second).
+_ONE_LINE_BYTES = 4096
+
+
+def read_one_line_file(path: str) -> bytes:
+    """``path``, a one-line /proc file, in one read when it fits in one."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return read_whole(path)
+        data = os.read(fd, _ONE_LINE_BYTES)
+        if len(data) < _ONE_LINE_BYTES:
+            return data
+        chunks = [data]
+        while chunks[-1]:
+            chunks.append(os.read(fd, _CHUNK_BYTES))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _read_bytes(path: str, reader: Callable[[str], bytes] = read_whole) -> bytes:
+    try:
+        return reader(path)
     except (FileNotFoundError, ProcessLookupError) as error:
         raise ProcessGone(path) from error
     except OSError as error:
@@ -80,7 +103,7 @@ def parse_argv(raw: bytes) -> tuple[str, ...]:
 
 def read_ppid(pid: int) -> int:
     """Parent pid from /proc/<pid>/stat (after the command's closing paren)."""
-    raw = _read_bytes(f"{PROC}/{pid}/stat")
+    raw = _read_bytes(f"{PROC}/{pid}/stat", read_one_line_file)
     tail = raw[raw.rfind(b")") + 2 :].split()
     return int(tail[1])
 
@@ -108,7 +131,7 @@ def read_stat(pid: int) -> ProcStat:
     field of ``stat`` is an unsummed per-CPU counter, off by ~0.5% on recent
     kernels.
     """
-    raw = _read_bytes(f"{PROC}/{pid}/stat")
+    raw = _read_bytes(f"{PROC}/{pid}/stat", read_one_line_file)
     rss_bytes = read_rss_bytes(pid)
     # Fields counted after the command name, which may hold spaces and ")".
     fields = raw[raw.rfind(b")") + 2 :].split()
@@ -125,7 +148,7 @@ def read_stat(pid: int) -> ProcStat:
 
 def read_rss_bytes(pid: int) -> int:
     """Resident memory from ``statm`` (VmRSS, as psutil reports it)."""
-    statm = _read_bytes(f"{PROC}/{pid}/statm").split()
+    statm = _read_bytes(f"{PROC}/{pid}/statm", read_one_line_file).split()
     try:
         return int(statm[1]) * _PAGE_BYTES
     except (IndexError, ValueError) as error:
@@ -142,7 +165,7 @@ def read_sched_ns(pid: int) -> int | None:
     single thread.
     """
     try:
-        raw = _read_bytes(f"{PROC}/{pid}/schedstat")
+        raw = _read_bytes(f"{PROC}/{pid}/schedstat", read_one_line_file)
     except PermissionError:
         return None
     except ProcessGone:

@@ -76,9 +76,14 @@ class ClientConnectionCounter:
     def listen_ports(self) -> frozenset[int]:
         return self._listen_ports
 
-    def learn_listeners(self, master_pid: int, master_inodes: Iterable[int]) -> None:
-        """Record the ports the master listens on (re-read after a reload)."""
-        table = read_tcp_sockets(master_pid)
+    def learn_listeners(
+        self, master_inodes: Iterable[int], load_table: Callable[[], Mapping[int, TcpSocket]]
+    ) -> None:
+        """Record the ports the master listens on (re-read after a reload).
+        ``load_table`` returns this sample's TCP table of the master's
+        namespace: masters sharing one (host networking) share one read,
+        which on a busy host is thousands of rows."""
+        table = load_table()
         ports = {
             table[inode].local_port
             for inode in master_inodes

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from xml.sax.saxutils import escape as xml_escape
+
+# html.escape escapes what XML needs (& < > and quotes); xml.sax.saxutils
+# would load urllib and OpenSSL with it (~50 ms on the dashboard's start).
+from html import escape as xml_escape
 
 from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.sweep.runner import ConfigResult, SweepResult

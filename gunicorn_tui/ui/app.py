@@ -31,6 +31,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
@@ -67,13 +68,12 @@ from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
 from gunicorn_tui.ui.actions.quit_screen import QuitDuringActionScreen
 from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
-from gunicorn_tui.ui.advice.open_advice import open_advice
 from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
 from gunicorn_tui.ui.compare.compare_screen import CompareScreen
-from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
 from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 from gunicorn_tui.ui.sweep.messages import SweepFinished
+from gunicorn_tui.ui.terminal_output import compressing_driver
 from gunicorn_tui.ui.widgets.endpoint_table import EndpointTable
 from gunicorn_tui.ui.widgets.events_panel import EventsPanel
 from gunicorn_tui.ui.widgets.instance_header import InstanceHeader
@@ -206,6 +206,11 @@ class GtuiApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "go_back", "Back", show=False, id="back"),
     ]
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, writing fewer bytes
+        (see :mod:`gunicorn_tui.ui.terminal_output`)."""
+        return compressing_driver(super().get_driver_class())
 
     def __init__(
         self,
@@ -720,6 +725,9 @@ class GtuiApp(App[None]):
     def action_show_config(self) -> None:
         sample = self.selected_sample()
         if sample is not None:
+            # Loaded on first use, as the help screen: not on the way to the first frame.
+            from gunicorn_tui.ui.config_screen import ConfigScreen
+
             self.push_screen(ConfigScreen(sample))
 
     # -- actions on the selected instance (plan, confirm, run) -----------------
@@ -733,6 +741,8 @@ class GtuiApp(App[None]):
     def action_advice(self) -> None:
         sample = self._selected_for_action()
         if sample is not None:
+            from gunicorn_tui.ui.advice.open_advice import open_advice
+
             open_advice(self, sample, lambda: self.frame, self.actions, self.engine)
 
     def action_sweep(self) -> None:

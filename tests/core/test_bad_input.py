@@ -279,3 +279,54 @@ def test_fields_we_may_not_read_are_shown_as_unavailable(
     assert instance["config"]["workers"]["source"] == "unknown"
     assert instance["control_socket"] is None
     assert not [n for n in payload["notices"] if "failed" in n]
+
+
+# --- half of many containers stop while they are sampled ------------------------------
+
+
+@pytest.mark.slow
+def test_half_of_many_containers_stop_during_samples(container_factory: ContainerFactory) -> None:
+    # Issue 16's bad input at a size CI can start (benchmarks/sampling_cost.py
+    # runs 100): every container stops with a SIGKILL from another thread
+    # while the monitor samples back to back, so stops land inside samples.
+    from tests.harness.loopback import free_port
+
+    count = 16
+    started = []
+    for _ in range(count):
+        port = free_port()
+        container = container_factory.start(
+            tags.GUNICORN_LATEST, ["gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:app"]
+        )
+        started.append((container, port))
+    for container, port in started:
+        container_factory.wait_http(container, port)
+    names = [container.name or "" for container, _ in started]
+    doomed = {container.id for container, _ in started[::2]}
+    with open_monitor(*names, rescan_interval_s=0.2) as monitor:
+        sample_until(monitor, lambda f: len(f.instances) == count, timeout_s=60)
+
+        def stop_half() -> None:
+            for container, _ in started[::2]:
+                container.kill()
+
+        stopper = threading.Thread(target=stop_half, name="stopper", daemon=True)
+        frames = []
+        stopper.start()
+        deadline = time.monotonic() + 30
+        while stopper.is_alive() and time.monotonic() < deadline:
+            frames.append(monitor.sample())
+        stopper.join(5)
+        assert not stopper.is_alive()
+        frames.append(sample_until(monitor, lambda f: len(f.instances) == count // 2, timeout_s=30))
+    notices = [notice for frame in frames for notice in frame.notices]
+    assert not [n for n in notices if "failed" in n], notices
+    assert len(frames) >= 2  # samples ran while containers stopped
+    for frame in frames:
+        assert count // 2 <= len(frame.instances) <= count
+        for sample in frame.instances:
+            # A listed instance is whole: a master, its workers or none of them.
+            assert sample.master.pid is not None
+            assert len(sample.workers) <= 2
+    survivors = {sample.container.id for sample in frames[-1].instances if sample.container}
+    assert survivors == {container.id for container, _ in started} - doomed

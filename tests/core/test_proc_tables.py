@@ -96,7 +96,7 @@ def test_client_connections_of_each_worker(tmp_path: Path, monkeypatch: pytest.M
 
     assert set(read_tcp_sockets(31053)) == set(_table())
     counter = ClientConnectionCounter()
-    counter.learn_listeners(31053, MASTER_INODES)
+    counter.learn_listeners(MASTER_INODES, lambda: read_tcp_sockets(31053))
     assert counter.listen_ports == frozenset({LISTEN_PORT})
 
     loads: list[int] = []
@@ -127,7 +127,7 @@ def test_no_tcp_listener_means_no_connection_count(
     _fake_proc(tmp_path, 7, header + "\n", header + "\n")
     monkeypatch.setattr(tcp_table, "PROC", str(tmp_path))
     counter = ClientConnectionCounter()
-    counter.learn_listeners(7, MASTER_INODES)
+    counter.learn_listeners(MASTER_INODES, lambda: read_tcp_sockets(7))
     assert counter.count(BUSY_WORKER_INODES, MASTER_INODES, _table) is None
 
 

@@ -1,7 +1,7 @@
 """Error kinds from exception chains as httpx's transports build them.
 
-The chains here are built the way httpcore and the lean transport raise
-them (``raise ConnectError(...) from OSError``); test_lean_transport.py and
+The chains here are built the way httpcore and the load driver's HTTP pool raise
+them (``raise ConnectError(...) from OSError``); test_http_pool.py and
 the driver's live tests check the same kinds against real servers.
 """
 
