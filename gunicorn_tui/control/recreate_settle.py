@@ -146,7 +146,14 @@ def _settle(
     current = engine.inspect(original_id)
     if current is not None and not container_ops.is_running(current):
         engine.start(original_id, name)
-    old_wait = WaitServing(None, wait.url, SETTLE_DEADLINE_S, container=wait.container)
+    # Back on its own spec, the old container runs the workers it had before.
+    before_workers = plan.before.get("workers")
+    old_wait = WaitServing(
+        before_workers if isinstance(before_workers, int) and before_workers > 0 else None,
+        wait.url,
+        SETTLE_DEADLINE_S,
+        container=wait.container,
+    )
     watch.wait(old_wait, container_id=original_id, master=None)
     detail = f"the old container {name} serves again"
     if forward_error:
