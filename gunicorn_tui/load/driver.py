@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from gunicorn_tui.load.client_stack import ClientStack, best_stack
+from gunicorn_tui.load.cpu_yield import CpuYield
 from gunicorn_tui.load.driver_process import STOP_BYTE, FrameBuffer, encode_frame
 from gunicorn_tui.load.engine import LoadRunError, SecondCallback, run_engine
 from gunicorn_tui.load.profile import LoadProfile
@@ -79,8 +80,12 @@ class LoadRun:
         stop_event: threading.Event | None = None,
         isolation: Isolation = "process",
         stack: ClientStack | None = None,
+        yield_cpu: bool = True,
     ) -> None:
         self.profile = profile
+        # In a process of its own: the caller's threads yield the CPU meanwhile
+        # (see gunicorn_tui.load.cpu_yield).
+        self.yield_cpu = yield_cpu and isolation == "process"
         self.target = target
         self.on_second = on_second
         self.stop_event = stop_event if stop_event is not None else threading.Event()
@@ -94,6 +99,8 @@ class LoadRun:
         self._started = threading.Event()
         self.started_at: float | None = None
         self.child_pid: int | None = None
+        # Whether the caller's threads yielded the CPU during the run.
+        self.yielded_cpu = False
 
     def start(self) -> LoadRun:
         """Start the run; returns at once."""
@@ -192,9 +199,14 @@ class LoadRun:
             daemon=True,
         )
         drain.start()
+        # After the start: the child keeps the nice of the thread that forked it.
+        yielding = CpuYield(frozenset({threading.get_native_id()}))
+        if self.yield_cpu:
+            self.yielded_cpu = yielding.begin()
         try:
             return self._talk(child, child.stdin, child.stdout, stderr_tail, drain)
         finally:
+            yielding.end()
             if child.poll() is None:
                 child.kill()
             child.wait()

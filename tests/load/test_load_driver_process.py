@@ -191,3 +191,47 @@ def test_frames_survive_any_split_and_refuse_a_stream_out_of_step() -> None:
     assert buffer.pending_bytes == 0
     with pytest.raises(ValueError, match="out of step"):
         FrameBuffer().feed(b"\xff\xff\xff\xff" + b"x" * 10)
+
+
+def _nice(tid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, tid)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="raising a thread's priority back needs root")
+def test_the_callers_threads_yield_the_cpu_during_a_run_and_get_it_back(
+    load_gunicorn: LoadGunicorn,
+) -> None:
+    main_tid = threading.get_native_id()
+    assert _nice(main_tid) == 0
+    release = threading.Event()
+    born: list[int] = []
+
+    def during_the_run() -> None:
+        born.append(threading.get_native_id())
+        release.wait(30)
+
+    run = LoadRun(_profile("rate_rps = 40\nduration_s = 3"), LoadTarget(load_gunicorn.url))
+    run.start()
+    assert run.wait_started(15) and run.child_pid is not None
+    late = threading.Thread(target=during_the_run, daemon=True)
+    late.start()
+    _wait_for(lambda: born, 5)
+    supervisor = run._thread.native_id
+    assert supervisor is not None
+    try:
+        assert run.yielded_cpu
+        assert _nice(main_tid) == 10 and _nice(born[0]) == 10  # a thread born meanwhile too
+        assert _nice(supervisor) == 0
+        assert psutil.Process(run.child_pid).nice() == 0  # the driver itself keeps its share
+        assert run.join(15) is not None
+        assert _nice(main_tid) == 0 and _nice(born[0]) == 0
+    finally:
+        release.set()
+        late.join(5)
+
+    untouched = LoadRun(
+        _profile("rate_rps = 40\nduration_s = 1"), LoadTarget(load_gunicorn.url), yield_cpu=False
+    ).start()
+    assert untouched.wait_started(15)
+    assert _nice(main_tid) == 0 and not untouched.yielded_cpu
+    assert untouched.join(15) is not None
