@@ -211,6 +211,9 @@ def test_host_dev_stdout_is_the_masters_stdout_followed_as_its_file(
         "--access-logformat", PID_AND_DURATION_FORMAT,
         "--error-logfile", str(tmp_path / "error.log"),
     )  # fmt: skip
+    # The harness's readiness request is logged after its answer: wait for its
+    # line, or a follower that starts at the end of the file counts it.
+    _wait_for_line(server.log_path, '"GET /health ')
     with traffic_monitor(f"pid:{server.pid}") as monitor:
         _, view, _ = traffic_until(
             monitor,
@@ -224,6 +227,15 @@ def test_host_dev_stdout_is_the_masters_stdout_followed_as_its_file(
     assert view.snapshot.requests_total == REQUESTS, (view.lines, view.sources)
     assert {w.host_pid: w.requests_total for w in view.snapshot.workers} == dict(truth)
     assert not any("not read" in note or "cannot" in note for note in view.notes), view.notes
+
+
+def _wait_for_line(path: Path, text: str, timeout_s: float = 10.0) -> None:
+    """Wait until the file at ``path`` holds ``text``."""
+    deadline = time.monotonic() + timeout_s
+    while text not in path.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not in {path} after {timeout_s} s")
+        time.sleep(0.05)
 
 
 _STOP = "gtui-test: stop reading"
