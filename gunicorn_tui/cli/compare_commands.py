@@ -20,6 +20,7 @@ refused or failed, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -41,8 +42,21 @@ from gunicorn_tui.cli.target_monitor import (
     select_instance,
 )
 from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
+from gunicorn_tui.compare.engine_switcher import EngineSwitcher, interleavable, sides_of
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.compare.guided_ab import AbProgress, AbResult, AbSettings, run_guided_ab
+from gunicorn_tui.compare.interleave import (
+    LATENCY_P50,
+    MIN_CAP_S,
+    THROUGHPUT,
+    InterleaveSettings,
+    InterleaveStatus,
+    RoundProgress,
+    SwitchFailed,
+    pairwise_judge,
+    run_interleaved,
+    too_short,
+)
 from gunicorn_tui.compare.measurement import Measurement, MeasurementError, measure_epoch
 from gunicorn_tui.compare.replay import replay_watch_lines
 from gunicorn_tui.compare.report import (
@@ -51,8 +65,10 @@ from gunicorn_tui.compare.report import (
     summary_json,
     summary_markdown,
 )
-from gunicorn_tui.compare.summary import summarize
-from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, summarize
+from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, LookPlan
+from gunicorn_tui.compare.verdict_report import progress_line, verdict_json, verdict_markdown
+from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
 from gunicorn_tui.control.validation import validate_request
 
@@ -233,13 +249,102 @@ def _ab_report(args: argparse.Namespace, result: AbResult) -> None:
         print(f"service config now: {result.config_now}")
 
 
+def _check_one_switch(args: argparse.Namespace) -> None:
+    _check_duration(args.duration, "--duration")
+    if args.duration < DEFAULT_MIN_MEASURED_S:
+        raise CliError(
+            f"--duration {args.duration:g} s cannot answer: each side needs at least "
+            f"{DEFAULT_MIN_MEASURED_S:g} s measured after its warm-up (the default, 30 s, "
+            "answers a 2x change); or leave out --one-switch and let interleaved rounds "
+            "stop when the answer is known",
+            EXIT_USAGE,
+        )
+
+
+def interleave_settings(args: argparse.Namespace, sides: int = 2) -> InterleaveSettings:
+    """The interleaved run's shape from ``--cap`` and ``--segment``; a cap too
+    short to answer is refused before anything runs."""
+    if not MIN_CAP_S <= args.cap <= MAX_DURATION_S:
+        raise CliError(f"--cap must be in [{MIN_CAP_S:g}, {MAX_DURATION_S:g}] seconds", EXIT_USAGE)
+    if not 1.0 <= args.segment <= 60.0:
+        raise CliError("--segment must be in [1, 60] seconds", EXIT_USAGE)
+    settings = InterleaveSettings(cap_s=args.cap, segment_s=args.segment)
+    problem = too_short(settings, sides)
+    if problem is not None:
+        raise CliError(problem, EXIT_USAGE)
+    return settings
+
+
+def print_look(progress: RoundProgress) -> None:
+    """The CLI's progress line for an interleaved run: one per look."""
+    if progress.detail == "look" and progress.look is not None:
+        print(progress_line(progress.look, progress.elapsed_s), file=sys.stderr, flush=True)
+    elif progress.detail.startswith("switching") and progress.round == 0:
+        print(f"[{progress.elapsed_s:5.0f} s] {progress.detail}", file=sys.stderr, flush=True)
+
+
+def _interleaved_ab(
+    args: argparse.Namespace,
+    monitor: Any,
+    engine: ControlEngine,
+    tracker: EpochTracker,
+    switcher: EngineSwitcher,
+    profile: Any,
+    target: Any,
+    settings: InterleaveSettings,
+) -> int:
+    plan = LookPlan(cap_s=settings.cap_s, primary=2, spending=DEFAULT_SPENDING)
+    sample = tracker.select(monitor.sample())
+    if sample is None:
+        raise CliError("the instance is gone", EXIT_FAILURE)
+    try:
+        held = engine.hold(sample, "interleaved A/B")
+        held.__enter__()
+    except (ActionRefused, EngineUnavailable) as error:
+        raise CliError(str(error), EXIT_FAILURE) from error
+    try:
+        result = run_interleaved(
+            monitor.sample,
+            tracker,
+            switcher,
+            profile,
+            target,
+            pairwise_judge(0, 1, (THROUGHPUT, LATENCY_P50), plan),
+            primary=(),
+            settings=settings,
+            on_progress=print_look,
+        )
+        # As a one-switch A/B does, the run ends on the change.
+        config_now = "unknown: run `gtui recover`"
+        if result.side_now is not None:
+            try:
+                if result.side_now != 1:
+                    switcher.switch(1)
+                config_now = "changed: " + switcher.names[1]
+            except SwitchFailed as error:
+                config_now = f"{switcher.names[result.side_now]} (switching back failed: {error})"
+    finally:
+        held.__exit__(None, None, None)
+    extra = {"ab": {"interleaved": True, "config_now": config_now,
+                    "switches": switcher.switches}}  # fmt: skip
+    if args.json:
+        print(json.dumps(verdict_json(result, extra=extra), indent=2, default=str))
+    else:
+        print(verdict_markdown(result, extra_lines=(f"service config now: {config_now}",)), end="")
+    if result.status is InterleaveStatus.CANCELLED:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURE if result.status is InterleaveStatus.STOPPED else EXIT_OK
+
+
 def run_ab(args: argparse.Namespace) -> int:
     """``gtui ab TARGET --profile FILE --workers 4 ...``."""
     refuse_if_read_only(args)
-    _check_duration(args.duration, "--duration")
     request = retune_request(args)
     if not request.changes():
         raise CliError("name at least one setting to change (see gtui ab --help)", EXIT_USAGE)
+    settings = None if args.one_switch else interleave_settings(args)
+    if settings is None:
+        _check_one_switch(args)
     profile = profile_named(args.profile)
     monitor = open_target_monitor(args)
     try:
@@ -248,6 +353,33 @@ def run_ab(args: argparse.Namespace) -> int:
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)
         target = load_target_for(profile, args.url, sample)
+        client = monitor.watcher.client if monitor.watcher is not None else None
+        engine = ControlEngine(docker_client=client)
+        tracker = EpochTracker(sample.key, warmup_s=args.warmup)
+        fallback: str | None = None
+        if settings is not None:
+            switcher = EngineSwitcher(engine, monitor.sample, tracker, sides_of(sample, request))
+            plan = switcher.plan(1)
+            if isinstance(plan, str):
+                raise CliError(plan, EXIT_FAILURE)
+            if not plan.ok:
+                raise CliError(f"refused: {plan.refusal}", EXIT_FAILURE)
+            fallback = interleavable(plan)
+            if fallback is None:
+                print(
+                    f"A/B on {sample.label}: {switcher.names[0]} and {switcher.names[1]} "
+                    f"in interleaved rounds of {settings.segment_s:g} s each under "
+                    f"{profile.source} against {target.label}, until conclusive or "
+                    f"{settings.cap_s:g} s",
+                    file=sys.stderr,
+                )
+                confirm(args)
+                return _interleaved_ab(
+                    args, monitor, engine, tracker, switcher, profile, target, settings
+                )
+            print(f"gtui ab: {fallback}: one switch instead of interleaved rounds",
+                  file=sys.stderr)  # fmt: skip
+            _check_one_switch(args)
         print(
             f"A/B on {sample.label}: {args.duration:g} s under {profile.source} against "
             f"{target.label}, retune {request.changes()}, warm-up {args.warmup:g} s, "
@@ -255,9 +387,6 @@ def run_ab(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         confirm(args)
-        client = monitor.watcher.client if monitor.watcher is not None else None
-        engine = ControlEngine(docker_client=client)
-        tracker = EpochTracker(sample.key, warmup_s=args.warmup)
         result = run_guided_ab(
             monitor.sample,
             tracker,
@@ -270,6 +399,14 @@ def run_ab(args: argparse.Namespace) -> int:
         )
     finally:
         monitor.close()
+    if fallback is not None and result.comparison is not None:
+        note = f"one switch, not interleaved: {fallback}"
+        result = dataclasses.replace(
+            result,
+            comparison=dataclasses.replace(
+                result.comparison, notes=(*result.comparison.notes, note)
+            ),
+        )
     _ab_report(args, result)
     if result.status.value == "cancelled":
         return EXIT_INTERRUPTED

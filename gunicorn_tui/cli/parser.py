@@ -363,6 +363,33 @@ def _compare(parser: argparse.ArgumentParser) -> None:
     _output_format(parser)
 
 
+def _interleaving(parser: argparse.ArgumentParser, cap_s: float) -> None:
+    group = parser.add_argument_group(
+        "interleaved rounds (when the change is a scale or a HUP reload)"
+    )
+    group.add_argument(
+        "--cap",
+        type=float,
+        default=cap_s,
+        metavar="SECONDS",
+        help=f"stop at this many seconds if not conclusive before (default {cap_s:g}: a 2x "
+        "change is conclusive in about 20 s, 20%% in about 60 s; 10%% needs about 120)",
+    )
+    group.add_argument(
+        "--segment",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="measured seconds of each config in each round (default 2)",
+    )
+    group.add_argument(
+        "--one-switch",
+        action="store_true",
+        help="measure before, switch once, measure after (the way for re-creates) "
+        "instead of interleaving",
+    )
+
+
 def _ab(parser: argparse.ArgumentParser) -> None:
     _measured(parser, profile_required=True)
     parser.add_argument(
@@ -370,8 +397,9 @@ def _ab(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="measurement of each side, up to 600",
+        help="with one switch: measurement of each side, up to 600",
     )
+    _interleaving(parser, 60.0)
     add_confirmation(parser, dry_run=False)
     add_retune_settings(parser)
     _output_format(parser)

@@ -154,6 +154,10 @@ def look_alpha(
     return max(0.0, spending.spent(fraction, alpha) - spending.spent(previous_fraction, alpha))
 
 
+# What interleaved runs use unless told otherwise (see benchmarks/verdict_truth.py).
+DEFAULT_SPENDING = Spending.OBRIEN_FLEMING
+
+
 @dataclass(frozen=True)
 class Effect:
     """One metric's effect over rounds (after relative to before).
@@ -238,21 +242,20 @@ def bootstrap_se(values: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES) 
 
 def classify(metric: Metric, scale: Scale, low: float, high: float, before: float) -> Verdict:
     """Significant / negligible / inconclusive from an interval and the
-    metric's negligible band."""
+    metric's negligible band. On the ratio scale ``low`` and ``high`` are
+    log-ratios; on the difference scale, in the metric's unit."""
     info = METRICS[metric]
     if scale is Scale.RATIO:
         band = info.negligible_fraction
         if before > 0:
             band = max(band, info.negligible_abs / before)
         band_low, band_high = math.log1p(-min(band, 0.99)), math.log1p(band)
-        low_l, high_l = math.log1p(low), math.log1p(high)
     else:
         band = max(info.negligible_abs, info.negligible_fraction * abs(before))
         band_low, band_high = -band, band
-        low_l, high_l = low, high
-    if band_low <= low_l and high_l <= band_high:
+    if band_low <= low and high <= band_high:
         return Verdict.NEGLIGIBLE
-    if low_l > 0 or high_l < 0:
+    if low > 0 or high < 0:
         return Verdict.SIGNIFICANT
     return Verdict.INCONCLUSIVE
 
@@ -297,7 +300,7 @@ def estimate_effect(
     def back(value: float) -> float:
         return math.expm1(value) if ratio else value
 
-    verdict = classify(metric, scale, back(low), back(high), mean_a)
+    verdict = classify(metric, scale, low, high, mean_a)
     return Effect(
         metric=metric,
         rounds=n,

@@ -121,3 +121,8 @@ def test_a_false_alarm_rate_under_repeated_looks_stays_below_alpha() -> None:
 
 def test_rounds_needed_grows_as_the_effect_shrinks() -> None:
     assert rounds_needed(1.0, 0.1) < rounds_needed(0.2, 0.1) < rounds_needed(0.1, 0.1)
+
+
+def test_an_interval_far_below_minus_100_percent_is_classified_without_error() -> None:
+    effect = estimate_effect(Metric.REQUESTS_PER_S, [100.0, 1.0, 50.0], [1e-300, 90.0, 1e-200])
+    assert effect.verdict is Verdict.INCONCLUSIVE
