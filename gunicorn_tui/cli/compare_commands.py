@@ -9,8 +9,12 @@
 * ``--from FILE``: replay a ``gtui watch --jsonl`` recording and compare
   the last two epochs of TARGET in it (or ``--epochs A B``).
 
-``gtui ab TARGET --workers 4 ...``: guided A/B: baseline under the
-profile, retune, warm up, measure again, compare.
+``gtui ab TARGET --workers 4 ...``: guided A/B. When the change is a scale
+or a HUP reload, both configs alternate in interleaved rounds under one load
+run until every primary metric is conclusive or ``--cap`` (a line per look
+on stderr); the report gives each metric's effect with its interval. A
+change that needs a re-create (or ``--one-switch``): baseline under the
+profile, retune, warm up, measure again, compare; the report says so.
 
 Output: text (the Markdown table) by default, ``--json`` or ``--markdown``.
 Exit codes as every gtui command; ``ab`` exits 1 when the retune was
@@ -20,7 +24,6 @@ refused or failed, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -42,19 +45,12 @@ from gunicorn_tui.cli.target_monitor import (
     select_instance,
 )
 from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
-from gunicorn_tui.compare.engine_switcher import EngineSwitcher, interleavable, sides_of
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.compare.guided_ab import AbProgress, AbResult, AbSettings, run_guided_ab
 from gunicorn_tui.compare.interleave import (
-    LATENCY_P50,
     MIN_CAP_S,
-    THROUGHPUT,
     InterleaveSettings,
-    InterleaveStatus,
     RoundProgress,
-    SwitchFailed,
-    pairwise_judge,
-    run_interleaved,
     too_short,
 )
 from gunicorn_tui.compare.measurement import Measurement, MeasurementError, measure_epoch
@@ -66,9 +62,8 @@ from gunicorn_tui.compare.report import (
     summary_markdown,
 )
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, summarize
-from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, LookPlan
 from gunicorn_tui.compare.verdict_report import progress_line, verdict_json, verdict_markdown
-from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
+from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
 from gunicorn_tui.control.validation import validate_request
 
@@ -195,6 +190,9 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def _ab_progress(progress: AbProgress) -> None:
+    if progress.rounds is not None:
+        _rounds_progress(progress.rounds)
+        return
     event = progress.retune_event
     if event is not None:
         if isinstance(event, StepStarted):
@@ -219,6 +217,16 @@ def _ab_progress(progress: AbProgress) -> None:
 
 
 def _ab_report(args: argparse.Namespace, result: AbResult) -> None:
+    if result.verdict is not None:
+        extra_verdict = {"ab": {"interleaved": True, "status": result.status.value,
+                                "config_now": result.config_now,
+                                "elapsed_s": result.elapsed_s}}  # fmt: skip
+        if args.json:
+            print(json.dumps(verdict_json(result.verdict, extra=extra_verdict), indent=2))
+        else:
+            line = f"service config now: {result.config_now}"
+            print(verdict_markdown(result.verdict, extra_lines=(line,)), end="")
+        return
     extra = {
         "ab": {
             "status": result.status.value,
@@ -275,65 +283,12 @@ def interleave_settings(args: argparse.Namespace, sides: int = 2) -> InterleaveS
     return settings
 
 
-def print_look(progress: RoundProgress) -> None:
+def _rounds_progress(progress: RoundProgress) -> None:
     """The CLI's progress line for an interleaved run: one per look."""
     if progress.detail == "look" and progress.look is not None:
         print(progress_line(progress.look, progress.elapsed_s), file=sys.stderr, flush=True)
     elif progress.detail.startswith("switching") and progress.round == 0:
         print(f"[{progress.elapsed_s:5.0f} s] {progress.detail}", file=sys.stderr, flush=True)
-
-
-def _interleaved_ab(
-    args: argparse.Namespace,
-    monitor: Any,
-    engine: ControlEngine,
-    tracker: EpochTracker,
-    switcher: EngineSwitcher,
-    profile: Any,
-    target: Any,
-    settings: InterleaveSettings,
-) -> int:
-    plan = LookPlan(cap_s=settings.cap_s, primary=2, spending=DEFAULT_SPENDING)
-    sample = tracker.select(monitor.sample())
-    if sample is None:
-        raise CliError("the instance is gone", EXIT_FAILURE)
-    try:
-        held = engine.hold(sample, "interleaved A/B")
-        held.__enter__()
-    except (ActionRefused, EngineUnavailable) as error:
-        raise CliError(str(error), EXIT_FAILURE) from error
-    try:
-        result = run_interleaved(
-            monitor.sample,
-            tracker,
-            switcher,
-            profile,
-            target,
-            pairwise_judge(0, 1, (THROUGHPUT, LATENCY_P50), plan),
-            primary=(),
-            settings=settings,
-            on_progress=print_look,
-        )
-        # As a one-switch A/B does, the run ends on the change.
-        config_now = "unknown: run `gtui recover`"
-        if result.side_now is not None:
-            try:
-                if result.side_now != 1:
-                    switcher.switch(1)
-                config_now = "changed: " + switcher.names[1]
-            except SwitchFailed as error:
-                config_now = f"{switcher.names[result.side_now]} (switching back failed: {error})"
-    finally:
-        held.__exit__(None, None, None)
-    extra = {"ab": {"interleaved": True, "config_now": config_now,
-                    "switches": switcher.switches}}  # fmt: skip
-    if args.json:
-        print(json.dumps(verdict_json(result, extra=extra), indent=2, default=str))
-    else:
-        print(verdict_markdown(result, extra_lines=(f"service config now: {config_now}",)), end="")
-    if result.status is InterleaveStatus.CANCELLED:
-        return EXIT_INTERRUPTED
-    return EXIT_FAILURE if result.status is InterleaveStatus.STOPPED else EXIT_OK
 
 
 def run_ab(args: argparse.Namespace) -> int:
@@ -342,9 +297,9 @@ def run_ab(args: argparse.Namespace) -> int:
     request = retune_request(args)
     if not request.changes():
         raise CliError("name at least one setting to change (see gtui ab --help)", EXIT_USAGE)
-    settings = None if args.one_switch else interleave_settings(args)
-    if settings is None:
-        _check_one_switch(args)
+    rounds = None if args.one_switch else interleave_settings(args)
+    # Also the fallback's when the change needs a re-create.
+    _check_one_switch(args)
     profile = profile_named(args.profile)
     monitor = open_target_monitor(args)
     try:
@@ -353,40 +308,22 @@ def run_ab(args: argparse.Namespace) -> int:
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)
         target = load_target_for(profile, args.url, sample)
-        client = monitor.watcher.client if monitor.watcher is not None else None
-        engine = ControlEngine(docker_client=client)
-        tracker = EpochTracker(sample.key, warmup_s=args.warmup)
-        fallback: str | None = None
-        if settings is not None:
-            switcher = EngineSwitcher(engine, monitor.sample, tracker, sides_of(sample, request))
-            plan = switcher.plan(1)
-            if isinstance(plan, str):
-                raise CliError(plan, EXIT_FAILURE)
-            if not plan.ok:
-                raise CliError(f"refused: {plan.refusal}", EXIT_FAILURE)
-            fallback = interleavable(plan)
-            if fallback is None:
-                print(
-                    f"A/B on {sample.label}: {switcher.names[0]} and {switcher.names[1]} "
-                    f"in interleaved rounds of {settings.segment_s:g} s each under "
-                    f"{profile.source} against {target.label}, until conclusive or "
-                    f"{settings.cap_s:g} s",
-                    file=sys.stderr,
-                )
-                confirm(args)
-                return _interleaved_ab(
-                    args, monitor, engine, tracker, switcher, profile, target, settings
-                )
-            print(f"gtui ab: {fallback}: one switch instead of interleaved rounds",
-                  file=sys.stderr)  # fmt: skip
-            _check_one_switch(args)
+        how = (
+            f"{args.duration:g} s before, retune, warm-up {args.warmup:g} s, {args.duration:g} s "
+            "after"
+            if rounds is None
+            else f"interleaved rounds of {rounds.segment_s:g} s per side until conclusive or "
+            f"{rounds.cap_s:g} s (one switch if the change needs a re-create)"
+        )
         print(
-            f"A/B on {sample.label}: {args.duration:g} s under {profile.source} against "
-            f"{target.label}, retune {request.changes()}, warm-up {args.warmup:g} s, "
-            f"{args.duration:g} s again",
+            f"A/B on {sample.label}: {request.changes()} under {profile.source} against "
+            f"{target.label}: {how}",
             file=sys.stderr,
         )
         confirm(args)
+        client = monitor.watcher.client if monitor.watcher is not None else None
+        engine = ControlEngine(docker_client=client)
+        tracker = EpochTracker(sample.key, warmup_s=args.warmup)
         result = run_guided_ab(
             monitor.sample,
             tracker,
@@ -394,19 +331,11 @@ def run_ab(args: argparse.Namespace) -> int:
             request,
             profile,
             target,
-            settings=AbSettings(measure_s=args.duration, warmup_s=args.warmup),
+            settings=AbSettings(measure_s=args.duration, warmup_s=args.warmup, interleave=rounds),
             on_progress=_ab_progress,
         )
     finally:
         monitor.close()
-    if fallback is not None and result.comparison is not None:
-        note = f"one switch, not interleaved: {fallback}"
-        result = dataclasses.replace(
-            result,
-            comparison=dataclasses.replace(
-                result.comparison, notes=(*result.comparison.notes, note)
-            ),
-        )
     _ab_report(args, result)
     if result.status.value == "cancelled":
         return EXIT_INTERRUPTED

@@ -363,17 +363,19 @@ def _compare(parser: argparse.ArgumentParser) -> None:
     _output_format(parser)
 
 
-def _interleaving(parser: argparse.ArgumentParser, cap_s: float) -> None:
+def _interleaving(
+    parser: argparse.ArgumentParser, cap_s: float | None, cap_text: str, in_turn: tuple[str, str]
+) -> None:
     group = parser.add_argument_group(
-        "interleaved rounds (when the change is a scale or a HUP reload)"
+        "interleaved rounds (when every change is a scale or a HUP reload)"
     )
     group.add_argument(
         "--cap",
         type=float,
         default=cap_s,
         metavar="SECONDS",
-        help=f"stop at this many seconds if not conclusive before (default {cap_s:g}: a 2x "
-        "change is conclusive in about 20 s, 20%% in about 60 s; 10%% needs about 120)",
+        help=f"stop at this many seconds if not conclusive before (default {cap_text}; "
+        "a 2x change is conclusive in about 20 s, 20%% in about 60 s, 10%% needs about 120)",
     )
     group.add_argument(
         "--segment",
@@ -382,12 +384,7 @@ def _interleaving(parser: argparse.ArgumentParser, cap_s: float) -> None:
         metavar="SECONDS",
         help="measured seconds of each config in each round (default 2)",
     )
-    group.add_argument(
-        "--one-switch",
-        action="store_true",
-        help="measure before, switch once, measure after (the way for re-creates) "
-        "instead of interleaving",
-    )
+    group.add_argument(in_turn[0], action="store_true", help=in_turn[1])
 
 
 def _ab(parser: argparse.ArgumentParser) -> None:
@@ -399,7 +396,16 @@ def _ab(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="with one switch: measurement of each side, up to 600",
     )
-    _interleaving(parser, 60.0)
+    _interleaving(
+        parser,
+        60.0,
+        "60",
+        (
+            "--one-switch",
+            "measure before, switch once, measure after (the way for re-creates) "
+            "instead of interleaving",
+        ),
+    )
     add_confirmation(parser, dry_run=False)
     add_retune_settings(parser)
     _output_format(parser)
@@ -439,10 +445,21 @@ def _sweep(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=20.0,
         metavar="SECONDS",
-        help="measurement of each config, up to 600",
+        help="with --in-turn (or a re-create among the configs): measurement of each "
+        "config, up to 600",
     )
     parser.add_argument(
         "--keep-winner", action="store_true", help="end on the best config, not the original"
+    )
+    _interleaving(
+        parser,
+        None,
+        "30 s per config, at least 60",
+        (
+            "--in-turn",
+            "measure each config once, in turn (--warmup, --measure), instead of "
+            "interleaving them in rounds",
+        ),
     )
     add_json(parser, "the ranked result")
     add_output(parser, ".json, .md, .svg: the plot")

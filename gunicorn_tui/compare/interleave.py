@@ -253,7 +253,37 @@ def pairwise_judge(
             values_before, values_after, [m for m in chosen if m is not None], level=level
         )
         rounds = len(_round_values(segments, Metric.CLIENT_REQUESTS_PER_S, sides))
-        return Look(rounds=rounds, measured_s=elapsed_s, level=level, effects=effects)
+        return Look(rounds, elapsed_s, level, effects, (before, after))
+
+    return judge
+
+
+def leader_judge(plan: LookPlan, primary: Sequence[Metric] = ()) -> Judge:
+    """Judge the side with the best mean throughput over the rounds against
+    the second best (a sweep's winner against its runner-up)."""
+    previous = [0.0]
+    options = tuple(primary) or THROUGHPUT
+
+    def judge(segments: Sequence[Segment], sides: int, elapsed_s: float) -> Look:
+        metric = available_primary(segments, options) or options[-1]
+        rows = _round_values(segments, metric, sides)
+
+        def mean(side: int) -> float:
+            values = [row[side] for row in rows if row[side] is not None]
+            return sum(v for v in values if v is not None) / len(values) if values else -1.0
+
+        ranked = sorted(range(sides), key=lambda side: -mean(side))
+        after, before = ranked[0], ranked[1]
+        level = plan.level(previous[0], elapsed_s)
+        previous[0] = elapsed_s
+        values_before: dict[Metric, list[float | None]] = {}
+        values_after: dict[Metric, list[float | None]] = {}
+        for each in Metric:
+            each_rows = _round_values(segments, each, sides)
+            values_before[each] = [row[before] for row in each_rows]
+            values_after[each] = [row[after] for row in each_rows]
+        effects = look_at(values_before, values_after, [metric], level=level)
+        return Look(len(rows), elapsed_s, level, effects, (before, after))
 
     return judge
 
@@ -539,6 +569,21 @@ def _judge_change(change: EpochChange, expected_workers: int | None) -> str | No
     if change.kind is ChangeKind.RELOAD and expected_workers is None:
         return None
     return None
+
+
+def side_epoch(result: InterleaveResult, side: int) -> Epoch | None:
+    """One side's measured segments as one epoch (records side by side)."""
+    epochs = [s.epoch for s in result.segments if s.side == side and s.epoch is not None]
+    if not epochs:
+        return None
+    return dataclasses.replace(
+        epochs[-1],
+        started_at=epochs[0].started_at,
+        measured_from=epochs[0].started_at,
+        server=tuple(r for e in epochs for r in e.server),
+        resources=tuple(r for e in epochs for r in e.resources),
+        client=tuple(r for e in epochs for r in e.client),
+    )
 
 
 def round_seconds(settings: InterleaveSettings, sides: int) -> float:

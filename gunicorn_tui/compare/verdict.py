@@ -358,6 +358,8 @@ class Look:
     measured_s: float
     level: float  # of the primary metrics' intervals
     effects: tuple[Effect, ...]
+    # The sides judged (before, after), where a run has more than two.
+    pair: tuple[int, int] = (0, 1)
 
     @property
     def conclusive(self) -> bool:
