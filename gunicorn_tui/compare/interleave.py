@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 CLOSE_AFTER_S = 1.6
 _START_WAIT_S = 15.0
 _CONCLUSIVE = "conclusive"
+# A worker count other than the one gtui set, for this long: someone else
+# changed the target (a worker restart or a HUP shows one for a moment).
+OUTSIDE_AFTER_S = 3.0
 _GRACE_S = 15.0
 # Shortest cap that can hold the first look.
 MIN_CAP_S = 10.0
@@ -340,8 +343,39 @@ def run_interleaved(
     side_now: int | None = 0
     stalled_rounds: set[int] = set()
 
-    def tick() -> EpochChange | None:
-        return tracker.observe_frame(frames())
+    mismatch_since: list[float | None] = [None]
+
+    def tick(side: int | None = None) -> EpochChange | str | None:
+        """Sample once: a change the tracker saw, or (with ``side``) why the
+        worker count says someone else changed the target."""
+        frame = frames()
+        change = tracker.observe_frame(frame)
+        if change is not None or side is None:
+            return change
+        expected = switcher.expected_workers(side)
+        sample = tracker.select(frame)
+        if expected is None or sample is None or len(sample.workers) == expected:
+            mismatch_since[0] = None
+            return None
+        now = time.time()
+        since = mismatch_since[0] = mismatch_since[0] or now
+        if now - since >= OUTSIDE_AFTER_S:
+            return (
+                f"the target changed from outside: {len(sample.workers)} workers where "
+                f"{expected} were set"
+            )
+        return None
+
+    def outside_change(side: int) -> str | None:
+        """Before a switch: does the service still run what ``side`` set?"""
+        deadline = time.time() + OUTSIDE_AFTER_S + 0.5
+        while True:
+            found = tick(side)
+            if isinstance(found, str):
+                return found
+            if mismatch_since[0] is None or time.time() >= deadline:
+                return None
+            sleep(0.5)
 
     tick()
     bounded = profile_for(profile, shape.cap_s + shape.load_warmup_s + 3 * shape.segment_s + 30.0)
@@ -378,7 +412,9 @@ def run_interleaved(
             if now >= until:
                 return None
             sleep(max(0.0, min(shape.interval_s, until - now)))
-            change = tick()
+            change = tick(side)
+            if isinstance(change, str):
+                return change
             if change is not None:
                 stop = _judge_change(change, switcher.expected_workers(side))
                 if stop is not None:
@@ -449,6 +485,10 @@ def run_interleaved(
                 begun = time.time()
                 switch_text: str | None = None
                 if side != current:
+                    outside = outside_change(current)
+                    if outside is not None:
+                        reason = outside
+                        break
                     post(round_index, side, f"switching to {switcher.names[side]}")
                     tracker.begin_change(f"interleave: {switcher.names[side]}")
                     try:
