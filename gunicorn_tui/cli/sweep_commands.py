@@ -122,6 +122,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         raise CliError("; ".join(problems), EXIT_USAGE)
     if args.warmup < 0 or not 0 < args.measure <= 600:
         raise CliError("--warmup must be >= 0 and --measure in (0, 600] seconds", EXIT_USAGE)
+    # Refused before anything runs: a cap too short for the grid.
+    rounds = None if args.in_turn else _round_settings(args, len(build_grid(workers, classes,
+                                                                            threads)))  # fmt: skip
     profile = profile_named(args.profile)
     monitor = open_target_monitor(args)
     cancel = threading.Event()
@@ -136,7 +139,6 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             raise CliError("; ".join(problems), EXIT_USAGE)
         configs = build_grid(workers, classes, threads)
         _names[:] = [c.label for c in configs]
-        rounds = None if args.in_turn else _round_settings(args, len(configs))
         target = load_target_for(profile, args.url, sample)
         per_config = args.warmup + args.measure
         how = (

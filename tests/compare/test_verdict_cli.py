@@ -32,3 +32,12 @@ def test_a_cap_too_short_to_answer_is_refused_before_it_starts(tmp_path: Path) -
     segment = gtui("ab", "pid:999999999", "--no-docker", "--profile", str(profile),
                    "--workers", "2", "--segment", "0.1", "--yes")  # fmt: skip
     assert segment.returncode == 2 and "--segment" in segment.stderr
+
+
+def test_a_sweep_cap_too_short_for_its_grid_is_refused_before_it_starts(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text(PROFILE)
+    done = gtui("sweep", "pid:999999999", "--no-docker", "--profile", str(profile),
+                "--workers", "1,2,4", "--cap", "20", "--yes")  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot answer" in done.stderr and "3 x" in done.stderr
