@@ -202,12 +202,16 @@ def _rounds(segments: list[dict[str, Any]]) -> list[dict[int, dict[str, Any]]]:
     return [by_round[n] for n in sorted(by_round) if len(by_round[n]) == 2]
 
 
-def sequential_verdict(document: dict[str, Any], spending: Spending) -> tuple[str, float | None]:
-    """Replay the looks: (verdict on throughput, seconds to it or None)."""
+def sequential_verdict(
+    document: dict[str, Any], spending: Spending
+) -> tuple[str, float | None, float | None]:
+    """Replay the looks: (throughput's verdict, seconds until throughput was
+    conclusive, seconds until every primary metric was: the run's stop)."""
     rounds = _rounds(document["segments"])
     cap = document["cap_s"]
     plan = LookPlan(cap_s=cap, primary=2, spending=spending)
     previous = 0.0
+    verdict, throughput_at = Verdict.INCONCLUSIVE.value, None
     for count in range(MIN_ROUNDS, len(rounds) + 1):
         done = rounds[:count]
         at = min(cap, max(s["closed_at_s"] for r in done for s in r.values()))
@@ -221,9 +225,11 @@ def sequential_verdict(document: dict[str, Any], spending: Spending) -> tuple[st
             primary = [Metric.CLIENT_REQUESTS_PER_S, Metric.CLIENT_LATENCY_P50_MS]
         effects = look_at(before, after, primary, level=level)
         primaries = [e for e in effects if e.primary]
-        if primaries and all(e.verdict.conclusive for e in primaries):
-            return primaries[0].verdict.value, at
-    return Verdict.INCONCLUSIVE.value, None
+        if throughput_at is None and primaries[0].verdict.conclusive:
+            verdict, throughput_at = primaries[0].verdict.value, at
+        if all(e.verdict.conclusive for e in primaries):
+            return verdict, throughput_at, at
+    return verdict, throughput_at, None
 
 
 def old_verdict(document: dict[str, Any]) -> str:
@@ -264,33 +270,34 @@ def measured_effect(document: dict[str, Any]) -> float | None:
 def analyze(args: argparse.Namespace) -> int:
     documents = [json.loads(p.read_text()) for p in sorted(Path(args.directory).glob("run-*.json"))]
     sizes = sorted({d["size"] for d in documents})
-    print("| cpus | runs | measured req/s effect (median) | method | detected | median s | "
-          "worst s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+    print("| cpus | runs | measured req/s effect (median) | method | req/s detected | "
+          "median s | worst s | run conclusive (all primary) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for size in sizes:
         runs = [d for d in documents if d["size"] == size]
         effects = [e for e in map(measured_effect, runs) if e is not None]
         effect = f"{100 * statistics.median(effects):+.0f}%" if effects else "-"
-        wanted = "negligible" if size == 1.0 else "significant"
         for spending in Spending:
             verdicts = [sequential_verdict(d, spending) for d in runs]
+            stopped = sum(1 for _, _, t in verdicts if t is not None)
             if size == 1.0:
-                hits = sum(v == "significant" for v, _ in verdicts)
+                hits = sum(v == "significant" for v, _, _ in verdicts)
                 label = f"{hits}/{len(runs)} false alarms"
-                times = [t for v, t in verdicts if t is not None]
+                times = [t for v, t, _ in verdicts if v == "negligible" and t is not None]
             else:
-                hits = sum(v == wanted for v, _ in verdicts)
+                hits = sum(v == "significant" for v, _, _ in verdicts)
                 label = f"{hits}/{len(runs)}"
-                times = [t for v, t in verdicts if v == wanted and t is not None]
+                times = [t for v, t, _ in verdicts if v == "significant" and t is not None]
             median = f"{statistics.median(times):.0f}" if times else "-"
             worst = f"{max(times):.0f}" if times else "-"
             print(f"| {size:g} | {len(runs)} | {effect} | interleaved, {spending.value} | {label} "
-                  f"| {median} | {worst} |")  # fmt: skip
+                  f"| {median} | {worst} | {stopped}/{len(runs)} |")  # fmt: skip
         old = [old_verdict(d) for d in runs]
         hits = sum(v == "significant" for v in old)
         label = f"{hits}/{len(runs)}" + (" false alarms" if size == 1.0 else "")
         print(f"| {size:g} | {len(runs)} | {effect} | old test, same seconds, at the cap | "
-              f"{label} | {runs[0]['cap_s']:.0f} (fixed) | - |")  # fmt: skip
+              f"{label} | {runs[0]['cap_s']:.0f} (fixed) | - | - |")  # fmt: skip
+    print("\nSame-config rows: 'median s' is the time to a 'negligible' throughput verdict.")
     return 0
 
 
