@@ -210,6 +210,9 @@ class ClientSecond:
     p50_ms: float | None
     p90_ms: float | None
     p99_ms: float | None
+    # The driver's latency histogram of the second (bucket, count): pooled,
+    # the percentiles of every request of a stretch (see compare/interleave).
+    latency_buckets: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def of(cls, second: SecondSummary) -> ClientSecond:
@@ -224,6 +227,7 @@ class ClientSecond:
             p50_ms=second.latency.p50_ms,
             p90_ms=second.latency.p90_ms,
             p99_ms=second.latency.p99_ms,
+            latency_buckets=second.latency_buckets,
         )
 
     @property

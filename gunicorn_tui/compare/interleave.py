@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from gunicorn_tui.compare.epochs import ChangeKind, Epoch, EpochChange, EpochTracker
+from gunicorn_tui.compare.epochs import ChangeKind, ClientSecond, Epoch, EpochChange, EpochTracker
 from gunicorn_tui.compare.measurement import FrameSource, profile_for, profile_label
 from gunicorn_tui.compare.metrics import Metric, metric_units
 from gunicorn_tui.compare.verdict import MIN_ROUNDS, Look, LookPlan, look_at
+from gunicorn_tui.load.latency_histogram import LatencyHistogram, bucket_bounds
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.summary import RunSummary
 from gunicorn_tui.load.target import LoadTarget
@@ -126,8 +127,16 @@ class Segment:
     epoch: Epoch | None = None  # the measured window's records, once closed
 
     def value(self, metric: Metric) -> float | None:
+        """``metric`` over the segment; the driver's latency percentiles are
+        those of every request in it (pooled histograms), not a mean of
+        per-second percentiles."""
         if self.epoch is None:
             return None
+        fraction = _CLIENT_PERCENTILES.get(metric)
+        if fraction is not None:
+            pooled = pooled_latency_ms(self.epoch.client, fraction)
+            if pooled is not None:
+                return pooled
         return metric_units(self.epoch, metric).value
 
 
@@ -171,6 +180,30 @@ class InterleaveResult:
     def side_values(self, side: int, metric: Metric) -> list[float | None]:
         """``metric`` of ``side`` per complete round."""
         return [values[side] for values in _round_values(self.segments, metric, len(self.sides))]
+
+
+_CLIENT_PERCENTILES = {
+    Metric.CLIENT_LATENCY_P50_MS: 0.50,
+    Metric.CLIENT_LATENCY_P90_MS: 0.90,
+    Metric.CLIENT_LATENCY_P99_MS: 0.99,
+}
+
+
+def pooled_latency_ms(seconds: Sequence[ClientSecond], fraction: float) -> float | None:
+    """The ``fraction`` percentile of every request of ``seconds`` (their
+    histograms added up), None when no second carries one."""
+    histogram = LatencyHistogram()
+    for second in seconds:
+        for index, count in second.latency_buckets:
+            histogram.buckets[index] = histogram.buckets.get(index, 0) + count
+            histogram.count += count
+    if histogram.count == 0:
+        return None
+    indices = sorted(histogram.buckets)
+    histogram.min_ns = bucket_bounds(indices[0])[0]
+    histogram.max_ns = bucket_bounds(indices[-1])[1] - 1
+    (value,) = histogram.percentiles_ns((fraction,))
+    return value / 1e6 if value is not None else None
 
 
 def round_order(sides: int, round_index: int, previous_last: int, rng: random.Random) -> list[int]:

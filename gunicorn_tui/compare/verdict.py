@@ -15,8 +15,12 @@ autocorrelation and drift do to those).
 **Robust t.** The estimate is the trimmed mean of the ``d_i`` (10 % cut at
 each end from 10 rounds on; a plain mean below), its standard error Yuen's
 (from the winsorized variance), with ``n - 2g - 1`` degrees of freedom.
-One round hit by a neighbour's burst moves neither much. Latency
-percentiles get the bootstrap's standard error over rounds instead (the
+One round hit by a neighbour's burst moves neither much. A segment's
+client latency percentiles are those of every request the load driver sent
+in it (its per-second histograms pooled); the server's come from the access
+log's per-second percentiles (its history keeps no per-request durations),
+averaged over the segment. Latency percentiles get the bootstrap's standard
+error over rounds instead (the
 trimmed mean of their round-wise log-ratios resampled by round, seeded, so
 the same data gives the same interval), with the same t quantile.
 

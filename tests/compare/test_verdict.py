@@ -126,3 +126,22 @@ def test_rounds_needed_grows_as_the_effect_shrinks() -> None:
 def test_an_interval_far_below_minus_100_percent_is_classified_without_error() -> None:
     effect = estimate_effect(Metric.REQUESTS_PER_S, [100.0, 1.0, 50.0], [1e-300, 90.0, 1e-200])
     assert effect.verdict is Verdict.INCONCLUSIVE
+
+
+def test_segment_latency_pools_every_request_of_the_driver_seconds() -> None:
+    from gunicorn_tui.compare.epochs import ClientSecond
+    from gunicorn_tui.compare.interleave import pooled_latency_ms
+    from gunicorn_tui.load.latency_histogram import LatencyHistogram
+
+    def second(latencies_ms: list[float]) -> ClientSecond:
+        histogram = LatencyHistogram()
+        histogram.record_many(int(ms * 1e6) for ms in latencies_ms)
+        return ClientSecond(0.0, 1.0, len(latencies_ms), len(latencies_ms), 0, 0, None, None,
+                            None, tuple(histogram.buckets.items()))  # fmt: skip
+
+    # A quiet second of 9 fast requests and a busy one of 91 slow ones: the
+    # median request is slow (the mean of the two seconds' medians is not).
+    seconds = [second([10.0] * 9), second([100.0] * 91)]
+    assert pooled_latency_ms(seconds, 0.5) == pytest.approx(100.0, rel=0.01)
+    assert pooled_latency_ms(seconds, 0.05) == pytest.approx(10.0, rel=0.01)
+    assert pooled_latency_ms([second([])], 0.5) is None
