@@ -222,7 +222,9 @@ def _ab_report(args: argparse.Namespace, result: AbResult) -> None:
                                 "config_now": result.config_now,
                                 "elapsed_s": result.elapsed_s}}  # fmt: skip
         if args.json:
-            print(json.dumps(verdict_json(result.verdict, extra=extra_verdict), indent=2))
+            print(
+                json.dumps(verdict_json(result.verdict, extra=extra_verdict), indent=2, default=str)
+            )
         else:
             line = f"service config now: {result.config_now}"
             print(verdict_markdown(result.verdict, extra_lines=(line,)), end="")
