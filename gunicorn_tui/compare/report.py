@@ -194,6 +194,7 @@ def comparison_json(
                 "after": item.after,
                 "delta": item.delta,
                 "percent_change": item.percent_change,
+                "effect_95ci": effect_interval_text(item),
                 "significance": item.significance.value,
                 "p_value_adjusted": item.p_value,
                 "improved": item.improved,
