@@ -374,8 +374,9 @@ def _interleaving(
         type=float,
         default=cap_s,
         metavar="SECONDS",
-        help=f"stop at this many seconds if not conclusive before (default {cap_text}; "
-        "a 2x change is conclusive in about 20 s, 20%% in about 60 s, 10%% needs about 120)",
+        help=f"stop at this many seconds if not conclusive before (default {cap_text}); the "
+        "first look comes after 3 rounds (about 25 s for two configs); small effects need "
+        "longer caps: benchmarks/verdict_truth.py measures how long",
     )
     group.add_argument(
         "--segment",

@@ -671,7 +671,7 @@ def too_short(settings: InterleaveSettings, sides: int) -> str | None:
         return (
             f"a cap of {settings.cap_s:g} s cannot answer: {MIN_ROUNDS} rounds of "
             f"{sides} x ({settings.settle_s:g} s settle + {settings.segment_s:g} s measured) "
-            f"and the load's warm-up need {math.ceil(needed)} s; the defaults answer a 2x "
-            "change within about 20 s and 20 % within about 60 s"
+            f"and the load's warm-up need {math.ceil(needed)} s, and more to narrow the "
+            "intervals: the default cap (60 s for two configs) is the shortest advised"
         )
     return None
