@@ -374,16 +374,17 @@ def _interleaving(
         type=float,
         default=cap_s,
         metavar="SECONDS",
-        help=f"stop at this many seconds if not conclusive before (default {cap_text}); the "
-        "first look comes after 3 rounds (about 25 s for two configs); small effects need "
-        "longer caps: benchmarks/verdict_truth.py measures how long",
+        help="stop at this many seconds if not conclusive before"
+        + (f" ({cap_text})" if cap_text else "")
+        + "; the first look comes after 3 rounds (about 25 s for two configs); small effects "
+        "need longer caps: benchmarks/verdict_truth.py measures how long",
     )
     group.add_argument(
         "--segment",
         type=float,
         default=2.0,
         metavar="SECONDS",
-        help="measured seconds of each config in each round (default 2)",
+        help="measured seconds of each config in each round",
     )
     group.add_argument(in_turn[0], action="store_true", help=in_turn[1])
 
@@ -400,7 +401,7 @@ def _ab(parser: argparse.ArgumentParser) -> None:
     _interleaving(
         parser,
         60.0,
-        "60",
+        "",
         (
             "--one-switch",
             "measure before, switch once, measure after (the way for re-creates) "
@@ -455,7 +456,7 @@ def _sweep(parser: argparse.ArgumentParser) -> None:
     _interleaving(
         parser,
         None,
-        "30 s per config, at least 60",
+        "default: 30 s per config, at least 60",
         (
             "--in-turn",
             "measure each config once, in turn (--warmup, --measure), instead of "
