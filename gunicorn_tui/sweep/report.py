@@ -99,15 +99,16 @@ def winner_line(sweep: SweepResult) -> str:
     if sweep.winner is None:
         return "no winner: no config was measured with enough data"
     winner = sweep.results[sweep.winner]
+    effect = sweep.winner_effect
+    if effect is not None and sweep.verdict is not None and sweep.runner_up is not None:
+        runner = sweep.results[sweep.runner_up].config.label
+        return (
+            f"winner: {winner.config.label}, throughput {effect.text()} over the runner-up "
+            f"{runner} ({effect.verdict.value}; {ending_line(sweep.verdict)})"
+        )
     if sweep.runner_up is None or sweep.comparison is None:
         return f"winner: {winner.config.label} (the only config measured with enough data)"
     runner_up = sweep.results[sweep.runner_up]
-    effect = sweep.winner_effect
-    if effect is not None and sweep.verdict is not None:
-        return (
-            f"winner: {winner.config.label}, throughput {effect.text()} over the runner-up "
-            f"{runner_up.config.label} ({effect.verdict.value}; {ending_line(sweep.verdict)})"
-        )
     margin = sweep.winner_margin_percent
     significance = sweep.winner_significance
     shown = "n/a" if margin is None else f"{margin:+.1f}%"
