@@ -302,7 +302,8 @@ def estimate_effect(
     low, high = center - half, center + half
 
     def back(value: float) -> float:
-        return math.expm1(value) if ratio else value
+        # A huge interval (a tiny level over very few rounds) stays finite.
+        return math.expm1(min(value, 700.0)) if ratio else value
 
     verdict = classify(metric, scale, low, high, mean_a)
     return Effect(

@@ -145,3 +145,11 @@ def test_segment_latency_pools_every_request_of_the_driver_seconds() -> None:
     assert pooled_latency_ms(seconds, 0.5) == pytest.approx(100.0, rel=0.01)
     assert pooled_latency_ms(seconds, 0.05) == pytest.approx(10.0, rel=0.01)
     assert pooled_latency_ms([second([])], 0.5) is None
+
+
+def test_a_tiny_level_over_few_noisy_rounds_gives_a_finite_interval() -> None:
+    effect = estimate_effect(
+        Metric.REQUESTS_PER_S, [1.0, 100.0, 1.0], [100.0, 1.0, 90.0], level=1 - 1e-12
+    )
+    assert effect.high is not None and math.isfinite(effect.high)
+    assert effect.verdict is Verdict.INCONCLUSIVE
