@@ -178,7 +178,7 @@ async def test_scale_from_the_dashboard_marks_an_epoch_compares_and_exports(
         assert files is not None
         assert [p.parent for p in files.paths] == [exports] * 3
         markdown = files.markdown_path.read_text()
-        assert "| metric | before | after | delta | % | sig. |" in markdown
+        assert "| metric | before | after | delta | % | effect [95% CI] | sig. |" in markdown
         assert "| memory total |" in markdown and "epoch 1" in markdown
         data = json.loads(files.json_path.read_text())
         assert data["schema"] == "gtui.compare/1"
