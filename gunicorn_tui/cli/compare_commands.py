@@ -9,8 +9,12 @@
 * ``--from FILE``: replay a ``gtui watch --jsonl`` recording and compare
   the last two epochs of TARGET in it (or ``--epochs A B``).
 
-``gtui ab TARGET --workers 4 ...``: guided A/B: baseline under the
-profile, retune, warm up, measure again, compare.
+``gtui ab TARGET --workers 4 ...``: guided A/B. When the change is a scale
+or a HUP reload, both configs alternate in interleaved rounds under one load
+run until every primary metric is conclusive or ``--cap`` (a line per look
+on stderr); the report gives each metric's effect with its interval. A
+change that needs a re-create (or ``--one-switch``): baseline under the
+profile, retune, warm up, measure again, compare; the report says so.
 
 Output: text (the Markdown table) by default, ``--json`` or ``--markdown``.
 Exit codes as every gtui command; ``ab`` exits 1 when the retune was
@@ -43,6 +47,12 @@ from gunicorn_tui.cli.target_monitor import (
 from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.compare.guided_ab import AbProgress, AbResult, AbSettings, run_guided_ab
+from gunicorn_tui.compare.interleave import (
+    MIN_CAP_S,
+    InterleaveSettings,
+    RoundProgress,
+    too_short,
+)
 from gunicorn_tui.compare.measurement import Measurement, MeasurementError, measure_epoch
 from gunicorn_tui.compare.replay import replay_watch_lines
 from gunicorn_tui.compare.report import (
@@ -51,7 +61,8 @@ from gunicorn_tui.compare.report import (
     summary_json,
     summary_markdown,
 )
-from gunicorn_tui.compare.summary import summarize
+from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, summarize
+from gunicorn_tui.compare.verdict_report import progress_line, verdict_json, verdict_markdown
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
 from gunicorn_tui.control.validation import validate_request
@@ -179,6 +190,9 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def _ab_progress(progress: AbProgress) -> None:
+    if progress.rounds is not None:
+        _rounds_progress(progress.rounds)
+        return
     event = progress.retune_event
     if event is not None:
         if isinstance(event, StepStarted):
@@ -203,6 +217,18 @@ def _ab_progress(progress: AbProgress) -> None:
 
 
 def _ab_report(args: argparse.Namespace, result: AbResult) -> None:
+    if result.verdict is not None:
+        extra_verdict = {"ab": {"interleaved": True, "status": result.status.value,
+                                "config_now": result.config_now,
+                                "elapsed_s": result.elapsed_s}}  # fmt: skip
+        if args.json:
+            print(
+                json.dumps(verdict_json(result.verdict, extra=extra_verdict), indent=2, default=str)
+            )
+        else:
+            line = f"service config now: {result.config_now}"
+            print(verdict_markdown(result.verdict, extra_lines=(line,)), end="")
+        return
     extra = {
         "ab": {
             "status": result.status.value,
@@ -233,13 +259,49 @@ def _ab_report(args: argparse.Namespace, result: AbResult) -> None:
         print(f"service config now: {result.config_now}")
 
 
+def _check_one_switch(args: argparse.Namespace) -> None:
+    _check_duration(args.duration, "--duration")
+    if args.duration < DEFAULT_MIN_MEASURED_S:
+        raise CliError(
+            f"--duration {args.duration:g} s cannot answer: each side needs at least "
+            f"{DEFAULT_MIN_MEASURED_S:g} s measured after its warm-up (the default, 30 s, "
+            "answers a 2x change); or leave out --one-switch and let interleaved rounds "
+            "stop when the answer is known",
+            EXIT_USAGE,
+        )
+
+
+def interleave_settings(args: argparse.Namespace, sides: int = 2) -> InterleaveSettings:
+    """The interleaved run's shape from ``--cap`` and ``--segment``; a cap too
+    short to answer is refused before anything runs."""
+    if not MIN_CAP_S <= args.cap <= MAX_DURATION_S:
+        raise CliError(f"--cap must be in [{MIN_CAP_S:g}, {MAX_DURATION_S:g}] seconds", EXIT_USAGE)
+    if not 1.0 <= args.segment <= 60.0:
+        raise CliError("--segment must be in [1, 60] seconds", EXIT_USAGE)
+    settings = InterleaveSettings(cap_s=args.cap, segment_s=args.segment)
+    problem = too_short(settings, sides)
+    if problem is not None:
+        raise CliError(problem, EXIT_USAGE)
+    return settings
+
+
+def _rounds_progress(progress: RoundProgress) -> None:
+    """The CLI's progress line for an interleaved run: one per look."""
+    if progress.detail == "look" and progress.look is not None:
+        print(progress_line(progress.look, progress.elapsed_s), file=sys.stderr, flush=True)
+    elif progress.detail.startswith("switching") and progress.round == 0:
+        print(f"[{progress.elapsed_s:5.0f} s] {progress.detail}", file=sys.stderr, flush=True)
+
+
 def run_ab(args: argparse.Namespace) -> int:
     """``gtui ab TARGET --profile FILE --workers 4 ...``."""
     refuse_if_read_only(args)
-    _check_duration(args.duration, "--duration")
     request = retune_request(args)
     if not request.changes():
         raise CliError("name at least one setting to change (see gtui ab --help)", EXIT_USAGE)
+    rounds = None if args.one_switch else interleave_settings(args)
+    # Also the fallback's when the change needs a re-create.
+    _check_one_switch(args)
     profile = profile_named(args.profile)
     monitor = open_target_monitor(args)
     try:
@@ -248,10 +310,16 @@ def run_ab(args: argparse.Namespace) -> int:
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)
         target = load_target_for(profile, args.url, sample)
+        how = (
+            f"{args.duration:g} s before, retune, warm-up {args.warmup:g} s, {args.duration:g} s "
+            "after"
+            if rounds is None
+            else f"interleaved rounds of {rounds.segment_s:g} s per side until conclusive or "
+            f"{rounds.cap_s:g} s (one switch if the change needs a re-create)"
+        )
         print(
-            f"A/B on {sample.label}: {args.duration:g} s under {profile.source} against "
-            f"{target.label}, retune {request.changes()}, warm-up {args.warmup:g} s, "
-            f"{args.duration:g} s again",
+            f"A/B on {sample.label}: {request.changes()} under {profile.source} against "
+            f"{target.label}: {how}",
             file=sys.stderr,
         )
         confirm(args)
@@ -265,7 +333,7 @@ def run_ab(args: argparse.Namespace) -> int:
             request,
             profile,
             target,
-            settings=AbSettings(measure_s=args.duration, warmup_s=args.warmup),
+            settings=AbSettings(measure_s=args.duration, warmup_s=args.warmup, interleave=rounds),
             on_progress=_ab_progress,
         )
     finally:

@@ -363,6 +363,32 @@ def _compare(parser: argparse.ArgumentParser) -> None:
     _output_format(parser)
 
 
+def _interleaving(
+    parser: argparse.ArgumentParser, cap_s: float | None, cap_text: str, in_turn: tuple[str, str]
+) -> None:
+    group = parser.add_argument_group(
+        "interleaved rounds (when every change is a scale or a HUP reload)"
+    )
+    group.add_argument(
+        "--cap",
+        type=float,
+        default=cap_s,
+        metavar="SECONDS",
+        help="stop at this many seconds if not conclusive before"
+        + (f" ({cap_text})" if cap_text else "")
+        + "; the first look comes after 3 rounds (about 25 s for two configs); small effects "
+        "need longer caps: benchmarks/verdict_truth.py measures how long",
+    )
+    group.add_argument(
+        "--segment",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="measured seconds of each config in each round",
+    )
+    group.add_argument(in_turn[0], action="store_true", help=in_turn[1])
+
+
 def _ab(parser: argparse.ArgumentParser) -> None:
     _measured(parser, profile_required=True)
     parser.add_argument(
@@ -370,7 +396,17 @@ def _ab(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="measurement of each side, up to 600",
+        help="with one switch: measurement of each side, up to 600",
+    )
+    _interleaving(
+        parser,
+        60.0,
+        "",
+        (
+            "--one-switch",
+            "measure before, switch once, measure after (the way for re-creates) "
+            "instead of interleaving",
+        ),
     )
     add_confirmation(parser, dry_run=False)
     add_retune_settings(parser)
@@ -411,10 +447,21 @@ def _sweep(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=20.0,
         metavar="SECONDS",
-        help="measurement of each config, up to 600",
+        help="with --in-turn (or a re-create among the configs): measurement of each "
+        "config, up to 600",
     )
     parser.add_argument(
         "--keep-winner", action="store_true", help="end on the best config, not the original"
+    )
+    _interleaving(
+        parser,
+        None,
+        "default: 30 s per config, at least 60",
+        (
+            "--in-turn",
+            "measure each config once, in turn (--warmup, --measure), instead of "
+            "interleaving them in rounds",
+        ),
     )
     add_json(parser, "the ranked result")
     add_output(parser, ".json, .md, .svg: the plot")

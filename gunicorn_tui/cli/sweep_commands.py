@@ -28,6 +28,8 @@ from gunicorn_tui.cli.exit_codes import (
 from gunicorn_tui.cli.measured_load import load_target_for, profile_named
 from gunicorn_tui.cli.target_monitor import confirm, open_target_monitor, select_instance
 from gunicorn_tui.compare.epochs import EpochTracker
+from gunicorn_tui.compare.interleave import MIN_CAP_S, InterleaveSettings, too_short
+from gunicorn_tui.compare.verdict_report import progress_line
 from gunicorn_tui.control.engine import READ_ONLY_REASON, ActionRefused, ControlEngine
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.model.instances import GunicornConfig, InstanceSample
@@ -59,10 +61,37 @@ def _values(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[str, ...],
 
 
 def _progress(progress: SweepProgress) -> None:
+    if progress.rounds is not None:
+        look = progress.rounds.look
+        if progress.rounds.detail == "look" and look is not None:
+            before, after = look.pair
+            print(f"{progress_line(look, progress.rounds.elapsed_s)}: {_names[after]} over "
+                  f"{_names[before]}", file=sys.stderr, flush=True)  # fmt: skip
+        return
     if progress.measurement is not None:  # once a second: the dashboard's, not a log's
         return
     where = f"[{progress.index + 1}/{progress.total}] " if progress.index >= 0 else ""
     print(f"{where}{progress.stage}: {progress.detail}", file=sys.stderr, flush=True)
+
+
+# The configs' labels, for progress lines (one sweep per process).
+_names: list[str] = []
+
+
+def _round_settings(args: argparse.Namespace, configs: int) -> InterleaveSettings | None:
+    """Interleaved rounds' shape; a cap too short to answer is refused here."""
+    if configs < 2:
+        return None
+    cap = args.cap if args.cap is not None else min(600.0, max(60.0, 30.0 * configs))
+    if not MIN_CAP_S <= cap <= 600.0:
+        raise CliError(f"--cap must be in [{MIN_CAP_S:g}, 600] seconds", EXIT_USAGE)
+    if not 1.0 <= args.segment <= 60.0:
+        raise CliError("--segment must be in [1, 60] seconds", EXIT_USAGE)
+    settings = InterleaveSettings(cap_s=cap, segment_s=args.segment)
+    problem = too_short(settings, configs)
+    if problem is not None:
+        raise CliError(problem, EXIT_USAGE)
+    return settings
 
 
 def _modules(
@@ -93,6 +122,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         raise CliError("; ".join(problems), EXIT_USAGE)
     if args.warmup < 0 or not 0 < args.measure <= 600:
         raise CliError("--warmup must be >= 0 and --measure in (0, 600] seconds", EXIT_USAGE)
+    # Refused before anything runs: a cap too short for the grid.
+    rounds = None if args.in_turn else _round_settings(args, len(build_grid(workers, classes,
+                                                                            threads)))  # fmt: skip
     profile = profile_named(args.profile)
     monitor = open_target_monitor(args)
     cancel = threading.Event()
@@ -106,11 +138,17 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)
         configs = build_grid(workers, classes, threads)
+        _names[:] = [c.label for c in configs]
         target = load_target_for(profile, args.url, sample)
         per_config = args.warmup + args.measure
+        how = (
+            f"{per_config:g} s each"
+            if rounds is None
+            else f"interleaved in rounds until the winner is clear or {rounds.cap_s:g} s"
+        )
         print(
             f"sweep on {sample.label}: {len(configs)} configs "
-            f"({', '.join(c.label for c in configs)}), {per_config:g} s each under "
+            f"({', '.join(c.label for c in configs)}), {how} under "
             f"{profile.source} against {target.label}; the original config is restored "
             + ("unless a winner is kept" if args.keep_winner else "at the end"),
             file=sys.stderr,
@@ -134,7 +172,10 @@ def run_sweep_command(args: argparse.Namespace) -> int:
                 profile,
                 target,
                 settings=SweepSettings(
-                    warmup_s=args.warmup, measure_s=args.measure, keep_winner=args.keep_winner
+                    warmup_s=args.warmup,
+                    measure_s=args.measure,
+                    keep_winner=args.keep_winner,
+                    interleave=rounds,
                 ),
                 cancel=cancel,
                 on_progress=_progress,

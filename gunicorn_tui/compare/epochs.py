@@ -50,6 +50,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.running_config import running_config
 from gunicorn_tui.load.summary import SecondSummary
 from gunicorn_tui.model.instances import (
     ConfigValue,
@@ -120,8 +121,10 @@ class EpochConfig:
 
     @classmethod
     def of(cls, sample: InstanceSample) -> EpochConfig:
-        """The configuration ``sample`` shows."""
-        config = sample.config
+        """The configuration ``sample`` shows, ``workers`` as it runs (a count
+        scaled by TTIN/TTOU or the control socket leaves the configured
+        value behind: the after side of a scale showed the old one)."""
+        config = running_config(sample)
         threads = config.value("threads")
         bind = config.value("bind")
         if isinstance(bind, list | tuple):
@@ -207,6 +210,9 @@ class ClientSecond:
     p50_ms: float | None
     p90_ms: float | None
     p99_ms: float | None
+    # The driver's latency histogram of the second (bucket, count): pooled,
+    # the percentiles of every request of a stretch (see compare/interleave).
+    latency_buckets: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def of(cls, second: SecondSummary) -> ClientSecond:
@@ -221,6 +227,7 @@ class ClientSecond:
             p50_ms=second.latency.p50_ms,
             p90_ms=second.latency.p90_ms,
             p99_ms=second.latency.p99_ms,
+            latency_buckets=second.latency_buckets,
         )
 
     @property

@@ -1,6 +1,13 @@
 """Guided A/B: baseline under a load, apply a retune, warm up, measure
 again under the same load, compare. One call, bounded, with progress.
 
+When the retune is a scale or a HUP reload (and ``AbSettings.interleave``
+is set, the default), both configurations alternate in interleaved rounds
+under one load run instead (:mod:`gunicorn_tui.compare.interleave`) until
+the verdict is conclusive or the cap; the run ends on the change, and the
+result carries the verdict. A change that needs a re-create falls back to
+the one switch below, and the comparison's notes say so.
+
 Stages: plan (refused before anything runs when the retune cannot be
 done), baseline, apply (through the control engine: plan, then execute;
 its outcome is reported whatever it is), warm-up and measurement after,
@@ -22,11 +29,24 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
+from gunicorn_tui.compare.engine_switcher import EngineSwitcher, interleavable, sides_of
 from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S, EpochTracker
+from gunicorn_tui.compare.interleave import (
+    LATENCY_P50,
+    THROUGHPUT,
+    InterleaveResult,
+    InterleaveSettings,
+    InterleaveStatus,
+    RoundProgress,
+    SwitchFailed,
+    pairwise_judge,
+    run_interleaved,
+    side_epoch,
+)
 from gunicorn_tui.compare.measurement import (
     FrameSource,
     Measurement,
@@ -35,6 +55,7 @@ from gunicorn_tui.compare.measurement import (
     measure_epoch,
 )
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S
+from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, LookPlan
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.progress import ActionOutcome, OutcomeStatus, ProgressEvent
 from gunicorn_tui.control.requests import RetuneRequest
@@ -54,6 +75,7 @@ class AbStage(StrEnum):
     BASELINE = "baseline"
     APPLYING = "applying"
     MEASURING_AFTER = "measuring after"
+    INTERLEAVING = "interleaved rounds"
     COMPARING = "comparing"
     DONE = "done"
 
@@ -78,6 +100,7 @@ class AbProgress:
     elapsed_s: float
     measurement: MeasurementProgress | None = None
     retune_event: ProgressEvent | None = None
+    rounds: RoundProgress | None = None  # interleaved: the round and the latest look
 
 
 @dataclass(frozen=True)
@@ -94,6 +117,9 @@ class AbResult:
     reason: str | None
     elapsed_s: float
     config_now: str  # what the service runs at the end, in words
+    # Interleaved rounds: their verdict (``comparison`` then holds each
+    # side's segments together, for the tables).
+    verdict: InterleaveResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -110,6 +136,8 @@ class AbSettings:
     load_warmup_s: float | None = None  # default: the profile's ramp-up + 2 s
     interval_s: float = 1.0
     min_measured_s: float = DEFAULT_MIN_MEASURED_S
+    # Interleave when the change is a scale or a HUP (None: one switch).
+    interleave: InterleaveSettings | None = field(default_factory=InterleaveSettings)
 
 
 def run_guided_ab(
@@ -235,6 +263,24 @@ def _run_guided_ab(
     if refusal is not None:
         plan_lines, reason = refusal
         return finish(AbStatus.REFUSED, reason, None)
+    fallback: str | None = None
+    if shape.interleave is not None:
+        plan = engine.plan_retune(sample, request)
+        fallback = interleavable(plan)
+        if fallback is None:
+            plan_lines = tuple(plan.describe())
+            stage = AbStage.INTERLEAVING
+            post("interleaved rounds")
+            return _interleaved(
+                frames, tracker, engine, sample, request, profile, target, shape.interleave,
+                shape.min_measured_s, cancel, post_rounds=lambda report: on_progress(
+                    AbProgress(stage, report.detail, time.monotonic() - started, rounds=report)
+                ) if on_progress is not None else None,
+                finish=lambda status, reason, comparison, verdict, now: replace(
+                    finish(status, reason, comparison), verdict=verdict, config_now=now,
+                    plan_lines=plan_lines,
+                ),
+            )  # fmt: skip
 
     try:
         # 2. Baseline.
@@ -313,12 +359,75 @@ def _run_guided_ab(
             )
         if measurement.load_error:
             notes.append(f"{label}: the load run failed: {measurement.load_error}")
+    if fallback is not None:
+        notes.append(f"one switch, not interleaved: {fallback}")
     comparison = compare_epochs(
         before.epoch, after.epoch, min_measured_s=shape.min_measured_s, notes=notes
     )
     stage = AbStage.DONE
     post("done")
     return finish(AbStatus.COMPARED, None, comparison)
+
+
+_Finish = Callable[
+    [AbStatus, str | None, EpochComparison | None, InterleaveResult | None, str], AbResult
+]
+
+
+def _interleaved(
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    sample: InstanceSample,
+    request: RetuneRequest,
+    profile: LoadProfile,
+    target: LoadTarget,
+    rounds: InterleaveSettings,
+    min_measured_s: float,
+    cancel: threading.Event,
+    *,
+    post_rounds: Callable[[RoundProgress], None] | None,
+    finish: _Finish,
+) -> AbResult:
+    """Both sides in interleaved rounds until conclusive or the cap; the run
+    ends on the change, as a one-switch A/B does."""
+    switcher = EngineSwitcher(engine, frames, tracker, sides_of(sample, request))
+    plan = LookPlan(cap_s=rounds.cap_s, primary=2, spending=DEFAULT_SPENDING)
+    try:
+        verdict = run_interleaved(
+            frames, tracker, switcher, profile, target,
+            pairwise_judge(0, 1, (THROUGHPUT, LATENCY_P50), plan),
+            settings=rounds, cancel=cancel, on_progress=post_rounds,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        return finish(AbStatus.CANCELLED, "interrupted", None, None, "unknown: see `gtui ls`")
+    config_now = "unknown: run `gtui recover`"
+    # Cancelled: back to where it started; else it ends on the change.
+    end_side = 0 if verdict.status is InterleaveStatus.CANCELLED else 1
+    if verdict.side_now is not None:
+        try:
+            if verdict.side_now != end_side:
+                switcher.switch(end_side)
+            config_now = "unchanged" if end_side == 0 else "changed: " + switcher.names[1]
+        except SwitchFailed as error:
+            config_now = f"{switcher.names[verdict.side_now]} (switching back failed: {error})"
+    comparison = None
+    merged = [side_epoch(verdict, side) for side in (0, 1)]
+    if merged[0] is not None and merged[1] is not None:
+        comparison = compare_epochs(
+            merged[0], merged[1], min_measured_s=min(min_measured_s, 4.0),
+            notes=("each side's interleaved segments together: the verdict is the rounds'",),
+        )  # fmt: skip
+    if verdict.status is InterleaveStatus.CANCELLED:
+        reason = (
+            "cancelled during the interleaved rounds; nothing changed (the original config is back)"
+            if config_now == "unchanged"
+            else "cancelled during the interleaved rounds"
+        )
+        return finish(AbStatus.CANCELLED, reason, comparison, verdict, config_now)
+    if verdict.status is InterleaveStatus.STOPPED:
+        return finish(AbStatus.MEASUREMENT_FAILED, verdict.reason, comparison, verdict, config_now)
+    return finish(AbStatus.COMPARED, None, comparison, verdict, config_now)
 
 
 def _current_sample(frames: FrameSource, tracker: EpochTracker) -> InstanceSample | None:

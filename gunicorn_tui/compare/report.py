@@ -65,6 +65,23 @@ def format_percent_change(item: MetricComparison) -> str:
     return f"{item.percent_change:+.1f}%"
 
 
+def _signed_percent(value: float) -> str:
+    return f"{value:+.0f}%" if abs(value) >= 10 else f"{value:+.1f}%"
+
+
+def effect_interval_text(item: MetricComparison) -> str:
+    """The change relative to before with its 95 % interval,
+    ``+98% [+85%, +112%]`` (``-`` without a test or a before value)."""
+    test = item.test
+    if test is None or item.delta is None or not item.before:
+        return "-"
+    scale = 100.0 / abs(item.before)
+    return (
+        f"{_signed_percent(item.delta * scale)} [{_signed_percent(test.ci95_low * scale)}, "
+        f"{_signed_percent(test.ci95_high * scale)}]"
+    )
+
+
 def mark_text(item: MetricComparison) -> str:
     """The significance mark, with "better"/"worse" on a significant change."""
     mark = item.significance.mark
@@ -108,8 +125,8 @@ def comparison_markdown(
 ) -> str:
     """The comparison as Markdown."""
     lines = [f"## {title}", ""]
-    lines.append("| metric | before | after | delta | % | sig. |")
-    lines.append("|---|---:|---:|---:|---:|:---:|")
+    lines.append("| metric | before | after | delta | % | effect [95% CI] | sig. |")
+    lines.append("|---|---:|---:|---:|---:|---|:---:|")
     for item in comparison.metrics:
         if (
             item.significance is Significance.UNAVAILABLE
@@ -120,7 +137,7 @@ def comparison_markdown(
         lines.append(
             f"| {item.label} | {format_value(item.metric, item.before)} | "
             f"{format_value(item.metric, item.after)} | {format_delta(item)} | "
-            f"{format_percent_change(item)} | {mark_text(item)} |"
+            f"{format_percent_change(item)} | {effect_interval_text(item)} | {mark_text(item)} |"
         )
     lines.append("")
     lines.append(_epoch_line("before", comparison.before))
@@ -177,6 +194,7 @@ def comparison_json(
                 "after": item.after,
                 "delta": item.delta,
                 "percent_change": item.percent_change,
+                "effect_95ci": effect_interval_text(item),
                 "significance": item.significance.value,
                 "p_value_adjusted": item.p_value,
                 "improved": item.improved,

@@ -141,6 +141,7 @@ class RunRecorder:
             send_lag_max_ms=(
                 window.send_lag.max_ns / _NS_PER_MS if window.send_lag.count else None
             ),
+            latency_buckets=tuple(window.latency.buckets.items()),
         )
         self.seconds.append(summary)
         return summary

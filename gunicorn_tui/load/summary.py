@@ -136,6 +136,10 @@ class SecondSummary:
     latency: LatencySummary
     service: LatencySummary
     send_lag_max_ms: float | None
+    # The second's latency histogram (bucket index, count): an interleaved
+    # comparison pools them into percentiles of every request of a segment.
+    # Left out of JSON output.
+    latency_buckets: tuple[tuple[int, int], ...] = ()
 
     @property
     def sent_rps(self) -> float:

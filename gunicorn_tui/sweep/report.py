@@ -7,6 +7,7 @@ from typing import Any
 
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.report import summary_json
+from gunicorn_tui.compare.verdict_report import ending_line, verdict_json
 from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.sweep.runner import SweepResult
 
@@ -98,6 +99,13 @@ def winner_line(sweep: SweepResult) -> str:
     if sweep.winner is None:
         return "no winner: no config was measured with enough data"
     winner = sweep.results[sweep.winner]
+    effect = sweep.winner_effect
+    if effect is not None and sweep.verdict is not None and sweep.runner_up is not None:
+        runner = sweep.results[sweep.runner_up].config.label
+        return (
+            f"winner: {winner.config.label}, throughput {effect.text()} over the runner-up "
+            f"{runner} ({effect.verdict.value}; {ending_line(sweep.verdict)})"
+        )
     if sweep.runner_up is None or sweep.comparison is None:
         return f"winner: {winner.config.label} (the only config measured with enough data)"
     runner_up = sweep.results[sweep.runner_up]
@@ -122,6 +130,7 @@ def sweep_markdown(sweep: SweepResult, *, title: str = "gtui sweep") -> str:
         f"- {winner_line(sweep)}",
         "- req/s and p99: server side (access log) where Gunicorn logs them, else the"
         " load driver's (client side)",
+        *(f"- note: {note}" for note in sweep.notes),
         "",
         "| config | status | req/s | p99 ms | CPU ms/req | memory MiB | note |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -159,8 +168,16 @@ def sweep_json(sweep: SweepResult) -> dict[str, Any]:
             sweep.winner_significance.value if sweep.winner_significance else None
         ),
         "winner_p_value": (
-            comparison.metric(Metric.REQUESTS_PER_S).p_value if comparison is not None else None
+            comparison.metric(Metric.REQUESTS_PER_S).p_value
+            if comparison is not None
+            else (sweep.winner_effect.p_value if sweep.winner_effect is not None else None)
         ),
+        "verdict": verdict_json(
+            sweep.verdict, before=sweep.verdict.final.pair[0], after=sweep.verdict.final.pair[1]
+        )
+        if sweep.verdict is not None and sweep.verdict.final is not None
+        else None,
+        "notes": list(sweep.notes),
         "configs": [
             {
                 "config": result.config.__dict__,

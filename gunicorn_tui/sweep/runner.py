@@ -29,7 +29,18 @@ from enum import StrEnum
 from typing import Protocol
 
 from gunicorn_tui.compare.comparison import EpochComparison, Significance, compare_epochs
+from gunicorn_tui.compare.engine_switcher import EngineSwitcher, interleavable
 from gunicorn_tui.compare.epochs import Epoch, EpochTracker
+from gunicorn_tui.compare.interleave import (
+    InterleaveResult,
+    InterleaveSettings,
+    InterleaveStatus,
+    RoundProgress,
+    SwitchFailed,
+    leader_judge,
+    run_interleaved,
+    side_epoch,
+)
 from gunicorn_tui.compare.measurement import (
     FrameSource,
     MeasurementError,
@@ -38,6 +49,7 @@ from gunicorn_tui.compare.measurement import (
 )
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, EpochSummary, summarize
+from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, Effect, LookPlan, Verdict
 from gunicorn_tui.control.engine import (
     READ_ONLY_REASON,
     ActionRefused,
@@ -50,7 +62,7 @@ from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.sweep.grid import SweepConfig, config_of, same_point
-from gunicorn_tui.sweep.journal import SweepJournalStore
+from gunicorn_tui.sweep.journal import SweepJournal, SweepJournalStore
 
 MAX_MEASURE_S = 600.0
 _SETTLE_INTERVAL_S = 0.5
@@ -112,6 +124,9 @@ class SweepSettings:
     interval_s: float = 1.0
     min_measured_s: float = DEFAULT_MIN_MEASURED_S
     keep_winner: bool = False
+    # Interleaved rounds when every config is a scale or a HUP away (see
+    # compare/interleave.py): None measures each config once, in turn.
+    interleave: InterleaveSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,8 @@ class SweepProgress:
     detail: str
     # While measuring, once a sample: how far (and whether still in warm-up).
     measurement: MeasurementProgress | None = None
+    # Interleaved: the round under way and the latest look.
+    rounds: RoundProgress | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +159,26 @@ class SweepResult:
     elapsed_s: float
     profile_label: str
     journal_path: str | None
+    # Interleaved rounds: their verdict (winner against runner-up); None
+    # when each config was measured once, in turn.
+    verdict: InterleaveResult | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def winner_effect(self) -> Effect | None:
+        """The winner's throughput effect over the runner-up, with its
+        interval (interleaved sweeps only)."""
+        look = self.verdict.final if self.verdict is not None else None
+        if look is None:
+            return None
+        return next((e for e in look.effects if e.primary), None)
 
     @property
     def winner_significance(self) -> Significance | None:
         """How sure the throughput lead over the runner-up is."""
+        effect = self.winner_effect
+        if effect is not None:
+            return _SIGNIFICANCE_OF[effect.verdict]
         if self.comparison is None:
             return None
         return self.comparison.metric(Metric.REQUESTS_PER_S).significance
@@ -153,9 +186,20 @@ class SweepResult:
     @property
     def winner_margin_percent(self) -> float | None:
         """The winner's throughput lead over the runner-up, in percent."""
+        effect = self.winner_effect
+        if effect is not None:
+            return 100.0 * effect.estimate if effect.estimate is not None else None
         if self.comparison is None:
             return None
         return self.comparison.metric(Metric.REQUESTS_PER_S).percent_change
+
+
+_SIGNIFICANCE_OF = {
+    Verdict.SIGNIFICANT: Significance.SIGNIFICANT,
+    Verdict.NEGLIGIBLE: Significance.NEGLIGIBLE,
+    Verdict.INCONCLUSIVE: Significance.NOT_SIGNIFICANT,
+    Verdict.NO_DATA: Significance.NOT_ENOUGH_DATA,
+}
 
 
 class _Post(Protocol):
@@ -262,6 +306,16 @@ def _run_sweep(
         if on_progress is not None:
             on_progress(SweepProgress(index, len(configs), stage, detail, measurement))
 
+    if shape.interleave is not None and len(configs) > 1:
+        why_not = _not_interleavable(engine, sample, configs, original)
+        if why_not is None:
+            return _interleaved_sweep(
+                frames, tracker, engine, configs, profile, target, shape, shape.interleave,
+                cancel, on_progress, original, journal, started,
+            )  # fmt: skip
+        fallback_note = f"each config measured once, in turn (not interleaved): {why_not}"
+    else:
+        fallback_note = None
     results: list[ConfigResult] = []
     reason: str | None = None
     broken = False
@@ -319,7 +373,141 @@ def _run_sweep(
         elapsed_s=time.monotonic() - started,
         profile_label=profile.source,
         journal_path=str(journal.path),
+        notes=(fallback_note,) if fallback_note else (),
     )
+
+
+def _not_interleavable(
+    engine: ControlEngine,
+    sample: InstanceSample,
+    configs: tuple[SweepConfig, ...],
+    original: SweepConfig,
+) -> str | None:
+    """Why the configs cannot be interleaved (a re-create among them), or None."""
+    for config in configs:
+        if same_point(original, config):
+            continue
+        try:
+            plan = engine.plan_retune(sample, config.request())
+        except (ActionRefused, EngineUnavailable) as error:
+            return f"{config.label}: {error}"
+        why_not = interleavable(plan)
+        if why_not is not None:
+            return f"{config.label}: {why_not}"
+    return None
+
+
+def _interleaved_sweep(
+    frames: FrameSource,
+    tracker: EpochTracker,
+    engine: ControlEngine,
+    configs: tuple[SweepConfig, ...],
+    profile: LoadProfile,
+    target: LoadTarget,
+    shape: SweepSettings,
+    rounds: InterleaveSettings,
+    cancel: threading.Event,
+    on_progress: Callable[[SweepProgress], None] | None,
+    original: SweepConfig,
+    journal: SweepJournal,
+    started: float,
+) -> SweepResult:
+    """Every config once per round, shuffled, until the winner's lead over
+    the runner-up is conclusive or the cap; then restore (or keep the winner)."""
+    total = len(configs)
+
+    def post(index: int, stage: str, detail: str, look: RoundProgress | None = None) -> None:
+        if on_progress is not None:
+            on_progress(SweepProgress(index, total, stage, detail, None, look))
+
+    switcher = EngineSwitcher(
+        engine, frames, tracker, [c.request().changes() for c in configs],
+        names=[c.label for c in configs],
+    )  # fmt: skip
+    running = original
+    reason: str | None = None
+    verdict: InterleaveResult | None = None
+    broken = False
+    try:
+        if not same_point(original, configs[0]):
+            post(0, "retune", configs[0].label)
+            switcher.switch(0)
+        running = configs[0]
+
+        def forward(progress: RoundProgress) -> None:
+            post(progress.side, "measure", progress.detail, progress)
+
+        verdict = run_interleaved(
+            frames, tracker, switcher, profile, target,
+            leader_judge(LookPlan(cap_s=rounds.cap_s, primary=1, spending=DEFAULT_SPENDING)),
+            settings=rounds, cancel=cancel, on_progress=forward,
+        )  # fmt: skip
+        if verdict.side_now is None:
+            broken = verdict.status is InterleaveStatus.STOPPED
+            reason = verdict.reason
+        else:
+            running = configs[verdict.side_now]
+        if verdict.status is InterleaveStatus.STOPPED:
+            reason = verdict.reason
+    except SwitchFailed as error:
+        reason = f"{configs[0].label}: {error}"
+    results = _interleaved_results(configs, verdict, shape)
+    look = verdict.final if verdict is not None else None
+    winner = runner_up = None
+    if look is not None:
+        runner_up, winner = look.pair
+    final = original
+    if shape.keep_winner and winner is not None and not cancel.is_set():
+        final = configs[winner]
+    restored, config_now, restore_error = (False, "unknown: run `gtui recover`", None)
+    if not broken:
+        post(-1, "restore", f"back to {final.label}")
+        restored, config_now, restore_error = _settle(frames, tracker, engine, running, final)
+    status = SweepStatus.CANCELLED if cancel.is_set() else SweepStatus.COMPLETED
+    if broken or not restored:
+        status = SweepStatus.FAILED
+        reason = reason or restore_error
+    else:
+        journal.archive(f"{status.value}: {config_now}")
+    post(-1, "done", config_now)
+    return SweepResult(
+        status=status,
+        original=original,
+        results=results,
+        winner=winner,
+        runner_up=runner_up,
+        comparison=None,
+        config_now=config_now,
+        restored=restored and final == original,
+        reason=reason,
+        elapsed_s=time.monotonic() - started,
+        profile_label=profile.source,
+        journal_path=str(journal.path),
+        verdict=verdict,
+        notes=verdict.notes if verdict is not None else (),
+    )
+
+
+def _interleaved_results(
+    configs: tuple[SweepConfig, ...], verdict: InterleaveResult | None, shape: SweepSettings
+) -> tuple[ConfigResult, ...]:
+    """One result per config: its segments' records together."""
+    results = []
+    for side, config in enumerate(configs):
+        epochs = [
+            s.epoch for s in (verdict.segments if verdict else ()) if s.side == side and s.epoch
+        ]
+        if not epochs:
+            results.append(ConfigResult(config, ConfigStatus.SKIPPED, None, None, "not measured"))
+            continue
+        merged = side_epoch(verdict, side) if verdict is not None else None
+        if merged is None:
+            continue
+        least = min(shape.min_measured_s, sum(e.ended_at - e.started_at for e in epochs
+                                              if e.ended_at) * 0.5)  # fmt: skip
+        summary = summarize(merged, min_measured_s=max(1.0, least))
+        results.append(ConfigResult(config, ConfigStatus.MEASURED, summary, merged))
+    return tuple(results)
 
 
 def _run_one(

@@ -868,6 +868,7 @@ class GtuiApp(App[None]):
             on_guided_ab=lambda: self._guided_ab_form(sample),
             min_measured_s=self.ab_settings.min_measured_s,
             export_lines=_ab_lines(result) if result is not None else (),
+            verdict=result.verdict if result is not None else None,
         )
 
     def export_comparison(self, screen: CompareScreen) -> ExportedFiles | None:
@@ -954,7 +955,8 @@ class GtuiApp(App[None]):
             def progress(report: AbProgress) -> None:
                 nonlocal began
                 # The dashboard's own epochs see the retune as a change of gtui's.
-                if report.stage is AbStage.APPLYING and not began and own_tracker is not None:
+                changing = report.stage in (AbStage.APPLYING, AbStage.INTERLEAVING)
+                if changing and not began and own_tracker is not None:
                     own_tracker.begin_change(f"A/B retune: {changes}")
                     began = True
                 self._from_thread(screen.record, report)

@@ -86,7 +86,8 @@ def test_same_config_is_not_significant_and_one_to_four_workers_is(
         RetuneRequest(workers=4),
         profile,
         target,
-        settings=AbSettings(measure_s=12.0, warmup_s=4.0, load_warmup_s=2.0),
+        # The one-switch path (interleaving has tests of its own).
+        settings=AbSettings(measure_s=12.0, warmup_s=4.0, load_warmup_s=2.0, interleave=None),
     )
     assert result.status is AbStatus.COMPARED, (result.reason, result.plan_lines)
     comparison = result.comparison

@@ -68,3 +68,36 @@ def test_plot_of_configs_without_figures_has_no_bars_and_says_why() -> None:
     # Each of the four panels names both configs and why they have no figure.
     assert texts.count("2 x gthread/4") == 4 and texts.count("failed") == 4
     assert texts.count("skipped") == 4 and "no winner" in texts
+
+
+def test_an_interleaved_sweep_reports_the_winners_lead_with_its_interval() -> None:
+    import dataclasses
+
+    from gunicorn_tui.compare.interleave import InterleaveResult, InterleaveStatus
+    from gunicorn_tui.compare.metrics import Metric
+    from gunicorn_tui.compare.verdict import Look, estimate_effect
+    from gunicorn_tui.sweep.report import sweep_json, winner_line
+
+    lead = estimate_effect(
+        Metric.REQUESTS_PER_S, [30.0, 31.0, 29.0, 30.5], [45.0, 46.0, 44.0, 46.5], primary=True
+    )
+    verdict = InterleaveResult(
+        status=InterleaveStatus.CONCLUSIVE, sides=("2 x gthread/4", "4 x sync"), segments=(),
+        looks=(Look(4, 28.0, 0.999, (lead,), (0, 1)),), conclusive_after_s=28.0, reason=None,
+        notes=("1 round(s) left out: the server stalled",), elapsed_s=30.0, side_now=1,
+        profile_label="cpu", run=None, primary=(),
+    )  # fmt: skip
+    result = dataclasses.replace(
+        RESULT, status=SweepStatus.COMPLETED, winner=1, runner_up=0, verdict=verdict,
+        notes=verdict.notes,
+    )  # fmt: skip
+    line = winner_line(result)
+    assert line.startswith("winner: 4 x sync, throughput +5")
+    assert "[" in line and "over the runner-up 2 x gthread/4 (significant" in line
+    assert "conclusive after 28 s" in line
+    assert "- note: 1 round(s) left out: the server stalled" in sweep_markdown(result)
+    document = sweep_json(result)
+    assert document["winner_significance"] == "significant"
+    assert document["verdict"]["effects"][0]["verdict"] == "significant"
+    assert document["winner_p_value"] is not None and document["winner_p_value"] < 0.01
+    json.dumps(document)

@@ -15,17 +15,22 @@ import pytest
 
 from gunicorn_tui.compare.comparison import Significance
 from gunicorn_tui.compare.epochs import EpochTracker
+from gunicorn_tui.compare.guided_ab import AbSettings, AbStatus, run_guided_ab
+from gunicorn_tui.compare.interleave import InterleaveSettings, InterleaveStatus
+from gunicorn_tui.compare.verdict import Verdict
 from gunicorn_tui.control.engine import ControlEngine
+from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.load.profile import parse_profile_text
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from gunicorn_tui.sweep.grid import build_grid
+from gunicorn_tui.sweep.report import sweep_json, winner_line
 from gunicorn_tui.sweep.runner import ConfigStatus, SweepSettings, SweepStatus, run_sweep
-from tests.control.helpers import run_gtui, wait_worker_count, worker_count
+from tests.control.helpers import gunicorn_container, run_gtui, wait_worker_count, worker_count
 from tests.harness.containers import ContainerFactory
 from tests.images import tags
-from tests.sweep.sweep_containers import IO_PROFILE, REPO, io_container
+from tests.sweep.sweep_containers import ACCESS, IO_PROFILE, REPO, io_container
 
 pytestmark = pytest.mark.slow
 
@@ -140,3 +145,75 @@ def test_ctrl_c_during_a_sweep_restores_the_original_config(
     assert "now: 1 x sync" in stdout, stdout
     assert wait_worker_count(docker_client.containers.get(name), 1) == 1
     assert not list((tmp_path / "state" / "sweeps").glob("*.json"))
+
+
+CPU_PROFILE = (
+    '[run]\nmode = "closed"\nconcurrency = 4\nduration_s = 1\nconnections = 4\n'
+    '[[request]]\npath = "/cpu?ms=20"\n'
+)
+
+
+def test_an_interleaved_sweep_of_1_and_2_workers_under_cpu_load_is_conclusive(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    name, port = io_container(container_factory)
+    monitor = Monitor(MonitorOptions(targets=(parse_target(name),), statsd_address=None))
+    monitor.open(wait_for_docker_s=15.0)
+    try:
+        sample = next(s for s in monitor.sample().instances)
+        result = run_sweep(
+            monitor.sample,
+            EpochTracker(sample.key, warmup_s=3.0),
+            ControlEngine(state_directory=tmp_path / "state", docker_client=docker_client),
+            build_grid((1, 2), ("sync",), None),
+            parse_profile_text(CPU_PROFILE, source="cpu"),
+            LoadTarget(f"http://127.0.0.1:{port}"),
+            # The defaults of `gtui sweep` for two configs.
+            settings=SweepSettings(interleave=InterleaveSettings(cap_s=60.0)),
+        )
+    finally:
+        monitor.close()
+    labels = [r.config.label for r in result.results]
+    assert result.status is SweepStatus.COMPLETED, result.reason
+    assert result.verdict is not None and result.verdict.status is InterleaveStatus.CONCLUSIVE, (
+        result.verdict and [e.text() for e in result.verdict.final.effects]
+        if result.verdict and result.verdict.final else result
+    )  # fmt: skip
+    assert result.winner is not None and labels[result.winner] == "2 x sync", labels
+    effect = result.winner_effect
+    assert effect is not None and effect.verdict is Verdict.SIGNIFICANT and (effect.low or 0) > 0
+    assert result.winner_significance is Significance.SIGNIFICANT
+    assert "[" in winner_line(result) and "conclusive after" in winner_line(result)
+    assert sweep_json(result)["verdict"]["status"] == "conclusive"
+    assert result.restored and result.config_now == "1 x sync"
+    assert wait_worker_count(docker_client.containers.get(name), 1) == 1
+
+
+def test_a_change_that_needs_a_re_create_falls_back_to_one_switch_and_says_so(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    # --timeout on the command line: no HUP can change it, only a re-create.
+    container, port = gunicorn_container(container_factory, tags.GUNICORN_LATEST, "--timeout",
+                                         "30", *ACCESS)  # fmt: skip
+    name = container.name or ""
+    monitor = Monitor(MonitorOptions(targets=(parse_target(name),), statsd_address=None))
+    monitor.open(wait_for_docker_s=15.0)
+    try:
+        sample = next(s for s in monitor.sample().instances)
+        result = run_guided_ab(
+            monitor.sample,
+            EpochTracker(sample.key, warmup_s=2.0),
+            ControlEngine(state_directory=tmp_path / "state", docker_client=docker_client),
+            RetuneRequest(timeout=31),
+            parse_profile_text(IO_PROFILE, source="io"),
+            LoadTarget(f"http://127.0.0.1:{port}"),
+            settings=AbSettings(
+                measure_s=10.0, warmup_s=2.0, load_warmup_s=1.0, min_measured_s=6.0
+            ),
+        )
+    finally:
+        monitor.close()
+    assert result.status is AbStatus.COMPARED, (result.reason, result.plan_lines)
+    assert result.verdict is None and result.comparison is not None
+    notes = " ".join(result.comparison.notes)
+    assert "one switch, not interleaved" in notes and "re-create" in notes, notes

@@ -21,8 +21,11 @@ import pytest
 from gunicorn_tui.compare.comparison import Significance
 from gunicorn_tui.compare.epochs import EpochMark, EpochTracker
 from gunicorn_tui.compare.guided_ab import AbSettings, AbStatus
+from gunicorn_tui.compare.interleave import InterleaveStatus
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.report import mark_text
+from gunicorn_tui.compare.verdict import Verdict
+from gunicorn_tui.compare.verdict_report import effect_line
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
@@ -175,7 +178,7 @@ async def test_scale_from_the_dashboard_marks_an_epoch_compares_and_exports(
         assert files is not None
         assert [p.parent for p in files.paths] == [exports] * 3
         markdown = files.markdown_path.read_text()
-        assert "| metric | before | after | delta | % | sig. |" in markdown
+        assert "| metric | before | after | delta | % | effect [95% CI] | sig. |" in markdown
         assert "| memory total |" in markdown and "epoch 1" in markdown
         data = json.loads(files.json_path.read_text())
         assert data["schema"] == "gtui.compare/1"
@@ -187,6 +190,10 @@ async def test_scale_from_the_dashboard_marks_an_epoch_compares_and_exports(
         assert any(str(files.markdown_path) in n for n in notices), notices
 
 
+CPU_PROFILE = (
+    '[run]\nmode = "closed"\nconcurrency = 4\nduration_s = 1\nconnections = 4\n'
+    '[[request]]\npath = "/cpu?ms=20"\n'
+)
 CALM_PROFILE = (
     '[run]\nmode = "open"\nrate_rps = 20\nramp_up_s = 0\nduration_s = 60\n'
     '[[request]]\npath = "/fast"\n'
@@ -200,7 +207,10 @@ async def test_guided_ab_from_the_retune_form_ends_on_the_compare_screen(
     server = logged_gunicorn("-w", "1")
     profile = tmp_path / "calm.toml"
     profile.write_text(CALM_PROFILE)
-    settings = AbSettings(measure_s=10.0, warmup_s=3.0, load_warmup_s=1.0, min_measured_s=6.0)
+    # The one-switch path: interleaved rounds have a test of their own below.
+    settings = AbSettings(
+        measure_s=10.0, warmup_s=3.0, load_warmup_s=1.0, min_measured_s=6.0, interleave=None
+    )
     app = dashboard(server, tmp_path, ab_settings=settings)
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
@@ -236,6 +246,56 @@ async def test_guided_ab_from_the_retune_form_ends_on_the_compare_screen(
         # Sampling resumed after the run.
         seen = app.frames_seen
         await wait_for(pilot, lambda: app.frames_seen > seen + 1, 10, "sampling again")
+
+
+async def test_guided_ab_with_defaults_interleaves_1_to_2_workers_under_cpu_load(
+    logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = logged_gunicorn("-w", "1")
+    profile = tmp_path / "cpu.toml"
+    profile.write_text(CPU_PROFILE)
+    app = dashboard(server, tmp_path)  # the dashboard's default A/B settings
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, RetuneForm), 5, "the form")
+        app.screen.query_one("#field-workers").value = "2"  # type: ignore[attr-defined]
+        app.screen.query_one("#ab-profile").value = str(profile)  # type: ignore[attr-defined]
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, AbProgressScreen), 5, "progress")
+        progress = app.screen
+        assert isinstance(progress, AbProgressScreen)
+        # The intervals show up while the rounds run, look after look.
+        await wait_for(
+            pilot,
+            lambda: (
+                progress.last is not None
+                and progress.last.rounds is not None
+                and progress.last.rounds.look is not None
+            ),
+            90,
+            "a first look",
+        )
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), 120, "the result")
+        result = app.last_ab
+        assert result is not None and result.verdict is not None, result
+        final = result.verdict.final
+        assert final is not None
+        lines = [effect_line(e) for e in final.effects if e.primary]
+        assert result.verdict.status is InterleaveStatus.CONCLUSIVE, lines
+        throughput = next(e for e in final.effects if e.primary and "requests" in e.metric)
+        assert throughput.verdict is Verdict.SIGNIFICANT and (throughput.low or 0) > 0, lines
+        assert result.config_now == "changed: workers=2"
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        await wait_for(pilot, lambda: drawn(screen), 5, "the comparison drawn")
+        text = drawn(screen)
+        assert "interleaved rounds: conclusive after" in text and "(primary)" in text
+        await wait_for(
+            pilot, lambda: len(psutil.Process(server.pid).children()) == 2, 15, "2 workers"
+        )
 
 
 async def test_guided_ab_can_be_cancelled_during_the_baseline(

@@ -121,7 +121,7 @@ def test_export_writes_markdown_json_and_svg_and_never_overwrites(tmp_path: Path
     first = write_comparison(comparison, tmp_path / "out", stem, svg="<svg>screen</svg>")
     assert [p.suffix for p in first.paths] == [".md", ".json", ".svg"]
     markdown = first.markdown_path.read_text()
-    assert "| metric | before | after | delta | % | sig. |" in markdown
+    assert "| metric | before | after | delta | % | effect [95% CI] | sig. |" in markdown
     assert "| req/s | 50.0 req/s | 99.8 req/s |" in markdown
     data = json.loads(first.json_path.read_text())
     assert data["schema"] == "gtui.compare/1"

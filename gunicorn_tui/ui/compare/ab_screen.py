@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from gunicorn_tui.compare.guided_ab import AbProgress, AbStage
+from gunicorn_tui.compare.interleave import RoundProgress
+from gunicorn_tui.compare.metrics import METRICS
 from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
 from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
@@ -27,8 +29,34 @@ _STAGES = (
 )
 
 
+def rounds_line(rounds: RoundProgress) -> Content:
+    """Interleaved rounds: the round, the side, the time against the cap, and
+    the primary metrics' intervals as of the last look (they narrow as
+    rounds come in)."""
+    share = min(1.0, rounds.elapsed_s / rounds.cap_s) if rounds.cap_s else 0.0
+    bar = "█" * round(share * 20) + "░" * (20 - round(share * 20))
+    parts: list[Content | str | tuple[str, str]] = [
+        f"round {rounds.round + 1}: {rounds.side_name} {rounds.detail}",
+        f"  {bar} {rounds.elapsed_s:.0f}/{rounds.cap_s:.0f} s",
+    ]
+    look = rounds.look
+    if look is None:
+        parts.append(("\nfirst look after 3 rounds", "$text-muted"))
+    else:
+        for effect in look.effects:
+            if effect.primary:
+                style = "$success" if effect.verdict.conclusive else "$warning"
+                parts.append(f"\n{METRICS[effect.metric].label} {effect.text()} ")
+                parts.append((effect.verdict.value, style))
+        if look.conclusive:
+            parts.append(("\nconclusive", "bold $success"))
+    return Content.assemble(*parts)
+
+
 def progress_line(progress: AbProgress) -> Content:
     """The line under the stages: what runs now, and how far it is."""
+    if progress.rounds is not None:
+        return rounds_line(progress.rounds)
     measurement = progress.measurement
     event = progress.retune_event
     if event is not None:
@@ -56,7 +84,12 @@ def stages_line(current: AbStage) -> Content:
     """Every stage, the current one highlighted, the ones done ticked."""
     parts: list[Content | str] = []
     reached = current is AbStage.DONE
-    for stage in _STAGES:
+    stages = (
+        (AbStage.PLANNING, AbStage.INTERLEAVING, AbStage.COMPARING)
+        if current is AbStage.INTERLEAVING
+        else _STAGES
+    )
+    for stage in stages:
         if stage is current:
             parts.append(Content.styled(f"▶ {stage.value}", "bold $accent"))
             reached = True

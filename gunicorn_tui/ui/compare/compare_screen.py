@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 
 from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
 from gunicorn_tui.compare.epochs import Epoch, EpochTracker
+from gunicorn_tui.compare.interleave import InterleaveResult
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S
 from gunicorn_tui.ui.compare.comparison_view import ComparisonView
 from gunicorn_tui.ui.widgets.safe_text import SafeStatic
@@ -86,8 +87,10 @@ class CompareScreen(Screen[None]):
         on_guided_ab: Callable[[], None] | None = None,
         min_measured_s: float = DEFAULT_MIN_MEASURED_S,
         export_lines: tuple[str, ...] = (),
+        verdict: InterleaveResult | None = None,
     ) -> None:
         super().__init__()
+        self.verdict = verdict
         self.label = label
         self.tracker = tracker
         self.fixed = fixed
@@ -151,7 +154,8 @@ class CompareScreen(Screen[None]):
                 f"  {pair}",
             ),
         )
-        self.query_one(ComparisonView).show(comparison, message)
+        verdict = self.verdict if self.fixed is not None else None
+        self.query_one(ComparisonView).show(comparison, message, verdict)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -15,13 +15,17 @@ import math
 from textual.content import Content
 
 from gunicorn_tui.compare.comparison import EpochComparison, MetricComparison, Significance
+from gunicorn_tui.compare.interleave import InterleaveResult
 from gunicorn_tui.compare.metrics import METRICS, Side
 from gunicorn_tui.compare.report import (
+    effect_interval_text,
     format_delta,
     format_value,
     mark_text,
 )
 from gunicorn_tui.compare.summary import EpochSummary
+from gunicorn_tui.compare.verdict import Verdict
+from gunicorn_tui.compare.verdict_report import ending_line
 from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 from gunicorn_tui.ui.widgets.static_text import show_text
 
@@ -122,12 +126,56 @@ def verdict_line(comparison: EpochComparison) -> Content:
     return Content.assemble(("verdict: ", "bold"), "no significant difference")
 
 
-def comparison_content(comparison: EpochComparison) -> Content:
-    """The whole comparison as lines of text."""
-    lines: list[Content] = [
+def effects_lines(comparison: EpochComparison) -> list[Content]:
+    """The significant metrics' effects with their 95 % intervals."""
+    return [
+        Content.assemble("  ", (f"{item.label} ", "bold"), effect_interval_text(item))
+        for item in comparison.significant[:4]
+    ]
+
+
+def rounds_verdict_lines(result: InterleaveResult) -> list[Content]:
+    """An interleaved run's verdict: how it ended, then each metric's effect
+    with its interval (primary metrics first)."""
+    look = result.final
+    lines = [Content.assemble(("interleaved rounds: ", "bold"), ending_line(result))]
+    if look is None:
+        return lines
+    effects = sorted(look.effects, key=lambda e: not e.primary)
+    for effect in effects:
+        if effect.verdict is Verdict.NO_DATA:
+            continue
+        style = {
+            Verdict.SIGNIFICANT: "bold $accent",
+            Verdict.NEGLIGIBLE: "$success",
+            Verdict.INCONCLUSIVE: "$warning",
+        }.get(effect.verdict, "")
+        name = METRICS[effect.metric].label + (" (primary)" if effect.primary else "")
+        lines.append(
+            Content.assemble(
+                f"  {_cut(name, 24):<25}{effect.text():<32}", (effect.verdict.value, style)
+            )
+        )
+    lines.append(
+        Content.styled(
+            f"primary intervals at {100 * look.level:.3g}% (alpha spent over the looks); "
+            "others 95%. The table below: each side's segments together.",
+            "$text-muted",
+        )
+    )
+    return lines
+
+
+def comparison_content(
+    comparison: EpochComparison, verdict: InterleaveResult | None = None
+) -> Content:
+    """The whole comparison as lines of text (an interleaved run's verdict first)."""
+    lines: list[Content] = rounds_verdict_lines(verdict) if verdict is not None else []
+    lines += [
         epoch_line("A", comparison.before),
         epoch_line("B", comparison.after),
         verdict_line(comparison),
+        *effects_lines(comparison),
         header_row(),
     ]
     for side in Side:
@@ -169,7 +217,12 @@ class ComparisonView(SafeStatic):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.comparison: EpochComparison | None = None
 
-    def show(self, comparison: EpochComparison | None, message: str = "") -> None:
+    def show(
+        self,
+        comparison: EpochComparison | None,
+        message: str = "",
+        verdict: InterleaveResult | None = None,
+    ) -> None:
         """Draw ``comparison``; with None, ``message`` says why there is none."""
         self.comparison = comparison
         if comparison is None:
@@ -177,4 +230,4 @@ class ComparisonView(SafeStatic):
                 self, Content.styled(message or "nothing to compare", "$text-muted"), layout=True
             )
         else:
-            show_text(self, comparison_content(comparison), layout=True)
+            show_text(self, comparison_content(comparison, verdict), layout=True)
