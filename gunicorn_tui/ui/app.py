@@ -57,7 +57,7 @@ from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import ActionOutcome
 from gunicorn_tui.control.requests import RetuneRequest, parse_scale
 from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
-from gunicorn_tui.load.target import TargetError, bind_of, resolve_target
+from gunicorn_tui.load.target import TargetError, target_for_sample
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
@@ -926,7 +926,7 @@ class GtuiApp(App[None]):
         engine = self.engine
         try:
             profile = load_profile_or_builtin(choice.profile)
-            target = resolve_target(profile_base_url=profile.base_url, bind=bind_of(sample))
+            target = target_for_sample(sample, profile_base_url=profile.base_url)
         except (ProfileError, TargetError) as error:
             self.notify(f"Guided A/B: {error}", severity="error", timeout=10)
             return

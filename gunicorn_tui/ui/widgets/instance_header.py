@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
+from gunicorn_tui.discovery.reach import reach_of
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.output.units import format_duration
 from gunicorn_tui.settings.resolve import short_worker_class
@@ -19,6 +20,14 @@ def _setting(sample: InstanceSample, name: str, unit: str = "") -> Content:
     if name == "worker_class" and isinstance(value, str):
         value = short_worker_class(value)
     return Content.styled(f"{value}{unit}", "bold")
+
+
+def _reach(sample: InstanceSample) -> Content:
+    reach = reach_of(sample)
+    if not reach.reachable:
+        return Content.styled("none (--url)", "$warning")
+    where = reach.url if reach.url is not None else f"unix:{reach.unix_socket_path}"
+    return Content.assemble((where, "bold"), Content.styled(f" ({reach.how.value})", "$text-muted"))
 
 
 def header_content(sample: InstanceSample) -> Content:
@@ -51,6 +60,8 @@ def header_content(sample: InstanceSample) -> Content:
         _setting(sample, "timeout", "s"),
         "  bind ",
         _setting(sample, "bind"),
+        "  reach ",
+        _reach(sample),
     )
     return Content("\n").join([line_one, line_two])
 
