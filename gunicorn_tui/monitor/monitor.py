@@ -183,6 +183,13 @@ class Monitor:
             watcher = self._watcher
             if watcher is None or not watcher.status().connected:
                 raise DockerUnreachable(f"{target.text}: {self.docker_status().message}")
+            if target.kind is TargetKind.SERVICE:
+                if not watcher.find_service(*target.service):
+                    raise TargetNotFound(
+                        f"no running container of Compose service {target.value} "
+                        "(labels com.docker.compose.project and .service)"
+                    )
+                continue
             if watcher.find(target.value) is None:
                 raise TargetNotFound(watcher.describe_missing(target.value))
 
@@ -306,6 +313,14 @@ class Monitor:
             by_name[info.ref.name] = info.ref.id
             by_name[info.ref.id] = info.ref.id
         prefixes: list[str] = []
+        for target in self.options.targets:
+            if target.kind is TargetKind.SERVICE:
+                wanted.update(
+                    info.ref.id
+                    for info in containers.values()
+                    if info.ref.compose is not None
+                    and info.ref.compose.service_name == target.value
+                )
         for target in targets:
             exact = by_name.get(target.value)
             if exact is not None:

@@ -59,6 +59,7 @@ from gunicorn_tui.control.requests import RetuneRequest, parse_scale
 from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
 from gunicorn_tui.load.target import TargetError, target_for_sample
 from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.model.service_groups import group_instances
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.escape import escape_controls
@@ -509,6 +510,10 @@ class GtuiApp(App[None]):
         for sample in visible:
             if sample.key == self.selected_key:
                 return sample
+        # A Compose service's row: its first replica is shown beneath.
+        for group in group_instances(visible):
+            if group.service is not None and group.key == self.selected_key:
+                return group.members[0]
         return visible[0] if visible else None
 
     def _render_all(self) -> None:
@@ -516,7 +521,8 @@ class GtuiApp(App[None]):
         table = self.query_one(InstanceTable)
         table.show(visible, self.frame.traffic if self.frame is not None else None)
         sample = self.selected_sample()
-        if sample is not None and sample.key != self.selected_key:
+        on_service_row = self.selected_key in {g.key for g in group_instances(visible) if g.service}
+        if sample is not None and sample.key != self.selected_key and not on_service_row:
             self.selected_key = sample.key
             table.select_key(sample.key)
         self._render_selected(sample)

@@ -34,7 +34,7 @@ def test_bridge_container_is_reached_on_its_published_port(
         published={8000: host_port},
     )
     container_factory.wait_http(container, host_port)
-    instance = _snapshot((container.name or ""))
+    instance = _snapshot(container.name or "")
     assert instance["reach"] == {
         "url": f"http://127.0.0.1:{host_port}",
         "how": "published port",
@@ -69,12 +69,12 @@ def test_unpublished_bind_is_refused_with_a_pointer_to_url(
     )
     container_factory.wait_http(container, other)
     # Port 9000 is published, 8000 is not: the first reachable bind wins.
-    assert _snapshot((container.name or ""))["reach"]["url"] == f"http://127.0.0.1:{other}"  # type: ignore[index]
+    assert _snapshot(container.name or "")["reach"]["url"] == f"http://127.0.0.1:{other}"  # type: ignore[index]
 
     lonely = container_factory.start_bridge(
         tags.GUNICORN_LATEST, ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"], published={}
     )
-    reach = _snapshot((lonely.name or ""))["reach"]
+    reach = _snapshot(lonely.name or "")["reach"]
     assert reach["how"] == "refused"  # type: ignore[index]
     result = run_gtui("load", (lonely.name or ""), "--requests", "5", "--quiet")
     assert result.returncode == 2

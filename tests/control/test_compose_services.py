@@ -1,0 +1,146 @@
+"""Compose services with replicas: one target, rolled one replica at a time.
+
+A real Compose project (Debian's docker-compose v1, ``--scale``) on the real
+engine, ports published on 127.0.0.1 by the engine. Nothing is faked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.core.monitor_waits import run_gtui
+from tests.harness.compose import ComposeProject
+from tests.harness.containers import ContainerFactory
+from tests.images import tags
+
+ACTION_TIMEOUT_S = 300.0
+
+
+@pytest.fixture
+def project(container_factory: ContainerFactory, tmp_path: Path) -> Iterator[ComposeProject]:
+    project = ComposeProject(container_factory, tmp_path, "")
+    project.file.write_text(
+        f"""version: "2.4"
+services:
+  web:
+    image: {tags.GUNICORN_LATEST}
+    # the replicas' settings live here
+    command: ["gunicorn", "--bind", "0.0.0.0:8000", "-w", "2", "app:app"]
+    ports:
+      - "127.0.0.1::8000"
+    labels:
+{project.labels_yaml()}
+"""
+    )
+    try:
+        yield project
+    finally:
+        project.down()
+
+
+def _snapshot(target: str) -> list[dict[str, object]]:
+    done = run_gtui("snapshot", target, "--json")
+    assert done.returncode == 0, done.stderr
+    instances = json.loads(done.stdout)["instances"]
+    assert isinstance(instances, list)
+    return sorted(instances, key=lambda i: i["container"]["compose"]["number"])
+
+
+def _wait_serving(instances: list[dict[str, object]]) -> None:
+    for instance in instances:
+        url = instance["reach"]["url"]  # type: ignore[index]
+        assert url.startswith("http://127.0.0.1:"), url
+        for _ in range(120):
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            import time
+
+            time.sleep(0.25)
+        else:
+            raise AssertionError(f"{url} never served")
+
+
+def test_service_target_rolls_a_retune_over_every_replica(project: ComposeProject) -> None:
+    names = project.up("web", 3)
+    service = f"{project.name}/web"
+    instances = _snapshot(service)
+    assert [i["container"]["name"] for i in instances] == names  # type: ignore[index]
+    for number, instance in enumerate(instances, start=1):
+        compose = instance["container"]["compose"]  # type: ignore[index]
+        assert (compose["project"], compose["service"], compose["number"]) == (
+            project.name,
+            "web",
+            number,
+        )
+        assert instance["reach"]["how"] == "published port"  # type: ignore[index]
+    _wait_serving(instances)
+
+    done = run_gtui(
+        "retune", service, "--workers", "3", "--yes", "--json", timeout_s=ACTION_TIMEOUT_S
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    roll = json.loads(done.stdout)
+    assert roll["ok"] is True
+    assert [r["name"] for r in roll["replicas"]] == names
+    assert all(r["status"] == "done" for r in roll["replicas"])
+    after = _snapshot(service)
+    assert [i["workers_current"] for i in after] == [3, 3, 3]
+    assert [i["workers_target"] for i in after] == [3, 3, 3]
+
+
+def test_a_replica_failing_mid_roll_is_rolled_back_and_the_roll_stops(
+    project: ComposeProject, container_factory: ContainerFactory
+) -> None:
+    names = project.up("web", 3)
+    service = f"{project.name}/web"
+    before = _snapshot(service)
+    _wait_serving(before)
+    # Replica 2 loses its application module: its new config (a config file
+    # and HUP) fails gunicorn --check-config before the master is told,
+    # while its running workers keep serving.
+    second = container_factory.client.containers.get(names[1])
+    assert second.exec_run(["rm", "/app/app.py"]).exit_code == 0
+
+    done = run_gtui(
+        "retune", service, "--timeout", "45", "--yes", "--json", timeout_s=ACTION_TIMEOUT_S
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    roll = json.loads(done.stdout)
+    assert [r["status"] for r in roll["replicas"]] == ["done", "failed", "not started"]
+    assert "stopped at" in roll["summary"]
+    after = _snapshot(service)
+    assert [i["config"]["timeout"]["value"] for i in after] == [45, 30, 30]  # type: ignore[index]
+    # Every replica still serves.
+    _wait_serving(after)
+
+
+def test_relative_scale_is_refused_when_replicas_disagree(project: ComposeProject) -> None:
+    names = project.up("web", 2)
+    service = f"{project.name}/web"
+    _wait_serving(_snapshot(service))
+    done = run_gtui("scale", names[0], "=3", "--yes", timeout_s=ACTION_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout + done.stderr
+    refused = run_gtui("scale", service, "+1", "--yes", timeout_s=ACTION_TIMEOUT_S)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert "replicas disagree" in line and "workers" in line
+    done = run_gtui("scale", service, "=4", "--yes", "--json", timeout_s=ACTION_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+    assert [i["workers_current"] for i in _snapshot(service)] == [4, 4]
+
+
+def test_unknown_service_is_a_one_line_error() -> None:
+    done = run_gtui("snapshot", "no-such-project/web")
+    assert done.returncode == 3
+    assert "no running container of Compose service no-such-project/web" in done.stderr
+    bad = run_gtui("snapshot", "a/b/c")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
