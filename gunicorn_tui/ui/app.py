@@ -63,6 +63,7 @@ from gunicorn_tui.model.service_groups import group_instances
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.escape import escape_controls
+from gunicorn_tui.persist.source_watch import SourceDriftWatch
 from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
@@ -242,6 +243,8 @@ class GtuiApp(App[None]):
         self._on_theme_change = on_theme_change
         self.source = source
         self.engine = engine
+        # Compose containers running a config their file does not hold.
+        self._source_watch = SourceDriftWatch(engine.facts) if engine is not None else None
         self.recorder = recorder
         self.epochs = epochs or EpochRegistry(
             warmup_s=warmup_s, mark_listener=recorder.mark if recorder is not None else None
@@ -437,6 +440,8 @@ class GtuiApp(App[None]):
             with self._source_lock:
                 frame = self.source.sample()
             changes = self._observe(frame)
+            if self._source_watch is not None:
+                self._source_watch.observe(frame.instances)
         except Exception as error:  # keep running; the status line says why
             self.post_message(SamplingFailed(f"{type(error).__name__}: {error}", requested_at))
             return
@@ -538,7 +543,12 @@ class GtuiApp(App[None]):
         return self.epochs.tracker(sample.key) if sample is not None else None
 
     def _render_selected(self, sample: InstanceSample | None) -> None:
-        self.query_one(InstanceHeader).show(sample)
+        warning = (
+            self._source_watch.warning(sample.key)
+            if sample is not None and self._source_watch is not None
+            else None
+        )
+        self.query_one(InstanceHeader).show(sample, warning)
         traffic = self.traffic_of(sample)
         tracker = self.tracker_of(sample)
         marks = tracker.marks() if tracker is not None else ()

@@ -7,13 +7,14 @@ engine, ports published on 127.0.0.1 by the engine. Nothing is faked.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.core.monitor_waits import run_gtui
+from tests.core.monitor_waits import run_gtui, sample_until
 from tests.harness.compose import ComposeProject
 from tests.harness.containers import ContainerFactory
 from tests.images import tags
@@ -61,8 +62,6 @@ def _wait_serving(instances: list[dict[str, object]]) -> None:
                     break
             except httpx.HTTPError:
                 pass
-            import time
-
             time.sleep(0.25)
         else:
             raise AssertionError(f"{url} never served")
@@ -144,3 +143,80 @@ def test_unknown_service_is_a_one_line_error() -> None:
     assert "no running container of Compose service no-such-project/web" in done.stderr
     bad = run_gtui("snapshot", "a/b/c")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def _dashboard_warns(service: str) -> None:
+    """The dashboard's check (SourceDriftWatch) says the config would be lost."""
+    from gunicorn_tui.control.engine import ControlEngine
+    from gunicorn_tui.persist.source_watch import SourceDriftWatch
+    from tests.core.monitor_waits import open_monitor
+
+    with open_monitor(service) as monitor:
+        frame = sample_until(monitor, lambda f: len(f.instances) == 2, 30, what="two replicas")
+        client = monitor.watcher.client if monitor.watcher is not None else None
+        watch = SourceDriftWatch(ControlEngine(docker_client=client).facts)
+        watch.observe(frame.instances)
+        deadline = time.monotonic() + 60
+        keys = [sample.key for sample in frame.instances]
+        while not all(watch.warning(key) for key in keys):
+            assert time.monotonic() < deadline, [watch.warning(key) for key in keys]
+            time.sleep(0.2)
+        assert "lost on next `compose up`" in (watch.warning(keys[0]) or "")
+        assert "timeout" in (watch.warning(keys[0]) or "")
+
+
+def test_persist_writes_the_retuned_config_into_the_compose_file(project: ComposeProject) -> None:
+    project.up("web", 2)
+    service = f"{project.name}/web"
+    _wait_serving(_snapshot(service))
+    done = run_gtui("persist", service, "--yes")
+    assert done.returncode == 0 and "matches its source" in done.stdout, done.stdout + done.stderr
+
+    done = run_gtui("retune", service, "--timeout", "45", "--yes", timeout_s=ACTION_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout + done.stderr
+    _dashboard_warns(service)
+    before = project.file.read_text()
+    dry = run_gtui("persist", service, "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "timeout: source 30, running 45" in dry.stdout
+    assert project.file.read_text() == before
+
+    done = run_gtui("persist", service, "--yes", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads(done.stdout)
+    assert document["written"] is True and document["path"] == str(project.file)
+    after = project.file.read_text()
+    changed = [
+        (a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b
+    ]
+    assert changed == [
+        (
+            '    command: ["gunicorn", "--bind", "0.0.0.0:8000", "-w", "2", "app:app"]',
+            '    command: ["gunicorn", "--timeout", "45", "--bind", "0.0.0.0:8000", "-w", "2", '
+            '"app:app"]',
+        )
+    ]
+    # The next re-create from the file keeps the winner.
+    project.run("up", "-d", "--scale", "web=2", "--force-recreate")
+    recreated = _snapshot(service)
+    _wait_serving(recreated)
+    assert [i["config"]["timeout"]["value"] for i in recreated] == [45, 45]  # type: ignore[index]
+
+
+def test_persist_of_a_plain_docker_run_prints_the_flags(
+    container_factory: ContainerFactory,
+) -> None:
+    from tests.harness.loopback import free_port
+
+    port = free_port()
+    container = container_factory.start(
+        tags.GUNICORN_LATEST, ["gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "app:app"]
+    )
+    container_factory.wait_http(container, port)
+    name = container.name or ""
+    done = run_gtui("scale", name, "=2", "--yes", timeout_s=ACTION_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_gtui("persist", name, "--yes")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "workers: source 1, running 2" in done.stdout
+    assert "--workers 2" in done.stdout

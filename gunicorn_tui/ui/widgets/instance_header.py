@@ -30,7 +30,7 @@ def _reach(sample: InstanceSample) -> Content:
     return Content.assemble((where, "bold"), Content.styled(f" ({reach.how.value})", "$text-muted"))
 
 
-def header_content(sample: InstanceSample) -> Content:
+def header_content(sample: InstanceSample, warning: str | None = None) -> Content:
     """Two lines: where and what, then the tuning."""
     where = sample.container.image if sample.container is not None else "host"
     version = sample.gunicorn_version or "?"
@@ -45,6 +45,7 @@ def header_content(sample: InstanceSample) -> Content:
         (sample.label, "bold $accent"),
         f"  {where}  gunicorn {version}  up {uptime}",
         ("  API only: partial figures", "$warning") if sample.mode.value == "api" else "",
+        (f"  {warning}", "$warning") if warning else "",
     )
     line_two = Content.assemble(
         "class ",
@@ -73,8 +74,8 @@ class InstanceHeader(SafeStatic):
     InstanceHeader { height: 2; }
     """
 
-    def show(self, sample: InstanceSample | None) -> None:
+    def show(self, sample: InstanceSample | None, warning: str | None = None) -> None:
         if sample is None:
             show_text(self, Content.styled("No Gunicorn instance selected", "$text-muted"))
         else:
-            show_text(self, header_content(sample))
+            show_text(self, header_content(sample, warning))
