@@ -26,7 +26,7 @@ from gunicorn_tui.control.command_args import (
     rewrite_arguments,
 )
 from gunicorn_tui.control.facts import RetuneFacts
-from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample
+from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.persist.compose_file import (
     ComposeRefused,
     ComposeService,
@@ -41,6 +41,7 @@ from gunicorn_tui.persist.drift import (
 )
 from gunicorn_tui.persist.safe_write import FileRefused, read_text
 from gunicorn_tui.settings.command_line import parse_arguments, parse_env_arguments
+from gunicorn_tui.settings.config_file import Computed, parse_config_source
 
 ENV_CMD_ARGS = "GUNICORN_CMD_ARGS"
 
@@ -311,14 +312,27 @@ def _host_plan(facts: RetuneFacts, target: str, running: Mapping[str, ConfigValu
     command_settings = dict(parse_arguments(arguments).settings)
     env_value = (facts.environment or {}).get(ENV_CMD_ARGS)
     env_settings = dict(parse_env_arguments(env_value).settings) if env_value else {}
+    path = facts.config_file.path
+    old: str | None = None
+    reason: str | None = None
+    if path is None:
+        reason = "the master's config file is not known"
+    elif not facts.config_file.exists:
+        reason = f"{path} does not exist (gtui rewrites files, never creates them)"
+    else:
+        try:
+            old = read_text(path)
+        except FileRefused as error:
+            reason = str(error)
+    # The file as it is now is the source (what a restart reads).
     file_settings = {
-        name: facts.static_values.get(name)
-        for name, layer in facts.declared_in.items()
-        if layer is ConfigSource.CONFIG_FILE
+        name: value
+        for name, value in parse_config_source(old or "").settings.items()
+        if not isinstance(value, Computed)
     }
     drifts = tuple(drift(running, command_settings, env_settings, file_settings))
     if not drifts:
-        return PersistPlan(target, PersistKind.IN_SYNC, (), path=facts.config_file.path)
+        return PersistPlan(target, PersistKind.IN_SYNC, (), path=path)
     pinned = {
         d.name: d.running for d in drifts if d.name in command_settings or d.name in env_settings
     }
@@ -331,36 +345,21 @@ def _host_plan(facts: RetuneFacts, target: str, running: Mapping[str, ConfigValu
         return PersistPlan(
             target, PersistKind.COMMAND_LINE, drifts, refusal=f"set on {where}", manual=manual
         )
-    path = facts.config_file.path
     changes = {d.name: d.running for d in drifts}
     lines = tuple(f"{name} = {value!r}" for name, value in changes.items())
-    if path is None:
-        return PersistPlan(
-            target,
-            PersistKind.CONFIG_FILE,
-            drifts,
-            refusal="the master's config file is not known",
-            manual=("put these lines in the gunicorn.conf.py it reads:", *lines),
+    if reason is not None or old is None or path is None:
+        intro = (
+            f"create {path} with:"
+            if path and not facts.config_file.exists
+            else (f"put these lines in {path or 'the gunicorn.conf.py it reads'}:")
         )
-    try:
-        old = read_text(path) if facts.config_file.exists else ""
-    except FileRefused as error:
         return PersistPlan(
             target,
             PersistKind.CONFIG_FILE,
             drifts,
             path=path,
-            refusal=str(error),
-            manual=(f"put these lines in {path}:", *lines),
-        )
-    if not facts.config_file.exists:
-        return PersistPlan(
-            target,
-            PersistKind.CONFIG_FILE,
-            drifts,
-            path=path,
-            refusal=f"{path} does not exist (gtui rewrites files, never creates them)",
-            manual=(f"create {path} with:", *lines),
+            refusal=reason,
+            manual=(intro, *lines),
         )
     try:
         new = rewrite_python_settings(old, changes)
