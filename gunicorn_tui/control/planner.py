@@ -130,8 +130,8 @@ def plan_target(sample: InstanceSample, facts: RetuneFacts) -> PlanTarget:
 def probe_url(sample: InstanceSample, facts: RetuneFacts) -> str | None:
     """``http://LOOPBACK:PORT/`` when this host reaches the server on loopback:
     its bind on this host or the host network, or the port published for it
-    (read from the container's inspect at plan time). None when the address
-    would change with a re-create (a host port the engine picked)."""
+    (read from the container's inspect at plan time; a re-create by gtui keeps
+    host ports the engine picked, see container_spec)."""
     networking = (
         networking_of(facts.container.inspect)
         if facts.container is not None
@@ -143,7 +143,7 @@ def probe_url(sample: InstanceSample, facts: RetuneFacts) -> str | None:
         in_container=sample.source is Source.DOCKER,
         networking=networking,
     )
-    if reach.url is None or not reach.on_loopback or not reach.stable:
+    if reach.url is None or not reach.on_loopback:
         return None
     return f"{reach.url}/"
 

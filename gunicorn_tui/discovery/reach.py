@@ -44,8 +44,9 @@ class Reach:
 
     ``url`` is a base URL without a trailing slash (None when refused or for
     a Unix socket, whose requests go through ``unix_socket_path``).
-    ``stable`` is False when a re-created container would be reached
-    elsewhere (a host port the engine picked).
+    ``stable`` is False when the engine picked the host port: gtui's own
+    re-create keeps it, but a re-create by anything else (``compose up``)
+    moves the server to another port.
     """
 
     how: ReachHow

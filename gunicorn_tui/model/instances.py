@@ -110,6 +110,8 @@ class ContainerRef:
     image: str
     networking: ContainerNetworking | None = None
     compose: ComposeMembership | None = None
+    # Why gtui only watches it (a Kubernetes pod's container), or None.
+    watch_only: str | None = None
 
     @property
     def short_id(self) -> str:

@@ -27,7 +27,11 @@ from gunicorn_tui.discovery.docker_engine import (
     DaemonStatus,
     daemon_host,
 )
-from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_records
+from gunicorn_tui.discovery.host_processes import (
+    CRI_RUNTIMES,
+    container_scope_of,
+    gunicorn_records,
+)
 from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
@@ -364,7 +368,8 @@ class Monitor:
             self._scope_key = None
         trees = find_trees(gunicorn_records(scope)) if self._procfs else []
         for tree in trees:
-            container_id = container_id_of(tree.master_pid)
+            container_scope = container_scope_of(tree.master_pid)
+            container_id = container_scope[1] if container_scope is not None else None
             info: ContainerInfo | None = containers.get(container_id) if container_id else None
             if container_id and info is not None and info.access is AccessKind.API_CONTAINER:
                 continue  # sampled through the API below
@@ -393,7 +398,8 @@ class Monitor:
                 found[key] = existing
                 continue
             if info is None:
-                info = self._unknown_container(container_id)
+                runtime = container_scope[0] if container_scope is not None else None
+                info = self._unknown_container(container_id, runtime)
             identity = InstanceIdentity(
                 key=key,
                 source=Source.DOCKER if container_id else Source.LOCAL,
@@ -491,12 +497,26 @@ class Monitor:
             return False
         return tree.master_pid in pids or any(pid in pids for pid in tree.workers)
 
-    def _unknown_container(self, container_id: str | None) -> ContainerInfo | None:
+    def _unknown_container(
+        self, container_id: str | None, runtime: str | None = None
+    ) -> ContainerInfo | None:
         if not container_id:
             return None
-        ref = self._seen_containers.get(container_id) or ContainerRef(
-            id=container_id, name=container_id[:12], image="?"
-        )
+        ref = self._seen_containers.get(container_id)
+        if ref is None and runtime in CRI_RUNTIMES:
+            # A Kubernetes node's container: named by its runtime, never acted on
+            # (the kubelet would undo or duplicate any change).
+            ref = ContainerRef(
+                id=container_id,
+                name=f"{runtime}:{container_id[:12]}",
+                image="?",
+                watch_only=(
+                    f"run by Kubernetes ({runtime} scope): gtui only watches it; change "
+                    "the pod's spec instead"
+                ),
+            )
+        if ref is None:
+            ref = ContainerRef(id=container_id, name=container_id[:12], image="?")
         return ContainerInfo(
             ref=ref,
             main_pid=0,

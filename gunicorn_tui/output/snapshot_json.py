@@ -119,6 +119,7 @@ def instance_json(
                 "image": container.image,
                 "network_mode": container.networking.mode if container.networking else None,
                 "compose": compose_json(container.compose) if container.compose else None,
+                "watch_only": container.watch_only,
             }
             if container is not None
             else None

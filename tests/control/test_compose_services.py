@@ -220,3 +220,29 @@ def test_persist_of_a_plain_docker_run_prints_the_flags(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "workers: source 1, running 2" in done.stdout
     assert "--workers 2" in done.stdout
+
+
+def test_a_recreate_roll_keeps_each_replica_on_its_published_port(
+    project: ComposeProject,
+) -> None:
+    text = project.file.read_text().replace(
+        '"-w", "2", "app:app"]', '"-w", "1", "--timeout", "30", "app:app"]'
+    )
+    project.file.write_text(text)
+    project.up("web", 2)
+    service = f"{project.name}/web"
+    before = _snapshot(service)
+    _wait_serving(before)
+    # --timeout is on the command line: only a re-create changes it.
+    done = run_gtui(
+        "retune", service, "--timeout", "45", "--yes", "--discard-changes", "--json",
+        timeout_s=ACTION_TIMEOUT_S,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    roll = json.loads(done.stdout)
+    assert all(r["outcome"]["new_container_id"] for r in roll["replicas"]), roll
+    after = _snapshot(service)
+    assert [i["reach"]["url"] for i in after] == [i["reach"]["url"] for i in before]  # type: ignore[index]
+    assert [i["container"]["id"] for i in after] != [i["container"]["id"] for i in before]  # type: ignore[index]
+    assert [i["config"]["timeout"]["value"] for i in after] == [45, 45]  # type: ignore[index]
+    _wait_serving(after)

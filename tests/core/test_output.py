@@ -159,6 +159,7 @@ def test_snapshot_json_shape_and_values() -> None:
         "image": "gtui-test/gunicorn:latest",
         "network_mode": None,
         "compose": None,
+        "watch_only": None,
     }
     assert instance["master"] == {
         "pid": 4321,
