@@ -11,8 +11,13 @@
    Baseline in the same run: the same load with no action, and the Compose
    way, ``docker-compose up -d --force-recreate`` after editing the file
    (all replicas at once, host ports chosen again).
-   Printed: requests and failed requests as hey counted them, and the time
-   until all replicas serve the new config (the roll's wall time).
+   Printed: requests and failed requests as hey counted them, the roll's
+   wall time (the gtui command from start to exit: its start-up, sampling,
+   a plan per replica and the actions) and ``served s``, the sum over the
+   replicas of the executor's "new config served after" (from each
+   replica's first step until it serves the new config).
+   Each client is pinned to one replica's port (no load balancer here): a
+   re-created replica's gap is seen by its client even while the others serve.
 2. One container on a bridge network, published on 127.0.0.1, re-created by
    ``gtui retune --timeout 45`` (pinned on its command line) while a prober
    sends GET /health back to back: the longest gap between two answers
@@ -60,6 +65,9 @@ class RollResult:
     requests: int
     failed: int
     roll_s: float | None
+    # Sum over the replicas of "new config served after" (the executor's own
+    # measure, from its first step to the replica serving the new config).
+    served_s: float | None = None
 
 
 def gtui(*args: str, env: dict[str, str] | None = None, timeout_s: float = 300) -> str:
@@ -150,21 +158,24 @@ def roll_once(project: Project, action: list[str] | None, seconds: float, rate: 
     clients = [hey(port, seconds, rate) for port in ports]
     time.sleep(ACTION_AT_S)
     roll_s: float | None = None
+    served_s: float | None = None
     started = time.monotonic()
     if action == ["compose"]:
         project.write(45)
         project.compose("up", "-d", "--scale", f"web={REPLICAS}")
         roll_s = time.monotonic() - started
     elif action is not None:
-        gtui("retune", f"{project.name}/web", *action, "--yes", "--discard-changes", "--json")
+        out = gtui("retune", f"{project.name}/web", *action, "--yes", "--discard-changes", "--json")
         roll_s = time.monotonic() - started
+        served = [r["outcome"]["served_after_s"] for r in json.loads(out)["replicas"]]
+        served_s = sum(value for value in served if value is not None)
     requests = failed = 0
     for client in clients:
         output, _ = client.communicate(timeout=seconds + 60)
         r, f, _ = parse_hey(output)
         requests += r
         failed += f
-    return RollResult(requests, failed, roll_s)
+    return RollResult(requests, failed, roll_s, served_s)
 
 
 def longest_gap(port: int, stop: threading.Event, result: list[float], failures: list[int]) -> None:
@@ -245,7 +256,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gtui-bench-") as directory:
         project = Project(Path(directory))
         try:
-            print(f"{'scenario':42} {'requests':>9} {'failed':>7} {'roll s':>7}")
+            print(f"{'scenario':42} {'requests':>9} {'failed':>7} {'roll s':>7} {'served s':>8}")
             for label, action in scenarios:
                 runs = [
                     roll_once(project, action, args.seconds, args.rate) for _ in range(args.repeats)
@@ -254,7 +265,9 @@ def main() -> int:
                 failed = statistics.median(r.failed for r in runs)
                 rolls = [r.roll_s for r in runs if r.roll_s is not None]
                 roll = f"{statistics.median(rolls):7.2f}" if rolls else "      -"
-                print(f"{label:42} {requests:9.0f} {failed:7.0f} {roll}")
+                served = [r.served_s for r in runs if r.served_s is not None]
+                serve = f"{statistics.median(served):8.2f}" if served else "       -"
+                print(f"{label:42} {requests:9.0f} {failed:7.0f} {roll} {serve}")
         finally:
             subprocess.run(
                 ["docker-compose", "-p", project.name, "-f", str(project.file), "down", "-t", "2"],
