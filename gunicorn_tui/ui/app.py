@@ -59,7 +59,7 @@ from gunicorn_tui.control.requests import RetuneRequest, parse_scale
 from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
 from gunicorn_tui.load.target import TargetError, target_for_sample
 from gunicorn_tui.model.instances import InstanceSample
-from gunicorn_tui.model.service_groups import group_instances
+from gunicorn_tui.model.service_groups import SERVICE_KEY_PREFIX, group_instances
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.escape import escape_controls
@@ -749,6 +749,17 @@ class GtuiApp(App[None]):
     # -- actions on the selected instance (plan, confirm, run) -----------------
 
     def _selected_for_action(self) -> InstanceSample | None:
+        key = self.selected_key or ""
+        if key.startswith(SERVICE_KEY_PREFIX):
+            # One replica's action from the service's row would surprise: say how.
+            service = key.removeprefix(SERVICE_KEY_PREFIX)
+            self.notify(
+                f"{service} is a Compose service: choose one of its replicas below, or roll "
+                f"over all of them with `gtui retune {service}` (or scale, revert)",
+                severity="warning",
+                timeout=10,
+            )
+            return None
         sample = self.selected_sample()
         if sample is None:
             self.notify("No instance selected.", severity="warning")

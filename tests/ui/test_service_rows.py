@@ -56,6 +56,13 @@ async def test_service_row_with_replicas_beneath() -> None:
         assert app.selected_key == keys[0]
         shown = app.selected_sample()
         assert shown is not None and shown.key == keys[1]
+        # An action from the service's row is refused with a pointer to the roll.
+        screens = len(app.screen_stack)
+        app.action_scale("+1")
+        await pilot.pause()
+        assert len(app.screen_stack) == screens and not app.actions.busy
+        messages = [n.message for n in app._notifications]
+        assert any("gtui retune shop/web" in m for m in messages), messages
         await pilot.press("down")
         await pilot.pause()
         assert app.selected_key == keys[1]
