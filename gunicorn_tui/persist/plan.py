@@ -137,10 +137,16 @@ def _rewritten(
     return tuple(words[len(entrypoint) :])
 
 
-def plan_persist(sample: InstanceSample, facts: RetuneFacts, target: str) -> PersistPlan:
-    """The persist plan for one instance (see the module docstring)."""
+def plan_persist(
+    sample: InstanceSample,
+    facts: RetuneFacts,
+    target: str,
+    wanted: Mapping[str, ConfigValue] | None = None,
+) -> PersistPlan:
+    """The persist plan for one instance (see the module docstring); ``wanted``
+    replaces running values (a sweep's winner, restored after the sweep)."""
     container = sample.container
-    running = running_settings(sample)
+    running = {**running_settings(sample), **(wanted or {})}
     image_file = image_file_settings(
         facts.declared_in, facts.static_values, facts.config_file.managed
     )

@@ -134,6 +134,7 @@ class SweepLauncher:
             choice.warmup_s,
             cancel,
             self.export,
+            on_persist=getattr(self.app, "open_persist", None),
         )
         self.app.push_screen(screen)
         _log.info("sweep on %s: %s", sample.label, ", ".join(c.label for c in choice.configs))
