@@ -124,8 +124,11 @@ def read_service(path: str, text: str, service: str) -> ComposeService | None:
     try:
         document = _yaml().load(text)
     except Exception as error:  # ruamel raises many error types
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ComposeRefused(f"{path}: not valid YAML ({first})") from None
+        # Where, never what: the path comes from a container's labels, and
+        # the parser's message quotes the file (it may be any file of root's).
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ComposeRefused(f"{path}: not a Compose file (YAML does not parse{where})") from None
     services = document.get("services") if isinstance(document, Mapping) else None
     if not isinstance(services, Mapping) or service not in services:
         return None

@@ -151,3 +151,10 @@ def test_writer_refuses_files_of_other_users(tmp_path: Path) -> None:
     with pytest.raises(FileRefused, match="owned by uid 65534"):
         replace_text(str(path), "a: 1\n", "a: 2\n")
     assert path.read_text() == "a: 1\n"
+
+
+def test_a_file_that_is_not_yaml_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    secret = "root:$6$secret-hash:19000:0:99999:7:::\n\tbad: [indent"
+    with pytest.raises(ComposeRefused) as refused:
+        read_service(str(tmp_path / "shadow"), secret, "web")
+    assert "secret-hash" not in str(refused.value) and "not a Compose file" in str(refused.value)
