@@ -64,8 +64,8 @@ def split_service_target(text: str) -> tuple[str, str] | None:
     engine and a container, can be tried before it.)
     """
     project, sep, service = text.partition("/")
-    if not sep:
-        return None
-    if not project or not service or "/" in service:
+    if not sep or "/" in service:
+        return None  # more slashes: not a service (an engine named by its socket path)
+    if not project or not service:
         raise TargetSyntaxError(f"{text!r}: expected PROJECT/SERVICE (a Compose service)")
     return project, service

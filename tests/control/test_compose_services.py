@@ -141,8 +141,9 @@ def test_unknown_service_is_a_one_line_error() -> None:
     done = run_gtui("snapshot", "no-such-project/web")
     assert done.returncode == 3
     assert "no running container of Compose service no-such-project/web" in done.stderr
-    bad = run_gtui("snapshot", "a/b/c")
+    bad = run_gtui("snapshot", "web/")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "expected PROJECT/SERVICE" in bad.stderr
 
 
 def _dashboard_warns(service: str) -> None:
