@@ -35,6 +35,7 @@ from gunicorn_tui.cli.target_monitor import (
     open_target_monitor,
     refuse_if_read_only,
     select_instance,
+    select_replicas,
 )
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.plan import RetunePlan
@@ -49,9 +50,18 @@ from gunicorn_tui.control.progress import (
     StepStarted,
 )
 from gunicorn_tui.control.requests import Consent, RequestError, RetuneRequest, parse_scale
+from gunicorn_tui.control.service_roll import (
+    ReplicaResult,
+    ReplicaStatus,
+    RollOutcome,
+    replica_disagreements,
+    replica_name,
+    roll_over_replicas,
+)
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import Monitor
+from gunicorn_tui.monitor.targets import TargetKind, parse_target
 
 _log = logging.getLogger("gtui.actions")
 
@@ -161,10 +171,13 @@ def _run_action(
     make_plan: PlanMaker,
     check: Callable[[InstanceSample], None] | None = None,
     purpose: str = "action",
+    must_agree: tuple[str, ...] = (),
 ) -> int:
     refuse_if_read_only(args)
     with ActionSignals() as signals:
         try:
+            if parse_target(args.target).kind is TargetKind.SERVICE:
+                return _run_rolling(args, make_plan, check, purpose, signals, must_agree)
             return _run_locked(args, make_plan, check, purpose, signals)
         except Cancelled as cancelled:
             sys.stderr.write(f"{cancelled}\n")
@@ -212,6 +225,126 @@ def _run_locked(
         monitor.close()
 
 
+def _run_rolling(
+    args: argparse.Namespace,
+    make_plan: PlanMaker,
+    check: Callable[[InstanceSample], None] | None,
+    purpose: str,
+    signals: ActionSignals,
+    must_agree: tuple[str, ...],
+) -> int:
+    """The action on every replica of a Compose service, one at a time
+    (see :mod:`gunicorn_tui.control.service_roll`)."""
+    monitor = open_target_monitor(args)
+    try:
+        replicas = select_replicas(monitor, args.target)
+        if check is not None:
+            for sample in replicas:
+                check(sample)
+        disagree = replica_disagreements(replicas, must_agree)
+        if disagree:
+            raise CliError(
+                f"{args.target}: the replicas disagree ({'; '.join(disagree)}): "
+                "give an absolute value (e.g. =N) or name one container",
+                EXIT_USAGE,
+            )
+        names = ", ".join(replica_name(sample) for sample in replicas)
+        if not args.json:
+            print(f"{args.target}: {len(replicas)} replicas, one at a time: {names}")
+        engine = _engine(args, monitor)
+        confirmed = False
+        documents: list[dict[str, object]] = []
+
+        def step(sample: InstanceSample) -> tuple[RetunePlan, ActionOutcome | None]:
+            nonlocal confirmed
+            with engine.hold(sample, purpose):
+                plan = make_plan(engine, sample, consent_of(args))
+                if not args.json:
+                    print(f"-- {replica_name(sample)}")
+                    for line in plan.describe():
+                        print(line)
+                if not plan.ok or args.dry_run:
+                    return plan, None
+                sys.stdout.flush()
+                if not confirmed:
+                    confirm(args)
+                    confirmed = True
+                signals.running()
+                outcome = engine.execute(plan, on_event=_progress, interrupt=signals.interrupt)
+                if not args.json:
+                    print(outcome.summary())
+                return plan, outcome
+
+        try:
+            if args.dry_run:
+                plans = [step(sample)[0] for sample in replicas]
+                if args.json:
+                    json.dump({"service": args.target, "plans": [_plan_json(p) for p in plans]},
+                              sys.stdout, indent=2, default=str)  # fmt: skip
+                    sys.stdout.write("\n")
+                return EXIT_OK if all(plan.ok for plan in plans) else EXIT_FAILURE
+            roll = roll_over_replicas(args.target, replicas, step)
+        except ActionRefused as error:
+            raise CliError(str(error), EXIT_FAILURE) from error
+        except EngineUnavailable as error:
+            raise CliError(str(error), EXIT_DOCKER_UNREACHABLE) from error
+        _log.info("roll: %s", roll.summary())
+        if args.json:
+            documents = [_replica_json(result) for result in roll.results]
+            json.dump({"service": args.target, "ok": roll.ok, "summary": roll.summary(),
+                       "replicas": documents}, sys.stdout, indent=2, default=str)  # fmt: skip
+            sys.stdout.write("\n")
+        else:
+            for result in roll.results:
+                print(result.line)
+            print(roll.summary())
+        return _roll_exit_code(roll)
+    finally:
+        monitor.close()
+
+
+def _roll_exit_code(roll: RollOutcome) -> int:
+    for result in roll.results:
+        if result.outcome is not None and result.outcome.interrupted:
+            return exit_code_for(result.outcome.interrupted)
+    return EXIT_OK if roll.ok else EXIT_FAILURE
+
+
+def _plan_json(plan: RetunePlan) -> dict[str, object]:
+    changed = {k: [plan.before.get(k), v] for k, v in plan.after.items()
+               if plan.before.get(k) != v}  # fmt: skip
+    return {
+        "action": plan.action.value,
+        "target": plan.target.label,
+        "strategy": plan.strategy.value if plan.strategy else None,
+        "ok": plan.ok,
+        "refusal": plan.refusal,
+        "change": changed,
+        "steps": [{"description": s.description, "command": s.command} for s in plan.steps],
+        "notes": list(plan.notes),
+    }
+
+
+def _replica_json(result: ReplicaResult) -> dict[str, object]:
+    outcome = result.outcome
+    return {
+        "name": result.name,
+        "status": result.status.value,
+        "plan": _plan_json(result.plan) if result.plan is not None else None,
+        "outcome": None
+        if outcome is None
+        else {
+            "status": outcome.status.value,
+            "summary": outcome.summary(),
+            "error": outcome.error,
+            "served_after_s": outcome.served_after_s,
+            "new_container_id": outcome.new_container_id,
+            "standing": outcome.standing.value,
+        },
+        "kept_old_config": result.status is not ReplicaStatus.DONE,
+    }
+
+
 # -- commands ------------------------------------------------------------------------
 
 
@@ -226,6 +359,7 @@ def run_scale(args: argparse.Namespace) -> int:
         lambda engine, sample, consent: engine.plan_scale(sample, request, consent),
         None,
         "scale",
+        () if request.mode.value == "=" else ("workers",),
     )
 
 

@@ -9,6 +9,7 @@ import sys
 from gunicorn_tui.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.cli.target_monitor import open_monitor, sample_settled
 from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.model.service_groups import group_instances
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.snapshot_json import snapshot_json
 from gunicorn_tui.output.text_table import render_table
@@ -75,6 +76,15 @@ def run_ls(args: argparse.Namespace) -> int:
     print(render_table(header, rows_text))
     if not frame.instances:
         print("(no Gunicorn servers found)")
+    for group in group_instances(frame.instances):
+        if group.service is None:
+            continue
+        totals = group.totals()
+        names = ", ".join(m.container.name for m in group.members if m.container is not None)
+        print(
+            f"compose service {group.service}: {totals.replicas} replicas ({names}), "
+            f"{totals.workers} workers; act on all with TARGET {group.service}"
+        )
     for notice in frame.notices:
         print(f"note: {notice}")
     print(docker_line(frame))

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gunicorn_tui.cli.exit_codes import EXIT_USAGE, CliError
 from gunicorn_tui.cli.target_monitor import open_target_monitor, select_instance
+from gunicorn_tui.discovery.reach import Reach, reach_of
 from gunicorn_tui.load.cli import RunShape, profile_for_paths, profile_from, run_profile
 from gunicorn_tui.load.profile import LoadProfile, ProfileError
 from gunicorn_tui.load.target import LoadTarget, TargetError, bind_of, resolve_target
@@ -59,7 +60,8 @@ def _shape(args: argparse.Namespace) -> RunShape:
 BIND_WAIT_S = 10.0
 
 
-def _instance_bind(args: argparse.Namespace) -> str | list[str] | None:
+def _instance_reach(args: argparse.Namespace) -> Reach | None:
+    """How the instance is reached (None while its bind is not known)."""
     monitor = open_target_monitor(args)
     try:
         sample = select_instance(monitor, args.target)
@@ -68,8 +70,10 @@ def _instance_bind(args: argparse.Namespace) -> str | list[str] | None:
         while bind is None and time.monotonic() < deadline:
             time.sleep(0.5)
             again = next((s for s in monitor.sample().instances if s.key == sample.key), None)
+            if again is not None:
+                sample = again
             bind = bind_of(again) if again is not None else None
-        return bind
+        return reach_of(sample) if bind is not None else None
     finally:
         monitor.close()
 
@@ -86,13 +90,13 @@ def _plan(args: argparse.Namespace) -> tuple[LoadProfile, LoadTarget, tuple[str,
         profile_name, target_text = target_text, None
     url = args.url
     url_path: str | None = None
-    bind: str | list[str] | None = None
+    reach: Reach | None = None
     if target_text and _is_url(target_text):
         base, url_path = _split_url(target_text)
         url = url or base
     elif target_text:
-        bind = _instance_bind(args)
-        if bind is None and not url:
+        reach = _instance_reach(args)
+        if reach is None and not url:
             raise CliError(
                 f"{target_text}: its bind address is not known (command line hidden, no "
                 "control socket): give the URL, e.g. gtui load http://127.0.0.1:8000/",
@@ -116,7 +120,7 @@ def _plan(args: argparse.Namespace) -> tuple[LoadProfile, LoadTarget, tuple[str,
                 url = (url or "") + url_path.rstrip("/")
         else:
             profile = profile_for_paths(paths or [url_path or "/"], shape)
-        target = resolve_target(override_url=url, profile_base_url=profile.base_url, bind=bind)
+        target = resolve_target(override_url=url, profile_base_url=profile.base_url, reach=reach)
     except (ProfileError, TargetError) as error:
         raise CliError(str(error), EXIT_USAGE) from error
     return profile, target, notes

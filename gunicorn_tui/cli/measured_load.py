@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gunicorn_tui.cli.exit_codes import EXIT_USAGE, CliError
 from gunicorn_tui.load.profile import LoadProfile, ProfileError, load_profile_or_builtin
-from gunicorn_tui.load.target import LoadTarget, TargetError, bind_of, resolve_target
+from gunicorn_tui.load.target import LoadTarget, TargetError, target_for_sample
 from gunicorn_tui.model.instances import InstanceSample
 
 
@@ -25,8 +25,6 @@ def profile_named(name: str, duration_s: float | None = None) -> LoadProfile:
 def load_target_for(profile: LoadProfile, url: str | None, sample: InstanceSample) -> LoadTarget:
     """Where the load goes: ``url``, else the profile's base URL, else the bind."""
     try:
-        return resolve_target(
-            override_url=url, profile_base_url=profile.base_url, bind=bind_of(sample)
-        )
+        return target_for_sample(sample, override_url=url, profile_base_url=profile.base_url)
     except TargetError as error:
         raise CliError(str(error), EXIT_USAGE) from error

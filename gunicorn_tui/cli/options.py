@@ -48,13 +48,18 @@ def add_targets(parser: argparse.ArgumentParser) -> None:
         "targets",
         nargs="*",
         metavar="TARGET",
-        help="container name or id, or pid:N for a master on this host (default: all found)",
+        help="container name or id, pid:N for a master on this host, or PROJECT/SERVICE "
+        "for a Compose service's replicas (default: all found)",
     )
 
 
 def add_target(parser: argparse.ArgumentParser, extra: str = "") -> None:
     """Exactly one TARGET."""
-    parser.add_argument("target", metavar="TARGET", help=f"container name or id, or pid:N{extra}")
+    parser.add_argument(
+        "target",
+        metavar="TARGET",
+        help=f"container name or id, pid:N, or PROJECT/SERVICE (a Compose service){extra}",
+    )
 
 
 def add_read_only(parser: argparse.ArgumentParser, *, root: bool = False) -> None:

@@ -222,6 +222,13 @@ def _kill_worker(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pid", type=int, metavar="PID", help="the worker's host pid")
 
 
+def _persist(parser: argparse.ArgumentParser) -> None:
+    add_target(parser)
+    add_confirmation(parser)
+    add_json(parser, "the drift, the diff and what was written")
+    add_discovery(parser)
+
+
 def _recover(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="only list interrupted actions")
     add_json(parser, "the list of interrupted actions")
@@ -618,6 +625,21 @@ COMMANDS: tuple[Command, ...] = (
         "re-apply the configuration from before the last retune",
         _action,
         "gunicorn_tui.cli.control_commands:run_revert",
+    ),
+    Command(
+        "persist",
+        "write the running config where it lives (Compose file, gunicorn.conf.py)",
+        _persist,
+        "gunicorn_tui.cli.persist_command:run_persist",
+        "Keep the running configuration (after a retune or a sweep) where the config "
+        "lives, so the next `docker compose up` or restart does not bring the old one "
+        "back: the Compose file named by the container's labels (the service's command "
+        "or GUNICORN_CMD_ARGS, comments and formatting kept), or the gunicorn.conf.py a "
+        "host master reads. For a plain `docker run` it prints the flags to use (exit 1: "
+        "nothing written). Shows the diff and writes only after confirmation, only files "
+        "you own, never through a symlink, and reads them back.\n\n"
+        "  gtui persist shop/web --dry-run\n"
+        "  gtui persist web --yes",
     ),
     Command(
         "recover",

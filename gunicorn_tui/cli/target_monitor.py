@@ -53,7 +53,7 @@ def _open(
     collect_traffic: bool = True,
     wait_for_docker_s: float | None,
 ) -> Monitor:
-    containers = [t.text for t in targets if t.kind is TargetKind.CONTAINER]
+    containers = [t.text for t in targets if t.kind is not TargetKind.PID]
     if args.no_docker and containers:
         raise CliError(
             f"container targets ({', '.join(containers)}) need Docker: drop --no-docker",
@@ -112,6 +112,12 @@ def select_instance(monitor: Monitor, text: str) -> InstanceSample:
         ]
     if not instances:
         raise TargetNotFound(f"no Gunicorn server found in {text}")
+    if len(instances) > 1 and target.kind is TargetKind.SERVICE:
+        names = ", ".join(s.container.name if s.container else s.label for s in instances)
+        raise CliError(
+            f"{text} has {len(instances)} replicas ({names}): name one container here",
+            EXIT_USAGE,
+        )
     if len(instances) > 1:
         masters = ", ".join(f"pid:{s.master.pid}" for s in instances)
         raise CliError(
@@ -119,6 +125,35 @@ def select_instance(monitor: Monitor, text: str) -> InstanceSample:
             EXIT_USAGE,
         )
     return instances[0]
+
+
+def select_replicas(monitor: Monitor, text: str) -> list[InstanceSample]:
+    """The Gunicorn instances of Compose service ``text`` (``PROJECT/SERVICE``),
+    one per replica, in replica order; each replica must run one master."""
+    frame = sample_settled(monitor, 0.2)
+    by_container: dict[str, list[InstanceSample]] = {}
+    for sample in frame.instances:
+        if sample.container is not None:
+            by_container.setdefault(sample.container.id, []).append(sample)
+    replicas: list[InstanceSample] = []
+    for samples in by_container.values():
+        if len(samples) > 1:
+            name = samples[0].container.name if samples[0].container else "?"
+            raise CliError(
+                f"{text}: replica {name} runs {len(samples)} Gunicorn masters; act on it by pid",
+                EXIT_USAGE,
+            )
+        replicas.append(samples[0])
+    if not replicas:
+        raise TargetNotFound(f"no Gunicorn server found in {text}")
+
+    def order(sample: InstanceSample) -> tuple[int, str]:
+        container = sample.container
+        compose = container.compose if container is not None else None
+        number = (compose.number or 0) if compose is not None else 0
+        return number, container.name if container is not None else ""
+
+    return sorted(replicas, key=order)
 
 
 def confirm(args: argparse.Namespace) -> None:

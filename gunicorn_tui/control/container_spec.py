@@ -99,6 +99,48 @@ def _rewrite_links(links: Sequence[str] | None) -> list[str] | None:
     return out
 
 
+def _pin_host_ports(host_config: dict[str, Any], inspect: Mapping[str, Any]) -> list[str]:
+    """Publishes the engine chose a host port for (``-p 8000``, a range, Compose
+    replicas) get the port they have now: without it the new container comes
+    up on another port, and load, probes and clients lose it."""
+    bindings = host_config.get("PortBindings")
+    actual = (inspect.get("NetworkSettings") or {}).get("Ports") or {}
+    pinned: list[str] = []
+    if not isinstance(bindings, dict) or not isinstance(actual, Mapping):
+        return pinned
+    for key, entries in bindings.items():
+        now = actual.get(key) or []
+        for entry in entries if isinstance(entries, list) else ():
+            if not isinstance(entry, dict):
+                continue
+            host_port = str(entry.get("HostPort") or "")
+            if host_port.isdigit() and int(host_port) > 0:
+                continue
+            wanted_ip = str(entry.get("HostIp") or "")
+            for current in now:
+                current_ip = str((current or {}).get("HostIp") or "")
+                wildcard = not wanted_ip and current_ip in ("0.0.0.0", "::")
+                same_ip = current_ip == wanted_ip or wildcard
+                current_port = str((current or {}).get("HostPort") or "")
+                if same_ip and current_port.isdigit():
+                    entry["HostPort"] = current_port
+                    pinned.append(f"{key} on {current_port}")
+                    break
+    return pinned
+
+
+def _normalise_ulimits(host_config: dict[str, Any]) -> None:
+    """Podman's inspect names ulimits ``RLIMIT_NOFILE`` and its create refuses
+    that spelling; both engines take ``nofile``."""
+    ulimits = host_config.get("Ulimits")
+    if not isinstance(ulimits, list):
+        return
+    for item in ulimits:
+        name = item.get("Name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name.upper().startswith("RLIMIT_"):
+            item["Name"] = name[len("RLIMIT_") :].lower()
+
+
 def recreate_spec(
     inspect: Mapping[str, Any],
     *,
@@ -115,6 +157,7 @@ def recreate_spec(
     """
     old = inspect.get("Config") or {}
     host_config = copy.deepcopy(dict(inspect.get("HostConfig") or {}))
+    _normalise_ulimits(host_config)
     notes: list[str] = []
     body: dict[str, Any] = {
         "Image": image,
@@ -163,6 +206,13 @@ def recreate_spec(
         host_config["Binds"] = binds
     if mounts:
         host_config["Mounts"] = mounts
+    pinned = _pin_host_ports(host_config, inspect)
+    if pinned:
+        notes.append(
+            "host ports the engine picked are kept ("
+            + ", ".join(pinned)
+            + "), so the service keeps its address"
+        )
     body["HostConfig"] = host_config
 
     networks = (inspect.get("NetworkSettings") or {}).get("Networks") or {}

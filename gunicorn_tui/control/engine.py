@@ -88,6 +88,10 @@ class _Held:
     depth: int
 
 
+def _watch_only(sample: InstanceSample) -> bool:
+    return sample.container is not None and sample.container.watch_only is not None
+
+
 class ControlEngine:
     """Plans and runs actions on Gunicorn instances; see the module docstring."""
 
@@ -226,6 +230,8 @@ class ControlEngine:
         if self.read_only:
             raise ActionRefused(READ_ONLY_REASON)
         container = sample.container
+        if container is not None and container.watch_only is not None:
+            raise ActionRefused(f"{container.name}: {container.watch_only}")
         container_id = container.id if container is not None else None
         label = container.name if container is not None else sample.label
         with self._locked(lock_key_of(sample), container_id, purpose, label):
@@ -254,13 +260,16 @@ class ControlEngine:
             container_id=container.id if container else None,
             container_name=container.name if container else None,
         )
-        return RetunePlan(action, target, None, (), {}, {}, refusal=READ_ONLY_REASON)
+        reason = READ_ONLY_REASON
+        if container is not None and container.watch_only is not None:
+            reason = f"{container.name}: {container.watch_only}"
+        return RetunePlan(action, target, None, (), {}, {}, refusal=reason)
 
     def plan_scale(
         self, sample: InstanceSample, request: ScaleRequest, consent: Consent | None = None
     ) -> RetunePlan:
         """Plan ``+N``/``-N``/``=N`` workers now."""
-        if self.read_only:
+        if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.SCALE)
         with self.hold(sample, "plan scale"):
             return plan_scale(sample, self.facts(sample), request, consent=self._consent(consent))
@@ -269,7 +278,7 @@ class ControlEngine:
         self, sample: InstanceSample, request: RetuneRequest, consent: Consent | None = None
     ) -> RetunePlan:
         """Plan a retune (reading the server's files for a new worker class)."""
-        if self.read_only:
+        if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.RETUNE)
         modules: tuple[str, ...] = ()
         if request.worker_class is not None:
@@ -284,14 +293,14 @@ class ControlEngine:
 
     def plan_reload(self, sample: InstanceSample) -> RetunePlan:
         """Plan a graceful reload (HUP)."""
-        if self.read_only:
+        if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.RELOAD)
         with self.hold(sample, "plan reload"):
             return plan_reload(sample, self.facts(sample))
 
     def plan_kill_worker(self, sample: InstanceSample, worker_pid: int) -> RetunePlan:
         """Plan stopping one worker (its host pid) so the master replaces it."""
-        if self.read_only:
+        if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.KILL_WORKER)
         with self.hold(sample, "plan kill-worker"):
             return plan_kill_worker(sample, self.facts(sample), worker_pid)
@@ -306,7 +315,7 @@ class ControlEngine:
 
     def plan_revert(self, sample: InstanceSample, consent: Consent | None = None) -> RetunePlan:
         """Plan re-applying the configuration from before the last retune."""
-        if self.read_only:
+        if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.REVERT)
         with self.hold(sample, "plan revert"):
             return self._plan_revert(sample, self._consent(consent))

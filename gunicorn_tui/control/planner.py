@@ -79,7 +79,9 @@ from gunicorn_tui.control.requests import (
 from gunicorn_tui.control.running_config import current_workers, running_config, running_value
 from gunicorn_tui.control.validation import MAX_WORKERS, validate_request
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
+from gunicorn_tui.discovery.container_shape import networking_of
 from gunicorn_tui.discovery.process_tree import gunicorn_args
+from gunicorn_tui.discovery.reach import resolve_reach
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
 from gunicorn_tui.settings.command_line import parse_arguments, parse_env_arguments
 from gunicorn_tui.settings.resolve import short_worker_class
@@ -89,7 +91,6 @@ from gunicorn_tui.settings.resolve import short_worker_class
 SERVE_DEADLINE_S = 30.0
 DOCKER_STOP_TIMEOUT_S = 10
 _API_MULTI_NETWORK = (1, 44)
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "0.0.0.0", "localhost", ""})
 
 
 # -- shared pieces -------------------------------------------------------------------
@@ -127,21 +128,24 @@ def plan_target(sample: InstanceSample, facts: RetuneFacts) -> PlanTarget:
 
 
 def probe_url(sample: InstanceSample, facts: RetuneFacts) -> str | None:
-    """``http://127.0.0.1:PORT/`` when the server listens where this host reaches it."""
-    reachable = sample.source is Source.LOCAL or (
-        facts.container is not None and facts.container.host_network
+    """``http://LOOPBACK:PORT/`` when this host reaches the server on loopback:
+    its bind on this host or the host network, or the port published for it
+    (read from the container's inspect at plan time; a re-create by gtui keeps
+    host ports the engine picked, see container_spec)."""
+    networking = (
+        networking_of(facts.container.inspect)
+        if facts.container is not None
+        else (sample.container.networking if sample.container is not None else None)
     )
     bind = sample.config.value("bind")
-    if not reachable or not isinstance(bind, str):
+    reach = resolve_reach(
+        bind if isinstance(bind, str) else None,
+        in_container=sample.source is Source.DOCKER,
+        networking=networking,
+    )
+    if reach.url is None or not reach.on_loopback:
         return None
-    for address in bind.split(","):
-        address = address.strip()
-        if address.startswith(("unix:", "fd://")) or ":" not in address:
-            continue
-        host, _, port = address.rpartition(":")
-        if host in _LOOPBACK_HOSTS and port.isdigit():
-            return f"http://127.0.0.1:{port}/"
-    return None
+    return f"{reach.url}/"
 
 
 def _signal(

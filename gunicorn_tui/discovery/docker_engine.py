@@ -24,6 +24,7 @@ from typing import Any
 
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.locality import container_access_kind
+from gunicorn_tui.discovery.container_shape import compose_of, networking_of
 from gunicorn_tui.model.instances import ContainerRef
 from gunicorn_tui.sampling.procfs import parse_environ_list
 
@@ -107,17 +108,20 @@ def container_info(inspect: Mapping[str, Any], force_api: bool = False) -> Conta
     container_id = str(inspect.get("Id", ""))
     main_pid = int(state.get("Pid") or 0)
     command = tuple([str(inspect.get("Path", ""))] + [str(a) for a in inspect.get("Args") or []])
+    labels = dict(config.get("Labels") or {})
     ref = ContainerRef(
         id=container_id,
         name=str(inspect.get("Name", "")).lstrip("/"),
         image=str(config.get("Image", "")),
+        networking=networking_of(inspect),
+        compose=compose_of(labels),
     )
     return ContainerInfo(
         ref=ref,
         main_pid=main_pid,
         command=tuple(word for word in command if word),
         environment=parse_environ_list(config.get("Env")),
-        labels=dict(config.get("Labels") or {}),
+        labels=labels,
         started_at=str(state.get("StartedAt", "")),
         access=container_access_kind(container_id, main_pid, api_only=force_api),
         inspect=inspect,
@@ -204,6 +208,18 @@ class ContainerWatcher:
             if len(matches) == 1:
                 return matches[0]
         return None
+
+    def find_service(self, project: str, service: str) -> list[ContainerInfo]:
+        """The running replicas of Compose service ``project/service``, by number."""
+        with self._lock:
+            containers = list(self._containers.values())
+        found = [
+            info
+            for info in containers
+            if info.ref.compose is not None
+            and (info.ref.compose.project, info.ref.compose.service) == (project, service)
+        ]
+        return sorted(found, key=lambda info: (info.ref.compose.number or 0, info.ref.name))  # type: ignore[union-attr]
 
     def describe_missing(self, name_or_id: str) -> str:
         """Why ``name_or_id`` is not a running container, in one line."""

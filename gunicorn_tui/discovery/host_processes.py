@@ -21,7 +21,16 @@ from gunicorn_tui.sampling.procfs import (
     read_ppid,
 )
 
-_CONTAINER_ID = re.compile(r"(?:docker[-/]|/)([0-9a-f]{64})(?:\.scope)?(?:/|$)")
+# The container scopes of a process's cgroup path, by runtime: Docker
+# (``/docker/<id>``, ``docker-<id>.scope``), Podman (``libpod-<id>``, also
+# under ``/libpod_parent/``), and the CRI runtimes of Kubernetes nodes
+# (``cri-containerd-<id>.scope``, ``crio-<id>.scope``; with the cgroupfs
+# driver ``/kubepods/.../<id>``, which reads like Docker's).
+_SCOPE = re.compile(
+    r"(?:^|/)(?P<runtime>docker-|docker/|libpod-|cri-containerd-|crio-|)"
+    r"(?P<id>[0-9a-f]{64})(?:\.scope)?(?:/|$)"
+)
+CRI_RUNTIMES = frozenset({"cri-containerd", "crio", "cri"})
 
 
 def all_pids() -> list[int]:
@@ -49,14 +58,35 @@ def gunicorn_records(pids: Iterable[int] | None = None) -> list[ProcRecord]:
     return records
 
 
-def container_id_of(pid: int) -> str | None:
-    """The Docker container id a host process belongs to, from its cgroup."""
+def container_scope_of(pid: int) -> tuple[str, str] | None:
+    """``(runtime, container id)`` of the container a host process runs in,
+    from its cgroup: runtime ``docker``, ``podman``, ``cri-containerd``,
+    ``crio`` or ``cri`` (a Kubernetes pod under the cgroupfs driver). A hint:
+    a container the engine knows is the engine's. None for a process in no
+    container scope."""
     try:
         lines = read_cgroup_lines(pid)
     except (ProcessGone, PermissionError, OSError):
         return None
+    return scope_of_cgroup_lines(lines)
+
+
+def scope_of_cgroup_lines(lines: Iterable[str]) -> tuple[str, str] | None:
+    """:func:`container_scope_of` on the lines of a ``/proc/PID/cgroup``."""
     for line in lines:
-        match = _CONTAINER_ID.search(line.split(":", 2)[-1])
-        if match:
-            return match.group(1)
+        path = line.split(":", 2)[-1]
+        for match in _SCOPE.finditer(path):
+            prefix = match.group("runtime")
+            runtime = {"libpod-": "podman", "cri-containerd-": "cri-containerd",
+                       "crio-": "crio"}.get(prefix, "docker")  # fmt: skip
+            if not prefix and "/kubepods" in path:
+                runtime = "cri"  # the cgroupfs driver names no runtime
+            return runtime, match.group("id")
     return None
+
+
+def container_id_of(pid: int) -> str | None:
+    """The container id a host process belongs to, from its cgroup (Docker,
+    Podman or a CRI runtime)."""
+    scope = container_scope_of(pid)
+    return scope[1] if scope is not None else None

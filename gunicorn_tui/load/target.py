@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gunicorn_tui.discovery.reach import Reach, ReachHow, reach_of
 from gunicorn_tui.model.instances import InstanceSample
 
 # Gunicorn's own default when a bind has no port.
@@ -130,18 +131,42 @@ def bind_of(sample: InstanceSample) -> str | list[str] | None:
     return None
 
 
+def target_from_reach(reach: Reach) -> LoadTarget:
+    """The target :class:`Reach` found, or :class:`TargetError` with its reason."""
+    if reach.how is ReachHow.REFUSED:
+        raise TargetError(f"not reachable from this host: {reach.detail}; {reach.hint or ''}")
+    if reach.unix_socket_path is not None:
+        return LoadTarget(base_url="http://localhost", unix_socket_path=reach.unix_socket_path)
+    assert reach.url is not None
+    return LoadTarget(base_url=validate_base_url(reach.url, field="reach"))
+
+
+def target_for_sample(
+    sample: InstanceSample, *, override_url: str | None = None, profile_base_url: str | None = None
+) -> LoadTarget:
+    """:func:`resolve_target` for a sampled instance, reached as its
+    networking says (see :mod:`gunicorn_tui.discovery.reach`)."""
+    return resolve_target(
+        override_url=override_url, profile_base_url=profile_base_url, reach=reach_of(sample)
+    )
+
+
 def resolve_target(
     *,
     override_url: str | None = None,
     profile_base_url: str | None = None,
     bind: str | Sequence[str] | None = None,
+    reach: Reach | None = None,
 ) -> LoadTarget:
     """Pick the target: an explicit override, else the profile's base URL,
-    else the instance's bind. Raises :class:`TargetError` when none is given."""
+    else how the instance is reached (``reach``), else its bind. Raises
+    :class:`TargetError` when none is given."""
     if override_url:
         return LoadTarget(base_url=validate_base_url(override_url, field="url"))
     if profile_base_url:
         return LoadTarget(base_url=validate_base_url(profile_base_url, field="run.base_url"))
+    if reach is not None:
+        return target_from_reach(reach)
     if bind:
         return target_from_bind(bind)
     raise TargetError(

@@ -58,12 +58,60 @@ ConfigValue = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
+class PublishedPort:
+    """One host port the engine forwards to a container port
+    (``docker run -p HOST_IP:HOST_PORT:CONTAINER_PORT``)."""
+
+    container_port: int
+    protocol: str
+    host_ip: str
+    host_port: int
+    # False when the engine chose the host port (``-p 8000``): a re-created
+    # container then gets another one.
+    fixed: bool = True
+
+
+@dataclass(frozen=True)
+class ContainerNetworking:
+    """How a container is wired: its network mode (``host``, ``bridge``,
+    ``none``, ``container:ID`` or a user network's name) and its published ports."""
+
+    mode: str
+    published: tuple[PublishedPort, ...] = ()
+
+    @property
+    def host_network(self) -> bool:
+        return self.mode == "host"
+
+
+@dataclass(frozen=True)
+class ComposeMembership:
+    """The Compose project and service a container belongs to (its
+    ``com.docker.compose.*`` labels)."""
+
+    project: str
+    service: str
+    number: int | None = None
+    config_files: tuple[str, ...] = ()
+    working_dir: str | None = None
+
+    @property
+    def service_name(self) -> str:
+        """``PROJECT/SERVICE``, as targets name it."""
+        return f"{self.project}/{self.service}"
+
+
+@dataclass(frozen=True)
 class ContainerRef:
     """A Docker container as the engine names it."""
 
     id: str
     name: str
     image: str
+    networking: ContainerNetworking | None = None
+    compose: ComposeMembership | None = None
+    # Why gtui only watches it (a Kubernetes pod's container), or None.
+    watch_only: str | None = None
 
     @property
     def short_id(self) -> str:

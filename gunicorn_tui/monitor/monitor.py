@@ -27,7 +27,11 @@ from gunicorn_tui.discovery.docker_engine import (
     DaemonStatus,
     daemon_host,
 )
-from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_records
+from gunicorn_tui.discovery.host_processes import (
+    CRI_RUNTIMES,
+    container_scope_of,
+    gunicorn_records,
+)
 from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
@@ -183,6 +187,13 @@ class Monitor:
             watcher = self._watcher
             if watcher is None or not watcher.status().connected:
                 raise DockerUnreachable(f"{target.text}: {self.docker_status().message}")
+            if target.kind is TargetKind.SERVICE:
+                if not watcher.find_service(*target.service):
+                    raise TargetNotFound(
+                        f"no running container of Compose service {target.value} "
+                        "(labels com.docker.compose.project and .service)"
+                    )
+                continue
             if watcher.find(target.value) is None:
                 raise TargetNotFound(watcher.describe_missing(target.value))
 
@@ -306,6 +317,14 @@ class Monitor:
             by_name[info.ref.name] = info.ref.id
             by_name[info.ref.id] = info.ref.id
         prefixes: list[str] = []
+        for target in self.options.targets:
+            if target.kind is TargetKind.SERVICE:
+                wanted.update(
+                    info.ref.id
+                    for info in containers.values()
+                    if info.ref.compose is not None
+                    and info.ref.compose.service_name == target.value
+                )
         for target in targets:
             exact = by_name.get(target.value)
             if exact is not None:
@@ -349,7 +368,8 @@ class Monitor:
             self._scope_key = None
         trees = find_trees(gunicorn_records(scope)) if self._procfs else []
         for tree in trees:
-            container_id = container_id_of(tree.master_pid)
+            container_scope = container_scope_of(tree.master_pid)
+            container_id = container_scope[1] if container_scope is not None else None
             info: ContainerInfo | None = containers.get(container_id) if container_id else None
             if container_id and info is not None and info.access is AccessKind.API_CONTAINER:
                 continue  # sampled through the API below
@@ -378,7 +398,8 @@ class Monitor:
                 found[key] = existing
                 continue
             if info is None:
-                info = self._unknown_container(container_id)
+                runtime = container_scope[0] if container_scope is not None else None
+                info = self._unknown_container(container_id, runtime)
             identity = InstanceIdentity(
                 key=key,
                 source=Source.DOCKER if container_id else Source.LOCAL,
@@ -476,12 +497,26 @@ class Monitor:
             return False
         return tree.master_pid in pids or any(pid in pids for pid in tree.workers)
 
-    def _unknown_container(self, container_id: str | None) -> ContainerInfo | None:
+    def _unknown_container(
+        self, container_id: str | None, runtime: str | None = None
+    ) -> ContainerInfo | None:
         if not container_id:
             return None
-        ref = self._seen_containers.get(container_id) or ContainerRef(
-            id=container_id, name=container_id[:12], image="?"
-        )
+        ref = self._seen_containers.get(container_id)
+        if ref is None and runtime in CRI_RUNTIMES:
+            # A Kubernetes node's container: named by its runtime, never acted on
+            # (the kubelet would undo or duplicate any change).
+            ref = ContainerRef(
+                id=container_id,
+                name=f"{runtime}:{container_id[:12]}",
+                image="?",
+                watch_only=(
+                    f"run by Kubernetes ({runtime} scope): gtui only watches it; change "
+                    "the pod's spec instead"
+                ),
+            )
+        if ref is None:
+            ref = ContainerRef(id=container_id, name=container_id[:12], image="?")
         return ContainerInfo(
             ref=ref,
             main_pid=0,

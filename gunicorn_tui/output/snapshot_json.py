@@ -13,7 +13,9 @@ from typing import Any
 
 from gunicorn_tui.capacity.facts import CapacityFacts
 from gunicorn_tui.discovery.docker_engine import DaemonStatus
+from gunicorn_tui.discovery.reach import reach_of
 from gunicorn_tui.model.instances import (
+    ComposeMembership,
     ConfigSetting,
     InstanceSample,
     ProcessSample,
@@ -84,6 +86,16 @@ def totals_json(totals: ResourceTotals) -> dict[str, Any]:
     }
 
 
+def compose_json(compose: ComposeMembership) -> dict[str, Any]:
+    return {
+        "project": compose.project,
+        "service": compose.service,
+        "number": compose.number,
+        "config_files": list(compose.config_files),
+        "working_dir": compose.working_dir,
+    }
+
+
 def instance_json(
     sample: InstanceSample,
     traffic: TrafficView | None = None,
@@ -101,7 +113,14 @@ def instance_json(
         "source": sample.source.value,
         "name": sample.name,
         "container": (
-            {"id": container.id, "name": container.name, "image": container.image}
+            {
+                "id": container.id,
+                "name": container.name,
+                "image": container.image,
+                "network_mode": container.networking.mode if container.networking else None,
+                "compose": compose_json(container.compose) if container.compose else None,
+                "watch_only": container.watch_only,
+            }
             if container is not None
             else None
         ),
@@ -111,6 +130,7 @@ def instance_json(
         "master": process_json(sample.master),
         "config": config,
         "config_file": sample.config.config_file,
+        "reach": reach_of(sample).as_json(),
         "control_socket": sample.control_socket,
         "workers_current": len(sample.workers),
         "workers_target": sample.workers_target,

@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
@@ -56,12 +56,17 @@ from gunicorn_tui.compare.guided_ab import (
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import ActionOutcome
 from gunicorn_tui.control.requests import RetuneRequest, parse_scale
+from gunicorn_tui.control.service_roll import replica_disagreements
 from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
-from gunicorn_tui.load.target import TargetError, bind_of, resolve_target
-from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.load.target import TargetError, target_for_sample
+from gunicorn_tui.model.instances import ConfigValue, InstanceSample
+from gunicorn_tui.model.service_groups import SERVICE_KEY_PREFIX, group_instances
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.escape import escape_controls
+from gunicorn_tui.persist.drift import RETUNABLE
+from gunicorn_tui.persist.plan import plan_persist
+from gunicorn_tui.persist.source_watch import SourceDriftWatch
 from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
@@ -71,6 +76,7 @@ from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
 from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
 from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
+from gunicorn_tui.ui.persist_screen import PersistScreen
 from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 from gunicorn_tui.ui.sweep.messages import SweepFinished
 from gunicorn_tui.ui.terminal_output import compressing_driver
@@ -203,6 +209,7 @@ class GtuiApp(App[None]):
         Binding("a", "advice", "Advice", id="action.advice"),
         # In the help screen; the footer has no room for it at 80 columns.
         Binding("w", "sweep", "Sweep", show=False, id="action.sweep"),
+        Binding("P", "persist", "Persist", show=False, id="action.persist"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "go_back", "Back", show=False, id="back"),
     ]
@@ -241,6 +248,8 @@ class GtuiApp(App[None]):
         self._on_theme_change = on_theme_change
         self.source = source
         self.engine = engine
+        # Compose containers running a config their file does not hold.
+        self._source_watch = SourceDriftWatch(engine.facts) if engine is not None else None
         self.recorder = recorder
         self.epochs = epochs or EpochRegistry(
             warmup_s=warmup_s, mark_listener=recorder.mark if recorder is not None else None
@@ -436,6 +445,8 @@ class GtuiApp(App[None]):
             with self._source_lock:
                 frame = self.source.sample()
             changes = self._observe(frame)
+            if self._source_watch is not None:
+                self._source_watch.observe(frame.instances)
         except Exception as error:  # keep running; the status line says why
             self.post_message(SamplingFailed(f"{type(error).__name__}: {error}", requested_at))
             return
@@ -509,6 +520,10 @@ class GtuiApp(App[None]):
         for sample in visible:
             if sample.key == self.selected_key:
                 return sample
+        # A Compose service's row: its first replica is shown beneath.
+        for group in group_instances(visible):
+            if group.service is not None and group.key == self.selected_key:
+                return group.members[0]
         return visible[0] if visible else None
 
     def _render_all(self) -> None:
@@ -516,7 +531,8 @@ class GtuiApp(App[None]):
         table = self.query_one(InstanceTable)
         table.show(visible, self.frame.traffic if self.frame is not None else None)
         sample = self.selected_sample()
-        if sample is not None and sample.key != self.selected_key:
+        on_service_row = self.selected_key in {g.key for g in group_instances(visible) if g.service}
+        if sample is not None and sample.key != self.selected_key and not on_service_row:
             self.selected_key = sample.key
             table.select_key(sample.key)
         self._render_selected(sample)
@@ -532,7 +548,12 @@ class GtuiApp(App[None]):
         return self.epochs.tracker(sample.key) if sample is not None else None
 
     def _render_selected(self, sample: InstanceSample | None) -> None:
-        self.query_one(InstanceHeader).show(sample)
+        warning = (
+            self._source_watch.warning(sample.key)
+            if sample is not None and self._source_watch is not None
+            else None
+        )
+        self.query_one(InstanceHeader).show(sample, warning)
         traffic = self.traffic_of(sample)
         tracker = self.tracker_of(sample)
         marks = tracker.marks() if tracker is not None else ()
@@ -733,6 +754,17 @@ class GtuiApp(App[None]):
     # -- actions on the selected instance (plan, confirm, run) -----------------
 
     def _selected_for_action(self) -> InstanceSample | None:
+        key = self.selected_key or ""
+        if key.startswith(SERVICE_KEY_PREFIX):
+            # One replica's action from the service's row would surprise: say how.
+            service = key.removeprefix(SERVICE_KEY_PREFIX)
+            self.notify(
+                f"{service} is a Compose service: choose one of its replicas below, or roll "
+                f"over all of them with `gtui retune {service}` (or scale, revert)",
+                severity="warning",
+                timeout=10,
+            )
+            return None
         sample = self.selected_sample()
         if sample is None:
             self.notify("No instance selected.", severity="warning")
@@ -834,6 +866,39 @@ class GtuiApp(App[None]):
                 changes_key=sample.key,
             )
 
+    def action_persist(self) -> None:
+        """The running config against its source (Compose file, gunicorn.conf.py)."""
+        self.open_persist()
+
+    def open_persist(self, wanted: Mapping[str, ConfigValue] | None = None) -> None:
+        """The persist dialog for the selected instance or service; ``wanted``
+        (a sweep's winner) replaces the running values."""
+        key = self.selected_key or ""
+        sample = self.selected_sample()
+        if sample is None or self.engine is None:
+            self.notify("Persist needs a live instance.", severity="warning")
+            return
+        engine = self.engine
+        target = sample.label
+        if key.startswith(SERVICE_KEY_PREFIX):
+            target = key.removeprefix(SERVICE_KEY_PREFIX)
+            group = next(g for g in group_instances(self.visible_instances()) if g.key == key)
+            disagree = replica_disagreements(group.members, RETUNABLE)
+            if disagree:
+                self.notify(f"{target}: replicas disagree ({'; '.join(disagree)})",
+                            severity="warning", timeout=10)  # fmt: skip
+                return
+        elif sample.container is not None:
+            target = sample.container.name
+        self.push_screen(
+            PersistScreen(
+                f"Persist {target}: keep "
+                + ("the sweep's winner" if wanted else "the running config")
+                + " where the config lives",
+                lambda: plan_persist(sample, engine.facts(sample), target, wanted),
+            )
+        )
+
     def _action_finished(self, outcome: ActionOutcome) -> None:
         self.last_outcome = outcome
         if self.recorder is not None:
@@ -866,6 +931,7 @@ class GtuiApp(App[None]):
             title="Guided A/B" if result is not None else "Compare",
             on_export=self.export_comparison,
             on_guided_ab=lambda: self._guided_ab_form(sample),
+            on_persist=self.action_persist,
             min_measured_s=self.ab_settings.min_measured_s,
             export_lines=_ab_lines(result) if result is not None else (),
             verdict=result.verdict if result is not None else None,
@@ -927,7 +993,7 @@ class GtuiApp(App[None]):
         engine = self.engine
         try:
             profile = load_profile_or_builtin(choice.profile)
-            target = resolve_target(profile_base_url=profile.base_url, bind=bind_of(sample))
+            target = target_for_sample(sample, profile_base_url=profile.base_url)
         except (ProfileError, TargetError) as error:
             self.notify(f"Guided A/B: {error}", severity="error", timeout=10)
             return

@@ -29,6 +29,7 @@ HELP_TEXT = """\
 | `.` | while paused: one sample (a replay: the next frame) |
 | `,` `[` `]` | a replay's time cursor: back one frame, back ten, forward ten |
 | `u` | revert to the configuration before the last retune |
+| `P` | persist the running config (Sweep: the winner) to its source, diff first |
 | `a` | advice for the selected instance, with its evidence; Enter prepares the retune |
 | `C` / `m` | compare two epochs (`[` `]` pick A, `{` `}` pick B, `e` export, `a` guided A/B) |
 | `w` | sweep: configs in a row under one load, ranked, then restored (`x` cancels, `e` exports) |

@@ -114,6 +114,9 @@ def test_snapshot_json_of_the_latest_image_matches_the_engine(
         "id": container.id,
         "name": container.name,
         "image": tags.GUNICORN_LATEST,
+        "network_mode": container.attrs["HostConfig"]["NetworkMode"],
+        "compose": None,
+        "watch_only": None,
     }
     assert instance["sampling"] == "procfs"
     assert instance["gunicorn_version"] == _image_gunicorn_version(container)

@@ -157,6 +157,9 @@ def test_snapshot_json_shape_and_values() -> None:
         "id": "0123456789ab" + "c" * 52,
         "name": "web",
         "image": "gtui-test/gunicorn:latest",
+        "network_mode": None,
+        "compose": None,
+        "watch_only": None,
     }
     assert instance["master"] == {
         "pid": 4321,

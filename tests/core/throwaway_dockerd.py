@@ -2,7 +2,8 @@
 
 The machine's dockerd is shared with colleagues and must never be stopped.
 This one has its own socket, data root, exec root and pidfile under a
-temporary directory, no bridge and no iptables rules, and runs no
+temporary directory, its own network namespace, no bridge and no iptables
+rules, and runs no
 containers: it exists so that a test can watch gtui lose a daemon and find
 it again.
 """
@@ -19,6 +20,13 @@ import psutil
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 20.0
+
+
+def _own_network_namespace() -> list[str]:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise RuntimeError("unshare (util-linux) is not installed")
+    return [unshare, "--net", "--"]
 
 
 class ThrowawayDockerd:
@@ -42,8 +50,12 @@ class ThrowawayDockerd:
         if dockerd is None:
             raise RuntimeError("dockerd is not installed")
         with self.log_path.open("ab") as log:
+            # In a network namespace of its own: a dockerd with --bridge none
+            # deletes the host's docker0 at start, which breaks every bridge
+            # container started on the shared engine after it.
             self._process = subprocess.Popen(
                 [
+                    *_own_network_namespace(),
                     dockerd,
                     "--host", self.host,
                     "--data-root", str(self.root / "data"),

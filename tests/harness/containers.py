@@ -1,4 +1,5 @@
-"""Test containers: started on the host network, labelled with their owner, removed after.
+"""Test containers: started on the host network (or a bridge network of the
+factory's own, ports published on 127.0.0.1), labelled with their owner, removed after.
 
 Other checkouts run their tests on the same engine at the same time, so every
 container a test session starts carries the pid (and start time) of that
@@ -109,6 +110,7 @@ class ContainerFactory:
         self.client = client
         self.factory_id = uuid.uuid4().hex
         self._started: list[Container] = []
+        self._network: str | None = None
 
     def labels(self) -> dict[str, str]:
         """The labels put on every container this factory starts."""
@@ -136,7 +138,8 @@ class ContainerFactory:
         elif not name.startswith(NAME_PREFIX):
             name = NAME_PREFIX + name
         labels = {**dict(kwargs.pop("labels", None) or {}), **self.labels()}
-        kwargs.setdefault("network_mode", "host")
+        if "network" not in kwargs:
+            kwargs.setdefault("network_mode", "host")
         container: Container = self.client.containers.run(
             image_tag,
             command=_as_argv(command),
@@ -149,6 +152,36 @@ class ContainerFactory:
         )
         self._started.append(container)
         return container
+
+    def start_bridge(
+        self,
+        image_tag: str,
+        command: str | Sequence[str] | None,
+        *,
+        published: Mapping[int, int],
+        **kwargs: Any,
+    ) -> Container:
+        """Run ``image_tag`` on the default bridge network with each
+        ``container port -> host port`` of ``published`` published on
+        127.0.0.1 only (tests never address a container's own IP).
+
+        The server in it must bind ``0.0.0.0:CONTAINER_PORT``.
+        """
+        ports = {f"{inner}/tcp": ("127.0.0.1", outer) for inner, outer in published.items()}
+        return self.start(image_tag, command, network=self.bridge_network(), ports=ports, **kwargs)
+
+    def bridge_network(self) -> str:
+        """A user bridge network of this factory's own, made on first use.
+
+        Not the default ``docker0``: a second dockerd started with
+        ``--bridge none`` in the host's network namespace deletes docker0 (seen
+        on these shared machines), while a user network's ``br-*`` stays.
+        """
+        if self._network is None:
+            name = f"{NAME_PREFIX}net-{self.factory_id[:12]}"
+            self.client.networks.create(name, driver="bridge", labels=self.labels())
+            self._network = name
+        return self._network
 
     def wait_http(
         self, container: Container, port: int, path: str = "/health", timeout_s: float = 30.0
@@ -196,5 +229,13 @@ class ContainerFactory:
             except DockerException as error:
                 errors.append(f"{container.name}: {error}")
         self._started.clear()
+        if self._network is not None:
+            try:
+                self.client.networks.get(self._network).remove()
+            except NotFound:
+                pass
+            except DockerException as error:
+                errors.append(f"network {self._network}: {error}")
+            self._network = None
         if errors:
             raise RuntimeError("could not remove test containers: " + "; ".join(errors))

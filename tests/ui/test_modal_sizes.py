@@ -35,6 +35,8 @@ from gunicorn_tui.control.plan import (
 )
 from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.model.instances import InstanceSample, Source
+from gunicorn_tui.persist.drift import SettingDrift
+from gunicorn_tui.persist.plan import PersistKind, PersistPlan
 from gunicorn_tui.sweep.grid import SweepConfig
 from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
@@ -46,6 +48,7 @@ from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
 from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.config_screen import ConfigScreen
 from gunicorn_tui.ui.help_screen import HelpScreen
+from gunicorn_tui.ui.persist_screen import PersistScreen
 from gunicorn_tui.ui.stack_screen import StackScreen
 from gunicorn_tui.ui.sweep import sweep_screen as sweep_screen_module
 from gunicorn_tui.ui.sweep.sweep_form import SweepForm
@@ -118,8 +121,22 @@ def _modals() -> dict[str, Callable[[InstanceSample], Screen[Any]]]:
         ),
         "compare": lambda s: CompareScreen(s.label, EpochTracker(s.key)),
         "stack": lambda s: StackScreen(s.workers[0].pid or 1, s.label, take=False),
+        "persist": lambda s: PersistScreen(f"Persist {s.label}", lambda: _PERSIST_PLAN),
     }
 
+
+_COMPOSE_OLD = (
+    "services:\n  web:\n    image: shop/web:1.4\n"
+    '    command: ["gunicorn", "-b", "0.0.0.0:8000", "-w", "2", "app:app"]\n'
+)
+_PERSIST_PLAN = PersistPlan(
+    "shop/web",
+    PersistKind.COMPOSE_FILE,
+    (SettingDrift("workers", 4, 2), SettingDrift("timeout", 45, 30)),
+    "/srv/shop/docker-compose.yml",
+    _COMPOSE_OLD,
+    _COMPOSE_OLD.replace('"-w", "2"', '"--timeout", "45", "-w", "4"'),
+)
 
 MODALS = sorted(_modals())
 

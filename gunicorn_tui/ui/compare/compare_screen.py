@@ -74,6 +74,7 @@ class CompareScreen(Screen[None]):
         Binding("right_curly_bracket", "step('after', 1)", "B newer", id="compare.b_newer"),
         Binding("e", "export", "Export", id="compare.export"),
         Binding("a", "guided_ab", "A/B", id="compare.ab"),
+        Binding("P", "persist", "Persist", id="compare.persist"),
     ]
 
     def __init__(
@@ -85,6 +86,7 @@ class CompareScreen(Screen[None]):
         title: str = "Compare",
         on_export: Callable[[CompareScreen], object] | None = None,
         on_guided_ab: Callable[[], None] | None = None,
+        on_persist: Callable[[], None] | None = None,
         min_measured_s: float = DEFAULT_MIN_MEASURED_S,
         export_lines: tuple[str, ...] = (),
         verdict: InterleaveResult | None = None,
@@ -97,6 +99,7 @@ class CompareScreen(Screen[None]):
         self.title_text = title
         self.on_export = on_export
         self.on_guided_ab = on_guided_ab
+        self.on_persist = on_persist
         self.min_measured_s = min_measured_s
         self.export_lines = export_lines
         self.before_id: int | None = fixed.before.epoch_id if fixed else None
@@ -181,6 +184,11 @@ class CompareScreen(Screen[None]):
             return
         if self.on_export is not None:
             self.on_export(self)
+
+    def action_persist(self) -> None:
+        """The running config (after a guided A/B: the winner's) against its source."""
+        if self.on_persist is not None:
+            self.on_persist()
 
     def action_guided_ab(self) -> None:
         if self.on_guided_ab is not None:

@@ -23,7 +23,7 @@ from gunicorn_tui.compare.export import ExportError, default_export_directory
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine
 from gunicorn_tui.control.running_config import running_config
 from gunicorn_tui.control.worker_classes import resolve_worker_class
-from gunicorn_tui.load.target import LoadTarget, TargetError, bind_of, resolve_target
+from gunicorn_tui.load.target import LoadTarget, TargetError, target_for_sample
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.sweep.export import SweepFiles, sweep_stem, write_sweep
@@ -118,7 +118,7 @@ class SweepLauncher:
             return None
         assert self.engine is not None
         try:
-            target = resolve_target(profile_base_url=choice.profile.base_url, bind=bind_of(sample))
+            target = target_for_sample(sample, profile_base_url=choice.profile.base_url)
         except TargetError as error:
             self.app.notify(f"Sweep: {error}", severity="error", timeout=10)
             return None
@@ -134,6 +134,7 @@ class SweepLauncher:
             choice.warmup_s,
             cancel,
             self.export,
+            on_persist=getattr(self.app, "open_persist", None),
         )
         self.app.push_screen(screen)
         _log.info("sweep on %s: %s", sample.label, ", ".join(c.label for c in choice.configs))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from textual import on
@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.sweep.grid import SweepConfig
 from gunicorn_tui.sweep.report import ReportRow, report_rows, winner_line
 from gunicorn_tui.sweep.runner import ConfigStatus, SweepProgress, SweepResult, SweepStatus
@@ -157,6 +158,7 @@ class SweepScreen(ModalScreen[None]):
         Binding("escape", "back", "Cancel / close", id="sweep.back"),
         Binding("x", "cancel", "Cancel sweep", id="sweep.cancel"),
         Binding("e", "export", "Export", id="sweep.export"),
+        Binding("P", "persist", "Persist", id="sweep.persist"),
     ]
 
     def __init__(
@@ -167,6 +169,7 @@ class SweepScreen(ModalScreen[None]):
         warmup_s: float,
         cancel: threading.Event,
         on_export: Callable[[SweepScreen], object],
+        on_persist: Callable[[Mapping[str, ConfigValue] | None], None] | None = None,
     ) -> None:
         super().__init__()
         self.instance_label = instance_label
@@ -175,6 +178,7 @@ class SweepScreen(ModalScreen[None]):
         self.warmup_s = warmup_s
         self.cancel_event = cancel
         self.on_export = on_export
+        self.on_persist = on_persist
         self.started = time.monotonic()
         self.running = True
         self.last: SweepProgress | None = None
@@ -278,6 +282,27 @@ class SweepScreen(ModalScreen[None]):
                 "$warning",
             )
         )
+
+    def action_persist(self) -> None:
+        """After the sweep: the config running now against its source."""
+        if self.running:
+            self.notify("The sweep is still running.", severity="warning")
+        elif self.on_persist is not None:
+            self.on_persist(self.winner_settings())
+
+    def winner_settings(self) -> dict[str, ConfigValue] | None:
+        """The winner's settings, to persist although the sweep restored the original."""
+        result = self.result
+        if result is None or result.winner is None:
+            return None
+        config = result.results[result.winner].config
+        settings: dict[str, ConfigValue] = {
+            "workers": config.workers,
+            "worker_class": config.worker_class,
+        }
+        if config.threads is not None:
+            settings["threads"] = config.threads
+        return settings
 
     def action_export(self) -> None:
         if self.result is None:

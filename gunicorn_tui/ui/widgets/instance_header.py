@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
+from gunicorn_tui.discovery.reach import reach_of
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.output.units import format_duration
 from gunicorn_tui.settings.resolve import short_worker_class
@@ -21,7 +22,15 @@ def _setting(sample: InstanceSample, name: str, unit: str = "") -> Content:
     return Content.styled(f"{value}{unit}", "bold")
 
 
-def header_content(sample: InstanceSample) -> Content:
+def _reach(sample: InstanceSample) -> Content:
+    reach = reach_of(sample)
+    if not reach.reachable:
+        return Content.styled("none (--url)", "$warning")
+    where = reach.url if reach.url is not None else f"unix:{reach.unix_socket_path}"
+    return Content.assemble((where, "bold"), Content.styled(f" ({reach.how.value})", "$text-muted"))
+
+
+def header_content(sample: InstanceSample, warning: str | None = None) -> Content:
     """Two lines: where and what, then the tuning."""
     where = sample.container.image if sample.container is not None else "host"
     version = sample.gunicorn_version or "?"
@@ -36,6 +45,7 @@ def header_content(sample: InstanceSample) -> Content:
         (sample.label, "bold $accent"),
         f"  {where}  gunicorn {version}  up {uptime}",
         ("  API only: partial figures", "$warning") if sample.mode.value == "api" else "",
+        (f"  {warning}", "$warning") if warning else "",
     )
     line_two = Content.assemble(
         "class ",
@@ -51,6 +61,8 @@ def header_content(sample: InstanceSample) -> Content:
         _setting(sample, "timeout", "s"),
         "  bind ",
         _setting(sample, "bind"),
+        "  reach ",
+        _reach(sample),
     )
     return Content("\n").join([line_one, line_two])
 
@@ -62,8 +74,8 @@ class InstanceHeader(SafeStatic):
     InstanceHeader { height: 2; }
     """
 
-    def show(self, sample: InstanceSample | None) -> None:
+    def show(self, sample: InstanceSample | None, warning: str | None = None) -> None:
         if sample is None:
             show_text(self, Content.styled("No Gunicorn instance selected", "$text-muted"))
         else:
-            show_text(self, header_content(sample))
+            show_text(self, header_content(sample, warning))

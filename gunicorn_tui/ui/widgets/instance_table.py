@@ -1,4 +1,5 @@
-"""The list of Gunicorn instances, one row each, updated in place."""
+"""The list of Gunicorn instances, one row each, updated in place; the
+replicas of a Compose service beneath one service row with totals."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from gunicorn_tui.model.instances import InstanceSample, WorkerState
+from gunicorn_tui.model.service_groups import InstanceGroup, group_instances
 from gunicorn_tui.output.units import NOT_AVAILABLE, format_bytes, format_percent
 from gunicorn_tui.settings.resolve import short_worker_class
 from gunicorn_tui.traffic.instance_traffic import TrafficView
@@ -57,8 +59,37 @@ def _rate_cell(traffic: TrafficView | None) -> Cell:
     return Cell(f"{value:.1f}" if value < 100 else f"{value:.0f}")
 
 
-def instance_row(sample: InstanceSample, traffic: TrafficView | None = None) -> Row:
-    """The row of one instance."""
+def service_row(group: InstanceGroup, traffic: Mapping[str, TrafficView]) -> Row:
+    """The row of a Compose service: totals over its replicas."""
+    totals = group.totals()
+    states = Counter(worker.state for sample in group.members for worker in sample.workers)
+    busy = states[WorkerState.BUSY] + states[WorkerState.STUCK]
+    rates = [traffic.get(sample.key) for sample in group.members]
+    rate = Cell(NOT_AVAILABLE, "dim")
+    if all(view is not None and view.request_source is not None for view in rates):
+        value = sum(view.snapshot.window(10).requests_per_s for view in rates if view is not None)
+        rate = Cell(f"{value:.1f}" if value < 100 else f"{value:.0f}")
+    classes = {sample.config.worker_class for sample in group.members}
+    only = next(iter(classes)) if len(classes) == 1 else None
+    return Row(
+        group.key,
+        (
+            Cell(f"{group.service} ({totals.replicas})", "bold"),
+            Cell("compose"),
+            Cell(short_worker_class(only) if only else "mixed"),
+            Cell(str(totals.workers)),
+            _figure(format_percent(totals.cpu_percent)),
+            _figure(format_bytes(totals.memory_bytes)),
+            rate,
+            Cell(f"{busy}/{totals.workers}", "warning" if busy else ""),
+        ),
+    )
+
+
+def instance_row(
+    sample: InstanceSample, traffic: TrafficView | None = None, replica: bool = False
+) -> Row:
+    """The row of one instance (indented beneath its service when ``replica``)."""
     states = Counter(worker.state for worker in sample.workers)
     busy = states[WorkerState.BUSY] + states[WorkerState.STUCK]
     workers = str(len(sample.workers))
@@ -72,7 +103,7 @@ def instance_row(sample: InstanceSample, traffic: TrafficView | None = None) -> 
     return Row(
         sample.key,
         (
-            Cell(sample.label, "bold"),
+            Cell(f" └ {sample.label}" if replica else sample.label, "" if replica else "bold"),
             Cell(sample.source.value),
             Cell(short_worker_class(worker_class) if worker_class else "?"),
             Cell(workers),
@@ -97,10 +128,17 @@ class InstanceTable(RowTable):
     ) -> None:
         """Make the rows match ``samples`` (already filtered and ordered)."""
         views = traffic or {}
-        height = min(len(samples), MAX_VISIBLE_ROWS) + 1
+        rows: list[Row] = []
+        for group in group_instances(samples):
+            if group.service is None:
+                rows.append(instance_row(group.members[0], views.get(group.members[0].key)))
+                continue
+            rows.append(service_row(group, views))
+            rows.extend(instance_row(s, views.get(s.key), replica=True) for s in group.members)
+        height = min(len(rows), MAX_VISIBLE_ROWS) + 1
         if self.styles.height is None or self.styles.height.value != height:
             self.styles.height = height
-        self.set_rows([instance_row(sample, views.get(sample.key)) for sample in samples])
+        self.set_rows(rows)
 
     def selected_key(self) -> str | None:
         return self.cursor_key()

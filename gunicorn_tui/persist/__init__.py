@@ -1,0 +1,1 @@
+"""Keeping a running configuration where it lives (``gtui persist``)."""
