@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from gunicorn_tui.cli.action_signals import ActionSignals, Cancelled, exit_code_for
+from gunicorn_tui.cli.engine_hosts import first_api_only, first_host, other_hosts
 from gunicorn_tui.cli.exit_codes import (
     EXIT_DOCKER_UNREACHABLE,
     EXIT_FAILURE,
@@ -58,10 +59,18 @@ _log = logging.getLogger("gtui.actions")
 
 def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
     client = monitor.watcher.client if monitor is not None and monitor.watcher else None
+    if monitor is None:
+        return ControlEngine(
+            read_only=bool(getattr(args, "read_only", False)),
+            docker_client=client,
+            api_only=bool(getattr(args, "api_only", False)),
+        )
     return ControlEngine(
         read_only=bool(getattr(args, "read_only", False)),
         docker_client=client,
-        api_only=bool(getattr(args, "api_only", False)),
+        api_only=bool(getattr(args, "api_only", False)) or first_api_only(monitor),
+        host=first_host(monitor),
+        other_hosts=other_hosts(monitor),
     )
 
 
@@ -123,6 +132,7 @@ def _print_json(plan: RetunePlan, outcome: ActionOutcome | None) -> None:
         "plan": {
             "action": plan.action.value,
             "target": plan.target.label,
+            "host": plan.target.host,
             "strategy": plan.strategy.value if plan.strategy else None,
             "ok": plan.ok,
             "refusal": plan.refusal,

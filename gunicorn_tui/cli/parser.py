@@ -189,7 +189,7 @@ def _serve(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="the URL browsers use, when it is not http://HOST:PORT (a proxy, a name)",
     )
-    add_discovery(parser)
+    add_discovery(parser, host_option=False)
     add_refresh(parser)
     add_export_dir(parser)
 

@@ -11,6 +11,12 @@ import sys
 import time
 from dataclasses import replace
 
+from gunicorn_tui.access.endpoints import (
+    EndpointError,
+    EngineEndpoint,
+    is_default_setup,
+    resolve_endpoints,
+)
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_USAGE, CliError
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame, MonitorOptions, ensure_any
@@ -31,6 +37,26 @@ def parse_statsd_address(text: str | None) -> tuple[str, int] | None:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise CliError(f"--statsd {text!r}: expected HOST:PORT or off", EXIT_USAGE)
     return host, int(port)
+
+
+def args_engines_given(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "engine_hosts", None) or getattr(args, "engine_contexts", None))
+
+
+def engine_endpoints(args: argparse.Namespace) -> tuple[EngineEndpoint, ...]:
+    """The engines ``-H``/``--context`` name, else the one ``docker`` would use
+    when it is not this machine's default socket (empty: the default, as ever)."""
+    hosts = getattr(args, "engine_hosts", None) or []
+    contexts = getattr(args, "engine_contexts", None) or []
+    try:
+        endpoints = resolve_endpoints(hosts, contexts)
+    except EndpointError as error:
+        if hosts or contexts:
+            raise CliError(str(error), EXIT_USAGE) from error
+        return ()  # the engine's own client says what is wrong, at connect
+    if not hosts and not contexts and is_default_setup(endpoints):
+        return ()
+    return endpoints
 
 
 def open_monitor(args: argparse.Namespace, collect_traffic: bool = True) -> Monitor:
@@ -59,11 +85,15 @@ def _open(
             f"container targets ({', '.join(containers)}) need Docker: drop --no-docker",
             EXIT_USAGE,
         )
+    engines = engine_endpoints(args)
+    if args.no_docker and engines and (args_engines_given(args)):
+        raise CliError("-H/--context name Docker engines: drop --no-docker", EXIT_USAGE)
     monitor = Monitor(
         MonitorOptions(
             targets=targets,
             use_docker=not args.no_docker,
             force_api=args.api_only,
+            engines=engines,
             statsd_address=parse_statsd_address(getattr(args, "statsd", None)),
             collect_traffic=collect_traffic,
         )

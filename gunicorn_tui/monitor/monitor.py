@@ -18,6 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint
+from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.resolve import local_master_access
 from gunicorn_tui.discovery.docker_engine import (
@@ -31,7 +33,12 @@ from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_reco
 from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
-from gunicorn_tui.monitor.targets import Target, TargetKind, TargetNotFound
+from gunicorn_tui.monitor.targets import (
+    Target,
+    TargetKind,
+    TargetNotFound,
+    engine_and_container,
+)
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
 from gunicorn_tui.sampling.cgroup import find_cgroup_paths, read_cgroup_tree_pids
 from gunicorn_tui.sampling.local_instance import (
@@ -74,6 +81,9 @@ class MonitorFrame:
     # Traffic by instance key (access log, error log, StatsD); empty when
     # traffic is not collected.
     traffic: Mapping[str, TrafficView] = field(default_factory=dict)
+    # Every engine watched, by name (empty: Docker not used); ``docker`` is
+    # the first of them.
+    engines: tuple[DaemonStatus, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,9 @@ class MonitorOptions:
     statsd_address: tuple[str, int] | None = DEFAULT_STATSD_ADDRESS
     # Servers gtui started itself: their command lines are known exactly.
     launched: tuple[LaunchRecord, ...] = field(default=())
+    # The engines to watch (access/endpoints.py); empty: the one ``docker``
+    # would use, as from_env finds it.
+    engines: tuple[EngineEndpoint, ...] = ()
 
 
 class Monitor:
@@ -105,6 +118,12 @@ class Monitor:
         self._figures = ProcessFigures()
         self._watcher = watcher
         self._own_watcher = watcher is None
+        # Every engine's watcher by name, the first being ``_watcher``.
+        self._watchers: dict[str, ContainerWatcher] = {}
+        self._connectors: dict[str, EngineConnector] = {}
+        self._duplicates: dict[str, str] = {}
+        # The last sample of each instance of an engine now unreachable.
+        self._last_samples: dict[str, InstanceSample] = {}
         self._samplers: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
         self._last_discovery = -1e9
         self._watcher_generation = -1
@@ -127,11 +146,15 @@ class Monitor:
         """Connect to Docker (if enabled) and wait briefly for the first list."""
         if not self._procfs and NO_PROCFS_NOTICE not in self._notices:
             self._notices.append(NO_PROCFS_NOTICE)
-        if self.options.use_docker and self._watcher is None:
+        if self.options.use_docker and self._watcher is None and self.options.engines:
+            self._open_engines(wait_for_docker_s)
+        elif self.options.use_docker and self._watcher is None:
             self._watcher = ContainerWatcher(force_api=self.options.force_api or not self._procfs)
             self._watcher.start(wait_s=wait_for_docker_s)
         elif self._watcher is not None and self._own_watcher:
             self._watcher.start(wait_s=wait_for_docker_s)
+        if self._watcher is not None and not self._watchers:
+            self._watchers[self._watcher.name] = self._watcher
         if self.options.collect_traffic and self._traffic is None:
             watcher = self._watcher
             # Loaded here: gtui ls never needs the followers and the listener.
@@ -144,10 +167,64 @@ class Monitor:
             if self._traffic.statsd_error:
                 self._notices.append(self._traffic.statsd_error)
 
+    def _open_engines(self, wait_s: float) -> None:
+        """A watcher per engine, all connecting side by side (a host that does
+        not answer costs its own timeout, not the others')."""
+        for endpoint in self.options.engines:
+            connector = EngineConnector(endpoint)
+            # A unix socket's containers may have this host's pids; an engine
+            # reached over the network is sampled as a remote one.
+            force_api = self.options.force_api or not self._procfs or not endpoint.on_this_host
+            watcher = ContainerWatcher(
+                force_api=force_api, connector=connector, name=endpoint.name, address=endpoint.url
+            )
+            self._connectors[endpoint.name] = connector
+            self._watchers[endpoint.name] = watcher
+        self._watcher = next(iter(self._watchers.values()))
+        threads = [
+            threading.Thread(target=w.start, kwargs={"wait_s": wait_s}, daemon=True)
+            for w in self._watchers.values()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    @property
+    def watchers(self) -> Mapping[str, ContainerWatcher]:
+        """Every engine's watcher, by engine name."""
+        return dict(self._watchers)
+
+    def watcher_for(self, host: str | None) -> ContainerWatcher | None:
+        """The watcher of engine ``host`` (None: the first engine)."""
+        if host is None:
+            return self._watcher
+        return self._watchers.get(host)
+
+    def connector_for(self, host: str) -> EngineConnector | None:
+        """How engine ``host`` is reached (its SSH connection), when named by an endpoint."""
+        return self._connectors.get(host)
+
+    def engine_statuses(self) -> tuple[DaemonStatus, ...]:
+        """Every engine as last seen; a second name of one engine says so."""
+        statuses = []
+        for name, watcher in self._watchers.items():
+            status = watcher.status()
+            twin = self._duplicates.get(name)
+            if twin is not None:
+                status = replace(status, message=f"the same engine as {twin}: shown once")
+            statuses.append(status)
+        return tuple(statuses)
+
     def close(self) -> None:
         self._closed = True
-        if self._watcher is not None and self._own_watcher:
-            self._watcher.stop()
+        if self._own_watcher:
+            for watcher in self._watchers.values() or (
+                [self._watcher] if self._watcher is not None else []
+            ):
+                watcher.stop()
+        for connector in self._connectors.values():
+            connector.close()
         for sampler in self._samplers.values():
             if isinstance(sampler, ApiInstanceSampler):
                 sampler.close()
@@ -180,11 +257,16 @@ class Monitor:
                 if not os.path.exists(f"{PROC}/{target.pid}"):
                     raise TargetNotFound(f"no process with pid {target.pid}")
                 continue
-            watcher = self._watcher
-            if watcher is None or not watcher.status().connected:
-                raise DockerUnreachable(f"{target.text}: {self.docker_status().message}")
-            if watcher.find(target.value) is None:
-                raise TargetNotFound(watcher.describe_missing(target.value))
+            host, name = engine_and_container(target.value, self._watchers)
+            candidates = (
+                [self._watchers[host]] if host is not None else list(self._watchers.values())
+            ) or ([self._watcher] if self._watcher is not None else [])
+            connected = [w for w in candidates if w.status().connected]
+            if not connected:
+                status = candidates[0].status() if candidates else self.docker_status()
+                raise DockerUnreachable(f"{target.text}: {status.message}")
+            if not any(w.find(name) is not None for w in connected):
+                raise TargetNotFound(connected[0].describe_missing(name))
 
     # -- sampling ------------------------------------------------------------
 
@@ -195,12 +277,26 @@ class Monitor:
             self._maybe_discover()
             tables = SampleTables()
             samples: list[InstanceSample] = []
+            down = self._unreachable_engines()
             for key, sampler in list(self._samplers.items()):
+                host = self._host_of(sampler)
                 try:
+                    if host in down and isinstance(sampler, ApiInstanceSampler):
+                        # Its last figures, marked: the engine does not answer
+                        # (a call would wait for a timeout every sample). What
+                        # /proc shows needs no engine.
+                        last = self._last_samples.get(key)
+                        if last is not None:
+                            samples.append(replace(last, stale=down[host]))
+                        continue
                     if isinstance(sampler, LocalInstanceSampler):
-                        samples.append(sampler.sample(tables))
+                        sample = sampler.sample(tables)
                     else:
-                        samples.append(sampler.sample())
+                        sample = sampler.sample()
+                    if sample.host != host:
+                        sample = replace(sample, host=host)
+                    samples.append(sample)
+                    self._last_samples[key] = sample
                 except ProcessGone:
                     self._notices.append(f"{sampler.identity.name or key}: master exited")
                     del self._samplers[key]
@@ -212,8 +308,10 @@ class Monitor:
                 if isinstance(sampler, LocalInstanceSampler):
                     watched.extend(sampler.watched_pids)
             self._figures.forget_except(watched)
+            for gone in self._last_samples.keys() - self._samplers.keys():
+                del self._last_samples[gone]
             notices, self._notices = tuple(self._notices), []
-        samples.sort(key=lambda s: (s.source.value, s.label))
+        samples.sort(key=lambda s: (s.host != self._first_host(), s.host, s.source.value, s.label))
         traffic = self._traffic.update(samples) if self._traffic is not None else {}
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("frame: %d instances, %d workers, %.3f s%s", len(samples),
@@ -226,7 +324,25 @@ class Monitor:
             notices=notices,
             sample_duration_s=time.monotonic() - started,
             traffic=traffic,
+            engines=self.engine_statuses(),
         )
+
+    def _first_host(self) -> str:
+        return self._watcher.name if self._watcher is not None else LOCAL_NAME
+
+    def _host_of(self, sampler: LocalInstanceSampler | ApiInstanceSampler) -> str:
+        container = sampler.identity.container
+        return container.host if container is not None else LOCAL_NAME
+
+    def _unreachable_engines(self) -> dict[str, str]:
+        """Reasons by engine name, for the engines that do not answer now."""
+        down: dict[str, str] = {}
+        for name, watcher in self._watchers.items():
+            status = watcher.status()
+            if not status.connected:
+                since = time.strftime("%H:%M:%S", time.localtime(status.since))
+                down[name] = f"{name} unreachable since {since}: {status.message}"
+        return down
 
     @property
     def traffic_hub(self) -> TrafficHub | None:
@@ -264,7 +380,8 @@ class Monitor:
     # -- discovery -----------------------------------------------------------
 
     def _maybe_discover(self) -> None:
-        generation = self._watcher.generation if self._watcher is not None else 0
+        generation = sum(w.generation for w in self._watchers.values()) if self._watchers else (
+            self._watcher.generation if self._watcher is not None else 0)  # fmt: skip
         now = time.monotonic()
         due = now - self._last_discovery >= self.options.rescan_interval_s
         if generation == self._watcher_generation and not due:
@@ -287,9 +404,24 @@ class Monitor:
         )
 
     def _containers(self) -> dict[str, ContainerInfo]:
-        if self._watcher is None:
-            return {}
-        return self._watcher.containers()
+        if len(self._watchers) <= 1:
+            return self._watcher.containers() if self._watcher is not None else {}
+        merged: dict[str, ContainerInfo] = {}
+        by_engine: dict[str, str] = {}
+        for name, watcher in self._watchers.items():
+            engine_id = watcher.status().engine_id
+            twin = by_engine.get(engine_id) if engine_id else None
+            if twin is not None:
+                # One engine reached by two names: shown once, by the first.
+                if self._duplicates.get(name) != twin:
+                    self._duplicates[name] = twin
+                    self._notices.append(f"{name} is the same engine as {twin}: shown once")
+                continue
+            self._duplicates.pop(name, None)
+            if engine_id:
+                by_engine[engine_id] = name
+            merged.update(watcher.containers())
+        return merged
 
     def _wanted_container_ids(self, containers: dict[str, ContainerInfo]) -> set[str] | None:
         """Ids of targeted containers, or None when all are wanted."""
@@ -301,20 +433,24 @@ class Monitor:
         # of every container (100 targets on a shared engine of 120
         # containers took 16 ms a sample, and events of other people's
         # containers make this run often).
-        by_name: dict[str, str] = {}
+        by_name: dict[str, list[ContainerInfo]] = {}
         for info in containers.values():
-            by_name[info.ref.name] = info.ref.id
-            by_name[info.ref.id] = info.ref.id
-        prefixes: list[str] = []
+            by_name.setdefault(info.ref.name, []).append(info)
+            by_name.setdefault(info.ref.id, []).append(info)
+        prefixes: list[tuple[str | None, str]] = []
         for target in targets:
-            exact = by_name.get(target.value)
-            if exact is not None:
-                wanted.add(exact)
-            if len(target.value) >= 3:
-                prefixes.append(target.value)
+            host, name = engine_and_container(target.value, self._watchers)
+            for exact in by_name.get(name, ()):
+                if host is None or exact.host == host:
+                    wanted.add(exact.ref.id)
+            if len(name) >= 3:
+                prefixes.append((host, name))
         if prefixes:
             for info in containers.values():
-                if info.ref.id.startswith(tuple(prefixes)):
+                if any(
+                    info.ref.id.startswith(name) and (host is None or info.host == host)
+                    for host, name in prefixes
+                ):
                     wanted.add(info.ref.id)
         return wanted
 
@@ -425,7 +561,8 @@ class Monitor:
         self._samplers = found
 
     def _api_samplers_for(self, info: ContainerInfo) -> dict[str, ApiInstanceSampler]:
-        client = self._watcher.client if self._watcher is not None else None
+        watcher = self._watchers.get(info.host) or self._watcher
+        client = watcher.client if watcher is not None else None
         existing = {
             key: sampler
             for key, sampler in self._samplers.items()
@@ -433,6 +570,11 @@ class Monitor:
         }
         if client is None:
             return existing
+        if any(sampler.state.client is not client for sampler in existing.values()):
+            # The engine reconnected: the old connection is closed.
+            for sampler in existing.values():
+                sampler.close()
+            existing = {}
         try:
             discovered = ApiInstanceSampler.discover(client, info, existing)
         except Exception as error:

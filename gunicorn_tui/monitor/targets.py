@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,6 +31,19 @@ class TargetSyntaxError(ValueError):
 
 class TargetNotFound(LookupError):
     """A TARGET that names nothing running."""
+
+
+def engine_and_container(value: str, engine_names: Collection[str]) -> tuple[str | None, str]:
+    """``HOST/CONTAINER`` names a container on engine HOST when HOST is the name
+    of an engine watched; anything else is a container name or id on any engine.
+
+    Docker's container names hold no ``/``, so the last one splits (an engine
+    named by its socket path holds some).
+    """
+    head, sep, tail = value.rpartition("/")
+    if sep and tail and head in engine_names:
+        return head, tail
+    return None, value
 
 
 def parse_target(text: str) -> Target:

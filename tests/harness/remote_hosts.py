@@ -1,0 +1,225 @@
+"""A second "host" for tests: its own sshd and its own dockerd, on this machine.
+
+- :class:`SshServer`: ``sshd`` on a spare 127.0.0.1 port with host keys,
+  config and an authorized key made for the test (the machine's sshd and
+  ~/.ssh are untouched). The client side is an ``ssh`` wrapper first on PATH
+  that adds ``-F`` with the test's own client config (a host alias, the
+  key, a private known_hosts), as a user's ~/.ssh/config would.
+- :class:`SecondEngine`: ``dockerd`` with its own socket, data root, exec
+  root, pidfile and containerd (no bridge, no iptables: containers use the
+  host network), with the test images loaded.
+
+The sshd sets ``DOCKER_HOST`` of its sessions to the second engine, so
+``ssh://ALIAS`` reaches it the way ``docker -H ssh://ALIAS`` would.
+Everything is stopped and removed by ``close()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+import psutil
+
+from tests.harness.loopback import free_port
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def _keygen(path: Path, kind: str = "ed25519") -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class SshServer:
+    """sshd on 127.0.0.1:PORT for the alias ``alias``; see the module docstring."""
+
+    def __init__(self, alias: str, environment: dict[str, str] | None = None) -> None:
+        if not os.path.exists(SSHD):
+            raise RuntimeError("sshd is not installed (apt-get install openssh-server)")
+        self.alias = alias
+        self.dir = Path(tempfile.mkdtemp(prefix="gtui-sshd-"))
+        self.port = free_port()
+        self._environment = dict(environment or {})
+        _keygen(self.dir / "host_key")
+        _keygen(self.dir / "client_key")
+        shutil.copy(self.dir / "client_key.pub", self.dir / "authorized_keys")
+        host_pub = (self.dir / "host_key.pub").read_text().split()
+        (self.dir / "known_hosts").write_text(
+            f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n"
+        )
+        self.client_config = self.dir / "ssh_config"
+        self.client_config.write_text(
+            f"Host {alias}\n"
+            f"  HostName 127.0.0.1\n  Port {self.port}\n  User root\n"
+            f"  IdentityFile {self.dir / 'client_key'}\n  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {self.dir / 'known_hosts'}\n"
+            f"  StrictHostKeyChecking yes\n  LogLevel ERROR\n"
+        )
+        self.bin_dir = self.dir / "bin"
+        self.bin_dir.mkdir()
+        real_ssh = shutil.which("ssh") or "/usr/bin/ssh"
+        wrapper = self.bin_dir / "ssh"
+        wrapper.write_text(f'#!/bin/sh\nexec {real_ssh} -F {self.client_config} "$@"\n')
+        wrapper.chmod(0o755)
+        os.makedirs("/run/sshd", exist_ok=True)
+        self._process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def _argv(self) -> list[str]:
+        argv = [
+            SSHD, "-D", "-e", "-f", "/dev/null", "-p", str(self.port),
+            "-o", "ListenAddress=127.0.0.1",
+            "-o", f"HostKey={self.dir / 'host_key'}",
+            "-o", f"AuthorizedKeysFile={self.dir / 'authorized_keys'}",
+            "-o", "PermitRootLogin=prohibit-password",
+            "-o", "PasswordAuthentication=no",
+            "-o", "KbdInteractiveAuthentication=no",
+            "-o", "StrictModes=no",
+            "-o", "UsePAM=no",
+            "-o", f"PidFile={self.dir / 'sshd.pid'}",
+            "-o", "MaxSessions=50",
+            "-o", "MaxStartups=50",
+        ]  # fmt: skip
+        if self._environment:
+            pairs = " ".join(f"{k}={v}" for k, v in self._environment.items())
+            argv += ["-o", f"SetEnv={pairs}"]
+        return argv
+
+    def start(self) -> None:
+        """Start (or restart) sshd on the same port; waits until it listens."""
+        log = open(self.dir / "sshd.log", "ab")  # noqa: SIM115 (kept by the process)
+        self._process = subprocess.Popen(
+            self._argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"sshd exited: {(self.dir / 'sshd.log').read_text()[-500:]}")
+            probe = subprocess.run(
+                [*self.ssh_argv(), "-o", "BatchMode=yes", "true"],
+                capture_output=True,
+                timeout=15,
+            )
+            if probe.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"sshd did not accept the test key: {probe.stderr!r}")
+
+    def ssh_argv(self) -> list[str]:
+        return [str(self.bin_dir / "ssh"), self.alias]
+
+    def kill(self) -> None:
+        """Kill sshd and every session it serves (its whole process group)."""
+        process = self._process
+        if process is None:
+            return
+        # Each session's sshd is a child in a session of its own (setsid).
+        try:
+            sessions = psutil.Process(process.pid).children(recursive=True)
+        except psutil.Error:
+            sessions = []
+        for doomed in [psutil.Process(process.pid), *sessions]:
+            with contextlib.suppress(psutil.Error):
+                doomed.kill()
+        process.wait(timeout=10)
+        psutil.wait_procs(sessions, timeout=10)
+        self._process = None
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SecondEngine:
+    """A second dockerd on this machine; see the module docstring."""
+
+    def __init__(self, images: tuple[str, ...], source: docker.DockerClient) -> None:
+        # Short: a unix socket path must fit in 108 bytes.
+        self.dir = Path(tempfile.mkdtemp(prefix="gtui-engB-", dir="/tmp"))
+        # overlay2 needs a data root on a real file system, not on /tmp's.
+        self.data_root = Path(tempfile.mkdtemp(prefix="gtui-engB-", dir="/var/lib"))
+        self.socket = self.dir / "docker.sock"
+        self.url = f"unix://{self.socket}"
+        log = open(self.dir / "dockerd.log", "ab")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [
+                shutil.which("dockerd") or "/usr/sbin/dockerd",
+                "--host",
+                self.url,
+                "--data-root",
+                str(self.data_root),
+                "--exec-root",
+                str(self.dir / "exec"),
+                "--pidfile",
+                str(self.dir / "docker.pid"),
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+                "--userland-proxy=false",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        try:
+            self._wait_and_load(images, source)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_and_load(self, images: tuple[str, ...], source: docker.DockerClient) -> None:
+        self.client = docker.DockerClient(base_url=self.url, version="1.41", timeout=120)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.client.ping()
+                break
+            except Exception:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    text = (self.dir / "dockerd.log").read_text()[-1500:]
+                    raise RuntimeError(f"second dockerd did not start: {text}") from None
+                time.sleep(0.3)
+        for image in images:
+            data = source.images.get(image).save(named=True)
+            self.client.images.load(b"".join(data))
+
+    def close(self) -> None:
+        """Stop the engine (its containers go with it) and remove its files."""
+        client = getattr(self, "client", None)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                for container in client.containers.list(all=True):
+                    container.remove(force=True)
+            with contextlib.suppress(Exception):
+                client.close()
+        process = self._process
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        # Its containerd (same process group) and shims.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        subprocess.run(["umount", "-R", str(self.dir / "exec")], capture_output=True)
+        subprocess.run(["umount", "-R", str(self.data_root)], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.data_root, ignore_errors=True)
