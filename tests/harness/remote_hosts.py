@@ -58,13 +58,20 @@ class SshServer:
         (self.dir / "known_hosts").write_text(
             f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n"
         )
+        # Two aliases that must fail without a prompt: a host key that is not
+        # the one known (as after a reinstall, or an attack), and a key the
+        # server does not accept (it then offers a password).
+        _keygen(self.dir / "other_host_key")
+        other_pub = (self.dir / "other_host_key.pub").read_text().split()
+        (self.dir / "wrong_known_hosts").write_text(
+            f"[127.0.0.1]:{self.port} {other_pub[0]} {other_pub[1]}\n"
+        )
+        _keygen(self.dir / "stranger_key")
         self.client_config = self.dir / "ssh_config"
         self.client_config.write_text(
-            f"Host {alias}\n"
-            f"  HostName 127.0.0.1\n  Port {self.port}\n  User root\n"
-            f"  IdentityFile {self.dir / 'client_key'}\n  IdentitiesOnly yes\n"
-            f"  UserKnownHostsFile {self.dir / 'known_hosts'}\n"
-            f"  StrictHostKeyChecking yes\n  LogLevel ERROR\n"
+            self._alias(alias, "client_key", "known_hosts")
+            + self._alias(f"{alias}-wrongkey", "client_key", "wrong_known_hosts")
+            + self._alias(f"{alias}-nokey", "stranger_key", "known_hosts")
         )
         self.bin_dir = self.dir / "bin"
         self.bin_dir.mkdir()
@@ -76,6 +83,15 @@ class SshServer:
         self._process: subprocess.Popen[bytes] | None = None
         self.start()
 
+    def _alias(self, alias: str, key: str, known_hosts: str) -> str:
+        return (
+            f"Host {alias}\n"
+            f"  HostName 127.0.0.1\n  Port {self.port}\n  User root\n"
+            f"  IdentityFile {self.dir / key}\n  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {self.dir / known_hosts}\n"
+            f"  StrictHostKeyChecking yes\n  LogLevel ERROR\n"
+        )
+
     def _argv(self) -> list[str]:
         argv = [
             SSHD, "-D", "-e", "-f", "/dev/null", "-p", str(self.port),
@@ -83,8 +99,8 @@ class SshServer:
             "-o", f"HostKey={self.dir / 'host_key'}",
             "-o", f"AuthorizedKeysFile={self.dir / 'authorized_keys'}",
             "-o", "PermitRootLogin=prohibit-password",
-            "-o", "PasswordAuthentication=no",
-            "-o", "KbdInteractiveAuthentication=no",
+            # Offered, so that a client without the key would be asked for one.
+            "-o", "PasswordAuthentication=yes",
             "-o", "StrictModes=no",
             "-o", "UsePAM=no",
             "-o", f"PidFile={self.dir / 'sshd.pid'}",
