@@ -186,6 +186,20 @@ class ControlEngine:
             sibling.default_consent = self.default_consent
         return sibling
 
+    def _noted(self, plan: RetunePlan) -> RetunePlan:
+        """A plan for another host's engine says how it gets there."""
+        host = plan.target.host
+        if host == LOCAL_NAME or plan.target.container_id is None:
+            return plan
+        reach = self._other_hosts.get(host)
+        api_only = reach.api_only if reach is not None else self.access.api_only
+        note = f"on {host}: through its Docker engine's API"
+        if reach is not None:
+            note += f" ({reach.address})"
+        if api_only:
+            note += ", not through a gtui agent"
+        return replace(plan, notes=(note, *plan.notes))
+
     def _route(self, sample: InstanceSample) -> ControlEngine:
         if sample.stale is not None:
             raise ActionRefused(f"{sample.label}: {sample.stale}")
@@ -330,7 +344,8 @@ class ControlEngine:
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.SCALE)
         with self.hold(sample, "plan scale"):
-            return plan_scale(sample, self.facts(sample), request, consent=self._consent(consent))
+            plan = plan_scale(sample, self.facts(sample), request, consent=self._consent(consent))
+        return self._noted(plan)
 
     def plan_retune(
         self, sample: InstanceSample, request: RetuneRequest, consent: Consent | None = None
@@ -345,23 +360,26 @@ class ControlEngine:
             except UnknownWorkerClass:
                 modules = ()  # the planner's validation says why
         with self.hold(sample, "plan retune"):
-            return plan_retune(
+            plan = plan_retune(
                 sample, self.facts(sample, modules, preflight=True), request, self._consent(consent)
             )
+        return self._noted(plan)
 
     def plan_reload(self, sample: InstanceSample) -> RetunePlan:
         """Plan a graceful reload (HUP)."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.RELOAD)
         with self.hold(sample, "plan reload"):
-            return plan_reload(sample, self.facts(sample))
+            plan = plan_reload(sample, self.facts(sample))
+        return self._noted(plan)
 
     def plan_kill_worker(self, sample: InstanceSample, worker_pid: int) -> RetunePlan:
         """Plan stopping one worker (its host pid) so the master replaces it."""
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.KILL_WORKER)
         with self.hold(sample, "plan kill-worker"):
-            return plan_kill_worker(sample, self.facts(sample), worker_pid)
+            plan = plan_kill_worker(sample, self.facts(sample), worker_pid)
+        return self._noted(plan)
 
     def last_change(self, sample: InstanceSample) -> ArchivedAction | None:
         """The last successful retune or revert of this instance, from the archive."""
@@ -376,7 +394,8 @@ class ControlEngine:
         if self.read_only:
             return self._read_only_plan(sample, ActionKind.REVERT)
         with self.hold(sample, "plan revert"):
-            return self._plan_revert(sample, self._consent(consent))
+            plan = self._plan_revert(sample, self._consent(consent))
+        return self._noted(plan)
 
     def _plan_revert(self, sample: InstanceSample, consent: Consent) -> RetunePlan:
         last = self.last_change(sample)

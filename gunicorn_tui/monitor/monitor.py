@@ -33,6 +33,8 @@ from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_reco
 from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
+from gunicorn_tui.monitor.agent_link import HINT as AGENT_HINT
+from gunicorn_tui.monitor.agent_link import AgentLink, AgentState
 from gunicorn_tui.monitor.targets import (
     Target,
     TargetKind,
@@ -104,6 +106,9 @@ class MonitorOptions:
     # The engines to watch (access/endpoints.py); empty: the one ``docker``
     # would use, as from_env finds it.
     engines: tuple[EngineEndpoint, ...] = ()
+    # Run ``gtui agent`` on ``ssh://`` hosts for full figures (monitor/agent_link.py).
+    agents: bool = True
+    agent_interval_s: float = 1.0
 
 
 class Monitor:
@@ -124,6 +129,9 @@ class Monitor:
         self._duplicates: dict[str, str] = {}
         # The last sample of each instance of an engine now unreachable.
         self._last_samples: dict[str, InstanceSample] = {}
+        self._agents: dict[str, AgentLink] = {}
+        self._agent_last: dict[str, tuple[InstanceSample, ...]] = {}
+        self._agent_said: dict[str, str] = {}
         self._samplers: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
         self._last_discovery = -1e9
         self._watcher_generation = -1
@@ -181,14 +189,45 @@ class Monitor:
             self._connectors[endpoint.name] = connector
             self._watchers[endpoint.name] = watcher
         self._watcher = next(iter(self._watchers.values()))
+        if self.options.agents:
+            for endpoint in self.options.engines:
+                session = self._connectors[endpoint.name].ssh_session
+                if session is None:
+                    continue
+                self._agents[endpoint.name] = AgentLink(
+                    endpoint.name,
+                    session,
+                    interval_s=self.options.agent_interval_s,
+                    targets=self._targets_on(endpoint.name),
+                )
         threads = [
             threading.Thread(target=w.start, kwargs={"wait_s": wait_s}, daemon=True)
             for w in self._watchers.values()
+        ] + [
+            threading.Thread(target=a.wait_ready, args=(wait_s,), daemon=True)
+            for a in self._agents.values()
         ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+
+    def _targets_on(self, host: str) -> list[str]:
+        """The container targets that may be on engine ``host``, as it names them."""
+        names = [name for name in self._watchers if name]
+        found = []
+        for target in self.options.targets:
+            if target.kind is not TargetKind.CONTAINER:
+                continue
+            on, name = engine_and_container(target.value, names)
+            if on is None or on == host:
+                found.append(name)
+        return found
+
+    @property
+    def agents(self) -> Mapping[str, AgentLink]:
+        """The ``gtui agent`` links of ``ssh://`` hosts, by engine name."""
+        return dict(self._agents)
 
     @property
     def watchers(self) -> Mapping[str, ContainerWatcher]:
@@ -223,6 +262,8 @@ class Monitor:
                 [self._watcher] if self._watcher is not None else []
             ):
                 watcher.stop()
+        for agent in self._agents.values():
+            agent.close()
         for connector in self._connectors.values():
             connector.close()
         for sampler in self._samplers.values():
@@ -278,8 +319,11 @@ class Monitor:
             tables = SampleTables()
             samples: list[InstanceSample] = []
             down = self._unreachable_engines()
+            streaming = self._agent_samples(samples, down)
             for key, sampler in list(self._samplers.items()):
                 host = self._host_of(sampler)
+                if host in streaming:
+                    continue
                 try:
                     if host in down and isinstance(sampler, ApiInstanceSampler):
                         # Its last figures, marked: the engine does not answer
@@ -326,6 +370,42 @@ class Monitor:
             traffic=traffic,
             engines=self.engine_statuses(),
         )
+
+    def _agent_samples(self, samples: list[InstanceSample], down: Mapping[str, str]) -> set[str]:
+        """Add the instances of hosts whose agent streams (or, for a host now
+        unreachable, their last ones, marked); the names of those hosts."""
+        covered: set[str] = set()
+        for host, agent in self._agents.items():
+            got = agent.instances()
+            if got is not None:
+                instances, notices = got
+                samples.extend(instances)
+                self._notices.extend(notices)
+                self._agent_last[host] = instances
+                covered.add(host)
+                said = "streaming"
+            elif host in down and host in self._agent_last:
+                samples.extend(replace(s, stale=down[host]) for s in self._agent_last[host])
+                covered.add(host)
+                said = self._agent_said.get(host, "")
+            else:
+                self._agent_last.pop(host, None)
+                said = f"{host}: sampled through the Docker API only ({agent.reason}); " + (
+                    AGENT_HINT.format(host=host)
+                )
+                if agent.state is AgentState.STARTING:
+                    said = self._agent_said.get(host, "")
+            if said != self._agent_said.get(host):
+                self._agent_said[host] = said
+                # The API samplers of this host start or stop.
+                self.request_rescan()
+                if said and said != "streaming":
+                    self._notices.append(said)
+        return covered
+
+    def _agent_streams(self, host: str) -> bool:
+        agent = self._agents.get(host)
+        return agent is not None and agent.state is AgentState.STREAMING
 
     def _first_host(self) -> str:
         return self._watcher.name if self._watcher is not None else LOCAL_NAME
@@ -534,6 +614,8 @@ class Monitor:
         for remote in containers.values():
             if remote.access is not AccessKind.API_CONTAINER:
                 continue
+            if self._agent_streams(remote.host):
+                continue  # the host's gtui agent samples it
             if wanted_containers is not None and remote.ref.id not in wanted_containers:
                 continue
             if wanted_containers is None and wanted_pids:
@@ -545,6 +627,8 @@ class Monitor:
                 continue
             if isinstance(old, ApiInstanceSampler):
                 old.close()
+                if self._agent_streams(old.container.host):
+                    continue  # handed over to the host's gtui agent, not gone
             # Say why an instance left the list, as a failed sample does.
             gone = isinstance(old, LocalInstanceSampler) and not os.path.exists(
                 f"{PROC}/{old.identity.master_pid}"
