@@ -29,6 +29,8 @@ from gunicorn_tui.monitor.targets import parse_target
 from gunicorn_tui.output.agent_stream import FrameEncoder, hello
 from gunicorn_tui.output.snapshot_json import SCHEMA, instance_json
 
+PRIMING_S = 0.3
+
 
 def _stdin_closed() -> bool:
     """True once the other end hung up (stdin at EOF), without blocking."""
@@ -78,7 +80,11 @@ def run_agent(args: argparse.Namespace) -> int:
         out.write(hello(SCHEMA, __version__, socket.gethostname()))
         out.flush()
         monitor.sample()  # primes CPU counters
-        while not stop.wait(args.interval):
+        # The first frame soon after (CPU needs an interval, not a whole
+        # one): the local gtui's first full frame waits for it.
+        wait_s = PRIMING_S
+        while not stop.wait(wait_s):
+            wait_s = args.interval
             if _stdin_closed():
                 break
             frame = monitor.sample()

@@ -132,6 +132,7 @@ class Monitor:
         self._agents: dict[str, AgentLink] = {}
         self._agent_last: dict[str, tuple[InstanceSample, ...]] = {}
         self._agent_said: dict[str, str] = {}
+        self._down_said: set[str] = set()
         self._samplers: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
         self._last_discovery = -1e9
         self._watcher_generation = -1
@@ -415,13 +416,20 @@ class Monitor:
         return container.host if container is not None else LOCAL_NAME
 
     def _unreachable_engines(self) -> dict[str, str]:
-        """Reasons by engine name, for the engines that do not answer now."""
+        """Reasons by engine name, for the engines that do not answer now
+        (said once in the notices when one drops out, and when it is back)."""
         down: dict[str, str] = {}
         for name, watcher in self._watchers.items():
             status = watcher.status()
             if not status.connected:
                 since = time.strftime("%H:%M:%S", time.localtime(status.since))
                 down[name] = f"{name} unreachable since {since}: {status.message}"
+        if len(self._watchers) > 1:
+            for name in down.keys() - self._down_said:
+                self._notices.append(down[name])
+            for name in self._down_said - down.keys():
+                self._notices.append(f"{name}: connected again")
+            self._down_said = set(down)
         return down
 
     @property

@@ -31,6 +31,7 @@ def instance_matches(sample: InstanceSample, text: str) -> bool:
     haystack = " ".join(
         [
             sample.label,
+            sample.host,
             sample.name,
             sample.source.value,
             sample.container.image if sample.container else "",
@@ -69,10 +70,15 @@ def instance_row(sample: InstanceSample, traffic: TrafficView | None = None) -> 
     if stuck:
         state_text += f" {stuck}!"
     worker_class = sample.config.worker_class
+    # Another engine's instances say where they run; an engine that stopped
+    # answering leaves its last figures, dimmed.
+    label = sample.label if sample.host == "local" else f"{sample.host}/{sample.label}"
+    if sample.stale is not None:
+        label += " (stale)"
     return Row(
         sample.key,
         (
-            Cell(sample.label, "bold"),
+            Cell(label, "dim" if sample.stale is not None else "bold"),
             Cell(sample.source.value),
             Cell(short_worker_class(worker_class) if worker_class else "?"),
             Cell(workers),
