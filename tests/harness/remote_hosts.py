@@ -158,6 +158,30 @@ class SshServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def make_tls_files(directory: Path) -> None:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as
+    ``docker`` expects them in DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem;
+    server-cert.pem and server-key.pem for the daemon)."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*words: str) -> None:
+        subprocess.run(["openssl", *words], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=gtui test CA", "-keyout", "ca-key.pem", "-out", "ca.pem")  # fmt: skip
+    (directory / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+    )
+    (directory / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for who, key, cert in (("server", "server-key.pem", "server-cert.pem"),
+                           ("client", "key.pem", "cert.pem")):  # fmt: skip
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=gtui test {who}",
+                "-keyout", key, "-out", f"{who}.csr")  # fmt: skip
+        openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+                "-CAcreateserial", "-days", "2", "-extfile", f"{who}.ext",
+                "-out", cert)  # fmt: skip
+
+
 class SecondEngine:
     """A second dockerd on this machine; see the module docstring."""
 
@@ -168,12 +192,26 @@ class SecondEngine:
         self.data_root = Path(tempfile.mkdtemp(prefix="gtui-engB-", dir="/var/lib"))
         self.socket = self.dir / "docker.sock"
         self.url = f"unix://{self.socket}"
+        # It also listens on TCP with TLS (client certificates verified).
+        self.cert_dir = self.dir / "certs"
+        make_tls_files(self.cert_dir)
+        self.tls_port = free_port()
+        self.tls_url = f"tcp://127.0.0.1:{self.tls_port}"
         log = open(self.dir / "dockerd.log", "ab")  # noqa: SIM115
         self._process = subprocess.Popen(
             [
                 shutil.which("dockerd") or "/usr/sbin/dockerd",
                 "--host",
                 self.url,
+                "--host",
+                self.tls_url,
+                "--tlsverify",
+                "--tlscacert",
+                str(self.cert_dir / "ca.pem"),
+                "--tlscert",
+                str(self.cert_dir / "server-cert.pem"),
+                "--tlskey",
+                str(self.cert_dir / "server-key.pem"),
                 "--data-root",
                 str(self.data_root),
                 "--exec-root",

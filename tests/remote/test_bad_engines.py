@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import http.server
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,9 @@ from gunicorn_tui.access.endpoints import resolve_endpoints
 from gunicorn_tui.access.engine_connect import EngineConnector, EngineUnreachable
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from tests.core.monitor_waits import run_gtui
+from tests.harness.containers import ContainerFactory
+from tests.harness.remote_hosts import make_tls_files
+from tests.images import tags
 from tests.remote.conftest import HostB
 
 
@@ -141,3 +146,37 @@ def test_bad_host_urls_are_usage_errors() -> None:
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "unsupported scheme 'ftp'" in line
+
+
+def test_tls_engine_with_the_ca_pinned_despite_requests_ca_bundle(
+    host_b: HostB, factory_b: ContainerFactory
+) -> None:
+    container = factory_b.start(tags.GUNICORN_LATEST, ["sleep", "300"])
+    env = {
+        "DOCKER_TLS_VERIFY": "1",
+        "DOCKER_CERT_PATH": str(host_b.engine.cert_dir),
+        # A bundle without the engine's CA: used, it would fail verification.
+        "REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
+        "CURL_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
+    }
+    done = run_gtui("snapshot", "--json", "--interval", "0.2", "-H", host_b.engine.tls_url,
+                    env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (engine,) = json.loads(done.stdout)["engines"]
+    assert engine["state"] == "connected", engine
+    assert engine["address"] == host_b.engine.tls_url
+    assert container.id  # the engine answered as B (its containers are not gtui's to show)
+
+
+def test_tls_engine_without_tls_or_with_another_ca_says_why(host_b: HostB, tmp_path: Path) -> None:
+    plain, _ = _fails(host_b.engine.tls_url)
+    assert plain.startswith(host_b.engine.tls_url)
+    for name in ("cert.pem", "key.pem"):
+        (tmp_path / name).write_bytes((host_b.engine.cert_dir / name).read_bytes())
+    make_tls_files(tmp_path / "other")
+    (tmp_path / "ca.pem").write_bytes((tmp_path / "other" / "ca.pem").read_bytes())
+    env = {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)}
+    connector = EngineConnector(resolve_endpoints([host_b.engine.tls_url], environ=env)[0])
+    with pytest.raises(EngineUnreachable, match=r"TLS|certificate verify failed") as caught:
+        connector()
+    assert "\n" not in str(caught.value)
