@@ -41,7 +41,7 @@ DEFAULT_REMOTE_COMMAND = "gtui"
 HELLO_TIMEOUT_S = 15.0
 # A stream silent for this long counts as stalled (frames come every interval).
 STALL_S = 10.0
-RETRY_S = (5.0, 15.0, 60.0)
+RETRY_S = (2.0, 5.0, 15.0, 30.0)
 HINT = "install gtui on {host} (same version) for per-worker CPU, USS, heartbeats and connections"
 
 

@@ -8,15 +8,18 @@ mid-session marks B, A keeps updating, and B comes back.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import docker
+import pytest
 from docker.models.containers import Container
 
 from gunicorn_tui.access.endpoints import resolve_endpoints
+from gunicorn_tui.control.state_dir import STATE_DIR_ENV
 from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from tests.core.monitor_waits import run_gtui
@@ -107,21 +110,25 @@ def test_the_same_engine_by_two_names_is_shown_once(
 
 
 def test_scale_and_retune_on_b_leave_a_alone(
-    host_b: HostB, container_factory: ContainerFactory, factory_b: ContainerFactory
+    host_b: HostB,
+    container_factory: ContainerFactory,
+    factory_b: ContainerFactory,
+    tmp_path: Path,
 ) -> None:
     on_a, _ = _gunicorn(container_factory, 2)
     on_b, _ = _gunicorn(factory_b, 2)
     a_before = docker.from_env().api.inspect_container(on_a.id)
 
+    state = {STATE_DIR_ENV: str(tmp_path / "state")}
     done = run_gtui("scale", f"hostb/{on_b.name}", "=3", "--yes", "--json", *_engines(host_b),
-                    timeout_s=120)  # fmt: skip
+                    env=state, timeout_s=120)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["plan"]["host"] == "hostb"
     _wait(lambda: _workers_of(on_b) == 3, "3 workers on B")
 
     done = run_gtui("retune", f"hostb/{on_b.name}", "--workers", "1", "--timeout", "20",
-                    "--yes", "--json", *_engines(host_b), timeout_s=180)  # fmt: skip
+                    "--yes", "--json", *_engines(host_b), env=state, timeout_s=180)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     retuned = json.loads(done.stdout)
     assert retuned["plan"]["host"] == "hostb"
@@ -133,6 +140,10 @@ def test_scale_and_retune_on_b_leave_a_alone(
     assert renewed.id != on_b.id
     _wait(lambda: _workers_of(renewed) == 1, "1 worker on B")
     assert renewed.attrs["Args"][-1] == "app:app" and "20" in renewed.attrs["Args"]
+
+    # Each audit line names the host acted on.
+    audit = (tmp_path / "state" / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["host"] for line in audit] == ["hostb", "hostb"]
 
     a_after = docker.from_env().api.inspect_container(on_a.id)
     assert a_after["State"]["StartedAt"] == a_before["State"]["StartedAt"]
@@ -151,9 +162,16 @@ def _frame_until(monitor: Monitor, check: Callable[[MonitorFrame], bool], what: 
         time.sleep(0.5)
 
 
+@pytest.mark.parametrize("agent", [False, True], ids=["api-only", "agent"])
 def test_b_dropping_out_is_marked_and_comes_back(
-    host_b: HostB, container_factory: ContainerFactory, factory_b: ContainerFactory
+    host_b: HostB,
+    container_factory: ContainerFactory,
+    factory_b: ContainerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    agent: bool,
 ) -> None:
+    remote = f"{sys.executable} -m gunicorn_tui" if agent else "/nonexistent/gtui"
+    monkeypatch.setenv("GTUI_REMOTE_GTUI", remote)
     on_a, _ = _gunicorn(container_factory, 1)
     on_b, _ = _gunicorn(factory_b, 1)
     options = MonitorOptions(
@@ -168,7 +186,14 @@ def test_b_dropping_out_is_marked_and_comes_back(
 
         def both(frame: MonitorFrame) -> bool:
             hosts = {(i.host, i.stale is None) for i in frame.instances}
-            return hosts == {("local", True), ("hostb", True)}
+            # With the agent, B's figures are full ones (per-worker CPU).
+            full = not agent or all(
+                w.process.cpu_percent is not None
+                for i in frame.instances
+                if i.host == "hostb"
+                for w in i.workers
+            )
+            return hosts == {("local", True), ("hostb", True)} and full
 
         _frame_until(monitor, both, "both hosts sampled")
         host_b.sshd.kill()
