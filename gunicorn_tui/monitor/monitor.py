@@ -15,8 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint
 from gunicorn_tui.access.engine_connect import EngineConnector
@@ -67,6 +68,9 @@ if TYPE_CHECKING:
     from gunicorn_tui.traffic.hub import TrafficHub
 
 DEFAULT_RESCAN_INTERVAL_S = 5.0
+# How long a frame waits for the Docker API calls of other engines.
+REMOTE_WAIT_S = 1.5
+_T = TypeVar("_T")
 _log = logging.getLogger("gtui.monitor")
 DEFAULT_STATSD_ADDRESS = ("127.0.0.1", 8125)
 
@@ -139,6 +143,11 @@ class Monitor:
         self._notices: list[str] = []
         self._lock = threading.Lock()
         self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gtui-probe")
+        # With several engines, Docker API calls run here, each frame waiting
+        # for them a bounded time: a stalled host must not hold up the others.
+        self._remote_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gtui-remote")
+        self._remote_calls: dict[str, Future[Any]] = {}
+        self._frame_deadline = 0.0
         self._facts: dict[str, RuntimeFacts | None] = {}
         self._probes: dict[str, Future[RuntimeFacts]] = {}
         self._closed = False
@@ -271,6 +280,7 @@ class Monitor:
             if isinstance(sampler, ApiInstanceSampler):
                 sampler.close()
         self._probe_pool.shutdown(wait=False, cancel_futures=True)
+        self._remote_pool.shutdown(wait=False, cancel_futures=True)
         if self._traffic is not None:
             self._traffic.close()
 
@@ -315,6 +325,7 @@ class Monitor:
     def sample(self) -> MonitorFrame:
         """One frame: every watched instance, sampled now."""
         started = time.monotonic()
+        self._frame_deadline = started + REMOTE_WAIT_S
         with self._lock:
             self._maybe_discover()
             tables = SampleTables()
@@ -336,6 +347,15 @@ class Monitor:
                         continue
                     if isinstance(sampler, LocalInstanceSampler):
                         sample = sampler.sample(tables)
+                    elif len(self._watchers) > 1:
+                        done, answer = self._bounded(key, sampler.sample)
+                        if not done or answer is None:
+                            last = self._last_samples.get(key)
+                            if last is not None:
+                                late = f"{host}: no answer in {REMOTE_WAIT_S:g} s"
+                                samples.append(replace(last, stale=late))
+                            continue
+                        sample = answer
                     else:
                         sample = sampler.sample()
                     if sample.host != host:
@@ -668,11 +688,34 @@ class Monitor:
                 sampler.close()
             existing = {}
         try:
+            if len(self._watchers) > 1:
+                done, found = self._bounded(
+                    f"discover:{info.ref.id}",
+                    lambda: ApiInstanceSampler.discover(client, info, existing),
+                )
+                return found if done and found is not None else existing
             discovered = ApiInstanceSampler.discover(client, info, existing)
         except Exception as error:
             self._notices.append(f"{info.ref.name}: {error}")
             return existing
         return discovered
+
+    def _bounded(self, key: str, call: Callable[[], _T]) -> tuple[bool, _T | None]:
+        """``call`` in the remote pool, waited for until this frame's deadline:
+        (True, its result), or (False, None) while it has not answered (it
+        goes on, and a later frame takes its answer). Its errors are raised."""
+        future = self._remote_calls.get(key)
+        if future is None:
+            future = self._remote_pool.submit(call)
+            self._remote_calls[key] = future
+        try:
+            result = future.result(timeout=max(0.0, self._frame_deadline - time.monotonic()))
+        except FutureTimeout:
+            return False, None
+        finally:
+            if future.done():
+                self._remote_calls.pop(key, None)
+        return True, result
 
     @staticmethod
     def _targeted_container_pids(

@@ -153,6 +153,24 @@ class SshServer:
         psutil.wait_procs(sessions, timeout=10)
         self._process = None
 
+    def freeze(self) -> list[psutil.Process]:
+        """Stop (SIGSTOP) every session this sshd serves: their connections stay
+        open and say nothing, as a host that hangs. The listener still accepts."""
+        process = self._process
+        frozen = []
+        if process is not None:
+            for session in psutil.Process(process.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    session.suspend()
+                    frozen.append(session)
+        return frozen
+
+    @staticmethod
+    def thaw(frozen: list[psutil.Process]) -> None:
+        for session in frozen:
+            with contextlib.suppress(psutil.Error):
+                session.resume()
+
     def close(self) -> None:
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -220,3 +220,53 @@ def test_b_dropping_out_is_marked_and_comes_back(
         _frame_until(monitor, both, "B back", timeout_s=90)
     finally:
         monitor.close()
+
+
+def test_b_hanging_does_not_hold_up_a(
+    host_b: HostB,
+    container_factory: ContainerFactory,
+    factory_b: ContainerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GTUI_REMOTE_GTUI", "/nonexistent/gtui")
+    on_a, _ = _gunicorn(container_factory, 1)
+    on_b, _ = _gunicorn(factory_b, 1)
+    monitor = Monitor(
+        MonitorOptions(
+            targets=(parse_target(f"local/{on_a.name}"), parse_target(f"hostb/{on_b.name}")),
+            engines=resolve_endpoints([LOCAL, host_b.url]),
+            collect_traffic=False,
+            statsd_address=None,
+        )
+    )
+    monitor.open(wait_for_docker_s=30)
+    frozen = []
+    try:
+        _frame_until(
+            monitor,
+            lambda f: (
+                {(i.host, i.stale is None) for i in f.instances}
+                == {("local", True), ("hostb", True)}
+            ),
+            "both hosts sampled",
+        )
+        frozen = host_b.sshd.freeze()
+        assert frozen
+        # B says nothing, its connections stay open: every frame still comes
+        # in bounded time with A's figures current, and B's marked once late.
+        slowest, last_a, b_marked = 0.0, 0.0, False
+        ends = time.monotonic() + 20
+        while time.monotonic() < ends:
+            started = time.monotonic()
+            frame = monitor.sample()
+            slowest = max(slowest, time.monotonic() - started)
+            (a,) = [i for i in frame.instances if i.host == "local"]
+            assert a.stale is None and a.taken_at > last_a
+            last_a = a.taken_at
+            b_marked = b_marked or any(i.host == "hostb" and i.stale for i in frame.instances)
+            time.sleep(0.5)
+        assert slowest < 3.0, slowest  # REMOTE_WAIT_S (1.5 s) and some
+        assert b_marked
+    finally:
+        host_b.sshd.thaw(frozen)
+        monitor.close()
