@@ -29,7 +29,7 @@ from gunicorn_tui.monitor.targets import parse_target
 from gunicorn_tui.output.agent_stream import FrameEncoder, hello
 from gunicorn_tui.output.snapshot_json import SCHEMA, instance_json
 
-PRIMING_S = 0.3
+PRIMING_S = 0.25
 
 
 def _stdin_closed() -> bool:
