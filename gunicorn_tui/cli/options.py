@@ -88,7 +88,8 @@ def add_discovery(parser: argparse.ArgumentParser, *, host_option: bool = True) 
         metavar="URL",
         help="a Docker engine to watch: unix:///PATH, tcp://HOST[:PORT] (TLS from "
         "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or ssh://[USER@]HOST (the system ssh, "
-        "BatchMode); repeatable (default: DOCKER_HOST, else the current docker context)",
+        "BatchMode); repeatable (default: DOCKER_HOST, else the current docker context); "
+        "a TARGET on one engine is HOST/CONTAINER",
     )
     group.add_argument(
         "--context",

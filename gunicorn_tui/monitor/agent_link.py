@@ -76,6 +76,7 @@ class AgentLink:
         self._state = AgentState.STARTING
         self._reason = "starting"
         self._frame: AgentFrame | None = None
+        self._noticed: AgentFrame | None = None
         self._frame_at = 0.0
         self._stop = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -115,7 +116,11 @@ class AgentLink:
             except SnapshotFormatError:
                 continue
             samples.append(replace(sample, key=f"{self.host}:{key}", host=self.host))
-        notices = tuple(f"{self.host}: {notice}" for notice in frame.notices)
+        # A frame's notices are said once, however often it is read.
+        notices: tuple[str, ...] = ()
+        if frame is not self._noticed:
+            self._noticed = frame
+            notices = tuple(f"{self.host}: {notice}" for notice in frame.notices)
         return tuple(samples), notices
 
     def close(self) -> None:

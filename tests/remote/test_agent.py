@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,24 @@ def test_actions_on_an_agent_host_go_through_its_engine(
     plan = json.loads(done.stdout)["plan"]
     assert plan["host"] == "hostb"
     assert any("through its Docker engine's API" in note for note in plan["notes"]), plan["notes"]
+
+
+def test_kill_worker_by_the_pid_the_agent_shows(host_b: HostB, factory_b: ContainerFactory) -> None:
+    container = _gunicorn(factory_b, 2)
+    seen = _instance(run_gtui("snapshot", "--json", "-H", host_b.url,
+                              f"hostb/{container.name}", env=WITH_GTUI))  # fmt: skip
+    assert seen["sampling"] == "procfs"  # from the agent
+    victim = seen["workers"][0]["pid"]
+    done = run_gtui("kill-worker", f"hostb/{container.name}", str(victim), "--yes", "--json",
+                    "-H", host_b.url, env=WITH_GTUI, timeout_s=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["plan"]["host"] == "hostb"
+    # The master replaced exactly that worker.
+    deadline = time.monotonic() + 30
+    while True:
+        rows = host_b.engine.client.api.top(container.id, ps_args="-eo pid,ppid")["Processes"]
+        pids = {int(row[0]) for row in rows}
+        if victim not in pids and len(pids) == 3:
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.3)
