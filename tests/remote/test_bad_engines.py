@@ -17,7 +17,7 @@ from gunicorn_tui.access.engine_connect import EngineConnector, EngineUnreachabl
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from tests.core.monitor_waits import run_gtui
 from tests.harness.containers import ContainerFactory
-from tests.harness.remote_hosts import make_tls_files
+from tests.harness.remote_hosts import SshServer, make_tls_files
 from tests.images import tags
 from tests.remote.conftest import HostB
 
@@ -180,3 +180,23 @@ def test_tls_engine_without_tls_or_with_another_ca_says_why(host_b: HostB, tmp_p
     with pytest.raises(EngineUnreachable, match=r"TLS|certificate verify failed") as caught:
         connector()
     assert "\n" not in str(caught.value)
+
+
+def test_a_host_without_docker_says_so(host_b: HostB) -> None:
+    # A second sshd on host B whose sessions find no `docker` (an empty PATH):
+    # the host answers over SSH, but there is no engine to reach there.
+    bare = SshServer("nodocker", {"PATH": "/nonexistent"})
+    try:
+        combined = bare.dir / "combined_config"
+        combined.write_text(host_b.sshd.client_config.read_text() + bare.client_config.read_text())
+        wrapper = host_b.sshd.bin_dir / "ssh"
+        original = wrapper.read_text()
+        wrapper.write_text(original.replace(str(host_b.sshd.client_config), str(combined)))
+        try:
+            message, took_s = _fails("ssh://nodocker")
+        finally:
+            wrapper.write_text(original)
+    finally:
+        bare.close()
+    assert "docker" in message and "not found" in message, message
+    assert took_s < 15
