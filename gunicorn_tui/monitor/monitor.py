@@ -377,7 +377,11 @@ class Monitor:
                 del self._last_samples[gone]
             notices, self._notices = tuple(self._notices), []
         samples.sort(key=lambda s: (s.host != self._first_host(), s.host, s.source.value, s.label))
-        traffic = self._traffic.update(samples) if self._traffic is not None else {}
+        # Logs and StatsD are followed on the first engine (and this host):
+        # another engine's containers are not the first one's client's to read.
+        first = self._first_host()
+        local = [s for s in samples if s.host == first or s.container is None]
+        traffic = self._traffic.update(local) if self._traffic is not None else {}
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("frame: %d instances, %d workers, %.3f s%s", len(samples),
                        sum(len(s.workers) for s in samples), time.monotonic() - started,
