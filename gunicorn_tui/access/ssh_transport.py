@@ -120,7 +120,10 @@ class SshSession:
                 return
             self._stop_master()
             log = tempfile.TemporaryFile(dir=self._dir)  # noqa: SIM115 (kept while ssh runs)
-            argv = [*self._base(), "-M", "-N", "-o", "ControlPersist=no", "--", self.host]
+            # Compression: the Docker API's JSON (a stats document per
+            # container per second) shrinks several times over a slow link.
+            argv = [*self._base(), "-M", "-N", "-o", "ControlPersist=no", "-o", "Compression=yes",
+                    "--", self.host]  # fmt: skip
             master = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
