@@ -220,6 +220,8 @@ class AgentLink:
                 raise AgentStreamError(f"gtui agent on {self.host}: {ssh_reason(text, code)}")
             self.bytes_received += len(data)
             buffer += data
+            if len(buffer) > 65536 and b"\n" not in buffer:
+                raise AgentStreamError(f"gtui agent on {self.host}: not a gtui agent")
         line, rest = buffer.split(b"\n", 1)
         return line, rest
 

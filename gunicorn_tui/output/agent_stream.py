@@ -147,15 +147,22 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> Iterator[AgentFrame]:
         """The frames completed by ``data``."""
-        try:
-            self._pending += self._zlib.decompress(data)
-        except zlib.error as error:
-            raise AgentStreamError(f"agent stream corrupt: {error}") from error
-        while b"\n" in self._pending:
-            line, self._pending = self._pending.split(b"\n", 1)
-            yield self._frame(line)
-        if len(self._pending) > MAX_LINE_BYTES:
-            raise AgentStreamError("agent stream: a frame larger than 4 MiB")
+        # Bounded: a remote end that sends a compression bomb gets an error,
+        # not this process's memory.
+        compressed = data
+        while True:
+            try:
+                self._pending += self._zlib.decompress(compressed, MAX_LINE_BYTES)
+            except zlib.error as error:
+                raise AgentStreamError(f"agent stream corrupt: {error}") from error
+            while b"\n" in self._pending:
+                line, self._pending = self._pending.split(b"\n", 1)
+                yield self._frame(line)
+            if len(self._pending) > MAX_LINE_BYTES:
+                raise AgentStreamError("agent stream: a frame larger than 4 MiB")
+            compressed = self._zlib.unconsumed_tail
+            if not compressed:
+                return
 
     def _frame(self, line: bytes) -> AgentFrame:
         try:

@@ -68,3 +68,14 @@ def test_hello_of_another_version_is_refused_with_the_reason() -> None:
         check_hello(b"bash: gtui: command not found", "gtui.snapshot/2")
     with pytest.raises(AgentStreamError):
         check_hello(json.dumps({"x": 1}).encode(), "gtui.snapshot/2")
+
+
+def test_a_compression_bomb_is_refused_not_expanded() -> None:
+    import zlib
+
+    bomb = zlib.compressobj()
+    data = bomb.compress(b"x" * (64 << 20)) + bomb.flush(zlib.Z_SYNC_FLUSH)
+    assert len(data) < 1 << 20
+    decoder = FrameDecoder()
+    with pytest.raises(AgentStreamError, match="larger than 4 MiB"):
+        list(decoder.feed(data))
