@@ -142,6 +142,10 @@ def select_instance(monitor: Monitor, text: str) -> InstanceSample:
         ]
     if not instances:
         raise TargetNotFound(f"no Gunicorn server found in {text}")
+    hosts = sorted({s.host for s in instances if s.container is not None})
+    if len(hosts) > 1:
+        named = ", ".join(f"{host}/{text}" for host in hosts)
+        raise CliError(f"{text} is on {len(hosts)} engines; name one of them: {named}", EXIT_USAGE)
     if len(instances) > 1:
         masters = ", ".join(f"pid:{s.master.pid}" for s in instances)
         raise CliError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,22 @@ def test_b_hanging_does_not_hold_up_a(
     finally:
         host_b.sshd.thaw(frozen)
         monitor.close()
+
+
+def test_one_name_on_two_engines_must_be_named_with_its_host(
+    host_b: HostB, container_factory: ContainerFactory, factory_b: ContainerFactory
+) -> None:
+    name = f"gtui-test-twice-{uuid.uuid4().hex[:8]}"
+    for factory in (container_factory, factory_b):
+        port = free_port()
+        container = factory.start(
+            tags.GUNICORN_LATEST, ["gunicorn", "-b", f"127.0.0.1:{port}", "app:app"], name=name
+        )
+        factory.wait_http(container, port)
+    done = run_gtui("scale", name, "=2", "--yes", *_engines(host_b))
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert f"{name} is on 2 engines; name one of them: hostb/{name}, local/{name}" in line
+    # Named with its host, it is that one.
+    document = _snapshot(host_b, f"hostb/{name}")
+    assert [i["host"] for i in document["instances"]] == ["hostb"]
