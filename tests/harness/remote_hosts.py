@@ -49,6 +49,7 @@ class SshServer:
             raise RuntimeError("sshd is not installed (apt-get install openssh-server)")
         self.alias = alias
         self.dir = Path(tempfile.mkdtemp(prefix="gtui-sshd-"))
+        _write_owner(self.dir)
         self.port = free_port()
         self._environment = dict(environment or {})
         _keygen(self.dir / "host_key")
@@ -200,6 +201,65 @@ def make_tls_files(directory: Path) -> None:
                 "-out", cert)  # fmt: skip
 
 
+_OWNER_FILE = "gtui-owner"
+
+
+def unmount_under(directory: Path | str) -> None:
+    """Unmount everything mounted at or below ``directory``, deepest first
+    (dockerd leaves its network namespace mounted in its exec root)."""
+    prefix = str(directory).rstrip("/")
+    try:
+        with open("/proc/self/mounts") as mounts:
+            points = [line.split()[1] for line in mounts]
+    except OSError:
+        return
+    below = [p for p in points if p == prefix or p.startswith(prefix + "/")]
+    for point in sorted(set(below), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def _write_owner(directory: Path) -> None:
+    me = psutil.Process()
+    (directory / _OWNER_FILE).write_text(f"{me.pid} {me.create_time():.3f}\n")
+
+
+def _owner_gone(directory: Path) -> bool:
+    try:
+        pid_text, started_text = (directory / _OWNER_FILE).read_text().split()
+        owner = psutil.Process(int(pid_text))
+        return abs(owner.create_time() - float(started_text)) > 1.0
+    except (OSError, ValueError):
+        return False  # no owner written: not ours to judge
+    except psutil.NoSuchProcess:
+        return True
+
+
+def remove_leftovers() -> list[str]:
+    """Stop the dockerds and sshds an earlier test session left behind (its
+    process killed before its teardown ran), and remove their files."""
+    removed = []
+    for directory in sorted(Path("/tmp").glob("gtui-engB-*")) + sorted(
+        Path(tempfile.gettempdir()).glob("gtui-sshd-*")
+    ):
+        if not directory.is_dir() or not _owner_gone(directory):
+            continue
+        for pidfile in ("docker.pid", "sshd.pid"):
+            with contextlib.suppress(OSError, ValueError, psutil.Error):
+                process = psutil.Process(int((directory / pidfile).read_text().split()[0]))
+                for doomed in [*process.children(recursive=True), process]:
+                    with contextlib.suppress(psutil.Error):
+                        doomed.kill()
+        data_root = (directory / "data-root").read_text().strip() if (
+            directory / "data-root").exists() else ""  # fmt: skip
+        unmount_under(directory)
+        if data_root.startswith("/var/lib/gtui-engB-"):
+            unmount_under(data_root)
+            shutil.rmtree(data_root, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(str(directory))
+    return removed
+
+
 class SecondEngine:
     """A second dockerd on this machine; see the module docstring."""
 
@@ -208,6 +268,8 @@ class SecondEngine:
         self.dir = Path(tempfile.mkdtemp(prefix="gtui-engB-", dir="/tmp"))
         # overlay2 needs a data root on a real file system, not on /tmp's.
         self.data_root = Path(tempfile.mkdtemp(prefix="gtui-engB-", dir="/var/lib"))
+        _write_owner(self.dir)
+        (self.dir / "data-root").write_text(str(self.data_root))
         self.socket = self.dir / "docker.sock"
         self.url = f"unix://{self.socket}"
         # It also listens on TCP with TLS (client certificates verified).
@@ -291,7 +353,7 @@ class SecondEngine:
         # Its containerd (same process group) and shims.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        subprocess.run(["umount", "-R", str(self.dir / "exec")], capture_output=True)
-        subprocess.run(["umount", "-R", str(self.data_root)], capture_output=True)
+        unmount_under(self.dir)
+        unmount_under(self.data_root)
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.data_root, ignore_errors=True)

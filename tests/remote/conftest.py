@@ -19,7 +19,7 @@ import pytest
 
 from tests.harness.containers import ContainerFactory
 from tests.harness.docker_access import docker_unavailable
-from tests.harness.remote_hosts import SecondEngine, SshServer
+from tests.harness.remote_hosts import SecondEngine, SshServer, remove_leftovers
 from tests.images import tags
 
 ALIAS = "hostb"
@@ -36,6 +36,7 @@ class HostB:
 @pytest.fixture(scope="session")
 def host_b(docker_client: docker.DockerClient, test_images: tuple[str, ...]) -> Iterator[HostB]:
     """Engine B behind its own sshd; see the module docstring."""
+    remove_leftovers()  # of a session killed before its teardown
     try:
         engine = SecondEngine((tags.GUNICORN_LATEST,), docker_client)
     except RuntimeError as error:
