@@ -290,3 +290,25 @@ def test_one_name_on_two_engines_must_be_named_with_its_host(
     # Named with its host, it is that one.
     document = _snapshot(host_b, f"hostb/{name}")
     assert [i["host"] for i in document["instances"]] == ["hostb"]
+
+
+def test_ls_and_watch_name_the_host(
+    host_b: HostB, container_factory: ContainerFactory, factory_b: ContainerFactory
+) -> None:
+    on_a, _ = _gunicorn(container_factory, 1)
+    on_b, _ = _gunicorn(factory_b, 1)
+    targets = (f"local/{on_a.name}", f"hostb/{on_b.name}")
+    done = run_gtui("ls", *_engines(host_b), *targets)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["HOST", "SOURCE", "CONTAINER"]
+    rows = {line.split()[2]: line.split()[0] for line in lines[1:3]}
+    assert rows == {on_a.name: "local", on_b.name: "hostb"}
+    assert "engine local: connected" in done.stdout and "engine hostb: connected" in done.stdout
+
+    done = run_gtui("watch", "--jsonl", "--count", "2", "--interval", "0.5",
+                    *_engines(host_b), *targets)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines() if '"key"' in line]
+    hosts = {(r["container"]["name"], r["host"]) for r in records}
+    assert hosts == {(on_a.name, "local"), (on_b.name, "hostb")}
