@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from gunicorn_tui.cli.action_signals import ActionSignals, Cancelled, exit_code_for
+from gunicorn_tui.cli.engine_hosts import first_api_only, first_host, other_hosts
 from gunicorn_tui.cli.exit_codes import (
     EXIT_DOCKER_UNREACHABLE,
     EXIT_FAILURE,
@@ -33,6 +34,7 @@ from gunicorn_tui.cli.exit_codes import (
 from gunicorn_tui.cli.target_monitor import (
     confirm,
     open_target_monitor,
+    parse_args_target,
     refuse_if_read_only,
     select_instance,
     select_replicas,
@@ -61,17 +63,25 @@ from gunicorn_tui.control.service_roll import (
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import Monitor
-from gunicorn_tui.monitor.targets import TargetKind, parse_target
+from gunicorn_tui.monitor.targets import TargetKind
 
 _log = logging.getLogger("gtui.actions")
 
 
 def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
     client = monitor.watcher.client if monitor is not None and monitor.watcher else None
+    if monitor is None:
+        return ControlEngine(
+            read_only=bool(getattr(args, "read_only", False)),
+            docker_client=client,
+            api_only=bool(getattr(args, "api_only", False)),
+        )
     return ControlEngine(
         read_only=bool(getattr(args, "read_only", False)),
         docker_client=client,
-        api_only=bool(getattr(args, "api_only", False)),
+        api_only=bool(getattr(args, "api_only", False)) or first_api_only(monitor),
+        host=first_host(monitor),
+        other_hosts=other_hosts(monitor),
     )
 
 
@@ -133,6 +143,7 @@ def _print_json(plan: RetunePlan, outcome: ActionOutcome | None) -> None:
         "plan": {
             "action": plan.action.value,
             "target": plan.target.label,
+            "host": plan.target.host,
             "strategy": plan.strategy.value if plan.strategy else None,
             "ok": plan.ok,
             "refusal": plan.refusal,
@@ -176,7 +187,7 @@ def _run_action(
     refuse_if_read_only(args)
     with ActionSignals() as signals:
         try:
-            if parse_target(args.target).kind is TargetKind.SERVICE:
+            if parse_args_target(args, args.target).kind is TargetKind.SERVICE:
                 return _run_rolling(args, make_plan, check, purpose, signals, must_agree)
             return _run_locked(args, make_plan, check, purpose, signals)
         except Cancelled as cancelled:

@@ -46,6 +46,7 @@ def _exit_on_hangup(app: object) -> Iterator[None]:
 def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
     """The control engine the dashboard's actions use, sharing the monitor's
     Docker connection (and its launched servers)."""
+    from gunicorn_tui.cli.engine_hosts import first_api_only, first_host, other_hosts
     from gunicorn_tui.control.engine import ControlEngine
 
     watcher = monitor.watcher
@@ -53,6 +54,9 @@ def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
         read_only=bool(getattr(args, "read_only", False)),
         connect_docker=lambda: watcher.client if watcher is not None else None,
         launched=monitor.options.launched,
+        api_only=first_api_only(monitor),
+        host=first_host(monitor),
+        other_hosts=other_hosts(monitor),
     )
 
 

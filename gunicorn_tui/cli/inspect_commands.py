@@ -33,7 +33,13 @@ def run_snapshot(args: argparse.Namespace) -> int:
             for sample in frame.instances
         }
         document = snapshot_json(
-            frame.instances, frame.docker, frame.taken_at, frame.notices, frame.traffic, capacity
+            frame.instances,
+            frame.docker,
+            frame.taken_at,
+            frame.notices,
+            frame.traffic,
+            capacity,
+            frame.engines,
         )
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -55,10 +61,18 @@ def run_ls(args: argparse.Namespace) -> int:
         monitor.close()
     if args.json:
         document = snapshot_json(
-            frame.instances, frame.docker, frame.taken_at, frame.notices, frame.traffic
+            frame.instances,
+            frame.docker,
+            frame.taken_at,
+            frame.notices,
+            frame.traffic,
+            engines=frame.engines,
         )
         rows = [
-            {key: instance[key] for key in ("key", "source", "container", "gunicorn_version")}
+            {
+                key: instance[key]
+                for key in ("key", "host", "source", "container", "gunicorn_version")
+            }
             | {
                 "master_pid": instance["master"]["pid"],
                 "worker_class": instance["config"]["worker_class"]["value"],
@@ -67,12 +81,31 @@ def run_ls(args: argparse.Namespace) -> int:
             }
             for instance in document["instances"]
         ]
-        listing = {"instances": rows, "docker": document["docker"], "notices": document["notices"]}
+        listing = {
+            "instances": rows,
+            "docker": document["docker"],
+            "engines": document["engines"],
+            "notices": document["notices"],
+        }
         json.dump(listing, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
-    header = ("SOURCE", "CONTAINER", "MASTER", "VERSION", "CLASS", "WORKERS", "BIND")
+    header: tuple[str, ...] = (
+        "SOURCE",
+        "CONTAINER",
+        "MASTER",
+        "VERSION",
+        "CLASS",
+        "WORKERS",
+        "BIND",
+    )
     rows_text = [ls_row(sample) for sample in frame.instances]
+    if len(frame.engines) > 1:
+        header = ("HOST", *header)
+        rows_text = [
+            (sample.host + (" (stale)" if sample.stale else ""), *row)
+            for sample, row in zip(frame.instances, rows_text, strict=True)
+        ]
     print(render_table(header, rows_text))
     if not frame.instances:
         print("(no Gunicorn servers found)")
@@ -112,6 +145,11 @@ def ls_row(sample: InstanceSample) -> tuple[str, ...]:
 
 
 def docker_line(frame: MonitorFrame) -> str:
+    if len(frame.engines) > 1:
+        return "\n".join(
+            f"engine {status.name}: {status.state.value} ({status.message})"
+            for status in frame.engines
+        )
     return f"docker: {frame.docker.state.value} ({frame.docker.message})"
 
 

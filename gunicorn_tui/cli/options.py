@@ -79,9 +79,30 @@ def add_read_only(parser: argparse.ArgumentParser, *, root: bool = False) -> Non
     )
 
 
-def add_discovery(parser: argparse.ArgumentParser) -> None:
-    """Where gtui looks and how it samples: ``--no-docker``, ``--api-only``, ``--statsd``."""
+def add_discovery(parser: argparse.ArgumentParser, *, host_option: bool = True) -> None:
+    """Where gtui looks and how it samples: ``-H/--host``, ``--context``,
+    ``--no-docker``, ``--api-only``, ``--statsd``. ``host_option=False``
+    leaves ``--host`` to the command (``-H`` and ``--docker-host`` stay)."""
     group = parser.add_argument_group("discovery and sampling")
+    group.add_argument(
+        "-H",
+        *(("--host",) if host_option else ()),
+        "--docker-host",
+        action="append",
+        dest="engine_hosts",
+        metavar="URL",
+        help="a Docker engine to watch: unix:///PATH, tcp://HOST[:PORT] (TLS from "
+        "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or ssh://[USER@]HOST (the system ssh, "
+        "BatchMode); repeatable (default: DOCKER_HOST, else the current docker context); "
+        "a TARGET on one engine is HOST/CONTAINER",
+    )
+    group.add_argument(
+        "--context",
+        action="append",
+        dest="engine_contexts",
+        metavar="NAME",
+        help="a docker context whose engine to watch (docker context ls); repeatable",
+    )
     group.add_argument(
         "--no-docker", action="store_true", help="do not look at Docker containers (host only)"
     )

@@ -152,6 +152,17 @@ def _watch(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _agent(parser: argparse.ArgumentParser) -> None:
+    add_targets(parser)
+    add_discovery(parser)
+    parser.add_argument(
+        "--interval", type=float, default=1.0, metavar="SECONDS", help="seconds between samples"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=0.0, metavar="SECONDS", help="stop after (0: never)"
+    )
+
+
 def _demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=3, metavar="N", help="Gunicorn workers")
     parser.add_argument(
@@ -189,7 +200,7 @@ def _serve(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="the URL browsers use, when it is not http://HOST:PORT (a proxy, a name)",
     )
-    add_discovery(parser)
+    add_discovery(parser, host_option=False)
     add_refresh(parser)
     add_export_dir(parser)
 
@@ -555,6 +566,15 @@ COMMANDS: tuple[Command, ...] = (
         _snapshot,
         "gunicorn_tui.cli.inspect_commands:run_snapshot",
         "Sample once and print every instance (schema in the README).",
+    ),
+    Command(
+        "agent",
+        "stream samples to a local gtui (it runs this over ssh)",
+        _agent,
+        "gunicorn_tui.cli.agent_command:run_agent",
+        "What a local gtui runs on a remote host over SSH (`gtui -H ssh://HOST`): samples "
+        "this host as gtui does and streams the `watch --jsonl` records as deltas on "
+        "stdout (zlib). Not for use by hand. Ends when stdin closes.",
     ),
     Command(
         "watch",

@@ -14,12 +14,13 @@ from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliEr
 from gunicorn_tui.cli.target_monitor import (
     confirm,
     open_target_monitor,
+    parse_args_target,
     select_instance,
     select_replicas,
 )
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine
 from gunicorn_tui.control.service_roll import replica_disagreements
-from gunicorn_tui.monitor.targets import TargetKind, parse_target
+from gunicorn_tui.monitor.targets import TargetKind
 from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.persist.drift import RETUNABLE
 from gunicorn_tui.persist.plan import PersistKind, PersistPlan, plan_persist
@@ -30,7 +31,7 @@ def run_persist(args: argparse.Namespace) -> int:
     """``gtui persist TARGET [--dry-run] [--yes] [--json]``."""
     monitor = open_target_monitor(args)
     try:
-        if parse_target(args.target).kind is TargetKind.SERVICE:
+        if parse_args_target(args, args.target).kind is TargetKind.SERVICE:
             replicas = select_replicas(monitor, args.target)
             disagree = replica_disagreements(replicas, RETUNABLE)
             if disagree:

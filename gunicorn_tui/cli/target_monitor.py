@@ -11,6 +11,12 @@ import sys
 import time
 from dataclasses import replace
 
+from gunicorn_tui.access.endpoints import (
+    EndpointError,
+    EngineEndpoint,
+    is_default_setup,
+    resolve_endpoints,
+)
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_USAGE, CliError
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame, MonitorOptions, ensure_any
@@ -33,17 +39,49 @@ def parse_statsd_address(text: str | None) -> tuple[str, int] | None:
     return host, int(port)
 
 
+def args_engines_given(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "engine_hosts", None) or getattr(args, "engine_contexts", None))
+
+
+def engine_endpoints(args: argparse.Namespace) -> tuple[EngineEndpoint, ...]:
+    """The engines ``-H``/``--context`` name, else the one ``docker`` would use
+    when it is not this machine's default socket (empty: the default, as ever)."""
+    hosts = getattr(args, "engine_hosts", None) or []
+    contexts = getattr(args, "engine_contexts", None) or []
+    try:
+        endpoints = resolve_endpoints(hosts, contexts)
+    except EndpointError as error:
+        if hosts or contexts:
+            raise CliError(str(error), EXIT_USAGE) from error
+        return ()  # the engine's own client says what is wrong, at connect
+    if not hosts and not contexts and is_default_setup(endpoints):
+        return ()
+    return endpoints
+
+
+def engine_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """The names ``HOST/CONTAINER`` targets may use for the engines given."""
+    return tuple(endpoint.name for endpoint in engine_endpoints(args))
+
+
+def parse_args_target(args: argparse.Namespace, text: str) -> Target:
+    """``text`` parsed with the engines of ``-H``/``--context`` known, so that
+    ``HOST/CONTAINER`` is not taken for a Compose ``PROJECT/SERVICE``."""
+    return parse_target(text, engine_names(args))
+
+
 def open_monitor(args: argparse.Namespace, collect_traffic: bool = True) -> Monitor:
     """A Monitor for the command's TARGETs (``args.targets``) and discovery
     options, targets checked."""
-    targets = tuple(parse_target(text) for text in getattr(args, "targets", []) or [])
+    names = engine_names(args)
+    targets = tuple(parse_target(text, names) for text in getattr(args, "targets", []) or [])
     return _open(args, targets, collect_traffic=collect_traffic, wait_for_docker_s=None)
 
 
 def open_target_monitor(args: argparse.Namespace) -> Monitor:
     """A Monitor for the command's single TARGET (``args.target``), waiting
     longer for Docker's first answer than ``gtui ls`` does."""
-    return _open(args, (parse_target(args.target),), wait_for_docker_s=DOCKER_WAIT_S)
+    return _open(args, (parse_args_target(args, args.target),), wait_for_docker_s=DOCKER_WAIT_S)
 
 
 def _open(
@@ -59,11 +97,15 @@ def _open(
             f"container targets ({', '.join(containers)}) need Docker: drop --no-docker",
             EXIT_USAGE,
         )
+    engines = engine_endpoints(args)
+    if args.no_docker and engines and (args_engines_given(args)):
+        raise CliError("-H/--context name Docker engines: drop --no-docker", EXIT_USAGE)
     monitor = Monitor(
         MonitorOptions(
             targets=targets,
             use_docker=not args.no_docker,
             force_api=args.api_only,
+            engines=engines,
             statsd_address=parse_statsd_address(getattr(args, "statsd", None)),
             collect_traffic=collect_traffic,
         )
@@ -102,7 +144,7 @@ def select_instance(monitor: Monitor, text: str) -> InstanceSample:
     """The one Gunicorn instance TARGET ``text`` names (a container with
     several masters must be named by pid)."""
     frame = sample_settled(monitor, 0.2)
-    target = parse_target(text)
+    target = parse_target(text, monitor.engine_names)
     instances = list(frame.instances)
     if target.kind is TargetKind.PID:
         instances = [
@@ -118,6 +160,10 @@ def select_instance(monitor: Monitor, text: str) -> InstanceSample:
             f"{text} has {len(instances)} replicas ({names}): name one container here",
             EXIT_USAGE,
         )
+    hosts = sorted({s.host for s in instances if s.container is not None})
+    if len(hosts) > 1:
+        named = ", ".join(f"{host}/{text}" for host in hosts)
+        raise CliError(f"{text} is on {len(hosts)} engines; name one of them: {named}", EXIT_USAGE)
     if len(instances) > 1:
         masters = ", ".join(f"pid:{s.master.pid}" for s in instances)
         raise CliError(

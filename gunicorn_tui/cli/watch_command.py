@@ -30,9 +30,10 @@ def text_line(sample: InstanceSample, traffic: TrafficView | None, taken_at: flo
     """A compact one-line summary of an instance."""
     clock = time.strftime("%H:%M:%S", time.localtime(taken_at))
     busy = sum(1 for worker in sample.workers if worker.state.value in ("busy", "stuck"))
+    label = sample.label if sample.host == "local" else f"{sample.host}/{sample.label}"
     parts = [
         clock,
-        sample.label,
+        label + (" (stale)" if sample.stale else ""),
         f"workers {len(sample.workers)} busy {busy}",
         f"cpu {format_percent(sample.totals.cpu_percent)}%",
         f"mem {format_bytes(sample.totals.memory_bytes)}",

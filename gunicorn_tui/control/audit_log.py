@@ -36,12 +36,15 @@ class AuditRecord:
     error: str | None = None
     journal_id: str | None = None
     served_after_s: float | None = None
+    # The engine (or machine) acted on: "local", a context or host name.
+    host: str = "local"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.at)),
             "target": self.target,
+            "host": self.host,
             "action": self.action,
             "strategy": self.strategy,
             "outcome": self.outcome,

@@ -24,12 +24,13 @@ import contextlib
 import copy
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from gunicorn_tui.access.docker_engine import DockerEngine
+from gunicorn_tui.access.endpoints import LOCAL_NAME
 from gunicorn_tui.access.errors import AccessError, EngineLost
 from gunicorn_tui.access.host import HostMaster
 from gunicorn_tui.access.processes import ProcessRef
@@ -73,6 +74,16 @@ READ_ONLY_REASON = "read-only session: actions are disabled (--read-only)"
 _LOCK_DIR: Path | None = None
 
 
+@dataclass(frozen=True)
+class HostEngine:
+    """How a ControlEngine reaches another engine of the session: its client
+    (None while disconnected), its address, and whether its pids are ours."""
+
+    connect: Callable[[], object]
+    address: str
+    api_only: bool
+
+
 class ActionRefused(Exception):
     """An action that will not run; the message says why in one line."""
 
@@ -106,8 +117,15 @@ class ControlEngine:
         measure: bool = True,
         api_only: bool = False,
         lock_directory: Path | None = None,
+        host: str = LOCAL_NAME,
+        other_hosts: Mapping[str, HostEngine] | None = None,
     ) -> None:
         self.read_only = read_only
+        # The engine this one acts through, and the others of the session:
+        # an action always goes to the engine its instance came from.
+        self.host = host
+        self._other_hosts: Mapping[str, HostEngine] = dict(other_hosts or {})
+        self._siblings: dict[str, ControlEngine] = {}
         self.state_dir = state_directory if state_directory is not None else state_dir()
         self._launched: dict[int, LaunchRecord] = {record.pid: record for record in launched}
         self.measure = measure
@@ -135,6 +153,62 @@ class ControlEngine:
             engine = None
         self.access = AccessResolver(engine, api_only=api_only)
 
+    # -- engines -----------------------------------------------------------------------
+
+    def for_host(self, host: str, *, container: bool = True) -> ControlEngine:
+        """The engine acting on instances of ``host`` (sharing this one's state,
+        locks, journals and consent). A master outside containers is acted on
+        only on this machine."""
+        if not container:
+            if host != LOCAL_NAME:
+                raise ActionRefused(
+                    f"a master outside containers on {host}: gtui acts on other hosts "
+                    f"through their Docker engine only (run gtui on {host} to act on it)"
+                )
+            return self
+        if host == self.host:
+            return self
+        reach = self._other_hosts.get(host)
+        if reach is None:
+            raise ActionRefused(f"engine {host} is not one this session watches")
+        sibling = self._siblings.get(host)
+        if sibling is None:
+            sibling = copy.copy(self)
+            sibling.host = host
+            connect = reach.connect
+
+            def engine() -> DockerEngine:
+                client = connect()
+                if client is None:
+                    raise EngineLost(f"engine {host} is not connected")
+                return DockerEngine(client, reach.address)
+
+            sibling.access = AccessResolver(engine, api_only=reach.api_only)
+            self._siblings[host] = sibling
+        if sibling.default_consent != self.default_consent:
+            sibling = copy.copy(sibling)
+            sibling.default_consent = self.default_consent
+        return sibling
+
+    def _noted(self, plan: RetunePlan) -> RetunePlan:
+        """A plan for another host's engine says how it gets there."""
+        host = plan.target.host
+        if host == LOCAL_NAME or plan.target.container_id is None:
+            return plan
+        reach = self._other_hosts.get(host)
+        api_only = reach.api_only if reach is not None else self.access.api_only
+        note = f"on {host}: through its Docker engine's API"
+        if reach is not None:
+            note += f" ({reach.address})"
+        if api_only:
+            note += ", not through a gtui agent"
+        return replace(plan, notes=(note, *plan.notes))
+
+    def _route(self, sample: InstanceSample) -> ControlEngine:
+        if sample.stale is not None:
+            raise ActionRefused(f"{sample.label}: {sample.stale}")
+        return self.for_host(sample.host, container=sample.container is not None)
+
     # -- dependencies ----------------------------------------------------------------
 
     def docker(self) -> DockerEngine:
@@ -154,6 +228,8 @@ class ControlEngine:
     ) -> RetuneFacts:
         """Examine an instance for planning (reads /proc, inspects, scans its files);
         ``preflight`` adds what a re-create would break (for retunes and reverts)."""
+        if (other := self._route(sample)) is not self:
+            return other.facts(sample, modules, preflight)
         launch = self._launched.get(sample.master.pid or -1)
         try:
             facts, _ = gather_facts(sample, self.access, launch, modules, preflight)
@@ -229,6 +305,10 @@ class ControlEngine:
         this thread, use it. ActionRefused when another gtui holds it."""
         if self.read_only:
             raise ActionRefused(READ_ONLY_REASON)
+        if (other := self._route(sample)) is not self:
+            with other.hold(sample, purpose):
+                yield
+            return
         container = sample.container
         if container is not None and container.watch_only is not None:
             raise ActionRefused(f"{container.name}: {container.watch_only}")
@@ -259,6 +339,7 @@ class ControlEngine:
             master_pid=sample.master.pid or 0,
             container_id=container.id if container else None,
             container_name=container.name if container else None,
+            host=sample.host,
         )
         reason = READ_ONLY_REASON
         if container is not None and container.watch_only is not None:
@@ -272,7 +353,8 @@ class ControlEngine:
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.SCALE)
         with self.hold(sample, "plan scale"):
-            return plan_scale(sample, self.facts(sample), request, consent=self._consent(consent))
+            plan = plan_scale(sample, self.facts(sample), request, consent=self._consent(consent))
+        return self._noted(plan)
 
     def plan_retune(
         self, sample: InstanceSample, request: RetuneRequest, consent: Consent | None = None
@@ -287,23 +369,26 @@ class ControlEngine:
             except UnknownWorkerClass:
                 modules = ()  # the planner's validation says why
         with self.hold(sample, "plan retune"):
-            return plan_retune(
+            plan = plan_retune(
                 sample, self.facts(sample, modules, preflight=True), request, self._consent(consent)
             )
+        return self._noted(plan)
 
     def plan_reload(self, sample: InstanceSample) -> RetunePlan:
         """Plan a graceful reload (HUP)."""
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.RELOAD)
         with self.hold(sample, "plan reload"):
-            return plan_reload(sample, self.facts(sample))
+            plan = plan_reload(sample, self.facts(sample))
+        return self._noted(plan)
 
     def plan_kill_worker(self, sample: InstanceSample, worker_pid: int) -> RetunePlan:
         """Plan stopping one worker (its host pid) so the master replaces it."""
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.KILL_WORKER)
         with self.hold(sample, "plan kill-worker"):
-            return plan_kill_worker(sample, self.facts(sample), worker_pid)
+            plan = plan_kill_worker(sample, self.facts(sample), worker_pid)
+        return self._noted(plan)
 
     def last_change(self, sample: InstanceSample) -> ArchivedAction | None:
         """The last successful retune or revert of this instance, from the archive."""
@@ -318,7 +403,8 @@ class ControlEngine:
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.REVERT)
         with self.hold(sample, "plan revert"):
-            return self._plan_revert(sample, self._consent(consent))
+            plan = self._plan_revert(sample, self._consent(consent))
+        return self._noted(plan)
 
     def _plan_revert(self, sample: InstanceSample, consent: Consent) -> RetunePlan:
         last = self.last_change(sample)
@@ -364,6 +450,9 @@ class ControlEngine:
             raise ActionRefused(READ_ONLY_REASON)
         if not plan.ok:
             raise ActionRefused(plan.refusal or "refused")
+        other = self.for_host(plan.target.host, container=plan.target.container_id is not None)
+        if other is not self:
+            return other.execute(plan, on_event, interrupt)
         target = plan.target
         label = target.container_name or target.label
         with self._locked(target.lock_key, target.container_id, plan.action.value, label):
@@ -433,6 +522,7 @@ class ControlEngine:
                 error=outcome.error,
                 journal_id=journal.id,
                 served_after_s=outcome.served_after_s,
+                host=plan.target.host,
             )
         )
 

@@ -170,6 +170,7 @@ class JournalStore:
             "holder_pid": os.getpid(),
             "lock_key": plan.target.lock_key,
             "target_label": plan.target.label,
+            "host": plan.target.host,
             "action": plan.action.value,
             "strategy": plan.strategy.value if plan.strategy else None,
             "plan": encode(plan),

@@ -302,6 +302,8 @@ class PlanTarget:
     # The engine the container is on (``docker info`` ID): recovery refuses
     # to act on another one.
     engine_id: str | None = None
+    # The engine's name in gtui ("local", a context or host name).
+    host: str = "local"
 
     @property
     def api_mode(self) -> bool:
@@ -353,7 +355,7 @@ class RetunePlan:
 
     def describe(self) -> list[str]:
         """Readable lines: the change, the strategy, each step and its command."""
-        lines = [f"{self.action.value} {self.target.label}"]
+        lines = [f"{self.action.value} {self.target.label} on {self.target.host}"]
         changed = {k: v for k, v in self.after.items() if self.before.get(k) != v}
         if changed:
             lines.append(

@@ -124,6 +124,7 @@ def plan_target(sample: InstanceSample, facts: RetuneFacts) -> PlanTarget:
         master_start_ticks=facts.master_start_ticks,
         master_is_init=facts.master_is_container_init,
         engine_id=facts.container.engine_id if facts.container else None,
+        host=sample.host,
     )
 
 

@@ -48,6 +48,11 @@ class DaemonStatus:
     message: str
     since: float
     host: str
+    # The engine's name in gtui ("local", a context or host name) and its
+    # identity (ID, name, data root) once it answered: two names of one
+    # engine are told apart by it.
+    name: str = "local"
+    engine_id: str = ""
 
     @property
     def connected(self) -> bool:
@@ -67,6 +72,8 @@ class ContainerInfo:
     # How its processes are reached: /proc of this host, or the engine's API.
     access: AccessKind
     inspect: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    # The name of the engine it runs on (see access/endpoints.py).
+    host: str = "local"
 
 
 class DockerUnavailable(Exception):
@@ -101,7 +108,9 @@ def _reason(error: BaseException) -> str:
     return text[:200]
 
 
-def container_info(inspect: Mapping[str, Any], force_api: bool = False) -> ContainerInfo:
+def container_info(
+    inspect: Mapping[str, Any], force_api: bool = False, host: str = "local"
+) -> ContainerInfo:
     """Build a ContainerInfo from ``docker inspect`` output."""
     config = inspect.get("Config") or {}
     state = inspect.get("State") or {}
@@ -125,7 +134,17 @@ def container_info(inspect: Mapping[str, Any], force_api: bool = False) -> Conta
         started_at=str(state.get("StartedAt", "")),
         access=container_access_kind(container_id, main_pid, api_only=force_api),
         inspect=inspect,
+        host=host,
     )
+
+
+def engine_identity(client: Any) -> str:
+    """What tells one engine from another: its ID, name and data root (two
+    daemons of one machine may share an ID, never a data root)."""
+    info = client.api.info()
+    parts = (str(info.get("ID") or ""), str(info.get("Name") or ""),
+             str(info.get("DockerRootDir") or ""))  # fmt: skip
+    return " ".join(parts) if any(parts) else ""
 
 
 _ID = re.compile(r"^[0-9a-f]{3,64}$")
@@ -140,15 +159,21 @@ class ContainerWatcher:
         force_api: bool = False,
         on_change: Callable[[], None] | None = None,
         connector: Callable[[], Any] = connect,
+        *,
+        name: str = "local",
+        address: str | None = None,
     ) -> None:
         self._force_api = force_api
+        self.name = name
+        self._address = address or daemon_host()
+        self._engine_id = ""
         self._on_change = on_change
         self._connector = connector
         self._lock = threading.Lock()
         self._containers: dict[str, ContainerInfo] = {}
         self._client: Any = None
         self._status = DaemonStatus(
-            DaemonState.UNREACHABLE, "not connected yet", time.time(), daemon_host()
+            DaemonState.UNREACHABLE, "not connected yet", time.time(), self._address, name
         )
         self._generation = 0
         self._stop = threading.Event()
@@ -240,8 +265,8 @@ class ContainerWatcher:
         while not self._stop.is_set():
             try:
                 client = self._connector()
-            except DockerUnavailable as error:
-                self._set_status(DaemonState.UNREACHABLE, str(error))
+            except Exception as error:  # DockerUnavailable, EngineUnreachable: one line
+                self._set_status(DaemonState.UNREACHABLE, str(error) or type(error).__name__)
                 self._connected_once.set()
                 delay = _RECONNECT_DELAYS_S[min(attempt, len(_RECONNECT_DELAYS_S) - 1)]
                 attempt += 1
@@ -251,6 +276,7 @@ class ContainerWatcher:
             self._client = client
             try:
                 since = time.time()
+                self._engine_id = engine_identity(client)
                 self._relist(client)
                 self._set_status(DaemonState.CONNECTED, "connected")
                 self._connected_once.set()
@@ -268,7 +294,9 @@ class ContainerWatcher:
     def _set_status(self, state: DaemonState, message: str) -> None:
         with self._lock:
             if self._status.state is not state or self._status.message != message:
-                self._status = DaemonStatus(state, message, time.time(), daemon_host())
+                self._status = DaemonStatus(
+                    state, message, time.time(), self._address, self.name, self._engine_id
+                )
                 self._generation += 1
         if self._on_change is not None:
             self._on_change()
@@ -295,7 +323,7 @@ class ContainerWatcher:
             inspects = [inspect_one(summary) for summary in summaries]
         for inspect in inspects:
             if inspect is not None and (inspect.get("State") or {}).get("Running"):
-                found[inspect["Id"]] = container_info(inspect, self._force_api)
+                found[inspect["Id"]] = container_info(inspect, self._force_api, self.name)
         with self._lock:
             self._containers = found
             self._generation += 1
@@ -332,7 +360,9 @@ class ContainerWatcher:
             running = (inspect.get("State") or {}).get("Running")
             with self._lock:
                 if running:
-                    self._containers[container_id] = container_info(inspect, self._force_api)
+                    self._containers[container_id] = container_info(
+                        inspect, self._force_api, self.name
+                    )
                 else:
                     self._containers.pop(container_id, None)
                 self._generation += 1

@@ -234,6 +234,10 @@ class InstanceSample:
     # Reloads the master has done since it started (control socket's
     # ``show stats``); None without a control socket.
     reloads: int | None = None
+    # The engine (or machine) it runs on: "local", a context or host name.
+    host: str = "local"
+    # Why these are old figures (its engine stopped answering); None: current.
+    stale: str | None = None
 
     @property
     def label(self) -> str:

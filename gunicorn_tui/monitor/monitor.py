@@ -15,9 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint
+from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.resolve import local_master_access
 from gunicorn_tui.discovery.docker_engine import (
@@ -35,7 +38,15 @@ from gunicorn_tui.discovery.host_processes import (
 from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
-from gunicorn_tui.monitor.targets import Target, TargetKind, TargetNotFound
+from gunicorn_tui.monitor.agent_link import HINT as AGENT_HINT
+from gunicorn_tui.monitor.agent_link import AgentLink, AgentState
+from gunicorn_tui.monitor.targets import (
+    Target,
+    TargetKind,
+    TargetNotFound,
+    engine_and_container,
+    parse_target,
+)
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
 from gunicorn_tui.sampling.cgroup import find_cgroup_paths, read_cgroup_tree_pids
 from gunicorn_tui.sampling.local_instance import (
@@ -62,6 +73,9 @@ if TYPE_CHECKING:
     from gunicorn_tui.traffic.hub import TrafficHub
 
 DEFAULT_RESCAN_INTERVAL_S = 5.0
+# How long a frame waits for the Docker API calls of other engines.
+REMOTE_WAIT_S = 1.5
+_T = TypeVar("_T")
 _log = logging.getLogger("gtui.monitor")
 DEFAULT_STATSD_ADDRESS = ("127.0.0.1", 8125)
 
@@ -78,6 +92,9 @@ class MonitorFrame:
     # Traffic by instance key (access log, error log, StatsD); empty when
     # traffic is not collected.
     traffic: Mapping[str, TrafficView] = field(default_factory=dict)
+    # Every engine watched, by name (empty: Docker not used); ``docker`` is
+    # the first of them.
+    engines: tuple[DaemonStatus, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,12 @@ class MonitorOptions:
     statsd_address: tuple[str, int] | None = DEFAULT_STATSD_ADDRESS
     # Servers gtui started itself: their command lines are known exactly.
     launched: tuple[LaunchRecord, ...] = field(default=())
+    # The engines to watch (access/endpoints.py); empty: the one ``docker``
+    # would use, as from_env finds it.
+    engines: tuple[EngineEndpoint, ...] = ()
+    # Run ``gtui agent`` on ``ssh://`` hosts for full figures (monitor/agent_link.py).
+    agents: bool = True
+    agent_interval_s: float = 1.0
 
 
 class Monitor:
@@ -105,16 +128,31 @@ class Monitor:
         options: MonitorOptions | None = None,
         watcher: ContainerWatcher | None = None,
     ) -> None:
-        self.options = options or MonitorOptions()
+        self.options = _engine_targets_resolved(options or MonitorOptions())
         self._figures = ProcessFigures()
         self._watcher = watcher
         self._own_watcher = watcher is None
+        # Every engine's watcher by name, the first being ``_watcher``.
+        self._watchers: dict[str, ContainerWatcher] = {}
+        self._connectors: dict[str, EngineConnector] = {}
+        self._duplicates: dict[str, str] = {}
+        # The last sample of each instance of an engine now unreachable.
+        self._last_samples: dict[str, InstanceSample] = {}
+        self._agents: dict[str, AgentLink] = {}
+        self._agent_last: dict[str, tuple[InstanceSample, ...]] = {}
+        self._agent_said: dict[str, str] = {}
+        self._down_said: set[str] = set()
         self._samplers: dict[str, LocalInstanceSampler | ApiInstanceSampler] = {}
         self._last_discovery = -1e9
         self._watcher_generation = -1
         self._notices: list[str] = []
         self._lock = threading.Lock()
         self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gtui-probe")
+        # With several engines, Docker API calls run here, each frame waiting
+        # for them a bounded time: a stalled host must not hold up the others.
+        self._remote_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gtui-remote")
+        self._remote_calls: dict[str, Future[Any]] = {}
+        self._frame_deadline = 0.0
         self._facts: dict[str, RuntimeFacts | None] = {}
         self._probes: dict[str, Future[RuntimeFacts]] = {}
         self._closed = False
@@ -125,17 +163,26 @@ class Monitor:
         # Without /proc (macOS), only the Docker API can show servers.
         self._procfs = procfs_available()
 
+    @property
+    def engine_names(self) -> tuple[str, ...]:
+        """The engines' names (``HOST`` of a ``HOST/CONTAINER`` target)."""
+        return tuple(self._watchers) or tuple(e.name for e in self.options.engines)
+
     # -- lifecycle ----------------------------------------------------------
 
     def open(self, wait_for_docker_s: float = 3.0) -> None:
         """Connect to Docker (if enabled) and wait briefly for the first list."""
         if not self._procfs and NO_PROCFS_NOTICE not in self._notices:
             self._notices.append(NO_PROCFS_NOTICE)
-        if self.options.use_docker and self._watcher is None:
+        if self.options.use_docker and self._watcher is None and self.options.engines:
+            self._open_engines(wait_for_docker_s)
+        elif self.options.use_docker and self._watcher is None:
             self._watcher = ContainerWatcher(force_api=self.options.force_api or not self._procfs)
             self._watcher.start(wait_s=wait_for_docker_s)
         elif self._watcher is not None and self._own_watcher:
             self._watcher.start(wait_s=wait_for_docker_s)
+        if self._watcher is not None and not self._watchers:
+            self._watchers[self._watcher.name] = self._watcher
         if self.options.collect_traffic and self._traffic is None:
             watcher = self._watcher
             # Loaded here: gtui ls never needs the followers and the listener.
@@ -148,14 +195,102 @@ class Monitor:
             if self._traffic.statsd_error:
                 self._notices.append(self._traffic.statsd_error)
 
+    def _open_engines(self, wait_s: float) -> None:
+        """A watcher per engine, all connecting side by side (a host that does
+        not answer costs its own timeout, not the others')."""
+        for endpoint in self.options.engines:
+            connector = EngineConnector(endpoint)
+            # A unix socket's containers may have this host's pids; an engine
+            # reached over the network is sampled as a remote one.
+            force_api = self.options.force_api or not self._procfs or not endpoint.on_this_host
+            watcher = ContainerWatcher(
+                force_api=force_api, connector=connector, name=endpoint.name, address=endpoint.url
+            )
+            self._connectors[endpoint.name] = connector
+            self._watchers[endpoint.name] = watcher
+        self._watcher = next(iter(self._watchers.values()))
+        if self.options.agents:
+            for endpoint in self.options.engines:
+                session = self._connectors[endpoint.name].ssh_session
+                if session is None:
+                    continue
+                self._agents[endpoint.name] = AgentLink(
+                    endpoint.name,
+                    session,
+                    interval_s=self.options.agent_interval_s,
+                    targets=self._targets_on(endpoint.name),
+                )
+        threads = [
+            threading.Thread(target=w.start, kwargs={"wait_s": wait_s}, daemon=True)
+            for w in self._watchers.values()
+        ] + [
+            threading.Thread(target=a.wait_ready, args=(wait_s,), daemon=True)
+            for a in self._agents.values()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _targets_on(self, host: str) -> list[str]:
+        """The container targets that may be on engine ``host``, as it names them."""
+        names = [name for name in self._watchers if name]
+        found = []
+        for target in self.options.targets:
+            if target.kind is not TargetKind.CONTAINER:
+                continue
+            on, name = engine_and_container(target.value, names)
+            if on is None or on == host:
+                found.append(name)
+        return found
+
+    @property
+    def agents(self) -> Mapping[str, AgentLink]:
+        """The ``gtui agent`` links of ``ssh://`` hosts, by engine name."""
+        return dict(self._agents)
+
+    @property
+    def watchers(self) -> Mapping[str, ContainerWatcher]:
+        """Every engine's watcher, by engine name."""
+        return dict(self._watchers)
+
+    def watcher_for(self, host: str | None) -> ContainerWatcher | None:
+        """The watcher of engine ``host`` (None: the first engine)."""
+        if host is None:
+            return self._watcher
+        return self._watchers.get(host)
+
+    def connector_for(self, host: str) -> EngineConnector | None:
+        """How engine ``host`` is reached (its SSH connection), when named by an endpoint."""
+        return self._connectors.get(host)
+
+    def engine_statuses(self) -> tuple[DaemonStatus, ...]:
+        """Every engine as last seen; a second name of one engine says so."""
+        statuses = []
+        for name, watcher in self._watchers.items():
+            status = watcher.status()
+            twin = self._duplicates.get(name)
+            if twin is not None:
+                status = replace(status, message=f"the same engine as {twin}: shown once")
+            statuses.append(status)
+        return tuple(statuses)
+
     def close(self) -> None:
         self._closed = True
-        if self._watcher is not None and self._own_watcher:
-            self._watcher.stop()
+        if self._own_watcher:
+            for watcher in self._watchers.values() or (
+                [self._watcher] if self._watcher is not None else []
+            ):
+                watcher.stop()
+        for agent in self._agents.values():
+            agent.close()
+        for connector in self._connectors.values():
+            connector.close()
         for sampler in self._samplers.values():
             if isinstance(sampler, ApiInstanceSampler):
                 sampler.close()
         self._probe_pool.shutdown(wait=False, cancel_futures=True)
+        self._remote_pool.shutdown(wait=False, cancel_futures=True)
         if self._traffic is not None:
             self._traffic.close()
 
@@ -184,34 +319,73 @@ class Monitor:
                 if not os.path.exists(f"{PROC}/{target.pid}"):
                     raise TargetNotFound(f"no process with pid {target.pid}")
                 continue
-            watcher = self._watcher
-            if watcher is None or not watcher.status().connected:
-                raise DockerUnreachable(f"{target.text}: {self.docker_status().message}")
             if target.kind is TargetKind.SERVICE:
-                if not watcher.find_service(*target.service):
+                watcher = self._watcher
+                if watcher is None or not watcher.status().connected:
+                    raise DockerUnreachable(f"{target.text}: {self.docker_status().message}")
+                if not any(
+                    w.find_service(*target.service)
+                    for w in self._watchers.values() or [watcher]
+                    if w.status().connected
+                ):
                     raise TargetNotFound(
                         f"no running container of Compose service {target.value} "
                         "(labels com.docker.compose.project and .service)"
                     )
                 continue
-            if watcher.find(target.value) is None:
-                raise TargetNotFound(watcher.describe_missing(target.value))
+            host, name = engine_and_container(target.value, self._watchers)
+            candidates = (
+                [self._watchers[host]] if host is not None else list(self._watchers.values())
+            ) or ([self._watcher] if self._watcher is not None else [])
+            connected = [w for w in candidates if w.status().connected]
+            if not connected:
+                status = candidates[0].status() if candidates else self.docker_status()
+                raise DockerUnreachable(f"{target.text}: {status.message}")
+            if not any(w.find(name) is not None for w in connected):
+                raise TargetNotFound(connected[0].describe_missing(name))
 
     # -- sampling ------------------------------------------------------------
 
     def sample(self) -> MonitorFrame:
         """One frame: every watched instance, sampled now."""
         started = time.monotonic()
+        self._frame_deadline = started + REMOTE_WAIT_S
         with self._lock:
             self._maybe_discover()
             tables = SampleTables()
             samples: list[InstanceSample] = []
+            down = self._unreachable_engines()
+            streaming = self._agent_samples(samples, down)
             for key, sampler in list(self._samplers.items()):
+                host = self._host_of(sampler)
+                if host in streaming:
+                    continue
                 try:
+                    if host in down and isinstance(sampler, ApiInstanceSampler):
+                        # Its last figures, marked: the engine does not answer
+                        # (a call would wait for a timeout every sample). What
+                        # /proc shows needs no engine.
+                        last = self._last_samples.get(key)
+                        if last is not None:
+                            samples.append(replace(last, stale=down[host]))
+                        continue
                     if isinstance(sampler, LocalInstanceSampler):
-                        samples.append(sampler.sample(tables))
+                        sample = sampler.sample(tables)
+                    elif len(self._watchers) > 1:
+                        done, answer = self._bounded(key, sampler.sample)
+                        if not done or answer is None:
+                            last = self._last_samples.get(key)
+                            if last is not None:
+                                late = f"{host}: no answer in {REMOTE_WAIT_S:g} s"
+                                samples.append(replace(last, stale=late))
+                            continue
+                        sample = answer
                     else:
-                        samples.append(sampler.sample())
+                        sample = sampler.sample()
+                    if sample.host != host:
+                        sample = replace(sample, host=host)
+                    samples.append(sample)
+                    self._last_samples[key] = sample
                 except ProcessGone:
                     self._notices.append(f"{sampler.identity.name or key}: master exited")
                     del self._samplers[key]
@@ -223,9 +397,15 @@ class Monitor:
                 if isinstance(sampler, LocalInstanceSampler):
                     watched.extend(sampler.watched_pids)
             self._figures.forget_except(watched)
+            for gone in self._last_samples.keys() - self._samplers.keys():
+                del self._last_samples[gone]
             notices, self._notices = tuple(self._notices), []
-        samples.sort(key=lambda s: (s.source.value, s.label))
-        traffic = self._traffic.update(samples) if self._traffic is not None else {}
+        samples.sort(key=lambda s: (s.host != self._first_host(), s.host, s.source.value, s.label))
+        # Logs and StatsD are followed on the first engine (and this host):
+        # another engine's containers are not the first one's client's to read.
+        first = self._first_host()
+        local = [s for s in samples if s.host == first or s.container is None]
+        traffic = self._traffic.update(local) if self._traffic is not None else {}
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("frame: %d instances, %d workers, %.3f s%s", len(samples),
                        sum(len(s.workers) for s in samples), time.monotonic() - started,
@@ -237,7 +417,68 @@ class Monitor:
             notices=notices,
             sample_duration_s=time.monotonic() - started,
             traffic=traffic,
+            engines=self.engine_statuses(),
         )
+
+    def _agent_samples(self, samples: list[InstanceSample], down: Mapping[str, str]) -> set[str]:
+        """Add the instances of hosts whose agent streams (or, for a host now
+        unreachable, their last ones, marked); the names of those hosts."""
+        covered: set[str] = set()
+        for host, agent in self._agents.items():
+            got = agent.instances()
+            if got is not None:
+                instances, notices = got
+                samples.extend(instances)
+                self._notices.extend(notices)
+                self._agent_last[host] = instances
+                covered.add(host)
+                said = "streaming"
+            elif host in down and host in self._agent_last:
+                samples.extend(replace(s, stale=down[host]) for s in self._agent_last[host])
+                covered.add(host)
+                said = self._agent_said.get(host, "")
+            else:
+                self._agent_last.pop(host, None)
+                said = f"{host}: sampled through the Docker API only ({agent.reason}); " + (
+                    AGENT_HINT.format(host=host)
+                )
+                if agent.state is AgentState.STARTING:
+                    said = self._agent_said.get(host, "")
+            if said != self._agent_said.get(host):
+                self._agent_said[host] = said
+                # The API samplers of this host start or stop.
+                self.request_rescan()
+                if said and said != "streaming":
+                    self._notices.append(said)
+        return covered
+
+    def _agent_streams(self, host: str) -> bool:
+        agent = self._agents.get(host)
+        return agent is not None and agent.state is AgentState.STREAMING
+
+    def _first_host(self) -> str:
+        return self._watcher.name if self._watcher is not None else LOCAL_NAME
+
+    def _host_of(self, sampler: LocalInstanceSampler | ApiInstanceSampler) -> str:
+        container = sampler.identity.container
+        return container.host if container is not None else LOCAL_NAME
+
+    def _unreachable_engines(self) -> dict[str, str]:
+        """Reasons by engine name, for the engines that do not answer now
+        (said once in the notices when one drops out, and when it is back)."""
+        down: dict[str, str] = {}
+        for name, watcher in self._watchers.items():
+            status = watcher.status()
+            if not status.connected:
+                since = time.strftime("%H:%M:%S", time.localtime(status.since))
+                down[name] = f"{name} unreachable since {since}: {status.message}"
+        if len(self._watchers) > 1:
+            for name in down.keys() - self._down_said:
+                self._notices.append(down[name])
+            for name in self._down_said - down.keys():
+                self._notices.append(f"{name}: connected again")
+            self._down_said = set(down)
+        return down
 
     @property
     def traffic_hub(self) -> TrafficHub | None:
@@ -275,7 +516,8 @@ class Monitor:
     # -- discovery -----------------------------------------------------------
 
     def _maybe_discover(self) -> None:
-        generation = self._watcher.generation if self._watcher is not None else 0
+        generation = sum(w.generation for w in self._watchers.values()) if self._watchers else (
+            self._watcher.generation if self._watcher is not None else 0)  # fmt: skip
         now = time.monotonic()
         due = now - self._last_discovery >= self.options.rescan_interval_s
         if generation == self._watcher_generation and not due:
@@ -298,9 +540,24 @@ class Monitor:
         )
 
     def _containers(self) -> dict[str, ContainerInfo]:
-        if self._watcher is None:
-            return {}
-        return self._watcher.containers()
+        if len(self._watchers) <= 1:
+            return self._watcher.containers() if self._watcher is not None else {}
+        merged: dict[str, ContainerInfo] = {}
+        by_engine: dict[str, str] = {}
+        for name, watcher in self._watchers.items():
+            engine_id = watcher.status().engine_id
+            twin = by_engine.get(engine_id) if engine_id else None
+            if twin is not None:
+                # One engine reached by two names: shown once, by the first.
+                if self._duplicates.get(name) != twin:
+                    self._duplicates[name] = twin
+                    self._notices.append(f"{name} is the same engine as {twin}: shown once")
+                continue
+            self._duplicates.pop(name, None)
+            if engine_id:
+                by_engine[engine_id] = name
+            merged.update(watcher.containers())
+        return merged
 
     def _wanted_container_ids(self, containers: dict[str, ContainerInfo]) -> set[str] | None:
         """Ids of targeted containers, or None when all are wanted."""
@@ -312,11 +569,11 @@ class Monitor:
         # of every container (100 targets on a shared engine of 120
         # containers took 16 ms a sample, and events of other people's
         # containers make this run often).
-        by_name: dict[str, str] = {}
+        by_name: dict[str, list[ContainerInfo]] = {}
         for info in containers.values():
-            by_name[info.ref.name] = info.ref.id
-            by_name[info.ref.id] = info.ref.id
-        prefixes: list[str] = []
+            by_name.setdefault(info.ref.name, []).append(info)
+            by_name.setdefault(info.ref.id, []).append(info)
+        prefixes: list[tuple[str | None, str]] = []
         for target in self.options.targets:
             if target.kind is TargetKind.SERVICE:
                 wanted.update(
@@ -326,14 +583,18 @@ class Monitor:
                     and info.ref.compose.service_name == target.value
                 )
         for target in targets:
-            exact = by_name.get(target.value)
-            if exact is not None:
-                wanted.add(exact)
-            if len(target.value) >= 3:
-                prefixes.append(target.value)
+            host, name = engine_and_container(target.value, self._watchers)
+            for exact in by_name.get(name, ()):
+                if host is None or exact.host == host:
+                    wanted.add(exact.ref.id)
+            if len(name) >= 3:
+                prefixes.append((host, name))
         if prefixes:
             for info in containers.values():
-                if info.ref.id.startswith(tuple(prefixes)):
+                if any(
+                    info.ref.id.startswith(name) and (host is None or info.host == host)
+                    for host, name in prefixes
+                ):
                     wanted.add(info.ref.id)
         return wanted
 
@@ -419,6 +680,8 @@ class Monitor:
         for remote in containers.values():
             if remote.access is not AccessKind.API_CONTAINER:
                 continue
+            if self._agent_streams(remote.host):
+                continue  # the host's gtui agent samples it
             if wanted_containers is not None and remote.ref.id not in wanted_containers:
                 continue
             if wanted_containers is None and wanted_pids:
@@ -430,6 +693,8 @@ class Monitor:
                 continue
             if isinstance(old, ApiInstanceSampler):
                 old.close()
+                if self._agent_streams(old.container.host):
+                    continue  # handed over to the host's gtui agent, not gone
             # Say why an instance left the list, as a failed sample does.
             gone = isinstance(old, LocalInstanceSampler) and not os.path.exists(
                 f"{PROC}/{old.identity.master_pid}"
@@ -446,7 +711,8 @@ class Monitor:
         self._samplers = found
 
     def _api_samplers_for(self, info: ContainerInfo) -> dict[str, ApiInstanceSampler]:
-        client = self._watcher.client if self._watcher is not None else None
+        watcher = self._watchers.get(info.host) or self._watcher
+        client = watcher.client if watcher is not None else None
         existing = {
             key: sampler
             for key, sampler in self._samplers.items()
@@ -454,12 +720,40 @@ class Monitor:
         }
         if client is None:
             return existing
+        if any(sampler.state.client is not client for sampler in existing.values()):
+            # The engine reconnected: the old connection is closed.
+            for sampler in existing.values():
+                sampler.close()
+            existing = {}
         try:
+            if len(self._watchers) > 1:
+                done, found = self._bounded(
+                    f"discover:{info.ref.id}",
+                    lambda: ApiInstanceSampler.discover(client, info, existing),
+                )
+                return found if done and found is not None else existing
             discovered = ApiInstanceSampler.discover(client, info, existing)
         except Exception as error:
             self._notices.append(f"{info.ref.name}: {error}")
             return existing
         return discovered
+
+    def _bounded(self, key: str, call: Callable[[], _T]) -> tuple[bool, _T | None]:
+        """``call`` in the remote pool, waited for until this frame's deadline:
+        (True, its result), or (False, None) while it has not answered (it
+        goes on, and a later frame takes its answer). Its errors are raised."""
+        future = self._remote_calls.get(key)
+        if future is None:
+            future = self._remote_pool.submit(call)
+            self._remote_calls[key] = future
+        try:
+            result = future.result(timeout=max(0.0, self._frame_deadline - time.monotonic()))
+        except FutureTimeout:
+            return False, None
+        finally:
+            if future.done():
+                self._remote_calls.pop(key, None)
+        return True, result
 
     @staticmethod
     def _targeted_container_pids(
@@ -595,3 +889,15 @@ def ensure_any(frame: MonitorFrame, targets: Sequence[Target]) -> None:
     if targets and not frame.instances:
         names = ", ".join(t.text for t in targets)
         raise TargetNotFound(f"no Gunicorn server found in {names}")
+
+
+def _engine_targets_resolved(options: MonitorOptions) -> MonitorOptions:
+    """``HOST/CONTAINER`` targets whose HOST is an engine given: containers on
+    it, not Compose services (a target parsed without the engines known)."""
+    names = tuple(endpoint.name for endpoint in options.engines)
+    if not names or not any(t.kind is TargetKind.SERVICE for t in options.targets):
+        return options
+    targets = tuple(
+        parse_target(t.text, names) if t.kind is TargetKind.SERVICE else t for t in options.targets
+    )
+    return replace(options, targets=targets)

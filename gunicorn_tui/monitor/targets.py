@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -40,8 +41,23 @@ class TargetNotFound(LookupError):
     """A TARGET that names nothing running."""
 
 
-def parse_target(text: str) -> Target:
-    """``pid:N`` is a master (or worker) on this host; anything else a container."""
+def engine_and_container(value: str, engine_names: Collection[str]) -> tuple[str | None, str]:
+    """``HOST/CONTAINER`` names a container on engine HOST when HOST is the name
+    of an engine watched; anything else is a container name or id on any engine.
+
+    Docker's container names hold no ``/``, so the last one splits (an engine
+    named by its socket path holds some).
+    """
+    head, sep, tail = value.rpartition("/")
+    if sep and tail and head in engine_names:
+        return head, tail
+    return None, value
+
+
+def parse_target(text: str, engine_names: Collection[str] = ()) -> Target:
+    """``pid:N`` is a master (or worker) on this host; ``HOST/CONTAINER`` a
+    container on engine HOST when HOST is one of ``engine_names``; another
+    ``A/B`` a Compose service; anything else a container."""
     text = text.strip()
     if not text:
         raise TargetSyntaxError("empty target")
@@ -50,6 +66,8 @@ def parse_target(text: str) -> Target:
         if not value.isdigit() or int(value) <= 0:
             raise TargetSyntaxError(f"{text!r}: expected pid:N with N a positive number")
         return Target(TargetKind.PID, value, text)
+    if engine_and_container(text, engine_names)[0] is not None:
+        return Target(TargetKind.CONTAINER, text, text)
     service = split_service_target(text)
     if service is not None:
         return Target(TargetKind.SERVICE, "/".join(service), text)

@@ -7,7 +7,7 @@ the ``unavailable`` object next to it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,6 +110,8 @@ def instance_json(
     container = sample.container
     return {
         "key": sample.key,
+        "host": sample.host,
+        "stale": sample.stale,
         "source": sample.source.value,
         "name": sample.name,
         "container": (
@@ -150,6 +152,17 @@ def docker_json(status: DaemonStatus) -> dict[str, Any]:
     return {"state": status.state.value, "message": status.message, "host": status.host}
 
 
+def engine_json(status: DaemonStatus) -> dict[str, Any]:
+    """One engine of the session: its name, address, state and identity."""
+    return {
+        "name": status.name,
+        "address": status.host,
+        "state": status.state.value,
+        "message": status.message,
+        "engine_id": status.engine_id or None,
+    }
+
+
 def snapshot_json(
     instances: tuple[InstanceSample, ...],
     docker: DaemonStatus,
@@ -157,6 +170,7 @@ def snapshot_json(
     notices: tuple[str, ...] = (),
     traffic: Mapping[str, TrafficView] | None = None,
     capacity: Mapping[str, CapacityFacts] | None = None,
+    engines: Sequence[DaemonStatus] = (),
 ) -> dict[str, Any]:
     """The whole ``gtui snapshot --json`` document."""
     views = traffic or {}
@@ -165,6 +179,7 @@ def snapshot_json(
         "schema": SCHEMA,
         "taken_at": iso_time(taken_at),
         "docker": docker_json(docker),
+        "engines": [engine_json(status) for status in engines],
         "instances": [
             instance_json(sample, views.get(sample.key), facts.get(sample.key))
             for sample in instances

@@ -105,8 +105,7 @@ class SessionRecorder:
             self._file = _open_for_writing(path)
         except FileExistsError:
             raise RecordingError(
-                f"--record {path}: exists, and a recording is never overwritten: "
-                "name another file"
+                f"--record {path}: exists, and a recording is never overwritten: name another file"
             ) from None
         except OSError as error:
             raise RecordingError(f"--record {path}: {error.strerror or error}") from None

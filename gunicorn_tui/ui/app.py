@@ -599,7 +599,12 @@ class GtuiApp(App[None]):
             count = len(frame.instances)
             parts.append(f"  {count} instance{'s' if count != 1 else ''}")
             docker = frame.docker
-            if docker.state.value == "connected":
+            if len(frame.engines) > 1:
+                # One word per engine: its name, styled by whether it answers.
+                for engine in frame.engines:
+                    ok = engine.state.value == "connected"
+                    parts.append(Content.styled(f"  {engine.name}", "$success" if ok else "$error"))
+            elif docker.state.value == "connected":
                 parts.append(Content.styled("  docker ok", "$success"))
             elif docker.state.value == "unreachable":
                 parts.append(Content.styled(f"  docker: {docker.message}", "$error"))

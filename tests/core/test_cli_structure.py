@@ -18,8 +18,10 @@ def _imports() -> dict[str, list[tuple[str, list[str]]]]:
     for path in sorted(CLI.glob("*.py")):
         edges = []
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.ImportFrom) and node.module and (
-                node.module.startswith("gunicorn_tui.cli.")
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and (node.module.startswith("gunicorn_tui.cli."))
             ):
                 edges.append((node.module.rsplit(".", 1)[1], [a.name for a in node.names]))
         found[path.stem] = edges

@@ -74,7 +74,7 @@ def test_the_config_file_feeds_the_commands(tmp_path: Path) -> None:
         ("refersh_s = 2\n", "unknown key 'refersh_s'"),
         ('refresh_s = "fast"\n', "refresh_s: expected a number of seconds, got str 'fast'"),
         ("read_only = 1\n", "read_only: expected true or false, got int 1"),
-        ('statsd = "nowhere"\n', "statsd: expected \"HOST:PORT\" or \"off\", got 'nowhere'"),
+        ('statsd = "nowhere"\n', 'statsd: expected "HOST:PORT" or "off", got \'nowhere\''),
         ("refresh_s = 0\n", "refresh_s: 0 is not between 0.1 and 60 seconds"),
         ("[hosts.prod]\nurl = 'ssh://x'\n", "[hosts] is for remote hosts"),
         ("refresh_s = \n", "not valid TOML"),

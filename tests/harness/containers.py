@@ -75,7 +75,16 @@ def remove_leftover_containers(client: docker.DockerClient) -> list[str]:
     without owner labels, are left alone.
     """
     removed = []
-    for container in client.containers.list(all=True, filters={"label": TEST_LABEL}):
+    # The listing inspects each container: one removed meanwhile (by another
+    # session on a shared engine) makes it fail; list again.
+    for attempt in range(5):
+        try:
+            listed = client.containers.list(all=True, filters={"label": TEST_LABEL})
+            break
+        except NotFound:
+            if attempt == 4:
+                raise
+    for container in listed:
         if owner_alive(container.labels) is not False:
             continue
         try:

@@ -33,6 +33,7 @@ def instance_matches(sample: InstanceSample, text: str) -> bool:
     haystack = " ".join(
         [
             sample.label,
+            sample.host,
             sample.name,
             sample.source.value,
             sample.container.image if sample.container else "",
@@ -100,10 +101,18 @@ def instance_row(
     if stuck:
         state_text += f" {stuck}!"
     worker_class = sample.config.worker_class
+    # Another engine's instances say where they run; an engine that stopped
+    # answering leaves its last figures, dimmed.
+    label = sample.label if sample.host == "local" else f"{sample.host}/{sample.label}"
+    if sample.stale is not None:
+        label += " (stale)"
     return Row(
         sample.key,
         (
-            Cell(f" └ {sample.label}" if replica else sample.label, "" if replica else "bold"),
+            Cell(
+                f" └ {label}" if replica else label,
+                "dim" if sample.stale is not None else ("" if replica else "bold"),
+            ),
             Cell(sample.source.value),
             Cell(short_worker_class(worker_class) if worker_class else "?"),
             Cell(workers),
