@@ -147,13 +147,18 @@ def test_ctrl_c_during_a_sweep_restores_the_original_config(
     assert not list((tmp_path / "state" / "sweeps").glob("*.json"))
 
 
-CPU_PROFILE = (
+# The known effect the verdict must find: 1 -> 2 sync workers doubles a
+# closed loop of 4 clients on a 50 ms sleep (20 -> 40 req/s) however busy
+# the machine's cores are. A CPU-bound loop's effect is whatever CPU a
+# shared 2-core box leaves (CI saw +15% to +98% between runs) and belongs
+# to the benchmark (benchmarks/verdict_truth.py), not to a pass/fail test.
+WAIT_PROFILE = (
     '[run]\nmode = "closed"\nconcurrency = 4\nduration_s = 1\nconnections = 4\n'
-    '[[request]]\npath = "/cpu?ms=20"\n'
+    '[[request]]\npath = "/io?ms=50"\n'
 )
 
 
-def test_an_interleaved_sweep_of_1_and_2_workers_under_cpu_load_is_conclusive(
+def test_an_interleaved_sweep_of_1_and_2_workers_on_a_sleep_bound_loop_is_conclusive(
     container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
     name, port = io_container(container_factory)
@@ -166,7 +171,7 @@ def test_an_interleaved_sweep_of_1_and_2_workers_under_cpu_load_is_conclusive(
             EpochTracker(sample.key, warmup_s=3.0),
             ControlEngine(state_directory=tmp_path / "state", docker_client=docker_client),
             build_grid((1, 2), ("sync",), None),
-            parse_profile_text(CPU_PROFILE, source="cpu"),
+            parse_profile_text(WAIT_PROFILE, source="sleep"),
             LoadTarget(f"http://127.0.0.1:{port}"),
             # The defaults of `gtui sweep` for two configs but the cap: at 60 s
             # a shared 2-core CI box left 1 -> 2 workers inconclusive (+59%

@@ -191,9 +191,14 @@ async def test_scale_from_the_dashboard_marks_an_epoch_compares_and_exports(
         assert any(str(files.markdown_path) in n for n in notices), notices
 
 
-CPU_PROFILE = (
+# The known effect the verdict must find: 1 -> 2 sync workers doubles a
+# closed loop of 4 clients on a 50 ms sleep (20 -> 40 req/s) however busy
+# the machine's cores are. A CPU-bound loop's effect is whatever CPU a
+# shared 2-core box leaves (CI saw +15% to +98% between runs) and belongs
+# to the benchmark (benchmarks/verdict_truth.py), not to a pass/fail test.
+WAIT_PROFILE = (
     '[run]\nmode = "closed"\nconcurrency = 4\nduration_s = 1\nconnections = 4\n'
-    '[[request]]\npath = "/cpu?ms=20"\n'
+    '[[request]]\npath = "/io?ms=50"\n'
 )
 CALM_PROFILE = (
     '[run]\nmode = "open"\nrate_rps = 20\nramp_up_s = 0\nduration_s = 60\n'
@@ -249,13 +254,13 @@ async def test_guided_ab_from_the_retune_form_ends_on_the_compare_screen(
         await wait_for(pilot, lambda: app.frames_seen > seen + 1, 10, "sampling again")
 
 
-async def test_guided_ab_interleaves_1_to_2_workers_under_cpu_load(
+async def test_guided_ab_interleaves_1_to_2_workers_on_a_sleep_bound_loop(
     logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
     tmp_path: Path,
 ) -> None:
     server = logged_gunicorn("-w", "1")
     profile = tmp_path / "cpu.toml"
-    profile.write_text(CPU_PROFILE)
+    profile.write_text(WAIT_PROFILE)
     app = dashboard(server, tmp_path)
     # The dashboard's default A/B settings but the cap: at 60 s a shared
     # 2-core CI box left 1 -> 2 workers inconclusive (+32% [-4%, +82%]); the
