@@ -10,6 +10,10 @@ serves about 20, which only a measurement of both replicas can show.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.control.helpers import wait_worker_count
 from tests.core.monitor_waits import run_gtui
 from tests.harness.compose import ComposeProject
 from tests.harness.containers import ContainerFactory
@@ -24,6 +29,7 @@ from tests.images import tags
 
 pytestmark = pytest.mark.slow
 
+REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 420.0
 IO_PROFILE = (
     '[run]\nmode = "closed"\nconcurrency = 8\nduration_s = 1\nconnections = 8\n'
@@ -199,3 +205,37 @@ def test_ab_on_a_service_falls_back_to_one_rolled_switch_for_a_re_create(
     assert [i["container"]["id"] for i in after] != ids  # type: ignore[index]
     throughput = next(m for m in report["metrics"] if m["metric"] == "requests_per_s")
     assert throughput["before"] > 13, throughput  # both replicas' requests
+
+
+def test_sigkill_mid_service_sweep_then_gtui_recover_restores_every_replica(
+    project: ComposeProject, container_factory: ContainerFactory, tmp_path: Path
+) -> None:
+    service, names = _up_and_serving(project)
+    env = {"GTUI_STATE_DIR": str(tmp_path / "state")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn_tui", "sweep", service, "--workers", "3",
+         "--profile", str(_profile(tmp_path)), "--warmup", "2", "--measure", "60", "--yes"],
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    containers = [container_factory.client.containers.get(name) for name in names]
+    try:
+        # Killed while measuring 3 workers on both replicas.
+        for container in containers:
+            assert wait_worker_count(container, 3, timeout_s=120.0) == 3
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    (journal,) = (tmp_path / "state" / "sweeps").glob("*.json")
+    assert json.loads(journal.read_text())["target"]["label"] == service
+
+    recovered = run_gtui("recover", env=env, timeout_s=RUN_TIMEOUT_S)
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert "sweep" in recovered.stdout and "restored" in recovered.stdout, recovered.stdout
+    assert service in recovered.stdout and "1 x sync" in recovered.stdout
+    for container in containers:
+        assert wait_worker_count(container, 1) == 1
+    assert not list((tmp_path / "state" / "sweeps").glob("*.json"))  # archived
