@@ -140,7 +140,12 @@ def open_service(
     frame = view()
     if not frame.instances:
         raise CliError(f"{args.target}: its replicas went away", EXIT_USAGE)
-    engine = ServiceEngine(control, lambda: view.replicas, args.target, view.key)
+
+    def refresh() -> tuple[InstanceSample, ...]:
+        view()
+        return view.replicas
+
+    engine = ServiceEngine(control, lambda: view.replicas, args.target, view.key, refresh)
     return ServiceSetup(
         text=args.target,
         replicas=tuple(replicas),

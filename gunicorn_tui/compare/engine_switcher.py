@@ -16,6 +16,7 @@ from gunicorn_tui.compare.interleave import SwitchFailed
 from gunicorn_tui.compare.measurement import FrameSource
 from gunicorn_tui.control.engine import ActionRefused, EngineUnavailable
 from gunicorn_tui.control.plan import RetunePlan, Strategy
+from gunicorn_tui.control.progress import ServiceStanding
 from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.control.running_config import running_config
 from gunicorn_tui.control.service_engine import RetuneEngine
@@ -101,19 +102,23 @@ class EngineSwitcher:
 
     def switch(self, side: int) -> str:
         plan = self.plan(side)
+        # Refused before anything ran, or undone: the service runs what it ran.
         if isinstance(plan, str):
-            raise SwitchFailed(plan)
+            raise SwitchFailed(plan, unchanged=True)
         if plan.refusal == _ALREADY:
             return "already running"
         why_not = interleavable(plan)
         if why_not is not None:
-            raise SwitchFailed(why_not)
+            raise SwitchFailed(why_not, unchanged=True)
         try:
             outcome = self.engine.execute(plan)
         except (ActionRefused, EngineUnavailable) as error:
-            raise SwitchFailed(str(error)) from error
+            raise SwitchFailed(str(error), unchanged=True) from error
         if not outcome.ok:
-            raise SwitchFailed(outcome.error or outcome.status.value)
+            raise SwitchFailed(
+                outcome.error or outcome.status.value,
+                unchanged=outcome.standing is ServiceStanding.OLD,
+            )
         self.switches += 1
         self._await_workers(self.expected_workers(side))
         return outcome.summary()

@@ -407,6 +407,8 @@ def _interleaved(
     config_now = "unknown: run `gtui recover`"
     # Cancelled: back to where it started; else it ends on the change.
     end_side = 0 if verdict.status is InterleaveStatus.CANCELLED else 1
+    if verdict.switch_failed and verdict.side_now is not None:
+        end_side = verdict.side_now  # not that switch again: it ends where it is
     if verdict.side_now is not None:
         try:
             if verdict.side_now != end_side:

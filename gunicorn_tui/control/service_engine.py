@@ -8,8 +8,11 @@ each replica (from its own sample, as for one container) and joins the
 plans into one :class:`ServicePlan`; ``execute`` rolls it over the
 replicas one at a time (:mod:`gunicorn_tui.control.service_roll`), each
 with its own journal and rollback, and sums the outcome up. A roll that
-stops at a failed replica leaves the replicas before it on the new
-configuration and the others on the old one: the outcome says which.
+stops at a failed replica (rolled back by its own executor) would leave the
+replicas before it on the new configuration and the rest on the old one:
+a measurement of the whole service cannot go on from there, so those are
+retuned back too (each again with its own journal), last first, and the
+outcome says whether the service is whole on its old configuration.
 
 The replicas come from a :class:`~gunicorn_tui.compare.service_view.ServiceView`
 (its latest frame), so a plan is made from what the replicas run now.
@@ -19,13 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from gunicorn_tui.control.engine import ActionRefused, ControlEngine
+from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.interrupt import Interrupt
 from gunicorn_tui.control.plan import ActionKind, PlanStep, PlanTarget, RetunePlan, Strategy
 from gunicorn_tui.control.progress import (
@@ -36,16 +40,20 @@ from gunicorn_tui.control.progress import (
 )
 from gunicorn_tui.control.recovery import PendingAction
 from gunicorn_tui.control.requests import Consent, RetuneRequest
+from gunicorn_tui.control.running_config import running_config
 from gunicorn_tui.control.service_roll import (
     ReplicaResult,
+    ReplicaStatus,
     RollOutcome,
     replica_name,
     roll_over_replicas,
 )
-from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 
 # The planner's refusal when a replica already runs the settings asked for.
 ALREADY_RUNNING = "the server already runs with these settings"
+# How long a replica's sample may take to show the config just set.
+_FRESH_WAIT_S = 15.0
 # The cheaper strategies first: a service's strategy is its costliest replica's.
 _COST = (
     Strategy.CONTROL_SOCKET,
@@ -112,9 +120,13 @@ class ServiceEngine:
         replicas: Callable[[], Sequence[InstanceSample]],
         service: str,
         key: str,
+        refresh: Callable[[], Sequence[InstanceSample]] | None = None,
     ) -> None:
         self.engine = engine
         self._replicas = replicas
+        # Samples the replicas anew (to undo a part-done roll from what they
+        # run now); None: a failed roll is left as it stopped.
+        self._refresh = refresh
         self.service = service
         self.key = key
         self.read_only = engine.read_only
@@ -203,7 +215,67 @@ class ServiceEngine:
         roll = roll_over_replicas(self.service, [s for s, _p in plan.to_roll()], step)
         self.last_roll = roll
         self.rolls.append(roll)
-        return _outcome(plan, roll)
+        outcome = _outcome(plan, roll)
+        if roll.ok or roll.done == 0 or self._refresh is None:
+            return outcome
+        if outcome.status is OutcomeStatus.NEEDS_RECOVERY:
+            return outcome  # a replica's state is unknown: `gtui recover` first
+        problems = self._undo(roll)
+        if problems:
+            return dataclasses.replace(
+                outcome,
+                error=f"{outcome.error}; undoing the replicas done failed: {'; '.join(problems)}",
+            )
+        return dataclasses.replace(
+            outcome,
+            status=OutcomeStatus.ROLLED_BACK,
+            error=f"{outcome.error}; the {roll.done} replica(s) done were retuned back: "
+            "every replica runs the old config",
+            standing=ServiceStanding.OLD,
+        )
+
+    def _undo(self, roll: RollOutcome) -> list[str]:
+        """Retune the replicas the roll did back to their old values, last
+        first; what could not be undone, one line each."""
+        problems = []
+        for result in reversed([r for r in roll.results if r.status is ReplicaStatus.DONE]):
+            done = result.plan
+            assert done is not None
+            back = {k: done.before[k] for k in done.after if done.before.get(k) is not None}
+            sample = self._fresh(result.name, done.after)
+            if sample is None:
+                problems.append(f"{result.name}: not found")
+                continue
+            try:
+                undo = self.engine.plan_retune(sample, RetuneRequest.from_changes(back))
+                if undo.refusal == ALREADY_RUNNING:
+                    continue
+                if not undo.ok:
+                    problems.append(f"{result.name}: {undo.refusal}")
+                    continue
+                outcome = self.engine.execute(undo)
+            except (ActionRefused, EngineUnavailable) as error:
+                problems.append(f"{result.name}: {error}")
+                continue
+            if not outcome.ok:
+                problems.append(f"{result.name}: {outcome.summary()}")
+        return problems
+
+    def _fresh(self, name: str, after: Mapping[str, ConfigValue]) -> InstanceSample | None:
+        """Replica ``name`` as sampled now, once its sample shows ``after``
+        (a config is re-read a moment after a reload), else as last seen."""
+        assert self._refresh is not None
+        deadline = time.monotonic() + _FRESH_WAIT_S
+        found = None
+        while True:
+            found = next((r for r in self._refresh() if replica_name(r) == name), found)
+            if found is not None:
+                running = running_config(found)
+                if all(running.value(k) == v for k, v in after.items()):
+                    return found
+            if time.monotonic() >= deadline:
+                return found
+            time.sleep(0.5)
 
     def pending(self) -> list[PendingAction]:
         """Interrupted actions on any replica, named by the service."""

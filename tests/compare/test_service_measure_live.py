@@ -239,3 +239,28 @@ def test_sigkill_mid_service_sweep_then_gtui_recover_restores_every_replica(
     for container in containers:
         assert wait_worker_count(container, 1) == 1
     assert not list((tmp_path / "state" / "sweeps").glob("*.json"))  # archived
+
+
+def test_a_replica_failing_its_switch_undoes_the_others_and_the_ab_stops_unchanged(
+    project: ComposeProject, container_factory: ContainerFactory, tmp_path: Path
+) -> None:
+    service, names = _up_and_serving(project)
+    # Replica 2 loses its application module: its new config fails
+    # gunicorn --check-config before its master is told (its running
+    # workers keep serving), after replica 1 took the change.
+    second = container_factory.client.containers.get(names[1])
+    assert second.exec_run(["rm", "/app/app.py"]).exit_code == 0
+    done = run_gtui(
+        "ab", service, "--profile", str(_profile(tmp_path)), "--timeout", "45",
+        "--yes", "--json",
+        env={"GTUI_STATE_DIR": str(tmp_path / "state")}, timeout_s=RUN_TIMEOUT_S,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["ab"]["config_now"] == "unchanged", report["ab"]
+    assert "switch to timeout=45 failed" in (report["reason"] or ""), report["reason"]
+    assert "were retuned back" in report["reason"], report["reason"]
+    (roll,) = report["service"]["rolls"]
+    assert [r["status"] for r in roll["replicas"]] == ["done", "failed"]
+    after = _snapshot(service)
+    assert [i["config"]["timeout"]["value"] for i in after] == [30, 30]  # type: ignore[index]
