@@ -242,13 +242,16 @@ class ServiceEngine:
             done = result.plan
             assert done is not None
             back = {k: done.before[k] for k in done.after if done.before.get(k) is not None}
-            sample = self._fresh(result.name, done.after)
+            sample, current = self._fresh(result.name, done.after)
             if sample is None:
                 problems.append(f"{result.name}: not found")
                 continue
             try:
                 undo = self.engine.plan_retune(sample, RetuneRequest.from_changes(back))
                 if undo.refusal == ALREADY_RUNNING:
+                    if not current:
+                        # Its executor saw the new config served: this sample is stale.
+                        problems.append(f"{result.name}: its sample still shows the old config")
                     continue
                 if not undo.ok:
                     problems.append(f"{result.name}: {undo.refusal}")
@@ -261,9 +264,12 @@ class ServiceEngine:
                 problems.append(f"{result.name}: {outcome.summary()}")
         return problems
 
-    def _fresh(self, name: str, after: Mapping[str, ConfigValue]) -> InstanceSample | None:
+    def _fresh(
+        self, name: str, after: Mapping[str, ConfigValue]
+    ) -> tuple[InstanceSample | None, bool]:
         """Replica ``name`` as sampled now, once its sample shows ``after``
-        (a config is re-read a moment after a reload), else as last seen."""
+        (a config is re-read a moment after a reload), else as last seen;
+        and whether it shows ``after``."""
         assert self._refresh is not None
         deadline = time.monotonic() + _FRESH_WAIT_S
         found = None
@@ -272,9 +278,9 @@ class ServiceEngine:
             if found is not None:
                 running = running_config(found)
                 if all(running.value(k) == v for k, v in after.items()):
-                    return found
+                    return found, True
             if time.monotonic() >= deadline:
-                return found
+                return found, False
             time.sleep(0.5)
 
     def pending(self) -> list[PendingAction]:
