@@ -64,19 +64,27 @@ def project(container_factory: ContainerFactory, tmp_path: Path) -> Iterator[Com
         project.down()
 
 
-def _snapshot(target: str) -> list[dict[str, object]]:
-    done = run_gtui("snapshot", target, "--json", timeout_s=120)
-    assert done.returncode == 0, done.stderr
-    instances = json.loads(done.stdout)["instances"]
-    assert isinstance(instances, list)
-    return sorted(instances, key=lambda i: i["container"]["compose"]["number"])
+def _snapshot(target: str, replicas: int = 2) -> list[dict[str, object]]:
+    """The service's instances by replica number, once ``replicas`` masters
+    are up (a replica just started or re-created may still be booting)."""
+    deadline = time.monotonic() + 60
+    while True:
+        done = run_gtui("snapshot", target, "--json", timeout_s=120)
+        assert done.returncode == 0, done.stderr
+        instances = json.loads(done.stdout)["instances"]
+        assert isinstance(instances, list)
+        if len(instances) >= replicas or time.monotonic() > deadline:
+            return sorted(instances, key=lambda i: i["container"]["compose"]["number"])
+        time.sleep(0.5)
 
 
 def _up_and_serving(project: ComposeProject, *extra: str) -> tuple[str, list[str]]:
     project.file.write_text(_compose_text(project, *extra))
     names = project.up("web", 2)
     service = f"{project.name}/web"
-    for instance in _snapshot(service):
+    instances = _snapshot(service)
+    assert [i["container"]["name"] for i in instances] == names  # type: ignore[index]
+    for instance in instances:
         url = instance["reach"]["url"]  # type: ignore[index]
         assert url.startswith("http://127.0.0.1:"), url
         deadline = time.monotonic() + 60
