@@ -38,6 +38,7 @@ from gunicorn_tui.cli.exit_codes import (
     CliError,
 )
 from gunicorn_tui.cli.measured_load import load_target_for, profile_named
+from gunicorn_tui.cli.service_measure import ServiceSetup, is_service_target, open_service
 from gunicorn_tui.cli.target_monitor import (
     confirm,
     open_target_monitor,
@@ -53,7 +54,12 @@ from gunicorn_tui.compare.interleave import (
     RoundProgress,
     too_short,
 )
-from gunicorn_tui.compare.measurement import Measurement, MeasurementError, measure_epoch
+from gunicorn_tui.compare.measurement import (
+    FrameSource,
+    Measurement,
+    MeasurementError,
+    measure_epoch,
+)
 from gunicorn_tui.compare.replay import replay_watch_lines
 from gunicorn_tui.compare.report import (
     comparison_json,
@@ -65,6 +71,7 @@ from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, summarize
 from gunicorn_tui.compare.verdict_report import progress_line, verdict_json, verdict_markdown
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
+from gunicorn_tui.control.service_engine import RetuneEngine
 from gunicorn_tui.control.validation import validate_request
 
 MAX_DURATION_S = 600.0
@@ -216,18 +223,23 @@ def _ab_progress(progress: AbProgress) -> None:
               file=sys.stderr, flush=True)  # fmt: skip
 
 
-def _ab_report(args: argparse.Namespace, result: AbResult) -> None:
+def _ab_report(
+    args: argparse.Namespace, result: AbResult, service: ServiceSetup | None = None
+) -> None:
+    # A Compose service: named with its replicas, the load's URLs and the rolls.
+    service_lines = service.report_lines() if service is not None else ()
+    service_json = {"service": service.report()} if service is not None else {}
     if result.verdict is not None:
         extra_verdict = {"ab": {"interleaved": True, "status": result.status.value,
                                 "config_now": result.config_now,
-                                "elapsed_s": result.elapsed_s}}  # fmt: skip
+                                "elapsed_s": result.elapsed_s}, **service_json}  # fmt: skip
         if args.json:
             print(
                 json.dumps(verdict_json(result.verdict, extra=extra_verdict), indent=2, default=str)
             )
         else:
-            line = f"service config now: {result.config_now}"
-            print(verdict_markdown(result.verdict, extra_lines=(line,)), end="")
+            lines = (*service_lines, f"service config now: {result.config_now}")
+            print(verdict_markdown(result.verdict, extra_lines=lines), end="")
         return
     extra = {
         "ab": {
@@ -238,19 +250,23 @@ def _ab_report(args: argparse.Namespace, result: AbResult) -> None:
             "retune": result.outcome.summary() if result.outcome else None,
             "config_now": result.config_now,
             "elapsed_s": result.elapsed_s,
-        }
+        },
+        **service_json,
     }
     if result.comparison is not None:
         if args.json:
             print(json.dumps(comparison_json(result.comparison, extra=extra), indent=2))
         else:
             retune = result.outcome.summary() if result.outcome else ""
+            lines = (*service_lines, f"retune: {retune}")
             print(comparison_markdown(result.comparison, title="gtui A/B",
-                                      extra_lines=(f"retune: {retune}",)), end="")  # fmt: skip
+                                      extra_lines=lines), end="")  # fmt: skip
         return
     if args.json:
         print(json.dumps(extra, indent=2))
     else:
+        for line in service_lines:
+            print(line)
         print(f"A/B {result.status.value}: {result.reason}")
         for line in result.plan_lines:
             print(f"  {line}")
@@ -304,12 +320,25 @@ def run_ab(args: argparse.Namespace) -> int:
     _check_one_switch(args)
     profile = profile_named(args.profile)
     monitor = open_target_monitor(args)
+    service: ServiceSetup | None = None
     try:
-        sample = select_instance(monitor, args.target)
-        problems = validate_request(request, sample.config)
+        client = monitor.watcher.client if monitor.watcher is not None else None
+        control = ControlEngine(docker_client=client)
+        if is_service_target(args):
+            service = open_service(args, monitor, profile, control)
+            checked = service.first
+        else:
+            checked = select_instance(monitor, args.target)
+        problems = validate_request(request, checked.config)
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)
-        target = load_target_for(profile, args.url, sample)
+        if service is not None:
+            sample, target = service.sample, service.target
+            frames: FrameSource = service.view
+            engine: RetuneEngine = service.engine
+        else:
+            sample, frames, engine = checked, monitor.sample, control
+            target = load_target_for(profile, args.url, sample)
         how = (
             f"{args.duration:g} s before, retune, warm-up {args.warmup:g} s, {args.duration:g} s "
             "after"
@@ -317,17 +346,21 @@ def run_ab(args: argparse.Namespace) -> int:
             else f"interleaved rounds of {rounds.segment_s:g} s per side until conclusive or "
             f"{rounds.cap_s:g} s (one switch if the change needs a re-create)"
         )
+        subject = (
+            f"the whole service {service.describe()}, each switch rolled over the replicas "
+            "one at a time"
+            if service is not None
+            else sample.label
+        )
         print(
-            f"A/B on {sample.label}: {request.changes()} under {profile.source} against "
+            f"A/B on {subject}: {request.changes()} under {profile.source} against "
             f"{target.label}: {how}",
             file=sys.stderr,
         )
         confirm(args)
-        client = monitor.watcher.client if monitor.watcher is not None else None
-        engine = ControlEngine(docker_client=client)
         tracker = EpochTracker(sample.key, warmup_s=args.warmup)
         result = run_guided_ab(
-            monitor.sample,
+            frames,
             tracker,
             engine,
             request,
@@ -338,7 +371,7 @@ def run_ab(args: argparse.Namespace) -> int:
         )
     finally:
         monitor.close()
-    _ab_report(args, result)
+    _ab_report(args, result, service)
     if result.status.value == "cancelled":
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILURE

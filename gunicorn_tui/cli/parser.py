@@ -697,7 +697,9 @@ COMMANDS: tuple[Command, ...] = (
         _ab,
         "gunicorn_tui.cli.compare_commands:run_ab",
         "Guided A/B: measure under --profile, retune, warm up, measure again under the "
-        "same profile, and compare. Asks before retuning (--yes skips).",
+        "same profile, and compare. Asks before retuning (--yes skips). A Compose "
+        "PROJECT/SERVICE is measured as a whole: load over every replica, each switch "
+        "rolled over the replicas.",
     ),
     Command(
         "advise",
@@ -713,7 +715,8 @@ COMMANDS: tuple[Command, ...] = (
         _sweep,
         "gunicorn_tui.cli.sweep_commands:run_sweep_command",
         "Try each combination of --workers, --worker-class (and --threads for gthread) "
-        "under the same load, rank them, and restore the original config.",
+        "under the same load, rank them, and restore the original config. A Compose "
+        "PROJECT/SERVICE is measured as a whole (settings per replica).",
     ),
     Command(
         "dump",

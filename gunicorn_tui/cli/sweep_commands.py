@@ -26,11 +26,14 @@ from gunicorn_tui.cli.exit_codes import (
     CliError,
 )
 from gunicorn_tui.cli.measured_load import load_target_for, profile_named
+from gunicorn_tui.cli.service_measure import ServiceSetup, is_service_target, open_service
 from gunicorn_tui.cli.target_monitor import confirm, open_target_monitor, select_instance
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.compare.interleave import MIN_CAP_S, InterleaveSettings, too_short
+from gunicorn_tui.compare.measurement import FrameSource
 from gunicorn_tui.compare.verdict_report import progress_line
 from gunicorn_tui.control.engine import READ_ONLY_REASON, ActionRefused, ControlEngine
+from gunicorn_tui.control.service_engine import RetuneEngine
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.model.instances import GunicornConfig, InstanceSample
 from gunicorn_tui.sweep.grid import (
@@ -128,18 +131,32 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     profile = profile_named(args.profile)
     monitor = open_target_monitor(args)
     cancel = threading.Event()
+    service: ServiceSetup | None = None
     try:
-        sample = select_instance(monitor, args.target)
         client = monitor.watcher.client if monitor.watcher is not None else None
-        engine = ControlEngine(docker_client=client)
+        control = ControlEngine(docker_client=client)
+        if is_service_target(args):
+            # A Compose service: measured as a whole, each switch rolled
+            # over its replicas (see cli/service_measure.py).
+            service = open_service(args, monitor, profile, control)
+            checked = service.first
+        else:
+            checked = select_instance(monitor, args.target)
         problems = check_grid(
-            workers, classes, threads, sample.config, _modules(engine, sample, classes)
+            workers, classes, threads, checked.config, _modules(control, checked, classes)
         )
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)
         configs = build_grid(workers, classes, threads)
         _names[:] = [c.label for c in configs]
-        target = load_target_for(profile, args.url, sample)
+        if service is not None:
+            sample, target = service.sample, service.target
+            frames: FrameSource = service.view
+            engine: RetuneEngine = service.engine
+            subject = f"the whole service {service.describe()} (workers per replica)"
+        else:
+            sample, frames, engine, subject = checked, monitor.sample, control, checked.label
+            target = load_target_for(profile, args.url, sample)
         per_config = args.warmup + args.measure
         how = (
             f"{per_config:g} s each"
@@ -147,7 +164,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             else f"interleaved in rounds until the winner is clear or {rounds.cap_s:g} s"
         )
         print(
-            f"sweep on {sample.label}: {len(configs)} configs "
+            f"sweep on {subject}: {len(configs)} configs "
             f"({', '.join(c.label for c in configs)}), {how} under "
             f"{profile.source} against {target.label}; the original config is restored "
             + ("unless a winner is kept" if args.keep_winner else "at the end"),
@@ -165,7 +182,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         previous_term = signal.signal(signal.SIGTERM, interrupted)
         try:
             result = run_sweep(
-                monitor.sample,
+                frames,
                 EpochTracker(sample.key, warmup_s=args.warmup),
                 engine,
                 configs,
@@ -188,7 +205,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     finally:
         monitor.close()
     markdown = sweep_markdown(result)
-    json_text = json.dumps(sweep_json(result), indent=2) + "\n"
+    document = sweep_json(result)
+    if service is not None:
+        document["service"] = service.report()
+        lines = "".join(f"- {line}\n" for line in service.report_lines())
+        head, _, rest = markdown.partition("\n\n")
+        markdown = f"{head}\n\n{lines}{rest}"
+    json_text = json.dumps(document, indent=2) + "\n"
     print(json_text if args.json else markdown, end="")
     texts = {"markdown": markdown, "json": json_text}
     for kind, path in outputs:

@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.compare.interleave import SwitchFailed
 from gunicorn_tui.compare.measurement import FrameSource
-from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
+from gunicorn_tui.control.engine import ActionRefused, EngineUnavailable
 from gunicorn_tui.control.plan import RetunePlan, Strategy
+from gunicorn_tui.control.progress import ServiceStanding
 from gunicorn_tui.control.requests import RetuneRequest
 from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.service_engine import RetuneEngine
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 
 # Strategies that restart nothing: the same master serves throughout.
@@ -52,15 +54,19 @@ def interleavable(plan: RetunePlan) -> str | None:
 
 
 class EngineSwitcher:
-    """Sides are settings; a switch is a retune to a side's settings."""
+    """Sides are settings; a switch is a retune to a side's settings.
+
+    ``replicas``: a service's replica count (its engine a ServiceEngine):
+    a side's ``workers`` is per replica, the service runs that many times it."""
 
     def __init__(
         self,
-        engine: ControlEngine,
+        engine: RetuneEngine,
         frames: FrameSource,
         tracker: EpochTracker,
         sides: Sequence[Mapping[str, ConfigValue]],
         names: Sequence[str] | None = None,
+        replicas: int = 1,
     ) -> None:
         self.engine = engine
         self.frames = frames
@@ -68,6 +74,7 @@ class EngineSwitcher:
         self.sides = tuple(dict(side) for side in sides)
         self._names = tuple(names) if names is not None else tuple(map(side_label, self.sides))
         self.switches = 0
+        self.replicas = replicas
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -75,7 +82,7 @@ class EngineSwitcher:
 
     def expected_workers(self, side: int) -> int | None:
         workers = self.sides[side].get("workers")
-        return workers if isinstance(workers, int) else None
+        return workers * self.replicas if isinstance(workers, int) else None
 
     def _sample(self) -> InstanceSample | None:
         frame = self.frames()
@@ -95,19 +102,23 @@ class EngineSwitcher:
 
     def switch(self, side: int) -> str:
         plan = self.plan(side)
+        # Refused before anything ran, or undone: the service runs what it ran.
         if isinstance(plan, str):
-            raise SwitchFailed(plan)
+            raise SwitchFailed(plan, unchanged=True)
         if plan.refusal == _ALREADY:
             return "already running"
         why_not = interleavable(plan)
         if why_not is not None:
-            raise SwitchFailed(why_not)
+            raise SwitchFailed(why_not, unchanged=True)
         try:
             outcome = self.engine.execute(plan)
         except (ActionRefused, EngineUnavailable) as error:
-            raise SwitchFailed(str(error)) from error
+            raise SwitchFailed(str(error), unchanged=True) from error
         if not outcome.ok:
-            raise SwitchFailed(outcome.error or outcome.status.value)
+            raise SwitchFailed(
+                outcome.error or outcome.status.value,
+                unchanged=outcome.standing is ServiceStanding.OLD,
+            )
         self.switches += 1
         self._await_workers(self.expected_workers(side))
         return outcome.summary()

@@ -56,9 +56,10 @@ from gunicorn_tui.compare.measurement import (
 )
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S
 from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, LookPlan
-from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
+from gunicorn_tui.control.engine import ActionRefused, EngineUnavailable
 from gunicorn_tui.control.progress import ActionOutcome, OutcomeStatus, ProgressEvent
 from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.service_engine import RetuneEngine, replica_count
 from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget
@@ -143,7 +144,7 @@ class AbSettings:
 def run_guided_ab(
     frames: FrameSource,
     tracker: EpochTracker,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     request: RetuneRequest,
     profile: LoadProfile,
     target: LoadTarget,
@@ -191,7 +192,7 @@ def run_guided_ab(
 def _run_guided_ab(
     frames: FrameSource,
     tracker: EpochTracker,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     request: RetuneRequest,
     profile: LoadProfile,
     target: LoadTarget,
@@ -377,7 +378,7 @@ _Finish = Callable[
 def _interleaved(
     frames: FrameSource,
     tracker: EpochTracker,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     sample: InstanceSample,
     request: RetuneRequest,
     profile: LoadProfile,
@@ -391,7 +392,9 @@ def _interleaved(
 ) -> AbResult:
     """Both sides in interleaved rounds until conclusive or the cap; the run
     ends on the change, as a one-switch A/B does."""
-    switcher = EngineSwitcher(engine, frames, tracker, sides_of(sample, request))
+    switcher = EngineSwitcher(
+        engine, frames, tracker, sides_of(sample, request), replicas=replica_count(engine)
+    )
     plan = LookPlan(cap_s=rounds.cap_s, primary=2, spending=DEFAULT_SPENDING)
     try:
         verdict = run_interleaved(
@@ -404,6 +407,8 @@ def _interleaved(
     config_now = "unknown: run `gtui recover`"
     # Cancelled: back to where it started; else it ends on the change.
     end_side = 0 if verdict.status is InterleaveStatus.CANCELLED else 1
+    if verdict.switch_failed and verdict.side_now is not None:
+        end_side = verdict.side_now  # not that switch again: it ends where it is
     if verdict.side_now is not None:
         try:
             if verdict.side_now != end_side:
@@ -437,7 +442,7 @@ def _current_sample(frames: FrameSource, tracker: EpochTracker) -> InstanceSampl
 
 
 def _refusal(
-    engine: ControlEngine, sample: InstanceSample, request: RetuneRequest
+    engine: RetuneEngine, sample: InstanceSample, request: RetuneRequest
 ) -> tuple[tuple[str, ...], str] | None:
     if not request.changes():
         return (), "the request changes nothing"

@@ -64,7 +64,12 @@ MAX_CAP_S = 3600.0
 
 class SwitchFailed(RuntimeError):
     """A switch between configurations did not happen (the message says why
-    and what the service runs now)."""
+    and what the service runs now). ``unchanged``: the service is known to
+    run the side it ran before the switch (nothing ran, or it was undone)."""
+
+    def __init__(self, message: str, *, unchanged: bool = False) -> None:
+        super().__init__(message)
+        self.unchanged = unchanged
 
 
 class Switcher(Protocol):
@@ -169,6 +174,9 @@ class InterleaveResult:
     profile_label: str
     run: RunSummary | None
     primary: tuple[Metric, ...]
+    # The run stopped because a switch failed (``side_now`` says where the
+    # service is, when known): the caller does not try that switch again.
+    switch_failed: bool = False
 
     @property
     def final(self) -> Look | None:
@@ -374,6 +382,7 @@ def run_interleaved(
     status: InterleaveStatus | None = None
     conclusive_after: float | None = None
     side_now: int | None = 0
+    switch_failed = False
     stalled_rounds: set[int] = set()
 
     mismatch_since: list[float | None] = [None]
@@ -528,7 +537,8 @@ def run_interleaved(
                         switch_text = switcher.switch(side)
                     except SwitchFailed as error:
                         tracker.end_change(note=str(error), warmup_s=shape.settle_s)
-                        side_now = None
+                        side_now = current if error.unchanged else None
+                        switch_failed = True
                         reason = f"switch to {switcher.names[side]} failed: {error}"
                         status = InterleaveStatus.STOPPED
                         break
@@ -612,6 +622,7 @@ def run_interleaved(
         profile_label=label,
         run=summary,
         primary=primary,
+        switch_failed=switch_failed,
     )
 
 

@@ -153,13 +153,21 @@ class LoadEngine:
         self.path_prefix = urlsplit(target.base_url).path
         self.in_flight: set[asyncio.Task[None]] = set()
         self.slots = _SendSlots(profile.connections)
-        self.transport = HttpPool(
-            target.base_url,
-            verify=profile.verify_tls,
-            max_connections=profile.connections,
-            uds=target.unix_socket_path,
-            parser=stack.parser,
-        )
+        # One pool per URL (the replicas of a service), taken in turn. Each
+        # may open ``connections``: the send slots bound the requests in
+        # flight over all of them.
+        self.transports = [
+            HttpPool(
+                url,
+                verify=profile.verify_tls,
+                max_connections=profile.connections,
+                uds=target.unix_socket_path,
+                parser=stack.parser,
+            )
+            for url in target.base_urls
+        ]
+        self.transport = self.transports[0]
+        self.next_transport = 0
         self.stack = stack
         self.cpu_clock = cpu_clock
 
@@ -177,19 +185,22 @@ class LoadEngine:
             assert profile.concurrency is not None
             self.planned = profile.max_requests
             sender_count = profile.concurrency
-        transport = self.transport
         try:
-            self.prepared = [
-                transport.prepare(
-                    spec.method,
-                    self.path_prefix + spec.path,
-                    headers=spec.headers,
-                    body=spec.body,
-                )
-                for spec in profile.requests
+            self.prepared_by_transport = [
+                [
+                    transport.prepare(
+                        spec.method,
+                        self.path_prefix + spec.path,
+                        headers=spec.headers,
+                        body=spec.body,
+                    )
+                    for spec in profile.requests
+                ]
+                for transport in self.transports
             ]
         except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:
             raise LoadRunError(f"cannot prepare requests for {self.target.label}: {exc}") from None
+        self.prepared = self.prepared_by_transport[0]
         try:
             await self._warm_up()
             # Client CPU counts from here: set-up costs are not per request.
@@ -214,7 +225,8 @@ class LoadEngine:
                 task.cancel()
             await asyncio.gather(*leftovers, return_exceptions=True)
         finally:
-            await transport.aclose()
+            for transport in self.transports:
+                await transport.aclose()
         if self.failure is not None:
             raise LoadRunError(f"the load driver broke down: {self.failure!r}") from self.failure
         end_ns = time.monotonic_ns()
@@ -232,8 +244,9 @@ class LoadEngine:
         its own. No request is sent; a failure is left for the run to count.
         """
         timeout_s = min(self.profile.timeout_s, _WARM_UP_TIMEOUT_S)
-        with contextlib.suppress(httpx.TransportError, OSError):
-            await self.transport.probe(timeout_s)
+        for transport in self.transports:
+            with contextlib.suppress(httpx.TransportError, OSError):
+                await transport.probe(timeout_s)
 
     # -- senders ---------------------------------------------------------
 
@@ -323,11 +336,14 @@ class LoadEngine:
         sent_ns = time.monotonic_ns()
         self._roll(sent_ns)
         recorder.on_sent(spec_index, due_ns, sent_ns)
+        # Round-robin over the URLs (one: always the same).
+        turn = self.next_transport
+        self.next_transport = (turn + 1) % len(self.transports)
         try:
-            prepared = self.prepared[spec_index]
+            prepared = self.prepared_by_transport[turn][spec_index]
             if self.has_placeholder[spec_index]:
                 prepared = prepared.with_target(self.path_prefix + path)
-            status_code = await self.transport.exchange(prepared, self.profile.timeout_s)
+            status_code = await self.transports[turn].exchange(prepared, self.profile.timeout_s)
         except asyncio.CancelledError:
             recorder.on_unfinished(spec_index)
             raise

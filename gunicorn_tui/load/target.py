@@ -30,17 +30,52 @@ class LoadTarget:
     ``unix_socket_path`` is set when the server listens on a Unix socket; the
     requests then go through that socket and ``base_url`` only supplies the
     scheme, the Host header and a path prefix.
+
+    ``more_base_urls``: further servers of one service (the replicas of a
+    Compose service, each on its published port). The requests then go to
+    ``base_url`` and each of these in turn, round-robin; every URL must
+    have the same path (the requests are the same, only the origin differs).
     """
 
     base_url: str
     unix_socket_path: str | None = None
+    more_base_urls: tuple[str, ...] = ()
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """Every URL the run sends to, in round-robin order."""
+        return (self.base_url, *self.more_base_urls)
 
     @property
     def label(self) -> str:
         """What to show the user as the run's target."""
         if self.unix_socket_path is not None:
             return f"unix:{self.unix_socket_path}"
+        if self.more_base_urls:
+            return f"{', '.join(self.base_urls)} (round-robin)"
         return self.base_url
+
+
+def round_robin_target(targets: Sequence[LoadTarget]) -> LoadTarget:
+    """One target that spreads a run over ``targets`` (TCP URLs with the same
+    path), or :class:`TargetError` saying why they cannot be combined."""
+    if not targets:
+        raise TargetError("no target to send load to")
+    if len(targets) == 1:
+        return targets[0]
+    sockets = [t.label for t in targets if t.unix_socket_path is not None]
+    if sockets:
+        raise TargetError(
+            f"{sockets[0]}: a Unix socket cannot be one of several replicas' targets "
+            "(publish a TCP port, or give --url)"
+        )
+    urls = [url for t in targets for url in t.base_urls]
+    paths = {urlsplit(url).path for url in urls}
+    if len(paths) > 1:
+        raise TargetError(f"the replicas' URLs differ in path: {', '.join(urls)}")
+    if len(set(urls)) < len(urls):
+        raise TargetError(f"two replicas are reached at the same URL: {', '.join(urls)}")
+    return LoadTarget(base_url=urls[0], more_base_urls=tuple(urls[1:]))
 
 
 def validate_base_url(url: str, *, field: str = "base_url") -> str:

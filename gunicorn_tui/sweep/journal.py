@@ -20,6 +20,7 @@ from typing import Any
 
 import psutil
 
+from gunicorn_tui.compare.service_view import is_service_key
 from gunicorn_tui.control.archive_pruning import prune_archive
 from gunicorn_tui.control.state_dir import ensure_dir, fsync_dir, write_durably
 from gunicorn_tui.model.instances import InstanceSample
@@ -39,14 +40,24 @@ class SweepTarget:
 
     @classmethod
     def of(cls, sample: InstanceSample) -> SweepTarget:
+        if is_service_key(sample.key):
+            # A Compose service measured as a whole: found again by its name.
+            return cls(sample.key, sample.name, None, None)
         container = sample.container
         return cls(
             sample.key, sample.label, container.name if container else None, sample.master.pid
         )
 
     @property
+    def service(self) -> bool:
+        """Whether the sweep ran on a whole Compose service."""
+        return is_service_key(self.key)
+
+    @property
     def target_text(self) -> str:
-        """The TARGET argument that finds it (``name`` or ``pid:N``)."""
+        """The TARGET argument that finds it (``name``, ``pid:N`` or ``PROJECT/SERVICE``)."""
+        if self.service:
+            return self.label
         if self.container_name:
             return self.container_name
         return f"pid:{self.master_pid}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.service_engine import RetuneEngine
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.sweep.grid import config_of, same_point
 from gunicorn_tui.sweep.journal import SweepJournal, SweepJournalStore, SweepTarget
@@ -39,7 +40,7 @@ def interrupted_sweeps(engine: ControlEngine) -> list[SweepJournal]:
 
 def recover_sweep(
     journal: SweepJournal,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     find: Callable[[SweepTarget], InstanceSample | None],
 ) -> SweepRecovery:
     """Put the sweep's target back on its original config, then archive."""

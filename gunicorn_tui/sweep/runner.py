@@ -53,11 +53,11 @@ from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, Effect, LookPlan, Ver
 from gunicorn_tui.control.engine import (
     READ_ONLY_REASON,
     ActionRefused,
-    ControlEngine,
     EngineUnavailable,
 )
 from gunicorn_tui.control.progress import OutcomeStatus
 from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.service_engine import RetuneEngine, replica_count
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.model.instances import InstanceSample
@@ -228,7 +228,7 @@ def rank(results: tuple[ConfigResult, ...]) -> list[int]:
 def run_sweep(
     frames: FrameSource,
     tracker: EpochTracker,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     configs: tuple[SweepConfig, ...],
     profile: LoadProfile,
     target: LoadTarget,
@@ -268,7 +268,7 @@ def run_sweep(
 def _run_sweep(
     frames: FrameSource,
     tracker: EpochTracker,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     configs: tuple[SweepConfig, ...],
     profile: LoadProfile,
     target: LoadTarget,
@@ -378,7 +378,7 @@ def _run_sweep(
 
 
 def _not_interleavable(
-    engine: ControlEngine,
+    engine: RetuneEngine,
     sample: InstanceSample,
     configs: tuple[SweepConfig, ...],
     original: SweepConfig,
@@ -400,7 +400,7 @@ def _not_interleavable(
 def _interleaved_sweep(
     frames: FrameSource,
     tracker: EpochTracker,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     configs: tuple[SweepConfig, ...],
     profile: LoadProfile,
     target: LoadTarget,
@@ -422,7 +422,7 @@ def _interleaved_sweep(
 
     switcher = EngineSwitcher(
         engine, frames, tracker, [c.request().changes() for c in configs],
-        names=[c.label for c in configs],
+        names=[c.label for c in configs], replicas=replica_count(engine),
     )  # fmt: skip
     running = original
     reason: str | None = None
@@ -516,7 +516,7 @@ def _run_one(
     running: SweepConfig,
     frames: FrameSource,
     tracker: EpochTracker,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     profile: LoadProfile,
     target: LoadTarget,
     shape: SweepSettings,
@@ -586,7 +586,7 @@ def _run_one(
 
 
 def _apply(
-    engine: ControlEngine,
+    engine: RetuneEngine,
     frames: FrameSource,
     tracker: EpochTracker,
     sample: InstanceSample,
@@ -607,7 +607,8 @@ def _apply(
         tracker.end_change(note=f"refused: {error}", warmup_s=warmup_s)
         return str(error), None, False
     if outcome.ok:
-        _await_workers(frames, tracker, config.workers)
+        # A service's config is per replica; its epoch counts every worker.
+        _await_workers(frames, tracker, config.workers * replica_count(engine))
     tracker.end_change(note=outcome.summary(), warmup_s=warmup_s)
     if outcome.ok:
         return None, outcome.summary(), False
@@ -618,7 +619,7 @@ def _apply(
 def _settle(
     frames: FrameSource,
     tracker: EpochTracker,
-    engine: ControlEngine,
+    engine: RetuneEngine,
     running: SweepConfig,
     final: SweepConfig,
 ) -> tuple[bool, str, str | None]:

@@ -387,3 +387,20 @@ def test_count_bound_open_loop_ends_after_its_count(load_gunicorn: LoadGunicorn)
     assert summary.elapsed_s <= 0.6 + SLACK_S  # the last request is due at 0.58 s
     assert took <= 0.6 + CALL_SLACK_S
     _check_accounting(summary)
+
+
+def test_a_target_with_several_urls_spreads_the_requests_round_robin(
+    load_gunicorn: LoadGunicorn, load_gunicorn_factory: Callable[..., LoadGunicorn]
+) -> None:
+    # Two servers, as the replicas of a Compose service: each gets every
+    # other request, and the run counts them all as one.
+    other = load_gunicorn_factory()
+    marker = _marker()
+    profile = _profile("rate_rps = 40\nduration_s = 1", f"/fast?m={marker}")
+    target = LoadTarget(load_gunicorn.url, more_base_urls=(other.url,))
+    summary = run_load(profile, target)
+    assert summary.sent == summary.completed == 40, summary.warnings
+    assert summary.target == f"{load_gunicorn.url}, {other.url} (round-robin)"
+    assert load_gunicorn.wait_for_entries(marker, 20) == 20
+    assert other.wait_for_entries(marker, 20) == 20
+    _check_accounting(summary)

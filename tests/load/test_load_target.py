@@ -85,3 +85,22 @@ def test_precedence_override_then_profile_then_bind() -> None:
         resolve_target()
     with pytest.raises(TargetError, match=r"^url: "):
         resolve_target(override_url="nope")
+
+
+def test_round_robin_target_joins_the_replicas_urls() -> None:
+    from gunicorn_tui.load.target import round_robin_target
+
+    one = LoadTarget("http://127.0.0.1:18001")
+    two = LoadTarget("http://127.0.0.1:18002")
+    joined = round_robin_target([one, two])
+    assert joined.base_urls == ("http://127.0.0.1:18001", "http://127.0.0.1:18002")
+    assert joined.label == "http://127.0.0.1:18001, http://127.0.0.1:18002 (round-robin)"
+    assert round_robin_target([one]) == one
+    with pytest.raises(TargetError, match="same URL"):
+        round_robin_target([one, one])
+    with pytest.raises(TargetError, match="differ in path"):
+        round_robin_target([one, LoadTarget("http://127.0.0.1:18003/api")])
+    with pytest.raises(TargetError, match="Unix socket"):
+        round_robin_target([one, target_from_bind("unix:/run/g.sock")])
+    with pytest.raises(TargetError, match="no target"):
+        round_robin_target([])
