@@ -184,16 +184,25 @@ class Monitor:
         if self._watcher is not None and not self._watchers:
             self._watchers[self._watcher.name] = self._watcher
         if self.options.collect_traffic and self._traffic is None:
-            watcher = self._watcher
             # Loaded here: gtui ls never needs the followers and the listener.
             from gunicorn_tui.traffic.hub import TrafficHub
 
+            elsewhere = {e.name for e in self.options.engines if not e.on_this_host}
             self._traffic = TrafficHub(
-                docker_client=lambda: watcher.client if watcher is not None else None,
+                docker_client=self._engine_client,
                 statsd_address=self.options.statsd_address,
+                remote_host=lambda host: host in elsewhere,
             )
             if self._traffic.statsd_error:
                 self._notices.append(self._traffic.statsd_error)
+
+    def _engine_client(self, host: str) -> Any:
+        """The Docker API client of engine ``host`` (None while unreachable):
+        its instances' logs are followed through it."""
+        watcher = self._watchers.get(host)
+        if watcher is None and len(self._watchers) <= 1:
+            watcher = self._watcher  # one engine: every container is its
+        return watcher.client if watcher is not None else None
 
     def _open_engines(self, wait_s: float) -> None:
         """A watcher per engine, all connecting side by side (a host that does
@@ -401,11 +410,8 @@ class Monitor:
                 del self._last_samples[gone]
             notices, self._notices = tuple(self._notices), []
         samples.sort(key=lambda s: (s.host != self._first_host(), s.host, s.source.value, s.label))
-        # Logs and StatsD are followed on the first engine (and this host):
-        # another engine's containers are not the first one's client's to read.
-        first = self._first_host()
-        local = [s for s in samples if s.host == first or s.container is None]
-        traffic = self._traffic.update(local) if self._traffic is not None else {}
+        # Each instance's logs come through its own engine (TrafficHub).
+        traffic = self._traffic.update(samples) if self._traffic is not None else {}
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("frame: %d instances, %d workers, %.3f s%s", len(samples),
                        sum(len(s.workers) for s in samples), time.monotonic() - started,
