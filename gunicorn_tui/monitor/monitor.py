@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint
+from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint, Scheme
 from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.resolve import local_master_access
@@ -78,6 +78,25 @@ REMOTE_WAIT_S = 1.5
 _T = TypeVar("_T")
 _log = logging.getLogger("gtui.monitor")
 DEFAULT_STATSD_ADDRESS = ("127.0.0.1", 8125)
+# Log streams followed at once per ssh:// host: each is a channel of its one
+# SSH connection, and sshd's MaxSessions (10 by default) caps them together
+# with the events stream, the agent and the API calls.
+SSH_LOG_STREAMS_ENV = "GTUI_SSH_LOG_STREAMS"
+DEFAULT_SSH_LOG_STREAMS = 5
+
+
+def ssh_log_streams() -> tuple[int, str | None]:
+    """The cap on log streams per ssh:// host (``GTUI_SSH_LOG_STREAMS``), and
+    what is wrong with the variable when it is not a whole number >= 0."""
+    text = os.environ.get(SSH_LOG_STREAMS_ENV, "").strip()
+    if not text:
+        return DEFAULT_SSH_LOG_STREAMS, None
+    if not text.isdigit():
+        return DEFAULT_SSH_LOG_STREAMS, (
+            f"{SSH_LOG_STREAMS_ENV}={text[:20]!r} is not a whole number >= 0: "
+            f"{DEFAULT_SSH_LOG_STREAMS} used"
+        )
+    return int(text), None
 
 
 @dataclass(frozen=True)
@@ -188,10 +207,15 @@ class Monitor:
             from gunicorn_tui.traffic.hub import TrafficHub
 
             elsewhere = {e.name for e in self.options.engines if not e.on_this_host}
+            over_ssh = {e.name for e in self.options.engines if e.scheme is Scheme.SSH}
+            cap, problem = ssh_log_streams()
+            if problem is not None and over_ssh:
+                self._notices.append(problem)
             self._traffic = TrafficHub(
                 docker_client=self._engine_client,
                 statsd_address=self.options.statsd_address,
                 remote_host=lambda host: host in elsewhere,
+                stream_limit=lambda host: cap if host in over_ssh else None,
             )
             if self._traffic.statsd_error:
                 self._notices.append(self._traffic.statsd_error)

@@ -65,6 +65,8 @@ class _Attached:
     # The port the instance's StatsD packets come from, when seen here.
     statsd_sender_port: int | None = None
     following_container: bool = False
+    # Why its log stream is wanted but not followed (None: followed or unwanted).
+    stream_problem: str | None = None
     # Monotonic time of the next look at a hidden configuration's files and
     # StatsD socket; None when the configuration said where they are.
     rescan_at: float | None = None
@@ -99,10 +101,14 @@ class TrafficHub:
         statsd_address: tuple[str, int] | None = None,
         clock: Callable[[], float] = time.time,
         remote_host: Callable[[str], bool] = lambda host: False,
+        stream_limit: Callable[[str], int | None] = lambda host: None,
     ) -> None:
         # The Docker API client of engine HOST (None while unreachable).
         self._docker_client = docker_client
         self._remote_host = remote_host
+        # How many log streams engine HOST may have open at once (an SSH
+        # host's sshd caps the channels of one connection); None: no cap.
+        self._stream_limit = stream_limit
         self._clock = clock
         self._lock = threading.Lock()
         self._attached: dict[str, _Attached] = {}
@@ -172,6 +178,9 @@ class TrafficHub:
                 attached.traffic.set_pid_mapping(mapping)
                 ns_pids = {sample.master.ns_pid, *mapping}
                 attached.pids = frozenset(pid for pid in ns_pids if pid is not None)
+                if attached.stream_problem is not None and attached.container_id:
+                    # Its engine was unreachable, or its cap reached: try again.
+                    self._want_stream(attached)
                 attached.traffic.notes = self._notes(attached)
                 attached.traffic.sources = self._sources(attached)
             self._renew_streams()
@@ -196,6 +205,8 @@ class TrafficHub:
     @staticmethod
     def _notes(attached: _Attached) -> list[str]:
         problems = [f.problem for f in attached.files.values() if f.problem is not None]
+        if attached.stream_problem is not None:
+            problems.append(attached.stream_problem)
         return [*attached.plan.notes, *attached.notes, *problems]
 
     def instance_traffic(self, key: str) -> InstanceTraffic | None:
@@ -294,12 +305,12 @@ class TrafficHub:
                 previous.close()
             attached.files[ref] = follower
         if plan.container_logs and attached.container_id:
-            attached.following_container = self._follow_container(
-                attached.host, attached.container_id
-            )
-        elif attached.following_container:
-            attached.following_container = False
-            self._stop_unused_stream(attached.host, attached.container_id)
+            self._want_stream(attached)
+        else:
+            attached.stream_problem = None
+            if attached.following_container:
+                attached.following_container = False
+                self._stop_unused_stream(attached.host, attached.container_id)
         statsd_host = config.value("statsd_host")
         statsd_prefix = config.value("statsd_prefix")
         attached.statsd_host = statsd_host if isinstance(statsd_host, str) else None
@@ -347,14 +358,28 @@ class TrafficHub:
             if stream is not None:
                 stream[0].stop(timeout_s=0.5)
 
-    def _follow_container(self, host: str, container_id: str) -> bool:
+    def _want_stream(self, attached: _Attached) -> None:
+        assert attached.container_id is not None
+        attached.stream_problem = self._follow_container(attached.host, attached.container_id)
+        attached.following_container = attached.stream_problem is None
+
+    def _follow_container(self, host: str, container_id: str) -> str | None:
+        """Follow the log stream of ``container_id`` on engine ``host``: None
+        when it is followed, else why not (yet)."""
         if (host, container_id) in self._containers:
-            return True
+            return None
         client = self._docker_client(host)
         if client is None:
-            return False
+            return f"log stream: no connection to engine {host} (followed once there is)"
+        limit = self._stream_limit(host)
+        if limit is not None and sum(1 for key in self._containers if key[0] == host) >= limit:
+            return (
+                f"log stream not followed: {limit} containers' streams of {host} are "
+                "(each is a channel of the one SSH connection, and sshd's MaxSessions, "
+                "10 by default, caps them; GTUI_SSH_LOG_STREAMS raises this cap)"
+            )
         self._start_stream(host, container_id, client, since=None)
-        return True
+        return None
 
     def _start_stream(self, host: str, container_id: str, client: Any, since: float | None) -> None:
         def on_lines(lines: list[LogLine], received_at: float) -> None:

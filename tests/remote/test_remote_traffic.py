@@ -178,6 +178,54 @@ def test_b_traffic_resumes_after_its_ssh_connection_comes_back(
         monitor.close()
 
 
+def test_log_streams_per_ssh_host_are_capped_and_taken_up_when_one_frees(
+    host_b: HostB, factory_b: ContainerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each stream is a channel of the one SSH connection, which sshd caps.
+    monkeypatch.setenv("GTUI_REMOTE_GTUI", AGENT[False])
+    monkeypatch.setenv("GTUI_SSH_LOG_STREAMS", "1")
+    first, port_first = _logging_gunicorn(factory_b)
+    second, port_second = _logging_gunicorn(factory_b)
+    ports = {first.name: port_first, second.name: port_second}
+    monitor = Monitor(
+        MonitorOptions(
+            targets=(parse_target(f"hostb/{first.name}"), parse_target(f"hostb/{second.name}")),
+            engines=resolve_endpoints([LOCAL, host_b.url]),
+            statsd_address=None,
+        )
+    )
+    monitor.open(wait_for_docker_s=30)
+
+    def streams(frame: MonitorFrame) -> dict[str, tuple[str, ...]]:
+        found = {}
+        for instance in frame.instances:
+            view = frame.traffic.get(instance.key)
+            if instance.container is not None and view is not None:
+                found[instance.container.name] = view.sources
+        return found
+
+    try:
+        frame = _frame_until(monitor, lambda f: len(streams(f)) == 2, "both instances on B")
+        followed = [name for name, sources in streams(frame).items() if sources]
+        assert len(followed) == 1, streams(frame)
+        (waiting,) = [i for i in frame.instances if i.container.name not in followed]  # type: ignore[union-attr]
+        notes = frame.traffic[waiting.key].notes
+        assert any("GTUI_SSH_LOG_STREAMS" in note and "MaxSessions" in note for note in notes)
+        # The followed one goes: the other's stream is taken up, and counts.
+        (gone,) = [c for c in (first, second) if c.name in followed]
+        kept_port = ports[waiting.container.name]  # type: ignore[union-attr]
+        gone.stop(timeout=5)
+        _frame_until(
+            monitor,
+            lambda f: list(streams(f).values()) == [("container log stream",)],
+            "the other stream followed",
+        )
+        _send(kept_port, 4)
+        _frame_until(monitor, lambda f: _requests_by_host(f) == {"hostb": 4}, "4 requests")
+    finally:
+        monitor.close()
+
+
 def _watch_records(host_b: HostB, target: str, env: dict[str, str]) -> subprocess.Popen[str]:
     environment = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.Popen(
