@@ -56,7 +56,7 @@ class _Attached:
     plan: SourcePlan
     plan_key: tuple[object, ...]
     container_id: str | None
-    # The engine the instance came from (its name; "" without engines).
+    # The engine the instance came from (``InstanceSample.host``).
     host: str = ""
     files: dict[LogFileRef, FileFollower] = field(default_factory=dict)
     pids: frozenset[int] = frozenset()
@@ -372,11 +372,13 @@ class TrafficHub:
         if client is None:
             return f"log stream: no connection to engine {host} (followed once there is)"
         limit = self._stream_limit(host)
+        if limit == 0:
+            return f"log stream of {host} not followed: GTUI_SSH_LOG_STREAMS=0"
         if limit is not None and sum(1 for key in self._containers if key[0] == host) >= limit:
             return (
-                f"log stream not followed: {limit} containers' streams of {host} are "
-                "(each is a channel of the one SSH connection, and sshd's MaxSessions, "
-                "10 by default, caps them; GTUI_SSH_LOG_STREAMS raises this cap)"
+                f"log stream not followed: {limit} of {host}'s are, the cap per SSH host "
+                "(each is a channel of its one SSH connection, and sshd's MaxSessions, 10 by "
+                "default, caps them; GTUI_SSH_LOG_STREAMS changes the cap)"
             )
         self._start_stream(host, container_id, client, since=None)
         return None
