@@ -226,20 +226,24 @@ def test_log_streams_per_ssh_host_are_capped_and_taken_up_when_one_frees(
         monitor.close()
 
 
-def _watch_records(host_b: HostB, target: str, env: dict[str, str]) -> subprocess.Popen[str]:
+def _watch_records(engines: list[str], target: str, env: dict[str, str]) -> subprocess.Popen[str]:
     environment = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
+    hosts = [word for url in engines for word in ("-H", url)]
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn_tui", "watch", "--jsonl", "--interval", "1",
-         "--duration", "40", "--statsd", "off", "-H", LOCAL, "-H", host_b.url, target],
+         "--duration", "40", "--statsd", "off", *hosts, target],
         env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("b_alone", [False, True], ids=["a-and-b", "b-alone"])
 def test_watch_jsonl_shows_b_request_rates_with_the_agent(
-    host_b: HostB, factory_b: ContainerFactory
+    host_b: HostB, factory_b: ContainerFactory, b_alone: bool
 ) -> None:
+    # B alone: the first (and only) engine is the remote one.
     on_b, port_b = _logging_gunicorn(factory_b)
-    watch = _watch_records(host_b, f"hostb/{on_b.name}", {"GTUI_REMOTE_GTUI": AGENT[True]})
+    engines = [host_b.url] if b_alone else [LOCAL, host_b.url]
+    watch = _watch_records(engines, f"hostb/{on_b.name}", {"GTUI_REMOTE_GTUI": AGENT[True]})
     assert watch.stdout is not None
     seen: list[dict[str, Any]] = []
     try:
@@ -260,8 +264,9 @@ def test_watch_jsonl_shows_b_request_rates_with_the_agent(
             ):
                 _send(port_b, 20)
                 loaded += 20
-            if (traffic.get("requests_total") or 0) > 0:
-                break
+            windows = traffic.get("windows") or {}
+            if ((windows.get("10s") or {}).get("requests_per_s") or 0) > 0:
+                break  # counted, and a rate (of closed seconds) shown
     finally:
         watch.terminate()
         _, stderr = watch.communicate(timeout=30)
@@ -270,3 +275,4 @@ def test_watch_jsonl_shows_b_request_rates_with_the_agent(
     assert last["traffic"]["request_source"] == "access log", last["traffic"]
     assert 0 < last["traffic"]["requests_total"] <= loaded
     assert last["traffic"]["windows"]["10s"]["requests_per_s"] > 0
+    assert last["traffic"]["sources"] == ["container log stream"]
