@@ -9,6 +9,7 @@ containers use the host network of this machine), bounded in count.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -276,3 +277,55 @@ def test_watch_jsonl_shows_b_request_rates_with_the_agent(
     assert 0 < last["traffic"]["requests_total"] <= loaded
     assert last["traffic"]["windows"]["10s"]["requests_per_s"] > 0
     assert last["traffic"]["sources"] == ["container log stream"]
+
+
+async def test_dashboard_shows_b_request_rate_in_its_row(
+    host_b: HostB, factory_b: ContainerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gunicorn_tui.ui.app import GtuiApp
+    from gunicorn_tui.ui.widgets.instance_table import InstanceTable
+
+    monkeypatch.setenv("GTUI_REMOTE_GTUI", AGENT[True])
+    on_b, port_b = _logging_gunicorn(factory_b)
+    monitor = Monitor(
+        MonitorOptions(
+            targets=(parse_target(f"hostb/{on_b.name}"),),
+            engines=resolve_endpoints([LOCAL, host_b.url]),
+            statsd_address=None,
+        )
+    )
+    monitor.open(wait_for_docker_s=30)
+    app = GtuiApp(monitor, refresh_s=0.5)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(InstanceTable)
+
+        def rate_shown() -> str:
+            frame = app.frame
+            if frame is None or not frame.instances:
+                return ""
+            text = table.row_text(frame.instances[0].key)
+            position = 1
+            for column in table.columns:
+                if column.title == "Req/s":
+                    return text[position : position + column.width].strip()
+                position += column.width + 1
+            return ""
+
+        async def until(check: Callable[[], bool], what: str) -> None:
+            deadline = time.monotonic() + 60
+            while not check():
+                assert time.monotonic() < deadline, f"timed out waiting for {what}"
+                await pilot.pause(0.3)
+
+        await until(
+            lambda: (
+                app.frame is not None
+                and any("container log stream" in v.sources for v in app.frame.traffic.values())
+            ),
+            "B's log stream followed",
+        )
+        await asyncio.to_thread(_send, port_b, 30)
+        await until(lambda: rate_shown() not in ("", "n/a", "0.0"), "a request rate in B's row")
+        assert float(rate_shown()) > 0
+        row = table.row_text(app.frame.instances[0].key)  # type: ignore[union-attr]
+        assert row.strip().startswith("hostb/")  # B's row (the name is cut to the column)
