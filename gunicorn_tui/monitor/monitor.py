@@ -458,6 +458,7 @@ class Monitor:
             got = agent.instances()
             if got is not None:
                 instances, notices = got
+                instances = self._with_engine_refs(host, instances)
                 samples.extend(instances)
                 self._notices.extend(notices)
                 self._agent_last[host] = instances
@@ -481,6 +482,23 @@ class Monitor:
                 if said and said != "streaming":
                     self._notices.append(said)
         return covered
+
+    def _with_engine_refs(
+        self, host: str, instances: tuple[InstanceSample, ...]
+    ) -> tuple[InstanceSample, ...]:
+        """The agent's instances with their containers as this host's engine
+        describes them (networking with published ports, Compose labels):
+        the agent's records carry only what the snapshot schema shows."""
+        watcher = self._watchers.get(host)
+        if watcher is None:
+            return instances
+        refs = {container_id: info.ref for container_id, info in watcher.containers().items()}
+        return tuple(
+            replace(s, container=refs.get(s.container.id, s.container))
+            if s.container is not None
+            else s
+            for s in instances
+        )
 
     def _agent_streams(self, host: str) -> bool:
         agent = self._agents.get(host)

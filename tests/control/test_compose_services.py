@@ -44,12 +44,18 @@ services:
         project.down()
 
 
-def _snapshot(target: str) -> list[dict[str, object]]:
-    done = run_gtui("snapshot", target, "--json")
-    assert done.returncode == 0, done.stderr
-    instances = json.loads(done.stdout)["instances"]
-    assert isinstance(instances, list)
-    return sorted(instances, key=lambda i: i["container"]["compose"]["number"])
+def _snapshot(target: str, replicas: int | None = None) -> list[dict[str, object]]:
+    """The service's instances by replica number; with ``replicas``, once
+    that many masters are up (a replica just started may still be booting)."""
+    deadline = time.monotonic() + 60
+    while True:
+        done = run_gtui("snapshot", target, "--json")
+        assert done.returncode == 0, done.stderr
+        instances = json.loads(done.stdout)["instances"]
+        assert isinstance(instances, list)
+        if replicas is None or len(instances) >= replicas or time.monotonic() > deadline:
+            return sorted(instances, key=lambda i: i["container"]["compose"]["number"])
+        time.sleep(0.5)
 
 
 def _wait_serving(instances: list[dict[str, object]]) -> None:
@@ -70,7 +76,7 @@ def _wait_serving(instances: list[dict[str, object]]) -> None:
 def test_service_target_rolls_a_retune_over_every_replica(project: ComposeProject) -> None:
     names = project.up("web", 3)
     service = f"{project.name}/web"
-    instances = _snapshot(service)
+    instances = _snapshot(service, 3)
     assert [i["container"]["name"] for i in instances] == names  # type: ignore[index]
     for number, instance in enumerate(instances, start=1):
         compose = instance["container"]["compose"]  # type: ignore[index]
@@ -100,7 +106,7 @@ def test_a_replica_failing_mid_roll_is_rolled_back_and_the_roll_stops(
 ) -> None:
     names = project.up("web", 3)
     service = f"{project.name}/web"
-    before = _snapshot(service)
+    before = _snapshot(service, 3)
     _wait_serving(before)
     # Replica 2 loses its application module: its new config (a config file
     # and HUP) fails gunicorn --check-config before the master is told,
@@ -124,7 +130,7 @@ def test_a_replica_failing_mid_roll_is_rolled_back_and_the_roll_stops(
 def test_relative_scale_is_refused_when_replicas_disagree(project: ComposeProject) -> None:
     names = project.up("web", 2)
     service = f"{project.name}/web"
-    _wait_serving(_snapshot(service))
+    _wait_serving(_snapshot(service, 2))
     done = run_gtui("scale", names[0], "=3", "--yes", timeout_s=ACTION_TIMEOUT_S)
     assert done.returncode == 0, done.stdout + done.stderr
     refused = run_gtui("scale", service, "+1", "--yes", timeout_s=ACTION_TIMEOUT_S)
@@ -169,7 +175,7 @@ def _dashboard_warns(service: str) -> None:
 def test_persist_writes_the_retuned_config_into_the_compose_file(project: ComposeProject) -> None:
     project.up("web", 2)
     service = f"{project.name}/web"
-    _wait_serving(_snapshot(service))
+    _wait_serving(_snapshot(service, 2))
     done = run_gtui("persist", service, "--yes")
     assert done.returncode == 0 and "matches its source" in done.stdout, done.stdout + done.stderr
 
@@ -232,7 +238,7 @@ def test_a_recreate_roll_keeps_each_replica_on_its_published_port(
     project.file.write_text(text)
     project.up("web", 2)
     service = f"{project.name}/web"
-    before = _snapshot(service)
+    before = _snapshot(service, 2)
     _wait_serving(before)
     # --timeout is on the command line: only a re-create changes it.
     done = run_gtui(

@@ -168,8 +168,10 @@ def test_an_interleaved_sweep_of_1_and_2_workers_under_cpu_load_is_conclusive(
             build_grid((1, 2), ("sync",), None),
             parse_profile_text(CPU_PROFILE, source="cpu"),
             LoadTarget(f"http://127.0.0.1:{port}"),
-            # The defaults of `gtui sweep` for two configs.
-            settings=SweepSettings(interleave=InterleaveSettings(cap_s=60.0)),
+            # The defaults of `gtui sweep` for two configs but the cap: at 60 s
+            # a shared 2-core CI box left 1 -> 2 workers inconclusive (+59%
+            # [-6%, +168%]); the run still stops as soon as it is conclusive.
+            settings=SweepSettings(interleave=InterleaveSettings(cap_s=120.0)),
         )
     finally:
         monitor.close()

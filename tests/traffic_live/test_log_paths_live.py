@@ -86,7 +86,9 @@ def _start(
 def _master_of(container: Container) -> int:
     """The Gunicorn master's host pid (PID 1's, or its child's under sh)."""
     top = container.top(ps_args="-o pid,ppid,args")
-    rows = [row for row in top["Processes"] if "gunicorn" in row[-1] and "master" in row[-1]]
+    titled = [row for row in top["Processes"] if "gunicorn" in row[-1] and "master" in row[-1]]
+    # A worker just forked still carries its master's title for a moment.
+    rows = [row for row in titled if row[1] not in {other[0] for other in titled}]
     assert len(rows) == 1, top
     return int(rows[0][0])
 

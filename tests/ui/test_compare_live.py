@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ import pytest
 from gunicorn_tui.compare.comparison import Significance
 from gunicorn_tui.compare.epochs import EpochMark, EpochTracker
 from gunicorn_tui.compare.guided_ab import AbSettings, AbStatus
-from gunicorn_tui.compare.interleave import InterleaveStatus
+from gunicorn_tui.compare.interleave import InterleaveSettings, InterleaveStatus
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.report import mark_text
 from gunicorn_tui.compare.verdict import Verdict
@@ -248,14 +249,18 @@ async def test_guided_ab_from_the_retune_form_ends_on_the_compare_screen(
         await wait_for(pilot, lambda: app.frames_seen > seen + 1, 10, "sampling again")
 
 
-async def test_guided_ab_with_defaults_interleaves_1_to_2_workers_under_cpu_load(
+async def test_guided_ab_interleaves_1_to_2_workers_under_cpu_load(
     logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
     tmp_path: Path,
 ) -> None:
     server = logged_gunicorn("-w", "1")
     profile = tmp_path / "cpu.toml"
     profile.write_text(CPU_PROFILE)
-    app = dashboard(server, tmp_path)  # the dashboard's default A/B settings
+    app = dashboard(server, tmp_path)
+    # The dashboard's default A/B settings but the cap: at 60 s a shared
+    # 2-core CI box left 1 -> 2 workers inconclusive (+32% [-4%, +82%]); the
+    # run still stops as soon as it is conclusive.
+    app.ab_settings = replace(app.ab_settings, interleave=InterleaveSettings(cap_s=120.0))
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
         await pilot.press("t")
@@ -278,7 +283,7 @@ async def test_guided_ab_with_defaults_interleaves_1_to_2_workers_under_cpu_load
             90,
             "a first look",
         )
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), 120, "the result")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), 200, "the result")
         result = app.last_ab
         assert result is not None and result.verdict is not None, result
         final = result.verdict.final
