@@ -90,6 +90,14 @@ def test_recover_acts_on_the_engine_the_journal_names(
         assert "Traceback" not in refused.stderr
         assert [j.id for j in JournalStore(state_path).pending()] == [pending.id]
 
+    # B by a name whose key sshd refuses: B unreachable, said, never a prompt.
+    unreachable = run_gtui("recover", "-H", f"{host_b.url}-nokey", env=state, timeout_s=120)
+    assert unreachable.returncode == 1, unreachable.stdout + unreachable.stderr
+    (line,) = [row for row in unreachable.stdout.splitlines() if pending.id in row]
+    assert "refused" in line and "hostb-nokey unreachable" in line, line
+    assert "Permission denied" in line, line
+    assert [j.id for j in JournalStore(state_path).pending()] == [pending.id]
+
     recovered = run_gtui("recover", *engines, env=state, timeout_s=180)
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     assert JournalStore(state_path).pending() == []
