@@ -329,3 +329,34 @@ async def test_dashboard_shows_b_request_rate_in_its_row(
         assert float(rate_shown()) > 0
         row = table.row_text(app.frame.instances[0].key)  # type: ignore[union-attr]
         assert row.strip().startswith("hostb/")  # B's row (the name is cut to the column)
+
+
+def test_snapshot_json_counts_b_requests_sent_during_its_interval(
+    host_b: HostB, factory_b: ContainerFactory
+) -> None:
+    on_b, port_b = _logging_gunicorn(factory_b)
+    environment = {**os.environ, "GTUI_REMOTE_GTUI": AGENT[False], "PYTHONPATH": str(REPO_ROOT)}
+    snapshot = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn_tui", "snapshot", "--json", "--interval", "8",
+         "--statsd", "off", "-H", LOCAL, "-H", host_b.url, f"hostb/{on_b.name}"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        # 10 req/s while the snapshot opens, samples, waits and samples again
+        # (bounded: 14 s at most).
+        ends = time.monotonic() + 14
+        while snapshot.poll() is None and time.monotonic() < ends:
+            _send(port_b, 1)
+            time.sleep(0.1)
+        stdout, stderr = snapshot.communicate(timeout=60)
+    finally:
+        if snapshot.poll() is None:
+            snapshot.kill()
+            snapshot.wait()
+    assert snapshot.returncode == 0, stderr
+    (instance,) = json.loads(stdout)["instances"]
+    assert instance["host"] == "hostb" and instance["sampling"] == "api"
+    traffic = instance["traffic"]
+    assert traffic["request_source"] == "access log", traffic
+    assert traffic["requests_total"] > 0 and traffic["sources"] == ["container log stream"]
+    assert traffic["windows"]["10s"]["requests_per_s"] > 0
