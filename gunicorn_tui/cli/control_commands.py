@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
+from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.cli.action_signals import ActionSignals, Cancelled, exit_code_for
-from gunicorn_tui.cli.engine_hosts import first_api_only, first_host, other_hosts
+from gunicorn_tui.cli.engine_hosts import first_address, first_api_only, first_host, other_hosts
 from gunicorn_tui.cli.exit_codes import (
     EXIT_DOCKER_UNREACHABLE,
     EXIT_FAILURE,
@@ -33,6 +34,7 @@ from gunicorn_tui.cli.exit_codes import (
 )
 from gunicorn_tui.cli.target_monitor import (
     confirm,
+    engine_endpoints,
     open_target_monitor,
     parse_args_target,
     refuse_if_read_only,
@@ -82,6 +84,7 @@ def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
         api_only=bool(getattr(args, "api_only", False)) or first_api_only(monitor),
         host=first_host(monitor),
         other_hosts=other_hosts(monitor),
+        docker_address=first_address(monitor),
     )
 
 
@@ -450,7 +453,7 @@ def run_recover(args: argparse.Namespace) -> int:
             started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.started_at))
             state = "running now" if item.in_progress else item.phase
             print(
-                f"{item.journal_id}  {started}  {item.action} {item.target} "
+                f"{item.journal_id}  {started}  {item.action} {item.host}/{item.target} "
                 f"({item.strategy}), {item.steps_done}/{item.steps_total} steps, {state}"
             )
         return EXIT_OK
@@ -460,10 +463,30 @@ def run_recover(args: argparse.Namespace) -> int:
     if not pending and not interrupted_sweeps(engine):
         print(f"nothing to recover (state: {engine.state_dir})")
         return EXIT_OK
+    endpoints = engine_endpoints(args)
+    connectors = [EngineConnector(endpoint) for endpoint in endpoints]
     try:
-        results = engine.recover()
+        if connectors:
+            # Each journal on the engine it names, of those given.
+            results = engine.recover_on(
+                [
+                    ControlEngine(
+                        read_only=engine.read_only,
+                        connect_docker=connector,
+                        docker_address=connector.endpoint.url,
+                        api_only=not connector.endpoint.on_this_host,
+                        host=connector.endpoint.name,
+                    )
+                    for connector in connectors
+                ]
+            )
+        else:
+            results = engine.recover()
     except ActionRefused as error:
         raise CliError(str(error), EXIT_FAILURE) from error
+    finally:
+        for connector in connectors:
+            connector.close()
     failed = False
     for result in results:
         print(

@@ -46,7 +46,12 @@ def _exit_on_hangup(app: object) -> Iterator[None]:
 def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
     """The control engine the dashboard's actions use, sharing the monitor's
     Docker connection (and its launched servers)."""
-    from gunicorn_tui.cli.engine_hosts import first_api_only, first_host, other_hosts
+    from gunicorn_tui.cli.engine_hosts import (
+        first_address,
+        first_api_only,
+        first_host,
+        other_hosts,
+    )
     from gunicorn_tui.control.engine import ControlEngine
 
     watcher = monitor.watcher
@@ -57,6 +62,7 @@ def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
         api_only=first_api_only(monitor),
         host=first_host(monitor),
         other_hosts=other_hosts(monitor),
+        docker_address=first_address(monitor),
     )
 
 

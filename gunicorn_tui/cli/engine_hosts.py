@@ -23,6 +23,13 @@ def first_api_only(monitor: Monitor) -> bool:
     return connector is not None and not connector.endpoint.on_this_host
 
 
+def first_address(monitor: Monitor) -> str | None:
+    """The URL of the monitor's first engine when given as an endpoint (the
+    journal of an action records it, for ``gtui recover -H``)."""
+    connector = monitor.connector_for(first_host(monitor))
+    return connector.endpoint.url if connector is not None else None
+
+
 def _client_of(watcher: ContainerWatcher) -> Callable[[], object]:
     def client() -> object:
         return watcher.client

@@ -84,25 +84,7 @@ def add_discovery(parser: argparse.ArgumentParser, *, host_option: bool = True) 
     ``--no-docker``, ``--api-only``, ``--statsd``. ``host_option=False``
     leaves ``--host`` to the command (``-H`` and ``--docker-host`` stay)."""
     group = parser.add_argument_group("discovery and sampling")
-    group.add_argument(
-        "-H",
-        *(("--host",) if host_option else ()),
-        "--docker-host",
-        action="append",
-        dest="engine_hosts",
-        metavar="URL",
-        help="a Docker engine to watch: unix:///PATH, tcp://HOST[:PORT] (TLS from "
-        "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or ssh://[USER@]HOST (the system ssh, "
-        "BatchMode); repeatable (default: DOCKER_HOST, else the current docker context); "
-        "a TARGET on one engine is HOST/CONTAINER",
-    )
-    group.add_argument(
-        "--context",
-        action="append",
-        dest="engine_contexts",
-        metavar="NAME",
-        help="a docker context whose engine to watch (docker context ls); repeatable",
-    )
+    add_engines(group, host_option=host_option)
     group.add_argument(
         "--no-docker", action="store_true", help="do not look at Docker containers (host only)"
     )
@@ -117,6 +99,36 @@ def add_discovery(parser: argparse.ArgumentParser, *, host_option: bool = True) 
         metavar="HOST:PORT|off",
         help="where gtui listens for Gunicorn's StatsD packets (UDP); 'off' for none "
         f"(default: statsd in the config file, else {DEFAULT_STATSD})",
+    )
+
+
+def add_engines(
+    group: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *,
+    host_option: bool = True,
+    verb: str = "watch",
+    targets: bool = True,
+) -> None:
+    """``-H/--host URL`` and ``--context NAME``, both repeatable: the engines
+    a command watches (or does ``verb`` to); ``targets``: it takes TARGETs."""
+    group.add_argument(
+        "-H",
+        *(("--host",) if host_option else ()),
+        "--docker-host",
+        action="append",
+        dest="engine_hosts",
+        metavar="URL",
+        help=f"a Docker engine to {verb}: unix:///PATH, tcp://HOST[:PORT] (TLS from "
+        "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or ssh://[USER@]HOST (the system ssh, "
+        "BatchMode); repeatable (default: DOCKER_HOST, else the current docker context)"
+        + ("; a TARGET on one engine is HOST/CONTAINER" if targets else ""),
+    )
+    group.add_argument(
+        "--context",
+        action="append",
+        dest="engine_contexts",
+        metavar="NAME",
+        help=f"a docker context whose engine to {verb} (docker context ls); repeatable",
     )
 
 

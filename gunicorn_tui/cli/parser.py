@@ -24,6 +24,7 @@ from gunicorn_tui.cli.options import (
     add_confirmation,
     add_consents,
     add_discovery,
+    add_engines,
     add_export_dir,
     add_json,
     add_json_lines,
@@ -243,6 +244,10 @@ def _persist(parser: argparse.ArgumentParser) -> None:
 def _recover(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="only list interrupted actions")
     add_json(parser, "the list of interrupted actions")
+    engines = parser.add_argument_group(
+        "engines", "each action is settled on the engine its journal was written for"
+    )
+    add_engines(engines, verb="settle actions on", targets=False)
 
 
 # -- load and measurement ----------------------------------------------------------

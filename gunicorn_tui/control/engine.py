@@ -58,7 +58,7 @@ from gunicorn_tui.control.recovery import (
     PendingAction,
     RecoveryResult,
     list_pending,
-    recover_all,
+    recover_one,
 )
 from gunicorn_tui.control.requests import NO_CONSENT, Consent, RetuneRequest, ScaleRequest
 from gunicorn_tui.control.service_probe import Disruption
@@ -119,6 +119,7 @@ class ControlEngine:
         lock_directory: Path | None = None,
         host: str = LOCAL_NAME,
         other_hosts: Mapping[str, HostEngine] | None = None,
+        docker_address: str | None = None,
     ) -> None:
         self.read_only = read_only
         # The engine this one acts through, and the others of the session:
@@ -142,12 +143,12 @@ class ControlEngine:
         self._held_guard = threading.Lock()
         engine: DockerEngine | Callable[[], DockerEngine] | None
         if docker_client is not None:
-            engine = DockerEngine(docker_client)
+            engine = DockerEngine(docker_client, docker_address)
         elif connect_docker is not None:
             connect = connect_docker
 
             def engine() -> DockerEngine:
-                return DockerEngine(connect())
+                return DockerEngine(connect(), docker_address)
 
         else:
             engine = None
@@ -540,33 +541,99 @@ class ControlEngine:
         """
         if self.read_only:
             raise ActionRefused(READ_ONLY_REASON)
+        return [self._recover_journal(journal) for journal in self.journals.pending()]
 
-        def engine_check(journal: Journal) -> None:
+    def recover_on(self, engines: Sequence[ControlEngine]) -> list[RecoveryResult]:
+        """``gtui recover -H ... --context ...``: settle each interrupted
+        action on the engine of ``engines`` its journal names (by engine ID,
+        else, for an older journal without one, by host name); a journal
+        of none of them is refused, saying which engine it needs. Actions
+        on masters outside containers are settled here (this machine)."""
+        if self.read_only:
+            raise ActionRefused(READ_ONLY_REASON)
+        ids: dict[str, str] = {}
+        unreachable: dict[str, str] = {}
+        for engine in engines:
+            try:
+                ids[engine.host] = engine.access.engine().identity().engine_id
+            except Exception as error:  # AccessError, EngineUnreachable, ssh's reason
+                unreachable[engine.host] = str(error).splitlines()[0] if str(error) else "?"
+        results = []
+        for journal in self.journals.pending():
             target = (journal.data.get("plan") or {}).get("target") or {}
             if not target.get("container_id"):
-                return
-            try:
-                engine = self.access.engine()
-                engine_id = engine.identity().engine_id
-            except (AccessError, Exception) as error:
-                raise StepError(f"Docker unreachable: {error}") from error
+                results.append(self._recover_journal(journal))
+                continue
             wanted = journal.data.get("engine_id") or target.get("engine_id")
-            if wanted and engine_id != wanted:
-                raise WrongEngine(
-                    f"written for engine {wanted} "
-                    f"({journal.data.get('engine_address') or 'address unknown'}), but "
-                    f"this is {engine.identity().describe()}: point DOCKER_HOST (or the "
-                    "docker context) at that engine and run `gtui recover` again"
+            host = str(journal.data.get("host") or target.get("host") or LOCAL_NAME)
+            chosen = next(
+                (
+                    engine
+                    for engine in engines
+                    if engine.host in ids
+                    and (ids[engine.host] == wanted if wanted else engine.host == host)
+                ),
+                None,
+            )
+            if chosen is not None:
+                results.append(chosen._recover_journal(journal))
+                continue
+            given = ", ".join(engine.host for engine in engines)
+            why = "".join(f"; {name} unreachable: {reason}" for name, reason in unreachable.items())
+            results.append(
+                RecoveryResult(
+                    journal.id,
+                    str(journal.data.get("target_label", "?")),
+                    str(journal.data.get("action", "?")),
+                    "refused",
+                    f"{_written_for(journal)}, none of the engines given ({given}){why}: "
+                    f"{_recover_hint(journal)}",
                 )
+            )
+        return results
 
-        return recover_all(
-            self.journals,
+    def _recover_journal(self, journal: Journal) -> RecoveryResult:
+        return recover_one(
+            journal,
             self.state_dir,
             self.audit,
             self.access,
-            engine_check,
+            self._engine_check,
             self.lock_directory,
         )
+
+    def _engine_check(self, journal: Journal) -> None:
+        """Raise WrongEngine when ``journal`` was written for another engine."""
+        target = (journal.data.get("plan") or {}).get("target") or {}
+        if not target.get("container_id"):
+            return
+        try:
+            engine = self.access.engine()
+            engine_id = engine.identity().engine_id
+        except (AccessError, Exception) as error:
+            raise StepError(f"Docker unreachable: {error}") from error
+        wanted = journal.data.get("engine_id") or target.get("engine_id")
+        if wanted and engine_id != wanted:
+            raise WrongEngine(
+                f"{_written_for(journal)}, but this is {engine.identity().describe()}: "
+                f"{_recover_hint(journal)}"
+            )
+
+
+def _written_for(journal: Journal) -> str:
+    """Which engine (ID, address, host name) a container's journal was written for."""
+    target = (journal.data.get("plan") or {}).get("target") or {}
+    wanted = journal.data.get("engine_id") or target.get("engine_id") or "?"
+    address = journal.data.get("engine_address") or "address unknown"
+    host = journal.data.get("host") or target.get("host") or LOCAL_NAME
+    return f"written for engine {wanted} ({address}) on host {host}"
+
+
+def _recover_hint(journal: Journal) -> str:
+    address = journal.data.get("engine_address")
+    if address:
+        return f"run `gtui recover -H {address}` (or --context NAME) to settle it there"
+    return "run `gtui recover` with -H URL or --context NAME naming that engine"
 
 
 def _outcome_json(outcome: ActionOutcome) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gunicorn_tui.access.endpoints import LOCAL_NAME
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.control.audit_log import AuditLog, AuditRecord
@@ -36,6 +37,8 @@ class PendingAction:
     steps_total: int
     phase: str
     in_progress: bool  # its process still holds the lock
+    # The engine it acts on ("local": this machine's default), as named then.
+    host: str = LOCAL_NAME
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,12 @@ def _key(journal: Journal) -> str:
     if not target.get("container_id"):
         return key
     return scoped_key(key, journal.data.get("engine_id") or target.get("engine_id"))
+
+
+def _host(journal: Journal) -> str:
+    """The engine the journal's action was on, as named then."""
+    target = (journal.data.get("plan") or {}).get("target") or {}
+    return str(journal.data.get("host") or target.get("host") or LOCAL_NAME)
 
 
 def _lock(
@@ -101,6 +110,7 @@ def list_pending(store: JournalStore, lock_dir: Path | None) -> list[PendingActi
                 steps_total=plan_steps,
                 phase=journal.phase,
                 in_progress=in_progress,
+                host=_host(journal),
             )
         )
     return found
@@ -170,6 +180,7 @@ def recover_one(
                     "failed",
                     error=str(error),
                     journal_id=journal.id,
+                    host=_host(journal),
                 )
             )
             return RecoveryResult(journal.id, target, action, "failed", str(error))
@@ -187,6 +198,7 @@ def recover_one(
                 if result == "completed"
                 else {},
                 journal_id=journal.id,
+                host=_host(journal),
             )
         )
         return RecoveryResult(journal.id, target, action, result, detail)

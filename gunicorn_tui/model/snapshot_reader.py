@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from gunicorn_tui.model.instances import (
+    ComposeMembership,
     ConfigSetting,
     ConfigSource,
+    ContainerNetworking,
     ContainerRef,
     GunicornConfig,
     InstanceSample,
@@ -58,6 +60,30 @@ def _worker(data: Mapping[str, Any]) -> WorkerSample:
     )
 
 
+def _container(data: Mapping[str, Any]) -> ContainerRef:
+    """The container object: its network mode (published ports are not in
+    the JSON), Compose membership and why it is only watched, as written."""
+    mode = data.get("network_mode")
+    compose = data.get("compose")
+    watch_only = data.get("watch_only")
+    return ContainerRef(
+        str(data["id"]),
+        str(data["name"]),
+        str(data["image"]),
+        networking=ContainerNetworking(str(mode)) if mode else None,
+        compose=ComposeMembership(
+            project=str(compose["project"]),
+            service=str(compose["service"]),
+            number=compose.get("number"),
+            config_files=tuple(str(path) for path in compose.get("config_files") or ()),
+            working_dir=compose.get("working_dir"),
+        )
+        if isinstance(compose, Mapping)
+        else None,
+        watch_only=str(watch_only) if watch_only else None,
+    )
+
+
 def instance_from_json(data: Mapping[str, Any]) -> InstanceSample:
     """One instance object of the snapshot schema."""
     try:
@@ -74,9 +100,7 @@ def instance_from_json(data: Mapping[str, Any]) -> InstanceSample:
         return InstanceSample(
             key=str(data["key"]),
             source=Source(data["source"]),
-            container=ContainerRef(container["id"], container["name"], container["image"])
-            if container
-            else None,
+            container=_container(container) if container else None,
             name=str(data.get("name", "")),
             master=_process(data["master"]),
             config=GunicornConfig(settings, data.get("config_file")),

@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint
+from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint, Scheme
 from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.resolve import local_master_access
@@ -78,6 +78,25 @@ REMOTE_WAIT_S = 1.5
 _T = TypeVar("_T")
 _log = logging.getLogger("gtui.monitor")
 DEFAULT_STATSD_ADDRESS = ("127.0.0.1", 8125)
+# Log streams followed at once per ssh:// host: each is a channel of its one
+# SSH connection, and sshd's MaxSessions (10 by default) caps them together
+# with the events stream, the agent and the API calls.
+SSH_LOG_STREAMS_ENV = "GTUI_SSH_LOG_STREAMS"
+DEFAULT_SSH_LOG_STREAMS = 5
+
+
+def ssh_log_streams() -> tuple[int, str | None]:
+    """The cap on log streams per ssh:// host (``GTUI_SSH_LOG_STREAMS``), and
+    what is wrong with the variable when it is not a whole number >= 0."""
+    text = os.environ.get(SSH_LOG_STREAMS_ENV, "").strip()
+    if not text:
+        return DEFAULT_SSH_LOG_STREAMS, None
+    if not text.isdigit():
+        return DEFAULT_SSH_LOG_STREAMS, (
+            f"{SSH_LOG_STREAMS_ENV}={text[:20]!r} is not a whole number >= 0: "
+            f"{DEFAULT_SSH_LOG_STREAMS} used"
+        )
+    return int(text), None
 
 
 @dataclass(frozen=True)
@@ -184,16 +203,30 @@ class Monitor:
         if self._watcher is not None and not self._watchers:
             self._watchers[self._watcher.name] = self._watcher
         if self.options.collect_traffic and self._traffic is None:
-            watcher = self._watcher
             # Loaded here: gtui ls never needs the followers and the listener.
             from gunicorn_tui.traffic.hub import TrafficHub
 
+            elsewhere = {e.name for e in self.options.engines if not e.on_this_host}
+            over_ssh = {e.name for e in self.options.engines if e.scheme is Scheme.SSH}
+            cap, problem = ssh_log_streams()
+            if problem is not None and over_ssh:
+                self._notices.append(problem)
             self._traffic = TrafficHub(
-                docker_client=lambda: watcher.client if watcher is not None else None,
+                docker_client=self._engine_client,
                 statsd_address=self.options.statsd_address,
+                remote_host=lambda host: host in elsewhere,
+                stream_limit=lambda host: cap if host in over_ssh else None,
             )
             if self._traffic.statsd_error:
                 self._notices.append(self._traffic.statsd_error)
+
+    def _engine_client(self, host: str) -> Any:
+        """The Docker API client of engine ``host`` (None while unreachable):
+        its instances' logs are followed through it."""
+        watcher = self._watchers.get(host)
+        if watcher is None and len(self._watchers) <= 1:
+            watcher = self._watcher  # one engine: every container is its
+        return watcher.client if watcher is not None else None
 
     def _open_engines(self, wait_s: float) -> None:
         """A watcher per engine, all connecting side by side (a host that does
@@ -401,11 +434,8 @@ class Monitor:
                 del self._last_samples[gone]
             notices, self._notices = tuple(self._notices), []
         samples.sort(key=lambda s: (s.host != self._first_host(), s.host, s.source.value, s.label))
-        # Logs and StatsD are followed on the first engine (and this host):
-        # another engine's containers are not the first one's client's to read.
-        first = self._first_host()
-        local = [s for s in samples if s.host == first or s.container is None]
-        traffic = self._traffic.update(local) if self._traffic is not None else {}
+        # Each instance's logs come through its own engine (TrafficHub).
+        traffic = self._traffic.update(samples) if self._traffic is not None else {}
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("frame: %d instances, %d workers, %.3f s%s", len(samples),
                        sum(len(s.workers) for s in samples), time.monotonic() - started,

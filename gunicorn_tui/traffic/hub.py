@@ -3,7 +3,11 @@
 One :class:`InstanceTraffic` per instance key. Sources:
 
 - container log streams: one follower per container (several masters in one
-  container share it; lines are routed by the pid they carry);
+  container share it; lines are routed by the pid they carry), through the
+  Docker API client of the engine the instance came from (over SSH, a
+  channel of that host's one connection); a follower whose engine
+  reconnected is made anew on the new client, resuming where the old one
+  stopped;
 - files: polled by one thread every ``FILE_POLL_S``;
 - StatsD: one UDP listener (when an address is given), attributed to the
   instances whose ``statsd_host`` points at it (read from the master's
@@ -18,6 +22,11 @@ follower made anew would start at the end and skip what was written in
 between). When the configuration is hidden, the master's open files and
 StatsD socket are looked at again every ``RESCAN_HIDDEN_S`` until found
 (the StatsD socket also when the configuration names it).
+
+An instance of an engine on another machine (``remote_host`` says which)
+is planned as through a remote daemon whatever its sampling mode (an agent
+there samples /proc, but its pids are not this machine's to read): its
+container log stream only, and no StatsD (the listener is this machine's).
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ class _Attached:
     plan: SourcePlan
     plan_key: tuple[object, ...]
     container_id: str | None
+    # The engine the instance came from (``InstanceSample.host``).
+    host: str = ""
     files: dict[LogFileRef, FileFollower] = field(default_factory=dict)
     pids: frozenset[int] = frozenset()
     statsd_prefix: str | None = None
@@ -54,6 +65,8 @@ class _Attached:
     # The port the instance's StatsD packets come from, when seen here.
     statsd_sender_port: int | None = None
     following_container: bool = False
+    # Why its log stream is wanted but not followed (None: followed or unwanted).
+    stream_problem: str | None = None
     # Monotonic time of the next look at a hidden configuration's files and
     # StatsD socket; None when the configuration said where they are.
     rescan_at: float | None = None
@@ -84,15 +97,24 @@ class TrafficHub:
 
     def __init__(
         self,
-        docker_client: Callable[[], Any] = lambda: None,
+        docker_client: Callable[[str], Any] = lambda host: None,
         statsd_address: tuple[str, int] | None = None,
         clock: Callable[[], float] = time.time,
+        remote_host: Callable[[str], bool] = lambda host: False,
+        stream_limit: Callable[[str], int | None] = lambda host: None,
     ) -> None:
+        # The Docker API client of engine HOST (None while unreachable).
         self._docker_client = docker_client
+        self._remote_host = remote_host
+        # How many log streams engine HOST may have open at once (an SSH
+        # host's sshd caps the channels of one connection); None: no cap.
+        self._stream_limit = stream_limit
         self._clock = clock
         self._lock = threading.Lock()
         self._attached: dict[str, _Attached] = {}
-        self._containers: dict[str, DockerLogFollower] = {}
+        # Log stream followers by (engine, container id), with the client
+        # each was made on.
+        self._containers: dict[tuple[str, str], tuple[DockerLogFollower, Any]] = {}
         self._stop = threading.Event()
         self._file_thread = threading.Thread(
             target=self._poll_files, name="gtui-log-files", daemon=True
@@ -156,8 +178,12 @@ class TrafficHub:
                 attached.traffic.set_pid_mapping(mapping)
                 ns_pids = {sample.master.ns_pid, *mapping}
                 attached.pids = frozenset(pid for pid in ns_pids if pid is not None)
+                if attached.stream_problem is not None and attached.container_id:
+                    # Its engine was unreachable, or its cap reached: try again.
+                    self._want_stream(attached)
                 attached.traffic.notes = self._notes(attached)
                 attached.traffic.sources = self._sources(attached)
+            self._renew_streams()
             attached_now = dict(self._attached)
         return {key: item.traffic.view(now) for key, item in attached_now.items()}
 
@@ -179,6 +205,8 @@ class TrafficHub:
     @staticmethod
     def _notes(attached: _Attached) -> list[str]:
         problems = [f.problem for f in attached.files.values() if f.problem is not None]
+        if attached.stream_problem is not None:
+            problems.append(attached.stream_problem)
         return [*attached.plan.notes, *attached.notes, *problems]
 
     def instance_traffic(self, key: str) -> InstanceTraffic | None:
@@ -203,6 +231,9 @@ class TrafficHub:
     def _prepare(self, sample: InstanceSample, attached: _Attached | None) -> _Prepared:
         """The plan for ``sample`` and the followers of files newly wanted
         (opened here, outside the lock)."""
+        if self._remote_host(sample.host):
+            # Its pids and files are another machine's.
+            sample = replace(sample, mode=SamplingMode.API)
         try:
             plan = plan_sources(sample)
         except Exception as error:  # one instance's sources must not fail the frame
@@ -253,6 +284,7 @@ class TrafficHub:
                 plan=SourcePlan(False, (), (), None),
                 plan_key=(),
                 container_id=sample.container.id if sample.container else None,
+                host=sample.host,
             )
             self._attached[sample.key] = attached
         try:
@@ -273,10 +305,12 @@ class TrafficHub:
                 previous.close()
             attached.files[ref] = follower
         if plan.container_logs and attached.container_id:
-            attached.following_container = self._follow_container(attached.container_id)
-        elif attached.following_container:
-            attached.following_container = False
-            self._stop_unused_stream(attached.container_id)
+            self._want_stream(attached)
+        else:
+            attached.stream_problem = None
+            if attached.following_container:
+                attached.following_container = False
+                self._stop_unused_stream(attached.host, attached.container_id)
         statsd_host = config.value("statsd_host")
         statsd_prefix = config.value("statsd_prefix")
         attached.statsd_host = statsd_host if isinstance(statsd_host, str) else None
@@ -313,40 +347,73 @@ class TrafficHub:
             return
         for follower in attached.files.values():
             follower.close()
-        self._stop_unused_stream(attached.container_id)
+        self._stop_unused_stream(attached.host, attached.container_id)
 
-    def _stop_unused_stream(self, container_id: str | None) -> None:
+    def _stop_unused_stream(self, host: str, container_id: str | None) -> None:
         if container_id and not any(
-            other.container_id == container_id and other.following_container
+            other.container_id == container_id and other.host == host and other.following_container
             for other in self._attached.values()
         ):
-            stream = self._containers.pop(container_id, None)
+            stream = self._containers.pop((host, container_id), None)
             if stream is not None:
-                stream.stop(timeout_s=0.5)
+                stream[0].stop(timeout_s=0.5)
 
-    def _follow_container(self, container_id: str) -> bool:
-        if container_id in self._containers:
-            return True
-        client = self._docker_client()
+    def _want_stream(self, attached: _Attached) -> None:
+        assert attached.container_id is not None
+        attached.stream_problem = self._follow_container(attached.host, attached.container_id)
+        attached.following_container = attached.stream_problem is None
+
+    def _follow_container(self, host: str, container_id: str) -> str | None:
+        """Follow the log stream of ``container_id`` on engine ``host``: None
+        when it is followed, else why not (yet)."""
+        if (host, container_id) in self._containers:
+            return None
+        client = self._docker_client(host)
         if client is None:
-            return False
+            return f"log stream: no connection to engine {host} (followed once there is)"
+        limit = self._stream_limit(host)
+        if limit == 0:
+            return f"log stream of {host} not followed: GTUI_SSH_LOG_STREAMS=0"
+        if limit is not None and sum(1 for key in self._containers if key[0] == host) >= limit:
+            return (
+                f"log stream not followed: {limit} of {host}'s are, the cap per SSH host "
+                "(each is a channel of its one SSH connection, and sshd's MaxSessions, 10 by "
+                "default, caps them; GTUI_SSH_LOG_STREAMS changes the cap)"
+            )
+        self._start_stream(host, container_id, client, since=None)
+        return None
 
+    def _start_stream(self, host: str, container_id: str, client: Any, since: float | None) -> None:
         def on_lines(lines: list[LogLine], received_at: float) -> None:
-            self._route(container_id, [line.text for line in lines], received_at)
+            self._route(host, container_id, [line.text for line in lines], received_at)
 
-        follower = DockerLogFollower(client, container_id, on_lines)
+        follower = DockerLogFollower(client, container_id, on_lines, since=since)
         follower.start()
-        self._containers[container_id] = follower
-        return True
+        self._containers[(host, container_id)] = (follower, client)
+
+    def _renew_streams(self) -> None:
+        """Follow again, on the engine's new client, the streams whose engine
+        reconnected (the old client is closed: its follower would only fail),
+        from where the old follower stopped, so no line is lost."""
+        for (host, container_id), (follower, client) in list(self._containers.items()):
+            current = self._docker_client(host)
+            if current is None or current is client:
+                continue  # unreachable now: the old follower keeps trying
+            since = follower.resume_at
+            # No waiting: the follower's callback takes the lock held here.
+            follower.stop(timeout_s=0.0)
+            self._start_stream(host, container_id, current, since=since)
 
     # -- delivering ----------------------------------------------------------------
 
-    def _route(self, container_id: str, lines: list[str], received_at: float) -> None:
+    def _route(self, host: str, container_id: str, lines: list[str], received_at: float) -> None:
         with self._lock:
             targets = [
                 item
                 for item in self._attached.values()
-                if item.container_id == container_id and item.following_container
+                if item.container_id == container_id
+                and item.host == host
+                and item.following_container
             ]
         if not targets:
             return

@@ -373,6 +373,14 @@ class DockerLogFollower:
             self._thread = None
 
     @property
+    def resume_at(self) -> float | None:
+        """Where a follower taking over from this one should start: where
+        its last stream ended, or now while one is being read."""
+        with self._lock:
+            live = self._response is not None
+        return self._clock() if live else self._since
+
+    @property
     def running(self) -> bool:
         """True while the follower's thread is alive."""
         return self._thread is not None and self._thread.is_alive()
@@ -386,7 +394,7 @@ class DockerLogFollower:
             except docker.errors.NotFound:
                 self.ended_reason = "container removed"
                 return
-            except docker.errors.DockerException as error:
+            except Exception as error:  # the engine's, or a dropped or closed connection's
                 self.last_error = f"{type(error).__name__}: {error}"
                 self._stopping.wait(self._poll_interval_s)
                 continue
