@@ -32,6 +32,10 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 MEMORY_METRICS = (Metric.MEMORY_BYTES, Metric.MEMORY_BYTES_PER_WORKER)
+WAIT_PROFILE = (
+    '[run]\nmode = "closed"\nconcurrency = 4\nduration_s = 1\nconnections = 4\n'
+    '[[request]]\npath = "/io?ms=50"\n'
+)
 CPU_PROFILE = (
     '[run]\nmode = "closed"\nconcurrency = 4\nduration_s = 1\nconnections = 4\n'
     '[[request]]\npath = "/cpu?ms=20"\n'
@@ -56,7 +60,12 @@ def test_same_config_is_not_significant_and_one_to_four_workers_is(
 ) -> None:
     server = logged_gunicorn("-w", "1")
     monitor = monitor_of(server)
-    profile = parse_profile_text(CPU_PROFILE, source="cpu")
+    # The one-switch 1 -> 4 workers runs on a sleep-bound closed loop (4
+    # clients, 50 ms: 20 -> 80 req/s): a known effect the machine's other
+    # jobs cannot blur. On /cpu the effect is whatever the shared 2-core box
+    # leaves (CI saw req/s +23% [-63%, +110%] under load), which is the
+    # verdict benchmark's matter (benchmarks/verdict_truth.py).
+    profile = parse_profile_text(WAIT_PROFILE, source="sleep")
     steady = parse_profile_text(STEADY_PROFILE, source="steady 20 req/s")
     target = LoadTarget(server.base_url)
     tracker = EpochTracker(warmup_s=0)
@@ -85,7 +94,7 @@ def test_same_config_is_not_significant_and_one_to_four_workers_is(
     assert "both epochs ran the same configuration" in same.notes
 
     # A new load, a new epoch: the baseline must not start in the steady one.
-    tracker.mark_change("CPU-bound load", warmup_s=0)
+    tracker.mark_change("sleep-bound load", warmup_s=0)
     result = run_guided_ab(
         monitor.sample,
         tracker,
