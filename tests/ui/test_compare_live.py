@@ -12,7 +12,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -261,11 +260,10 @@ async def test_guided_ab_interleaves_1_to_2_workers_on_a_sleep_bound_loop(
     server = logged_gunicorn("-w", "1")
     profile = tmp_path / "cpu.toml"
     profile.write_text(WAIT_PROFILE)
-    app = dashboard(server, tmp_path)
-    # The dashboard's default A/B settings but the cap: at 60 s a shared
-    # 2-core CI box left 1 -> 2 workers inconclusive (+32% [-4%, +82%]); the
-    # run still stops as soon as it is conclusive.
-    app.ab_settings = replace(app.ab_settings, interleave=InterleaveSettings(cap_s=120.0))
+    # The dashboard's default A/B settings but the cap (the run still stops
+    # as soon as it is conclusive).
+    settings = AbSettings(interleave=InterleaveSettings(cap_s=120.0))
+    app = dashboard(server, tmp_path, ab_settings=settings)
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: app.frames_seen >= 2, 15, "first frames")
         await pilot.press("t")
