@@ -178,7 +178,11 @@ async def test_a_short_sweep_ranks_restores_and_exports(
         verdict = str(screen.query_one("#sweep-verdict").render())
         assert "winner: " in verdict and "original restored" in verdict
         await wait_for(pilot, lambda: live_workers(server) == 1, 20, "1 worker again")
-        assert not app.sweeps.running and not app.actions.busy
+        # The result is on screen before the app has handled the sweep's
+        # "finished" message; the busy flags clear with that message.
+        await wait_for(
+            pilot, lambda: not app.sweeps.running and not app.actions.busy, 10, "sweep not busy"
+        )
 
         await pilot.press("e")
         await wait_for(pilot, lambda: app.sweeps.last_export is not None, 10, "the export")
