@@ -39,44 +39,17 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S, EpochChange, EpochRegistry, EpochTracker
-from gunicorn_tui.compare.export import (
-    ExportedFiles,
-    ExportError,
-    default_export_directory,
-    export_stem,
-    write_comparison,
-)
-from gunicorn_tui.compare.guided_ab import (
-    AbProgress,
-    AbResult,
-    AbSettings,
-    AbStage,
-    run_guided_ab,
-)
-from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import ActionOutcome
-from gunicorn_tui.control.requests import RetuneRequest, parse_scale
-from gunicorn_tui.control.service_roll import replica_disagreements
-from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
-from gunicorn_tui.load.target import TargetError, target_for_sample
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.model.service_groups import SERVICE_KEY_PREFIX, group_instances
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.escape import escape_controls
-from gunicorn_tui.persist.drift import RETUNABLE
-from gunicorn_tui.persist.plan import plan_persist
 from gunicorn_tui.persist.source_watch import SourceDriftWatch
-from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
-from gunicorn_tui.ui.actions.quit_screen import QuitDuringActionScreen
-from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
-from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
-from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
-from gunicorn_tui.ui.persist_screen import PersistScreen
 from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 from gunicorn_tui.ui.sweep.messages import SweepFinished
 from gunicorn_tui.ui.terminal_output import compressing_driver
@@ -103,8 +76,18 @@ SWEEP_EXIT_WAIT_S = 120.0
 ACTION_EXIT_WAIT_S = 120.0
 
 
+# What only actions, Compare, a guided A/B or Persist use is imported when
+# first used (below), not before the first frame (issue 16).
 if TYPE_CHECKING:
+    from gunicorn_tui.compare.export import ExportedFiles
+    from gunicorn_tui.compare.guided_ab import AbProgress, AbResult, AbSettings
+    from gunicorn_tui.control.engine import ControlEngine
+    from gunicorn_tui.control.requests import RetuneRequest
     from gunicorn_tui.recording.session_file import SessionRecorder
+    from gunicorn_tui.sweep.runner import SweepSettings
+    from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice
+    from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
+    from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 
 
 @runtime_checkable
@@ -256,7 +239,7 @@ class GtuiApp(App[None]):
         )
         self.warmup_s = warmup_s
         self.export_dir = export_dir
-        self.ab_settings = ab_settings or AbSettings(warmup_s=warmup_s)
+        self._ab_settings = ab_settings
         self.actions = ActionRunner(self, engine, self._action_finished, epochs=self.epochs)
         self.sweeps = SweepLauncher(
             self,
@@ -265,7 +248,7 @@ class GtuiApp(App[None]):
             lambda: self.sample_frame(forwarded=True),
             self.tracker_of,
             self._sweep_changed,
-            settings=sweep_settings or SweepSettings(),
+            settings=sweep_settings,
             export_dir=export_dir,
         )
         self.last_export: ExportedFiles | None = None
@@ -356,6 +339,8 @@ class GtuiApp(App[None]):
                 self.notify("Stopping: finishing or rolling back the current step…", timeout=30)
                 self.exit()
 
+        from gunicorn_tui.ui.actions.quit_screen import QuitDuringActionScreen
+
         self.push_screen(QuitDuringActionScreen(running), callback=decided)
 
     def _apply_start_theme(self) -> None:
@@ -406,6 +391,15 @@ class GtuiApp(App[None]):
             self.recorder.close()
 
     # -- sampling ---------------------------------------------------------------
+
+    @property
+    def ab_settings(self) -> AbSettings:
+        """The shape of a guided A/B (given, or the defaults with the warm-up)."""
+        if self._ab_settings is None:
+            from gunicorn_tui.compare.guided_ab import AbSettings
+
+            self._ab_settings = AbSettings(warmup_s=self.warmup_s)
+        return self._ab_settings
 
     @property
     def ab_running(self) -> bool:
@@ -807,6 +801,7 @@ class GtuiApp(App[None]):
         sample = self._selected_for_action()
         if sample is None:
             return
+        from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
 
         def planned(choice: RetuneRequest | GuidedAbChoice | None) -> None:
             if isinstance(choice, GuidedAbChoice):
@@ -823,6 +818,8 @@ class GtuiApp(App[None]):
     def action_scale(self, change: str) -> None:
         sample = self._selected_for_action()
         if sample is not None:
+            from gunicorn_tui.control.requests import parse_scale
+
             request = parse_scale(change)
             self.actions.request(
                 f"Workers {change} on {sample.label}",
@@ -883,6 +880,11 @@ class GtuiApp(App[None]):
         if sample is None or self.engine is None:
             self.notify("Persist needs a live instance.", severity="warning")
             return
+        from gunicorn_tui.control.service_roll import replica_disagreements
+        from gunicorn_tui.persist.drift import RETUNABLE
+        from gunicorn_tui.persist.plan import plan_persist
+        from gunicorn_tui.ui.persist_screen import PersistScreen
+
         engine = self.engine
         target = sample.label
         if key.startswith(SERVICE_KEY_PREFIX):
@@ -929,6 +931,8 @@ class GtuiApp(App[None]):
     def _compare_screen(
         self, sample: InstanceSample, result: AbResult | None = None
     ) -> CompareScreen:
+        from gunicorn_tui.ui.compare.compare_screen import CompareScreen
+
         return CompareScreen(
             sample.label,
             self.tracker_of(sample),
@@ -948,6 +952,13 @@ class GtuiApp(App[None]):
         comparison = screen.comparison
         if comparison is None:
             return None
+        from gunicorn_tui.compare.export import (
+            ExportError,
+            default_export_directory,
+            export_stem,
+            write_comparison,
+        )
+
         directory = self.export_dir or default_export_directory()
         stem = export_stem(screen.label, comparison, time.time())
         try:
@@ -970,6 +981,7 @@ class GtuiApp(App[None]):
     def _guided_ab_form(self, sample: InstanceSample) -> None:
         if self._ab_refused():
             return
+        from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
 
         def chosen(choice: RetuneRequest | GuidedAbChoice | None) -> None:
             if isinstance(choice, GuidedAbChoice):
@@ -995,6 +1007,11 @@ class GtuiApp(App[None]):
         if self._ab_refused():
             return
         assert self.engine is not None
+        from gunicorn_tui.compare.guided_ab import AbStage, run_guided_ab
+        from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
+        from gunicorn_tui.load.target import TargetError, target_for_sample
+        from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
+
         engine = self.engine
         try:
             profile = load_profile_or_builtin(choice.profile)
