@@ -22,6 +22,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, wait
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
@@ -70,6 +71,9 @@ REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 # The first frame primes CPU counters; the second, this soon after, is the
 # first complete one.
 PRIMING_DELAY_S = 0.35
+# How long the app's start waits for a first frame sampled elsewhere
+# (``first_frame``) before it draws without it.
+FIRST_FRAME_WAIT_S = 0.2
 # On exit during a sweep: long enough for a retune under way and the restore.
 SWEEP_EXIT_WAIT_S = 120.0
 # A retune's rollback can take a container stop, a start and a wait.
@@ -219,13 +223,17 @@ class GtuiApp(App[None]):
         on_theme_change: Callable[[str], None] | None = None,
         recorder: SessionRecorder | None = None,
         epochs: EpochRegistry | None = None,
+        first_frame: Future[MonitorFrame] | None = None,
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
         need two samples), so the first frame drawn is a full one.
         ``theme``: the theme to start with (from the config file);
         ``on_theme_change`` keeps the one chosen in the command palette.
         ``recorder`` keeps every frame, change mark and action outcome
-        (``gtui --record``); ``epochs``: a registry to use (a replay's)."""
+        (``gtui --record``); ``epochs``: a registry to use (a replay's).
+        ``first_frame``: the source's first frame, being sampled elsewhere
+        (``gtui``'s start samples it while the UI starts): shown as soon as
+        it is there, and waited for before the source is sampled here."""
         super().__init__(ansi_color=True)
         self._start_theme = theme
         self._on_theme_change = on_theme_change
@@ -266,6 +274,9 @@ class GtuiApp(App[None]):
         self.frames_seen = 0
         # Frames before the first one with CPU figures (a priming sample).
         self._priming_frames = 0 if primed else 1
+        self._first_frame = first_frame
+        # Kept after it is taken: the source is not closed while it is sampled.
+        self._first_frame_sampling = first_frame
         self.selected_key: str | None = None
         self.filter_text = ""
         self._sort_index = 0
@@ -322,7 +333,31 @@ class GtuiApp(App[None]):
         self.query_one("#filter", Input).display = False
         self.query_one(InstanceTable).focus()
         self._render_status()
-        self._request_sample()
+        if self._first_frame is not None:
+            # Nothing is drawn yet: a short wait for the first frame (sampled
+            # while the UI started) puts it in the first paint.
+            wait([self._first_frame], timeout=FIRST_FRAME_WAIT_S)
+        if self._first_frame is not None and self._first_frame.done():
+            self._take_first_frame()
+        else:
+            self._request_sample()
+
+    def _take_first_frame(self) -> None:
+        """The first frame, sampled already: posted now, so that it is in
+        the first paint (no empty dashboard drawn before it)."""
+        first, self._first_frame = self._first_frame, None
+        assert first is not None
+        requested_at = time.monotonic()
+        try:
+            frame = first.result()
+        except Exception:  # sampled again here; the status line says why
+            self._request_sample()
+            return
+        changes = self._observe(frame)
+        if self._source_watch is not None:
+            self._source_watch.observe(frame.instances)
+        self._sampling = True
+        self.post_message(FrameSampled(frame, requested_at, changes))
 
     async def action_quit(self) -> None:
         """Quit; while an action changes a server, ask first (it is then stopped
@@ -385,6 +420,8 @@ class GtuiApp(App[None]):
             self._ab_cancel.set()
         # A sweep puts the original config back before the source closes.
         self.sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
+        if self._first_frame_sampling is not None:
+            await asyncio.to_thread(wait, [self._first_frame_sampling], ACTION_EXIT_WAIT_S)
         with self._source_lock:
             self.source.close()
         if self.recorder is not None:
@@ -436,8 +473,7 @@ class GtuiApp(App[None]):
     @work(thread=True, exclusive=True, group="sampler")
     def _sample(self, requested_at: float) -> None:
         try:
-            with self._source_lock:
-                frame = self.source.sample()
+            frame = self._first_or_sample()
             changes = self._observe(frame)
             if self._source_watch is not None:
                 self._source_watch.observe(frame.instances)
@@ -445,6 +481,16 @@ class GtuiApp(App[None]):
             self.post_message(SamplingFailed(f"{type(error).__name__}: {error}", requested_at))
             return
         self.post_message(FrameSampled(frame, requested_at, changes))
+
+    def _first_or_sample(self) -> MonitorFrame:
+        # A first frame still being sampled elsewhere is waited for: the
+        # source is never sampled by two threads at once.
+        first, self._first_frame = self._first_frame, None
+        if first is not None:
+            with contextlib.suppress(Exception):
+                return first.result()
+        with self._source_lock:
+            return self.source.sample()
 
     def _schedule_next(self, requested_at: float) -> None:
         self._sampling = False
