@@ -4,7 +4,8 @@
 In a fresh interpreter, importing the modules the dashboard's start imports
 (the CLI, the dashboard command, the app, the monitor) leaves out the code
 that only actions, Compare, a guided A/B, a sweep, Persist or a remote
-engine use: each is imported when first used. (The Docker client, and with
+engine use: each is imported when first used (the control engine in a
+thread after the first paint). (The Docker client, and with
 it requests, is imported by the monitor's Docker thread when it connects.)
 """
 
@@ -21,6 +22,11 @@ DASHBOARD_START = (
     "gunicorn_tui.ui.app",
 )
 NOT_BEFORE_FIRST_FRAME = (
+    # The control engine and what runs actions and sweeps (made after the
+    # first paint).
+    "gunicorn_tui.control.engine",
+    "gunicorn_tui.ui.actions.action_runner",
+    "gunicorn_tui.ui.sweep.launcher",
     # A guided A/B, Compare's export, a sweep, Persist's plans.
     "gunicorn_tui.compare.guided_ab",
     "gunicorn_tui.compare.export",

@@ -203,7 +203,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
         monitor,
         refresh_s=args.refresh,
         subtitle=subtitle,
-        engine=_engine(args, monitor),
+        # Made after the first paint: its code is not needed to draw it.
+        engine_factory=lambda: _engine(args, monitor),
         primed=True,
         first_frame=opening.first_frame,
         export_dir=_export_dir(args),

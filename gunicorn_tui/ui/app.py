@@ -49,9 +49,7 @@ from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.persist.source_watch import SourceDriftWatch
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
-from gunicorn_tui.ui.actions.action_runner import ActionRunner
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
-from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 from gunicorn_tui.ui.sweep.messages import SweepFinished
 from gunicorn_tui.ui.terminal_output import compressing_driver
 from gunicorn_tui.ui.widgets.endpoint_table import EndpointTable
@@ -86,12 +84,15 @@ if TYPE_CHECKING:
     from gunicorn_tui.compare.export import ExportedFiles
     from gunicorn_tui.compare.guided_ab import AbProgress, AbResult, AbSettings
     from gunicorn_tui.control.engine import ControlEngine
+    from gunicorn_tui.control.facts import RetuneFacts
     from gunicorn_tui.control.requests import RetuneRequest
     from gunicorn_tui.recording.session_file import SessionRecorder
     from gunicorn_tui.sweep.runner import SweepSettings
+    from gunicorn_tui.ui.actions.action_runner import ActionRunner
     from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice
     from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
     from gunicorn_tui.ui.compare.compare_screen import CompareScreen
+    from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 
 
 @runtime_checkable
@@ -224,6 +225,7 @@ class GtuiApp(App[None]):
         recorder: SessionRecorder | None = None,
         epochs: EpochRegistry | None = None,
         first_frame: Future[MonitorFrame] | None = None,
+        engine_factory: Callable[[], ControlEngine] | None = None,
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
         need two samples), so the first frame drawn is a full one.
@@ -233,14 +235,23 @@ class GtuiApp(App[None]):
         (``gtui --record``); ``epochs``: a registry to use (a replay's).
         ``first_frame``: the source's first frame, being sampled elsewhere
         (``gtui``'s start samples it while the UI starts): shown as soon as
-        it is there, and waited for before the source is sampled here."""
+        it is there, and waited for before the source is sampled here.
+        ``engine_factory``: makes the control engine (in place of ``engine``)
+        when it is first needed, or in a thread after the first paint: its
+        code is not needed to draw the first frame."""
         super().__init__(ansi_color=True)
         self._start_theme = theme
         self._on_theme_change = on_theme_change
         self.source = source
-        self.engine = engine
+        self._engine = engine
+        self._engine_factory = engine_factory if engine is None else None
+        self._engine_lock = threading.Lock()
         # Compose containers running a config their file does not hold.
-        self._source_watch = SourceDriftWatch(engine.facts) if engine is not None else None
+        self._source_watch = (
+            SourceDriftWatch(self._facts)
+            if engine is not None or engine_factory is not None
+            else None
+        )
         self.recorder = recorder
         self.epochs = epochs or EpochRegistry(
             warmup_s=warmup_s, mark_listener=recorder.mark if recorder is not None else None
@@ -248,17 +259,10 @@ class GtuiApp(App[None]):
         self.warmup_s = warmup_s
         self.export_dir = export_dir
         self._ab_settings = ab_settings
-        self.actions = ActionRunner(self, engine, self._action_finished, epochs=self.epochs)
-        self.sweeps = SweepLauncher(
-            self,
-            engine,
-            self.actions,
-            lambda: self.sample_frame(forwarded=True),
-            self.tracker_of,
-            self._sweep_changed,
-            settings=sweep_settings,
-            export_dir=export_dir,
-        )
+        # Made on first use (their code is not needed for the first frame).
+        self._actions: ActionRunner | None = None
+        self._sweeps: SweepLauncher | None = None
+        self._sweep_settings = sweep_settings
         self.last_export: ExportedFiles | None = None
         self.last_ab: AbResult | None = None
         self._ab_cancel: threading.Event | None = None
@@ -362,8 +366,8 @@ class GtuiApp(App[None]):
     async def action_quit(self) -> None:
         """Quit; while an action changes a server, ask first (it is then stopped
         cleanly: the current step finishes or is rolled back)."""
-        running = self.actions.running or (
-            "a guided A/B" if self.ab_running else "a sweep" if self.sweeps.running else None
+        running = (self._actions.running if self._actions is not None else None) or (
+            "a guided A/B" if self.ab_running else "a sweep" if self._sweep_running else None
         )
         if running is None:
             self.exit()
@@ -415,11 +419,13 @@ class GtuiApp(App[None]):
         # An action stops cleanly: its step finishes or is rolled back first.
         # Waited for off the event loop, so a progress update the action is
         # posting at that moment cannot deadlock with this wait.
-        await asyncio.to_thread(self.actions.stop_and_wait, ACTION_EXIT_WAIT_S)
+        if self._actions is not None:
+            await asyncio.to_thread(self._actions.stop_and_wait, ACTION_EXIT_WAIT_S)
         if self._ab_cancel is not None:
             self._ab_cancel.set()
         # A sweep puts the original config back before the source closes.
-        self.sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
+        if self._sweeps is not None:
+            self._sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
         if self._first_frame_sampling is not None:
             await asyncio.to_thread(wait, [self._first_frame_sampling], ACTION_EXIT_WAIT_S)
         with self._source_lock:
@@ -428,6 +434,64 @@ class GtuiApp(App[None]):
             self.recorder.close()
 
     # -- sampling ---------------------------------------------------------------
+
+    @property
+    def engine(self) -> ControlEngine | None:
+        """The control engine (None: a session without actions, a replay)."""
+        if self._engine_factory is not None:
+            with self._engine_lock:
+                if self._engine_factory is not None:
+                    self._engine = self._engine_factory()
+                    self._engine_factory = None
+        return self._engine
+
+    def _facts(self, sample: InstanceSample) -> RetuneFacts:
+        engine = self.engine
+        assert engine is not None
+        return engine.facts(sample)
+
+    def _make_engine_soon(self) -> None:
+        # After the first paint, off the UI thread: the first action does
+        # not wait for the engine's code to load.
+        def make() -> None:
+            with contextlib.suppress(Exception):  # said again at first use
+                _ = self.engine
+                import gunicorn_tui.ui.sweep.launcher  # noqa: F401
+
+        self.run_worker(make, thread=True, group="engine", exclusive=True)
+
+    @property
+    def actions(self) -> ActionRunner:
+        """Runs one action at a time (made on first use)."""
+        if self._actions is None:
+            from gunicorn_tui.ui.actions.action_runner import ActionRunner
+
+            self._actions = ActionRunner(
+                self, self.engine, self._action_finished, epochs=self.epochs
+            )
+        return self._actions
+
+    @property
+    def sweeps(self) -> SweepLauncher:
+        """Runs a sweep from the dashboard (made on first use)."""
+        if self._sweeps is None:
+            from gunicorn_tui.ui.sweep.launcher import SweepLauncher
+
+            self._sweeps = SweepLauncher(
+                self,
+                self.engine,
+                self.actions,
+                lambda: self.sample_frame(forwarded=True),
+                self.tracker_of,
+                self._sweep_changed,
+                settings=self._sweep_settings,
+                export_dir=self.export_dir,
+            )
+        return self._sweeps
+
+    @property
+    def _sweep_running(self) -> bool:
+        return self._sweeps is not None and self._sweeps.running
 
     @property
     def ab_settings(self) -> AbSettings:
@@ -446,7 +510,7 @@ class GtuiApp(App[None]):
     @property
     def sampling_lent(self) -> bool:
         """Whether a guided A/B or a sweep samples the source (the sampler waits)."""
-        return self.ab_running or self.sweeps.running
+        return self.ab_running or self._sweep_running
 
     def sample_frame(self, forwarded: bool = False) -> MonitorFrame:
         """Sample the source once and feed the epochs (any thread). A
@@ -524,6 +588,8 @@ class GtuiApp(App[None]):
             self._render_all()
         if self.frames_seen == self._priming_frames + 1 and self._on_first_frame is not None:
             self._on_first_frame(time.monotonic() - self._started)
+        if self.frames_seen == 1 and self._engine_factory is not None:
+            self.call_after_refresh(self._make_engine_soon)
         if not message.forwarded:
             self._schedule_next(message.requested_at)
 
@@ -651,7 +717,7 @@ class GtuiApp(App[None]):
         parts.append(self._epoch_status())
         if self.ab_running:
             parts.append(Content.styled("  A/B running", "bold $warning"))
-        if self.sweeps.running:
+        if self._sweep_running:
             parts.append(Content.styled("  sweep running", "bold $warning"))
         parts.append(self._session_status(frame))
         if self.paused:
@@ -1042,7 +1108,7 @@ class GtuiApp(App[None]):
                 severity="warning",
             )
             return True
-        if self.actions.busy or self.ab_running or self.sweeps.running:
+        if self.actions.busy or self.ab_running or self._sweep_running:
             self.notify("An action, an A/B or a sweep is already running.", severity="warning")
             return True
         return False

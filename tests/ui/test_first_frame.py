@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
+from pathlib import Path
 
 import psutil
 from textual.pilot import Pilot
@@ -14,7 +15,9 @@ from textual.pilot import Pilot
 from gunicorn_tui.cli.dashboard_commands import _MonitorOpening
 from gunicorn_tui.cli.effective import apply_settings
 from gunicorn_tui.cli.parser import build_parser, parse, with_command_word
+from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
 from gunicorn_tui.ui.app import FIRST_FRAME_WAIT_S, GtuiApp
 from gunicorn_tui.ui.widgets.worker_table import WorkerTable
 from gunicorn_tui.user_config.config_file import load_config
@@ -105,3 +108,29 @@ async def test_quitting_before_the_first_frame_closes_the_source_after_it() -> N
         assert pending.done() and source.closed
     finally:
         timer.cancel()
+
+
+async def test_the_control_engine_is_made_after_the_first_frame_and_then_used(
+    tmp_path: Path,
+) -> None:
+    frames = frames_from(recorded_instances(), 5)
+    made_at_frames: list[int] = []
+
+    def make_engine() -> ControlEngine:
+        made_at_frames.append(app.frames_seen)
+        return ControlEngine(read_only=True, state_directory=tmp_path / "state")
+
+    app = GtuiApp(ReplaySource(frames), refresh_s=10.0, primed=True, engine_factory=make_engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: made_at_frames != [])
+        assert made_at_frames == [1]
+        engine = app.engine
+        assert isinstance(engine, ControlEngine) and engine.read_only
+        # The actions use it: a read-only session's plan is refused.
+        await pilot.press("greater_than_sign")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen))
+        screen = app.screen
+        assert isinstance(screen, ConfirmPlanScreen)
+        assert "read-only" in (screen.plan.refusal or "")
+        await pilot.press("escape")
+    assert made_at_frames == [1]
