@@ -11,10 +11,14 @@ it is used, and every failure is one line: :class:`EngineUnreachable`.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gunicorn_tui.access.endpoints import EngineEndpoint, Scheme
-from gunicorn_tui.access.ssh_transport import SshAdapter, SshFailed, SshSession
+
+# The SSH transport is imported only for ``ssh://`` engines (and to read an
+# error), never on the local path.
+if TYPE_CHECKING:
+    from gunicorn_tui.access.ssh_transport import SshSession
 
 API_TIMEOUT_S = 10.0
 MAX_POOL_SIZE = 16
@@ -27,6 +31,8 @@ class EngineUnreachable(Exception):
 
 def _first_line(error: BaseException) -> str:
     # The reason ssh gave is deeper than requests' wrappers.
+    from gunicorn_tui.access.ssh_transport import SshFailed
+
     for linked in _chain(error):
         if isinstance(linked, SshFailed):
             return str(linked)
@@ -54,6 +60,8 @@ class EngineConnector:
             return None
         with self._lock:
             if self._session is None:
+                from gunicorn_tui.access.ssh_transport import SshSession
+
                 user, host, port = self.endpoint.ssh_destination
                 self._session = SshSession(user, host, port)
             return self._session
@@ -119,6 +127,8 @@ class EngineConnector:
             # from the environment must not replace it (nor proxies reach it).
             client.api.trust_env = False
             return client
+        from gunicorn_tui.access.ssh_transport import SshAdapter
+
         session = self.ssh_session
         assert session is not None
         session.ensure()
@@ -163,6 +173,8 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 def _absent(error: BaseException) -> bool:
     """Nothing listens there (no socket file, connection refused)."""
+    from gunicorn_tui.access.ssh_transport import SshFailed
+
     chain = _chain(error)
     if any(isinstance(e, SshFailed) for e in chain):
         return False

@@ -6,14 +6,16 @@ import argparse
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.cli.target_monitor import open_monitor
-from gunicorn_tui.monitor.monitor import Monitor
+from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame
 
 if TYPE_CHECKING:
     from gunicorn_tui.control.engine import ControlEngine
@@ -66,15 +68,24 @@ def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
     )
 
 
+# The dashboard's first frame is sampled this long after the priming sample
+# (its CPU figures are differences over this interval), while the UI starts.
+FIRST_FRAME_AFTER_S = 0.1
+
+
 class _MonitorOpening:
     """Open the monitor and take its priming sample (CPU figures need two)
     in a thread, so the time to a full first frame is the longer of the
-    UI's start and Docker's answers, not their sum."""
+    UI's start and Docker's answers, not their sum. The same thread then
+    samples the first full frame (:attr:`first_frame`) while the UI starts."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
         self._monitor: Monitor | None = None
         self._error: BaseException | None = None
+        self._opened = threading.Event()
+        # The app waits for it before it samples the monitor itself.
+        self.first_frame: Future[MonitorFrame] = Future()
         self._thread = threading.Thread(target=self._open, name="gtui-open", daemon=True)
         self._thread.start()
 
@@ -84,13 +95,23 @@ class _MonitorOpening:
             # A failure here shows again in the app's first sample, and is said there.
             with contextlib.suppress(Exception):
                 monitor.sample()
+            primed_at = time.monotonic()
             self._monitor = monitor
         except BaseException as error:  # re-raised where the CLI handles it
             self._error = error
+            self.first_frame.set_exception(error)
+            return
+        finally:
+            self._opened.set()
+        time.sleep(max(0.0, primed_at + FIRST_FRAME_AFTER_S - time.monotonic()))
+        try:
+            self.first_frame.set_result(monitor.sample())
+        except BaseException as error:  # the app samples again, and says why
+            self.first_frame.set_exception(error)
 
     def result(self) -> Monitor:
         """The opened monitor; raises what opening it raised (a CliError)."""
-        self._thread.join()
+        self._opened.wait()
         if self._error is not None:
             raise self._error
         assert self._monitor is not None
@@ -188,8 +209,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
         monitor,
         refresh_s=args.refresh,
         subtitle=subtitle,
-        engine=_engine(args, monitor),
+        # Made after the first paint: its code is not needed to draw it.
+        engine_factory=lambda: _engine(args, monitor),
         primed=True,
+        first_frame=opening.first_frame,
         export_dir=_export_dir(args),
         recorder=recorder,
         **theme_options(args),

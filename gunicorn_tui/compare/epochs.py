@@ -47,11 +47,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.control.running_config import running_config
-from gunicorn_tui.load.summary import SecondSummary
 from gunicorn_tui.model.instances import (
     ConfigValue,
     InstanceSample,
@@ -61,6 +60,10 @@ from gunicorn_tui.model.instances import (
 )
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.traffic.instance_traffic import TrafficView
+
+if TYPE_CHECKING:
+    # The load driver's code is not needed to watch (the dashboard's first frame).
+    from gunicorn_tui.load.summary import SecondSummary
 
 DEFAULT_WARMUP_S = 10.0
 DEFAULT_STABLE_READINGS = 3

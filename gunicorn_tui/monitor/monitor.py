@@ -38,8 +38,6 @@ from gunicorn_tui.discovery.host_processes import (
 from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
-from gunicorn_tui.monitor.agent_link import HINT as AGENT_HINT
-from gunicorn_tui.monitor.agent_link import AgentLink, AgentState
 from gunicorn_tui.monitor.targets import (
     Target,
     TargetKind,
@@ -69,7 +67,10 @@ from gunicorn_tui.settings.master_inputs import read_master_environment
 # At module level: recordings resolve MonitorFrame's field types by name.
 from gunicorn_tui.traffic.instance_traffic import TrafficView
 
+# The remote code (gtui agent over SSH) is imported only when an ``ssh://``
+# engine is watched, never on the local path.
 if TYPE_CHECKING:
+    from gunicorn_tui.monitor.agent_link import AgentLink
     from gunicorn_tui.traffic.hub import TrafficHub
 
 DEFAULT_RESCAN_INTERVAL_S = 5.0
@@ -247,6 +248,8 @@ class Monitor:
                 session = self._connectors[endpoint.name].ssh_session
                 if session is None:
                     continue
+                from gunicorn_tui.monitor.agent_link import AgentLink
+
                 self._agents[endpoint.name] = AgentLink(
                     endpoint.name,
                     session,
@@ -454,6 +457,11 @@ class Monitor:
         """Add the instances of hosts whose agent streams (or, for a host now
         unreachable, their last ones, marked); the names of those hosts."""
         covered: set[str] = set()
+        if not self._agents:
+            return covered
+        from gunicorn_tui.monitor.agent_link import HINT as AGENT_HINT
+        from gunicorn_tui.monitor.agent_link import AgentState
+
         for host, agent in self._agents.items():
             got = agent.instances()
             if got is not None:
@@ -502,7 +510,11 @@ class Monitor:
 
     def _agent_streams(self, host: str) -> bool:
         agent = self._agents.get(host)
-        return agent is not None and agent.state is AgentState.STREAMING
+        if agent is None:
+            return False
+        from gunicorn_tui.monitor.agent_link import AgentState
+
+        return agent.state is AgentState.STREAMING
 
     def _first_host(self) -> str:
         return self._watcher.name if self._watcher is not None else LOCAL_NAME

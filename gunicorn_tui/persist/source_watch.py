@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from gunicorn_tui.control.facts import RetuneFacts
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.persist.drift import running_settings
-from gunicorn_tui.persist.plan import PersistKind, plan_persist
 
 _log = logging.getLogger("gtui.persist")
 CHECK_INTERVAL_S = 30.0
@@ -72,6 +71,10 @@ class SourceDriftWatch:
     def _check(self, key: str, sample: InstanceSample) -> None:
         assert sample.container is not None and sample.container.compose is not None
         service = sample.container.compose.service_name
+        # Imported here, in the check's thread: only Compose instances need it
+        # (not the dashboard's first frame).
+        from gunicorn_tui.persist.plan import PersistKind, plan_persist
+
         try:
             plan = plan_persist(sample, self._facts_of(sample), service)
         except Exception as error:  # a check is advice: never break the dashboard

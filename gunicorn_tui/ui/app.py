@@ -22,6 +22,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, wait
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
@@ -39,45 +40,16 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S, EpochChange, EpochRegistry, EpochTracker
-from gunicorn_tui.compare.export import (
-    ExportedFiles,
-    ExportError,
-    default_export_directory,
-    export_stem,
-    write_comparison,
-)
-from gunicorn_tui.compare.guided_ab import (
-    AbProgress,
-    AbResult,
-    AbSettings,
-    AbStage,
-    run_guided_ab,
-)
-from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.progress import ActionOutcome
-from gunicorn_tui.control.requests import RetuneRequest, parse_scale
-from gunicorn_tui.control.service_roll import replica_disagreements
-from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
-from gunicorn_tui.load.target import TargetError, target_for_sample
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.model.service_groups import SERVICE_KEY_PREFIX, group_instances
 from gunicorn_tui.monitor.history import HistoryStore
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.output.escape import escape_controls
-from gunicorn_tui.persist.drift import RETUNABLE
-from gunicorn_tui.persist.plan import plan_persist
 from gunicorn_tui.persist.source_watch import SourceDriftWatch
-from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
-from gunicorn_tui.ui.actions.action_runner import ActionRunner
-from gunicorn_tui.ui.actions.quit_screen import QuitDuringActionScreen
-from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
-from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
-from gunicorn_tui.ui.compare.compare_screen import CompareScreen
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
-from gunicorn_tui.ui.persist_screen import PersistScreen
-from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 from gunicorn_tui.ui.sweep.messages import SweepFinished
 from gunicorn_tui.ui.terminal_output import compressing_driver
 from gunicorn_tui.ui.widgets.endpoint_table import EndpointTable
@@ -97,14 +69,30 @@ REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 # The first frame primes CPU counters; the second, this soon after, is the
 # first complete one.
 PRIMING_DELAY_S = 0.35
+# How long the app's start waits for a first frame sampled elsewhere
+# (``first_frame``) before it draws without it.
+FIRST_FRAME_WAIT_S = 0.2
 # On exit during a sweep: long enough for a retune under way and the restore.
 SWEEP_EXIT_WAIT_S = 120.0
 # A retune's rollback can take a container stop, a start and a wait.
 ACTION_EXIT_WAIT_S = 120.0
 
 
+# What only actions, Compare, a guided A/B or Persist use is imported when
+# first used (below), not before the first frame (issue 16).
 if TYPE_CHECKING:
+    from gunicorn_tui.compare.export import ExportedFiles
+    from gunicorn_tui.compare.guided_ab import AbProgress, AbResult, AbSettings
+    from gunicorn_tui.control.engine import ControlEngine
+    from gunicorn_tui.control.facts import RetuneFacts
+    from gunicorn_tui.control.requests import RetuneRequest
     from gunicorn_tui.recording.session_file import SessionRecorder
+    from gunicorn_tui.sweep.runner import SweepSettings
+    from gunicorn_tui.ui.actions.action_runner import ActionRunner
+    from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice
+    from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
+    from gunicorn_tui.ui.compare.compare_screen import CompareScreen
+    from gunicorn_tui.ui.sweep.launcher import SweepLauncher
 
 
 @runtime_checkable
@@ -236,38 +224,45 @@ class GtuiApp(App[None]):
         on_theme_change: Callable[[str], None] | None = None,
         recorder: SessionRecorder | None = None,
         epochs: EpochRegistry | None = None,
+        first_frame: Future[MonitorFrame] | None = None,
+        engine_factory: Callable[[], ControlEngine] | None = None,
     ) -> None:
         """``primed``: the source has already been sampled once (CPU figures
         need two samples), so the first frame drawn is a full one.
         ``theme``: the theme to start with (from the config file);
         ``on_theme_change`` keeps the one chosen in the command palette.
         ``recorder`` keeps every frame, change mark and action outcome
-        (``gtui --record``); ``epochs``: a registry to use (a replay's)."""
+        (``gtui --record``); ``epochs``: a registry to use (a replay's).
+        ``first_frame``: the source's first frame, being sampled elsewhere
+        (``gtui``'s start samples it while the UI starts): shown as soon as
+        it is there, and waited for before the source is sampled here.
+        ``engine_factory``: makes the control engine (in place of ``engine``)
+        when it is first needed, or in a thread after the first paint: its
+        code is not needed to draw the first frame."""
         super().__init__(ansi_color=True)
         self._start_theme = theme
         self._on_theme_change = on_theme_change
         self.source = source
-        self.engine = engine
+        self._engine = engine
+        self._engine_factory = engine_factory if engine is None else None
+        self._engine_lock = threading.Lock()
         # Compose containers running a config their file does not hold.
-        self._source_watch = SourceDriftWatch(engine.facts) if engine is not None else None
+        self._source_watch = (
+            SourceDriftWatch(self._facts)
+            if engine is not None or engine_factory is not None
+            else None
+        )
         self.recorder = recorder
         self.epochs = epochs or EpochRegistry(
             warmup_s=warmup_s, mark_listener=recorder.mark if recorder is not None else None
         )
         self.warmup_s = warmup_s
         self.export_dir = export_dir
-        self.ab_settings = ab_settings or AbSettings(warmup_s=warmup_s)
-        self.actions = ActionRunner(self, engine, self._action_finished, epochs=self.epochs)
-        self.sweeps = SweepLauncher(
-            self,
-            engine,
-            self.actions,
-            lambda: self.sample_frame(forwarded=True),
-            self.tracker_of,
-            self._sweep_changed,
-            settings=sweep_settings or SweepSettings(),
-            export_dir=export_dir,
-        )
+        self._ab_settings = ab_settings
+        # Made on first use (their code is not needed for the first frame).
+        self._actions: ActionRunner | None = None
+        self._sweeps: SweepLauncher | None = None
+        self._sweep_settings = sweep_settings
         self.last_export: ExportedFiles | None = None
         self.last_ab: AbResult | None = None
         self._ab_cancel: threading.Event | None = None
@@ -283,6 +278,9 @@ class GtuiApp(App[None]):
         self.frames_seen = 0
         # Frames before the first one with CPU figures (a priming sample).
         self._priming_frames = 0 if primed else 1
+        self._first_frame = first_frame
+        # Kept after it is taken: the source is not closed while it is sampled.
+        self._first_frame_sampling = first_frame
         self.selected_key: str | None = None
         self.filter_text = ""
         self._sort_index = 0
@@ -339,13 +337,37 @@ class GtuiApp(App[None]):
         self.query_one("#filter", Input).display = False
         self.query_one(InstanceTable).focus()
         self._render_status()
-        self._request_sample()
+        if self._first_frame is not None:
+            # Nothing is drawn yet: a short wait for the first frame (sampled
+            # while the UI started) puts it in the first paint.
+            wait([self._first_frame], timeout=FIRST_FRAME_WAIT_S)
+        if self._first_frame is not None and self._first_frame.done():
+            self._take_first_frame()
+        else:
+            self._request_sample()
+
+    def _take_first_frame(self) -> None:
+        """The first frame, sampled already: posted now, so that it is in
+        the first paint (no empty dashboard drawn before it)."""
+        first, self._first_frame = self._first_frame, None
+        assert first is not None
+        requested_at = time.monotonic()
+        try:
+            frame = first.result()
+        except Exception:  # sampled again here; the status line says why
+            self._request_sample()
+            return
+        changes = self._observe(frame)
+        if self._source_watch is not None:
+            self._source_watch.observe(frame.instances)
+        self._sampling = True
+        self.post_message(FrameSampled(frame, requested_at, changes))
 
     async def action_quit(self) -> None:
         """Quit; while an action changes a server, ask first (it is then stopped
         cleanly: the current step finishes or is rolled back)."""
-        running = self.actions.running or (
-            "a guided A/B" if self.ab_running else "a sweep" if self.sweeps.running else None
+        running = (self._actions.running if self._actions is not None else None) or (
+            "a guided A/B" if self.ab_running else "a sweep" if self._sweep_running else None
         )
         if running is None:
             self.exit()
@@ -355,6 +377,8 @@ class GtuiApp(App[None]):
             if stop:
                 self.notify("Stopping: finishing or rolling back the current step…", timeout=30)
                 self.exit()
+
+        from gunicorn_tui.ui.actions.quit_screen import QuitDuringActionScreen
 
         self.push_screen(QuitDuringActionScreen(running), callback=decided)
 
@@ -395,17 +419,88 @@ class GtuiApp(App[None]):
         # An action stops cleanly: its step finishes or is rolled back first.
         # Waited for off the event loop, so a progress update the action is
         # posting at that moment cannot deadlock with this wait.
-        await asyncio.to_thread(self.actions.stop_and_wait, ACTION_EXIT_WAIT_S)
+        if self._actions is not None:
+            await asyncio.to_thread(self._actions.stop_and_wait, ACTION_EXIT_WAIT_S)
         if self._ab_cancel is not None:
             self._ab_cancel.set()
         # A sweep puts the original config back before the source closes.
-        self.sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
+        if self._sweeps is not None:
+            self._sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
+        if self._first_frame_sampling is not None:
+            await asyncio.to_thread(wait, [self._first_frame_sampling], ACTION_EXIT_WAIT_S)
         with self._source_lock:
             self.source.close()
         if self.recorder is not None:
             self.recorder.close()
 
     # -- sampling ---------------------------------------------------------------
+
+    @property
+    def engine(self) -> ControlEngine | None:
+        """The control engine (None: a session without actions, a replay)."""
+        if self._engine_factory is not None:
+            with self._engine_lock:
+                if self._engine_factory is not None:
+                    self._engine = self._engine_factory()
+                    self._engine_factory = None
+        return self._engine
+
+    def _facts(self, sample: InstanceSample) -> RetuneFacts:
+        engine = self.engine
+        assert engine is not None
+        return engine.facts(sample)
+
+    def _make_engine_soon(self) -> None:
+        # After the first paint, off the UI thread: the first action does
+        # not wait for the engine's code to load.
+        def make() -> None:
+            with contextlib.suppress(Exception):  # said again at first use
+                _ = self.engine
+                import gunicorn_tui.ui.sweep.launcher  # noqa: F401
+
+        self.run_worker(make, thread=True, group="engine", exclusive=True)
+
+    @property
+    def actions(self) -> ActionRunner:
+        """Runs one action at a time (made on first use)."""
+        if self._actions is None:
+            from gunicorn_tui.ui.actions.action_runner import ActionRunner
+
+            self._actions = ActionRunner(
+                self, self.engine, self._action_finished, epochs=self.epochs
+            )
+        return self._actions
+
+    @property
+    def sweeps(self) -> SweepLauncher:
+        """Runs a sweep from the dashboard (made on first use)."""
+        if self._sweeps is None:
+            from gunicorn_tui.ui.sweep.launcher import SweepLauncher
+
+            self._sweeps = SweepLauncher(
+                self,
+                self.engine,
+                self.actions,
+                lambda: self.sample_frame(forwarded=True),
+                self.tracker_of,
+                self._sweep_changed,
+                settings=self._sweep_settings,
+                export_dir=self.export_dir,
+            )
+        return self._sweeps
+
+    @property
+    def _sweep_running(self) -> bool:
+        return self._sweeps is not None and self._sweeps.running
+
+    @property
+    def ab_settings(self) -> AbSettings:
+        """The shape of a guided A/B (given, or the defaults with the warm-up)."""
+        if self._ab_settings is None:
+            from gunicorn_tui.compare.guided_ab import AbSettings
+
+            self._ab_settings = AbSettings(warmup_s=self.warmup_s)
+        return self._ab_settings
 
     @property
     def ab_running(self) -> bool:
@@ -415,7 +510,7 @@ class GtuiApp(App[None]):
     @property
     def sampling_lent(self) -> bool:
         """Whether a guided A/B or a sweep samples the source (the sampler waits)."""
-        return self.ab_running or self.sweeps.running
+        return self.ab_running or self._sweep_running
 
     def sample_frame(self, forwarded: bool = False) -> MonitorFrame:
         """Sample the source once and feed the epochs (any thread). A
@@ -442,8 +537,7 @@ class GtuiApp(App[None]):
     @work(thread=True, exclusive=True, group="sampler")
     def _sample(self, requested_at: float) -> None:
         try:
-            with self._source_lock:
-                frame = self.source.sample()
+            frame = self._first_or_sample()
             changes = self._observe(frame)
             if self._source_watch is not None:
                 self._source_watch.observe(frame.instances)
@@ -451,6 +545,16 @@ class GtuiApp(App[None]):
             self.post_message(SamplingFailed(f"{type(error).__name__}: {error}", requested_at))
             return
         self.post_message(FrameSampled(frame, requested_at, changes))
+
+    def _first_or_sample(self) -> MonitorFrame:
+        # A first frame still being sampled elsewhere is waited for: the
+        # source is never sampled by two threads at once.
+        first, self._first_frame = self._first_frame, None
+        if first is not None:
+            with contextlib.suppress(Exception):
+                return first.result()
+        with self._source_lock:
+            return self.source.sample()
 
     def _schedule_next(self, requested_at: float) -> None:
         self._sampling = False
@@ -484,6 +588,8 @@ class GtuiApp(App[None]):
             self._render_all()
         if self.frames_seen == self._priming_frames + 1 and self._on_first_frame is not None:
             self._on_first_frame(time.monotonic() - self._started)
+        if self.frames_seen == 1 and self._engine_factory is not None:
+            self.call_after_refresh(self._make_engine_soon)
         if not message.forwarded:
             self._schedule_next(message.requested_at)
 
@@ -611,7 +717,7 @@ class GtuiApp(App[None]):
         parts.append(self._epoch_status())
         if self.ab_running:
             parts.append(Content.styled("  A/B running", "bold $warning"))
-        if self.sweeps.running:
+        if self._sweep_running:
             parts.append(Content.styled("  sweep running", "bold $warning"))
         parts.append(self._session_status(frame))
         if self.paused:
@@ -807,6 +913,7 @@ class GtuiApp(App[None]):
         sample = self._selected_for_action()
         if sample is None:
             return
+        from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
 
         def planned(choice: RetuneRequest | GuidedAbChoice | None) -> None:
             if isinstance(choice, GuidedAbChoice):
@@ -823,6 +930,8 @@ class GtuiApp(App[None]):
     def action_scale(self, change: str) -> None:
         sample = self._selected_for_action()
         if sample is not None:
+            from gunicorn_tui.control.requests import parse_scale
+
             request = parse_scale(change)
             self.actions.request(
                 f"Workers {change} on {sample.label}",
@@ -883,6 +992,11 @@ class GtuiApp(App[None]):
         if sample is None or self.engine is None:
             self.notify("Persist needs a live instance.", severity="warning")
             return
+        from gunicorn_tui.control.service_roll import replica_disagreements
+        from gunicorn_tui.persist.drift import RETUNABLE
+        from gunicorn_tui.persist.plan import plan_persist
+        from gunicorn_tui.ui.persist_screen import PersistScreen
+
         engine = self.engine
         target = sample.label
         if key.startswith(SERVICE_KEY_PREFIX):
@@ -929,6 +1043,8 @@ class GtuiApp(App[None]):
     def _compare_screen(
         self, sample: InstanceSample, result: AbResult | None = None
     ) -> CompareScreen:
+        from gunicorn_tui.ui.compare.compare_screen import CompareScreen
+
         return CompareScreen(
             sample.label,
             self.tracker_of(sample),
@@ -948,6 +1064,13 @@ class GtuiApp(App[None]):
         comparison = screen.comparison
         if comparison is None:
             return None
+        from gunicorn_tui.compare.export import (
+            ExportError,
+            default_export_directory,
+            export_stem,
+            write_comparison,
+        )
+
         directory = self.export_dir or default_export_directory()
         stem = export_stem(screen.label, comparison, time.time())
         try:
@@ -970,6 +1093,7 @@ class GtuiApp(App[None]):
     def _guided_ab_form(self, sample: InstanceSample) -> None:
         if self._ab_refused():
             return
+        from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
 
         def chosen(choice: RetuneRequest | GuidedAbChoice | None) -> None:
             if isinstance(choice, GuidedAbChoice):
@@ -984,7 +1108,7 @@ class GtuiApp(App[None]):
                 severity="warning",
             )
             return True
-        if self.actions.busy or self.ab_running or self.sweeps.running:
+        if self.actions.busy or self.ab_running or self._sweep_running:
             self.notify("An action, an A/B or a sweep is already running.", severity="warning")
             return True
         return False
@@ -995,6 +1119,11 @@ class GtuiApp(App[None]):
         if self._ab_refused():
             return
         assert self.engine is not None
+        from gunicorn_tui.compare.guided_ab import AbStage, run_guided_ab
+        from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
+        from gunicorn_tui.load.target import TargetError, target_for_sample
+        from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
+
         engine = self.engine
         try:
             profile = load_profile_or_builtin(choice.profile)

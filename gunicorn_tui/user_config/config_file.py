@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +80,9 @@ def load_config(path: Path | None = None) -> UserConfig:
         raise ConfigError(f"{where}: is a directory, not a config file") from None
     except OSError as error:
         raise ConfigError(f"{where}: cannot read: {error.strerror or error}") from None
+    # Only when there is a file to read (most starts have none).
+    import tomllib
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -168,6 +170,8 @@ def set_key(path: Path, key: str, value: str) -> None:
         lines.insert(first_table, new_line)
     body = "\n".join(lines) + "\n"
     # The file is checked as it would be read: a broken edit is never written.
+    import tomllib
+
     _checked(tomllib.loads(body), path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

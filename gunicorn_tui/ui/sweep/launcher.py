@@ -15,31 +15,25 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
 from gunicorn_tui.compare.epochs import EpochTracker
-from gunicorn_tui.compare.export import ExportError, default_export_directory
-from gunicorn_tui.control.engine import ActionRefused, ControlEngine
-from gunicorn_tui.control.running_config import running_config
-from gunicorn_tui.control.worker_classes import resolve_worker_class
-from gunicorn_tui.load.target import LoadTarget, TargetError, target_for_sample
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
-from gunicorn_tui.sweep.export import SweepFiles, sweep_stem, write_sweep
-from gunicorn_tui.sweep.grid import check_grid
-from gunicorn_tui.sweep.runner import (
-    SweepProgress,
-    SweepRefused,
-    SweepResult,
-    SweepSettings,
-    run_sweep,
-)
 from gunicorn_tui.ui.actions.action_runner import ActionRunner
 from gunicorn_tui.ui.sweep.messages import SweepFinished, SweepProgressed
-from gunicorn_tui.ui.sweep.sweep_choice import SweepChoice
-from gunicorn_tui.ui.sweep.sweep_form import SweepForm
-from gunicorn_tui.ui.sweep.sweep_screen import SweepScreen
+
+# The sweep's code is imported when a sweep is first opened, not before
+# the dashboard's first frame (issue 16).
+if TYPE_CHECKING:
+    from gunicorn_tui.control.engine import ControlEngine
+    from gunicorn_tui.load.target import LoadTarget
+    from gunicorn_tui.sweep.export import SweepFiles
+    from gunicorn_tui.sweep.runner import SweepResult, SweepSettings
+    from gunicorn_tui.ui.sweep.sweep_choice import SweepChoice
+    from gunicorn_tui.ui.sweep.sweep_screen import SweepScreen
 
 READ_ONLY_NOTICE = "Sweep changes the configuration: refused in a read-only session."
 BUSY_NOTICE = "A retune, an A/B or a sweep is already running: wait for it to end."
@@ -65,7 +59,7 @@ class SweepLauncher:
         tracker_of: Callable[[InstanceSample], EpochTracker | None],
         on_change: Callable[[], None],
         *,
-        settings: SweepSettings,
+        settings: SweepSettings | None,
         export_dir: Path | None,
     ) -> None:
         self.app = app
@@ -74,13 +68,22 @@ class SweepLauncher:
         self.frames = frames
         self.tracker_of = tracker_of
         self.on_change = on_change
-        self.settings = settings
+        self._settings = settings
         self.export_dir = export_dir
         self.last_result: SweepResult | None = None
         self.last_export: SweepFiles | None = None
         self._cancel: threading.Event | None = None
         self._done = threading.Event()
         self._done.set()
+
+    @property
+    def settings(self) -> SweepSettings:
+        """The sweep's defaults (given, or the runner's own)."""
+        if self._settings is None:
+            from gunicorn_tui.sweep.runner import SweepSettings
+
+            self._settings = SweepSettings()
+        return self._settings
 
     @property
     def running(self) -> bool:
@@ -105,6 +108,7 @@ class SweepLauncher:
         """The Sweep form for ``sample``'s instance; submitting starts it."""
         if self._refused():
             return
+        from gunicorn_tui.ui.sweep.sweep_form import SweepForm
 
         def chosen(choice: SweepChoice | None) -> None:
             if choice is not None:
@@ -117,6 +121,9 @@ class SweepLauncher:
         if self._refused():
             return None
         assert self.engine is not None
+        from gunicorn_tui.load.target import TargetError, target_for_sample
+        from gunicorn_tui.ui.sweep.sweep_screen import SweepScreen
+
         try:
             target = target_for_sample(sample, profile_base_url=choice.profile.base_url)
         except TargetError as error:
@@ -156,6 +163,8 @@ class SweepLauncher:
         cancel: threading.Event,
     ) -> None:
         assert self.engine is not None
+        from gunicorn_tui.sweep.runner import SweepProgress, SweepRefused, run_sweep
+
         engine = self.engine
         result: SweepResult | None = None
         error: str | None = None
@@ -203,6 +212,11 @@ class SweepLauncher:
         self, engine: ControlEngine, sample: InstanceSample, choice: SweepChoice
     ) -> tuple[str, ...]:
         """The grid checked again with what the server's Python imports."""
+        from gunicorn_tui.control.engine import ActionRefused
+        from gunicorn_tui.control.running_config import running_config
+        from gunicorn_tui.control.worker_classes import resolve_worker_class
+        from gunicorn_tui.sweep.grid import check_grid
+
         modules = tuple(
             dict.fromkeys(resolve_worker_class(name).module for name in choice.worker_classes)
         )
@@ -238,6 +252,9 @@ class SweepLauncher:
         result = screen.result
         if result is None:
             return None
+        from gunicorn_tui.compare.export import ExportError, default_export_directory
+        from gunicorn_tui.sweep.export import sweep_stem, write_sweep
+
         directory = self.export_dir or default_export_directory()
         label = screen.instance_label
         try:

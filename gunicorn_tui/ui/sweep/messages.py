@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from gunicorn_tui.sweep.runner import SweepProgress, SweepResult
+if TYPE_CHECKING:
+    from gunicorn_tui.sweep.runner import SweepProgress, SweepResult
 
 
 @dataclass
