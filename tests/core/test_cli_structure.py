@@ -1,31 +1,77 @@
 """cli/ stays a house a newcomer can read: no import cycle between its
-modules (lazy imports included) and no private name imported from another
-module; shared options and helpers live in options.py and target_monitor.py."""
+modules (lazy imports included), no private name imported from another
+module, and no command module importing another command module; shared
+options and helpers live in options.py, target_monitor.py and the small
+modules beside them."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 from pathlib import Path
 
 import gunicorn_tui.cli
+from gunicorn_tui.cli.parser import COMMANDS
 
 CLI = Path(gunicorn_tui.cli.__file__).parent
+PACKAGE = "gunicorn_tui.cli"
+
+
+def _cli_module(node: ast.ImportFrom) -> str | None:
+    """The cli module an ``import from`` names (absolute or relative), if any."""
+    if node.level:  # relative: resolved against this package
+        return node.module.split(".")[0] if node.level == 1 and node.module else None
+    if node.module and node.module.startswith(PACKAGE + "."):
+        return node.module.removeprefix(PACKAGE + ".").split(".")[0]
+    return None
 
 
 def _imports() -> dict[str, list[tuple[str, list[str]]]]:
-    """module -> [(imported cli module, names)] for every import, anywhere in the file."""
+    """module -> [(imported cli module, names)] for every import, anywhere in
+    the file, in every form (``from gunicorn_tui.cli.x import n``, ``from
+    gunicorn_tui.cli import x``, ``import gunicorn_tui.cli.x``, ``from .x
+    import n``)."""
     found: dict[str, list[tuple[str, list[str]]]] = {}
     for path in sorted(CLI.glob("*.py")):
-        edges = []
+        edges: list[tuple[str, list[str]]] = []
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if (
-                isinstance(node, ast.ImportFrom)
-                and node.module
-                and (node.module.startswith("gunicorn_tui.cli."))
-            ):
-                edges.append((node.module.rsplit(".", 1)[1], [a.name for a in node.names]))
+            if isinstance(node, ast.ImportFrom):
+                names = [a.name for a in node.names]
+                source = _cli_module(node)
+                if source is not None:
+                    edges.append((source, names))
+                elif node.module == PACKAGE or (node.level == 1 and not node.module):
+                    edges += [(name, []) for name in names]
+            elif isinstance(node, ast.Import):
+                edges += [
+                    (a.name.removeprefix(PACKAGE + ".").split(".")[0], [])
+                    for a in node.names
+                    if a.name.startswith(PACKAGE + ".")
+                ]
         found[path.stem] = edges
     return found
+
+
+def test_every_cli_module_is_seen_and_imports() -> None:
+    # The checks below read the files; this ties them to the package as it
+    # imports (a module the glob missed, or one that fails to import, shows here).
+    names = sorted(m.name for m in pkgutil.iter_modules(gunicorn_tui.cli.__path__))
+    assert names == sorted(m for m in _imports() if m != "__init__")
+    for name in names:
+        importlib.import_module(f"{PACKAGE}.{name}")
+
+
+def test_command_modules_do_not_import_each_other() -> None:
+    commands = {c.handler.partition(":")[0].removeprefix(PACKAGE + ".") for c in COMMANDS}
+    crossing = [
+        f"{module} imports {source}"
+        for module, edges in _imports().items()
+        if module in commands
+        for source, _ in edges
+        if source in commands and source != module
+    ]
+    assert crossing == []
 
 
 def test_no_private_name_crosses_cli_modules() -> None:
