@@ -33,8 +33,11 @@ from gunicorn_tui.cli.options import (
     add_read_only,
     add_refresh,
     add_retune_settings,
+    add_sample_interval,
+    add_stop_after,
     add_target,
     add_targets,
+    add_warmup,
 )
 
 # Defaults stated in help texts; tests/core/test_cli_parsers.py checks they
@@ -134,34 +137,18 @@ def _watch(parser: argparse.ArgumentParser) -> None:
     add_targets(parser)
     add_discovery(parser)
     add_json_lines(parser)
-    parser.add_argument(
-        "--interval",
-        type=float,
-        default=1.0,
-        metavar="SECONDS",
-        help="seconds between samples, 0.1 to 3600",
-    )
+    add_sample_interval(parser, max_s=3600)
     parser.add_argument(
         "--count", type=int, default=0, metavar="N", help="stop after N samples (0: never)"
     )
-    parser.add_argument(
-        "--duration",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="stop after this long (0: never)",
-    )
+    add_stop_after(parser)
 
 
 def _agent(parser: argparse.ArgumentParser) -> None:
     add_targets(parser)
     add_discovery(parser)
-    parser.add_argument(
-        "--interval", type=float, default=1.0, metavar="SECONDS", help="seconds between samples"
-    )
-    parser.add_argument(
-        "--duration", type=float, default=0.0, metavar="SECONDS", help="stop after (0: never)"
-    )
+    add_sample_interval(parser, max_s=60)
+    add_stop_after(parser)
 
 
 def _demo(parser: argparse.ArgumentParser) -> None:
@@ -341,13 +328,7 @@ def _load(parser: argparse.ArgumentParser) -> None:
 def _measured(parser: argparse.ArgumentParser, *, profile_required: bool) -> None:
     add_target(parser)
     add_load_source(parser, required=profile_required)
-    parser.add_argument(
-        "--warmup",
-        type=float,
-        default=DEFAULT_WARMUP_S,
-        metavar="SECONDS",
-        help="left out of the figures after a change",
-    )
+    add_warmup(parser, default_s=DEFAULT_WARMUP_S)
     add_discovery(parser)
 
 
@@ -458,13 +439,7 @@ def _sweep(parser: argparse.ArgumentParser) -> None:
     )
     grid.add_argument("--threads", metavar="N,N,...", help="thread counts to try with gthread")
     add_load_source(parser, required=True)
-    parser.add_argument(
-        "--warmup",
-        type=float,
-        default=5.0,
-        metavar="SECONDS",
-        help="after each config is applied, left out of its figures",
-    )
+    add_warmup(parser, default_s=5.0)
     parser.add_argument(
         "--measure",
         type=float,

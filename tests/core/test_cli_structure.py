@@ -6,13 +6,14 @@ modules beside them."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import pkgutil
 from pathlib import Path
 
 import gunicorn_tui.cli
-from gunicorn_tui.cli.parser import COMMANDS
+from gunicorn_tui.cli.parser import COMMANDS, build_parser
 
 CLI = Path(gunicorn_tui.cli.__file__).parent
 PACKAGE = "gunicorn_tui.cli"
@@ -116,5 +117,41 @@ def test_options_are_declared_once() -> None:
                 and isinstance(node.args[0], ast.Constant)
             ):
                 declared.setdefault(str(node.args[0].value), []).append(path.name)
-    for flag in ("--read-only", "--no-docker", "--api-only", "--statsd", "--yes", "--json"):
+    for flag in (
+        "--read-only",
+        "--no-docker",
+        "--api-only",
+        "--statsd",
+        "--yes",
+        "--json",
+        "--warmup",
+    ):
         assert declared.get(flag) == ["options.py"], (flag, declared.get(flag))
+
+
+def _helps(flag: str) -> dict[str, str]:
+    """command -> help text of ``flag`` in that command, for the commands that take it."""
+    root = build_parser()
+    subparsers = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+    return {
+        name: action.help or ""
+        for name, parser in subparsers.choices.items()
+        for action in parser._actions
+        if flag in action.option_strings
+    }
+
+
+def test_a_flag_shared_by_commands_reads_the_same_in_each() -> None:
+    # Where commands give a flag the same meaning, they give it one help text
+    # (one declaration in options.py); other flags of the same name in other
+    # commands (gtui compare --duration: how long to measure) mean other things.
+    shared = {
+        "--read-only": {c.name for c in COMMANDS},
+        "--no-docker": {"dashboard", "ls", "snapshot", "watch", "agent", "compare", "ab"},
+        "--warmup": {"compare", "ab", "sweep"},
+        "--duration": {"watch", "agent"},
+    }
+    for flag, commands in shared.items():
+        helps = _helps(flag)
+        assert commands <= set(helps), (flag, sorted(commands - set(helps)))
+        assert len({helps[name] for name in commands}) == 1, (flag, helps)
