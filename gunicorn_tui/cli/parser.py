@@ -72,13 +72,19 @@ AddOptions = Callable[[argparse.ArgumentParser], None]
 @dataclass(frozen=True)
 class Command:
     """One ``gtui`` command: what it is called, what it does, its options,
-    and ``module:function`` of its handler (``(Namespace) -> exit code``)."""
+    and ``module:function`` of its handler (``(Namespace) -> exit code``),
+    imported only when the command runs (see ``main.handler_of``).
+
+    ``escapes_own_output``: the command's face is the dashboard (which
+    escapes outside text on screen) or a server; every other command's
+    stdout and stderr are escaped by ``main``."""
 
     name: str
     summary: str
     add_options: AddOptions
     handler: str
     description: str = ""
+    escapes_own_output: bool = False
 
 
 # -- the dashboard and the headless views -------------------------------------
@@ -533,6 +539,7 @@ COMMANDS: tuple[Command, ...] = (
         "gunicorn_tui.cli.dashboard_commands:run_dashboard",
         "Open the dashboard on TARGETs (default: everything found). `gtui TARGET...` "
         "is short for `gtui dashboard TARGET...`.",
+        escapes_own_output=True,
     ),
     Command(
         "ls",
@@ -571,6 +578,7 @@ COMMANDS: tuple[Command, ...] = (
         "gunicorn_tui.cli.dashboard_commands:run_demo",
         "Serve the bundled sample app under a local Gunicorn on 127.0.0.1, drive light "
         "traffic at it, and open the dashboard on it. Quitting stops everything.",
+        escapes_own_output=True,
     ),
     Command(
         "replay",
@@ -580,6 +588,7 @@ COMMANDS: tuple[Command, ...] = (
         "Open the dashboard on a session recorded with `gtui --record FILE`: the same "
         "frames at their pace, the same epochs and Compare results; the status line "
         "shows the frame's time and its place. Nothing can act on a server from here.",
+        escapes_own_output=True,
     ),
     Command(
         "serve",
@@ -590,6 +599,7 @@ COMMANDS: tuple[Command, ...] = (
         "session in a browser: on 127.0.0.1, read-only unless --allow-actions. Another "
         "address needs --allow-remote and then a token. Needs the 'serve' extra: "
         "pip install 'gunicorn-tui[serve]'.",
+        escapes_own_output=True,
     ),
     Command(
         "scale",

@@ -13,6 +13,7 @@ import pkgutil
 from pathlib import Path
 
 import gunicorn_tui.cli
+from gunicorn_tui.cli.main import handler_of
 from gunicorn_tui.cli.parser import COMMANDS, build_parser
 
 CLI = Path(gunicorn_tui.cli.__file__).parent
@@ -155,3 +156,19 @@ def test_a_flag_shared_by_commands_reads_the_same_in_each() -> None:
         helps = _helps(flag)
         assert commands <= set(helps), (flag, sorted(commands - set(helps)))
         assert len({helps[name] for name in commands}) == 1, (flag, helps)
+
+
+def test_every_command_row_names_a_handler_that_exists() -> None:
+    # Dispatch is COMMANDS alone: a row whose 'module:function' is wrong fails
+    # here, not when a user runs the command.
+    for command in COMMANDS:
+        handler = handler_of(command.name)
+        assert callable(handler), command.name
+        assert handler.__name__ == command.handler.partition(":")[2], command.name
+
+
+def test_only_the_dashboards_and_the_server_escape_their_own_output() -> None:
+    # Every other command's output goes through main's escaping; a new command
+    # is escaped unless its row says otherwise.
+    exempt = {c.name for c in COMMANDS if c.escapes_own_output}
+    assert exempt == {"dashboard", "demo", "replay", "serve"}
