@@ -29,7 +29,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gunicorn_tui.cli.control_commands import retune_request
 from gunicorn_tui.cli.exit_codes import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -38,6 +37,7 @@ from gunicorn_tui.cli.exit_codes import (
     CliError,
 )
 from gunicorn_tui.cli.measured_load import load_target_for, profile_named
+from gunicorn_tui.cli.retune_args import retune_request
 from gunicorn_tui.cli.service_measure import ServiceSetup, is_service_target, open_service
 from gunicorn_tui.cli.target_monitor import (
     confirm,

@@ -32,6 +32,7 @@ from gunicorn_tui.cli.exit_codes import (
     EXIT_USAGE,
     CliError,
 )
+from gunicorn_tui.cli.retune_args import retune_request
 from gunicorn_tui.cli.target_monitor import (
     confirm,
     engine_endpoints,
@@ -53,7 +54,7 @@ from gunicorn_tui.control.progress import (
     StepFinished,
     StepStarted,
 )
-from gunicorn_tui.control.requests import Consent, RequestError, RetuneRequest, parse_scale
+from gunicorn_tui.control.requests import Consent, RequestError, parse_scale
 from gunicorn_tui.control.service_roll import (
     ReplicaResult,
     ReplicaStatus,
@@ -374,23 +375,6 @@ def run_scale(args: argparse.Namespace) -> int:
         None,
         "scale",
         () if request.mode.value == "=" else ("workers",),
-    )
-
-
-def retune_request(args: argparse.Namespace) -> RetuneRequest:
-    """The RetuneRequest named by ``gtui retune``'s options."""
-    return RetuneRequest(
-        workers=args.workers,
-        worker_class=args.worker_class,
-        threads=args.threads,
-        worker_connections=args.worker_connections,
-        timeout=args.timeout,
-        graceful_timeout=args.graceful_timeout,
-        max_requests=args.max_requests,
-        max_requests_jitter=args.max_requests_jitter,
-        keepalive=args.keepalive,
-        preload_app=args.preload_app,
-        allow_restart=args.restart,
     )
 
 

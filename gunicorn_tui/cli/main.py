@@ -33,9 +33,6 @@ from gunicorn_tui.user_config.config_file import ConfigError, load_config
 
 Handler = Callable[[argparse.Namespace], int]
 
-# Commands whose face is the dashboard (it escapes on screen) or a server.
-_NOT_ESCAPED_HERE = frozenset({"dashboard", "demo", "replay", "serve"})
-
 
 def handler_of(name: str) -> Handler:
     """The function that runs command ``name``, imported now."""
@@ -63,8 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, words)
     name = args.command
     prog = "gtui" if name == "dashboard" else f"gtui {name}"
-    # Every other command's output is escaped here (outside text: shown, never sent).
-    text_face = nullcontext() if name in _NOT_ESCAPED_HERE else escaped_output()
+    # Outside text in a command's output is escaped here (shown, never sent),
+    # unless the command escapes its own (the dashboard does on screen).
+    text_face = nullcontext() if command_named(name).escapes_own_output else escaped_output()
     try:
         try:
             config = load_config(Path(args.config).expanduser() if args.config else None)

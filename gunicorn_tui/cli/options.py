@@ -144,6 +144,40 @@ def add_refresh(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_sample_interval(parser: argparse.ArgumentParser, *, max_s: float) -> None:
+    """``--interval SECONDS`` of the commands that sample until stopped
+    (``gtui watch``, ``gtui agent``)."""
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help=f"seconds between samples, 0.1 to {max_s:g}",
+    )
+
+
+def add_stop_after(parser: argparse.ArgumentParser) -> None:
+    """``--duration SECONDS`` of the commands that sample until stopped."""
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="stop after this long (0: never)",
+    )
+
+
+def add_warmup(parser: argparse.ArgumentParser, *, default_s: float) -> None:
+    """``--warmup SECONDS`` of the commands that change a config under load."""
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=default_s,
+        metavar="SECONDS",
+        help="after each change of config, left out of the figures",
+    )
+
+
 def add_export_dir(parser: argparse.ArgumentParser) -> None:
     """``--export-dir DIR`` of the dashboards."""
     parser.add_argument(

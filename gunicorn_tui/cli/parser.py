@@ -33,8 +33,11 @@ from gunicorn_tui.cli.options import (
     add_read_only,
     add_refresh,
     add_retune_settings,
+    add_sample_interval,
+    add_stop_after,
     add_target,
     add_targets,
+    add_warmup,
 )
 
 # Defaults stated in help texts; tests/core/test_cli_parsers.py checks they
@@ -69,13 +72,19 @@ AddOptions = Callable[[argparse.ArgumentParser], None]
 @dataclass(frozen=True)
 class Command:
     """One ``gtui`` command: what it is called, what it does, its options,
-    and ``module:function`` of its handler (``(Namespace) -> exit code``)."""
+    and ``module:function`` of its handler (``(Namespace) -> exit code``),
+    imported only when the command runs (see ``main.handler_of``).
+
+    ``escapes_own_output``: the command's face is the dashboard (which
+    escapes outside text on screen) or a server; every other command's
+    stdout and stderr are escaped by ``main``."""
 
     name: str
     summary: str
     add_options: AddOptions
     handler: str
     description: str = ""
+    escapes_own_output: bool = False
 
 
 # -- the dashboard and the headless views -------------------------------------
@@ -134,34 +143,18 @@ def _watch(parser: argparse.ArgumentParser) -> None:
     add_targets(parser)
     add_discovery(parser)
     add_json_lines(parser)
-    parser.add_argument(
-        "--interval",
-        type=float,
-        default=1.0,
-        metavar="SECONDS",
-        help="seconds between samples, 0.1 to 3600",
-    )
+    add_sample_interval(parser, max_s=3600)
     parser.add_argument(
         "--count", type=int, default=0, metavar="N", help="stop after N samples (0: never)"
     )
-    parser.add_argument(
-        "--duration",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="stop after this long (0: never)",
-    )
+    add_stop_after(parser)
 
 
 def _agent(parser: argparse.ArgumentParser) -> None:
     add_targets(parser)
     add_discovery(parser)
-    parser.add_argument(
-        "--interval", type=float, default=1.0, metavar="SECONDS", help="seconds between samples"
-    )
-    parser.add_argument(
-        "--duration", type=float, default=0.0, metavar="SECONDS", help="stop after (0: never)"
-    )
+    add_sample_interval(parser, max_s=60)
+    add_stop_after(parser)
 
 
 def _demo(parser: argparse.ArgumentParser) -> None:
@@ -341,13 +334,7 @@ def _load(parser: argparse.ArgumentParser) -> None:
 def _measured(parser: argparse.ArgumentParser, *, profile_required: bool) -> None:
     add_target(parser)
     add_load_source(parser, required=profile_required)
-    parser.add_argument(
-        "--warmup",
-        type=float,
-        default=DEFAULT_WARMUP_S,
-        metavar="SECONDS",
-        help="left out of the figures after a change",
-    )
+    add_warmup(parser, default_s=DEFAULT_WARMUP_S)
     add_discovery(parser)
 
 
@@ -458,13 +445,7 @@ def _sweep(parser: argparse.ArgumentParser) -> None:
     )
     grid.add_argument("--threads", metavar="N,N,...", help="thread counts to try with gthread")
     add_load_source(parser, required=True)
-    parser.add_argument(
-        "--warmup",
-        type=float,
-        default=5.0,
-        metavar="SECONDS",
-        help="after each config is applied, left out of its figures",
-    )
+    add_warmup(parser, default_s=5.0)
     parser.add_argument(
         "--measure",
         type=float,
@@ -558,6 +539,7 @@ COMMANDS: tuple[Command, ...] = (
         "gunicorn_tui.cli.dashboard_commands:run_dashboard",
         "Open the dashboard on TARGETs (default: everything found). `gtui TARGET...` "
         "is short for `gtui dashboard TARGET...`.",
+        escapes_own_output=True,
     ),
     Command(
         "ls",
@@ -596,6 +578,7 @@ COMMANDS: tuple[Command, ...] = (
         "gunicorn_tui.cli.dashboard_commands:run_demo",
         "Serve the bundled sample app under a local Gunicorn on 127.0.0.1, drive light "
         "traffic at it, and open the dashboard on it. Quitting stops everything.",
+        escapes_own_output=True,
     ),
     Command(
         "replay",
@@ -605,6 +588,7 @@ COMMANDS: tuple[Command, ...] = (
         "Open the dashboard on a session recorded with `gtui --record FILE`: the same "
         "frames at their pace, the same epochs and Compare results; the status line "
         "shows the frame's time and its place. Nothing can act on a server from here.",
+        escapes_own_output=True,
     ),
     Command(
         "serve",
@@ -615,6 +599,7 @@ COMMANDS: tuple[Command, ...] = (
         "session in a browser: on 127.0.0.1, read-only unless --allow-actions. Another "
         "address needs --allow-remote and then a token. Needs the 'serve' extra: "
         "pip install 'gunicorn-tui[serve]'.",
+        escapes_own_output=True,
     ),
     Command(
         "scale",
