@@ -7,6 +7,7 @@ Ports are published on 127.0.0.1 only; no test addresses a container's own IP.
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 
@@ -74,6 +75,11 @@ def test_unpublished_bind_is_refused_with_a_pointer_to_url(
     lonely = container_factory.start_bridge(
         tags.GUNICORN_LATEST, ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"], published={}
     )
+    # Not published, so not waited for over HTTP: wait for its master and worker.
+    deadline = time.monotonic() + 30
+    while len([p for p in lonely.top()["Processes"] if "gunicorn" in p[-1]]) < 2:
+        assert time.monotonic() < deadline, lonely.top()
+        time.sleep(0.2)
     reach = _snapshot(lonely.name or "")["reach"]
     assert reach["how"] == "refused"  # type: ignore[index]
     result = run_gtui("load", (lonely.name or ""), "--requests", "5", "--quiet")
