@@ -191,7 +191,10 @@ def test_local_gunicorn_serves_then_stops_with_its_workers(
     response = wait_http(server.port, "/health", timeout_s=5)
     assert response.status_code == 200
     master = psutil.Process(server.pid)
-    workers = master.children()
+    # The first worker may answer while the second still boots.
+    deadline = time.monotonic() + 15
+    while len(workers := master.children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert len(workers) == 2
     # The request was answered by a worker, not by the master.
     assert response.json()["pid"] in {worker.pid for worker in workers}
