@@ -53,6 +53,19 @@ _REASONS = (
 )
 
 
+def stop_child(proc: subprocess.Popen[Any], timeout_s: float) -> None:
+    """Stop a child of ours: SIGTERM, then SIGKILL if it is still there
+    after ``timeout_s``; reaped either way."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)
+
+
 class SshFailed(ConnectionError):
     """ssh could not reach the host or run the command; the message is ssh's reason."""
 
@@ -149,13 +162,8 @@ class SshSession:
 
     def _stop_master(self) -> None:
         master, self._master = self._master, None
-        if master is not None and master.poll() is None:
-            master.terminate()
-            try:
-                master.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                master.kill()
-                master.wait(timeout=2)
+        if master is not None:
+            stop_child(master, 2.0)
         if self._master_log is not None:
             self._master_log.close()
             self._master_log = None
@@ -258,12 +266,7 @@ class _StdioSocket:
             with contextlib.suppress(OSError, ValueError):
                 if proc.stdin is not None:
                     proc.stdin.close()
-            proc.terminate()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=2)
+            stop_child(proc, 2.0)
         for stream in (proc.stdout, proc.stdin):
             if stream is not None:
                 with contextlib.suppress(OSError, ValueError):

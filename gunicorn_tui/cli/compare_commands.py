@@ -38,7 +38,7 @@ from gunicorn_tui.cli.exit_codes import (
 )
 from gunicorn_tui.cli.measured_load import load_target_for, profile_named
 from gunicorn_tui.cli.retune_args import retune_request
-from gunicorn_tui.cli.service_measure import ServiceSetup, is_service_target, open_service
+from gunicorn_tui.cli.service_measure import ServiceSetup, select_measured
 from gunicorn_tui.cli.target_monitor import (
     confirm,
     open_target_monitor,
@@ -324,11 +324,7 @@ def run_ab(args: argparse.Namespace) -> int:
     try:
         client = monitor.watcher.client if monitor.watcher is not None else None
         control = ControlEngine(docker_client=client)
-        if is_service_target(args):
-            service = open_service(args, monitor, profile, control)
-            checked = service.first
-        else:
-            checked = select_instance(monitor, args.target)
+        checked, service = select_measured(args, monitor, profile, control)
         problems = validate_request(request, checked.config)
         if problems:
             raise CliError("; ".join(problems), EXIT_USAGE)

@@ -141,20 +141,8 @@ def _exit_code(outcome: ActionOutcome) -> int:
 
 def _print_json(plan: RetunePlan, outcome: ActionOutcome | None) -> None:
     """``--json``: the plan and, when it ran, its outcome, as one document."""
-    changed = {k: [plan.before.get(k), v] for k, v in plan.after.items()
-               if plan.before.get(k) != v}  # fmt: skip
     document: dict[str, object] = {
-        "plan": {
-            "action": plan.action.value,
-            "target": plan.target.label,
-            "host": plan.target.host,
-            "strategy": plan.strategy.value if plan.strategy else None,
-            "ok": plan.ok,
-            "refusal": plan.refusal,
-            "change": changed,
-            "steps": [{"description": s.description, "command": s.command} for s in plan.steps],
-            "notes": list(plan.notes),
-        },
+        "plan": _plan_json(plan),
         "outcome": None,
     }
     if outcome is not None:
@@ -331,6 +319,7 @@ def _plan_json(plan: RetunePlan) -> dict[str, object]:
     return {
         "action": plan.action.value,
         "target": plan.target.label,
+        "host": plan.target.host,
         "strategy": plan.strategy.value if plan.strategy else None,
         "ok": plan.ok,
         "refusal": plan.refusal,

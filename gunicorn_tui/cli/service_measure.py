@@ -17,7 +17,7 @@ from typing import Any
 
 from gunicorn_tui.cli.exit_codes import EXIT_USAGE, CliError
 from gunicorn_tui.cli.measured_load import load_target_for
-from gunicorn_tui.cli.target_monitor import parse_args_target, select_replicas
+from gunicorn_tui.cli.target_monitor import parse_args_target, select_instance, select_replicas
 from gunicorn_tui.compare.service_view import ServiceView
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
@@ -106,6 +106,17 @@ def _roll_json(roll: RollOutcome) -> dict[str, Any]:
             for result in roll.results
         ],
     }
+
+
+def select_measured(
+    args: argparse.Namespace, monitor: Monitor, profile: LoadProfile, control: ControlEngine
+) -> tuple[InstanceSample, ServiceSetup | None]:
+    """What ``gtui ab`` / ``gtui sweep`` measure: the instance TARGET names,
+    or a Compose service measured as a whole (its first replica checked)."""
+    if is_service_target(args):
+        service = open_service(args, monitor, profile, control)
+        return service.first, service
+    return select_instance(monitor, args.target), None
 
 
 def open_service(

@@ -26,8 +26,8 @@ from gunicorn_tui.cli.exit_codes import (
     CliError,
 )
 from gunicorn_tui.cli.measured_load import load_target_for, profile_named
-from gunicorn_tui.cli.service_measure import ServiceSetup, is_service_target, open_service
-from gunicorn_tui.cli.target_monitor import confirm, open_target_monitor, select_instance
+from gunicorn_tui.cli.service_measure import ServiceSetup, select_measured
+from gunicorn_tui.cli.target_monitor import confirm, open_target_monitor
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.compare.interleave import MIN_CAP_S, InterleaveSettings, too_short
 from gunicorn_tui.compare.measurement import FrameSource
@@ -135,13 +135,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     try:
         client = monitor.watcher.client if monitor.watcher is not None else None
         control = ControlEngine(docker_client=client)
-        if is_service_target(args):
-            # A Compose service: measured as a whole, each switch rolled
-            # over its replicas (see cli/service_measure.py).
-            service = open_service(args, monitor, profile, control)
-            checked = service.first
-        else:
-            checked = select_instance(monitor, args.target)
+        checked, service = select_measured(args, monitor, profile, control)
         problems = check_grid(
             workers, classes, threads, checked.config, _modules(control, checked, classes)
         )

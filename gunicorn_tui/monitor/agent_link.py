@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
 
-from gunicorn_tui.access.ssh_transport import SshFailed, SshSession, ssh_reason
+from gunicorn_tui.access.ssh_transport import SshFailed, SshSession, ssh_reason, stop_child
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.model.snapshot_reader import SnapshotFormatError, instance_from_json
 from gunicorn_tui.output.agent_stream import (
@@ -232,13 +232,7 @@ class AgentLink:
         with contextlib.suppress(OSError, ValueError):
             if proc.stdin is not None:
                 proc.stdin.close()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=3)
+        stop_child(proc, 3.0)
         if proc.stdout is not None:
             with contextlib.suppress(OSError):
                 proc.stdout.close()
