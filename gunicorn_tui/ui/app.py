@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, wait
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -49,6 +49,7 @@ from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.persist.source_watch import SourceDriftWatch
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
+from gunicorn_tui.ui.frame_source import FrameSource
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
 from gunicorn_tui.ui.sweep.messages import SweepFinished
 from gunicorn_tui.ui.terminal_output import compressing_driver
@@ -93,33 +94,6 @@ if TYPE_CHECKING:
     from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
     from gunicorn_tui.ui.compare.compare_screen import CompareScreen
     from gunicorn_tui.ui.sweep.launcher import SweepLauncher
-
-
-@runtime_checkable
-class PlaybackSource(Protocol):
-    """A source that plays a recording (gtui replay): the app shows its time
-    cursor and can move it. (A protocol: the live dashboard does not import
-    the recording code.)"""
-
-    frames_played: int
-    frame_count: int
-
-    @property
-    def finished(self) -> bool: ...
-
-    def rewind(self) -> None: ...
-
-    def apply_trailing_marks(self) -> None: ...
-
-    def sample(self) -> MonitorFrame: ...
-
-
-class FrameSource(Protocol):
-    """Anything that produces monitor frames (the Monitor; a replay in tests)."""
-
-    def sample(self) -> MonitorFrame: ...
-
-    def close(self) -> None: ...
 
 
 def _ab_lines(result: AbResult) -> tuple[str, ...]:
@@ -558,9 +532,10 @@ class GtuiApp(App[None]):
 
     def _schedule_next(self, requested_at: float) -> None:
         self._sampling = False
-        if isinstance(self.source, PlaybackSource) and self.source.finished:
+        playback = self.source.playback
+        if playback is not None and playback.finished:
             # The end of a replay: the last marks, then nothing more to sample.
-            self.source.apply_trailing_marks()
+            playback.apply_trailing_marks()
             self._render_status()
             return
         if self.paused or self.sampling_lent:
@@ -682,7 +657,7 @@ class GtuiApp(App[None]):
                 traffic_guidance(
                     sample,
                     traffic,
-                    getattr(self.source, "statsd_address", None),
+                    self.source.statsd_address,
                     time.monotonic() - self._first_seen.get(sample.key, time.monotonic()),
                 )
                 if sample is not None
@@ -748,12 +723,12 @@ class GtuiApp(App[None]):
             if self.recorder.failed:
                 return Content.styled(f"  {self.recorder.failed}", "$error")
             return Content.styled("  ● rec", "bold $error")
-        if isinstance(self.source, PlaybackSource):
-            source = self.source
+        playback = self.source.playback
+        if playback is not None:
             clock = time.strftime("%H:%M:%S", time.localtime(frame.taken_at)) if frame else "-"
-            end = " end" if source.finished else ""
+            end = " end" if playback.finished else ""
             return Content.styled(
-                f"  replay {clock} frame {source.frames_played}/{source.frame_count}{end}",
+                f"  replay {clock} frame {playback.frames_played}/{playback.frame_count}{end}",
                 "bold $accent",
             )
         return Content("")
@@ -763,7 +738,8 @@ class GtuiApp(App[None]):
         if not self.paused:
             self.notify("Pause first (p), then . steps one sample.", severity="information")
             return
-        ended = isinstance(self.source, PlaybackSource) and self.source.finished
+        playback = self.source.playback
+        ended = playback is not None and playback.finished
         if not self._sampling and not self.sampling_lent and not ended:
             self._sampling = True
             self._sample(time.monotonic())
@@ -772,7 +748,8 @@ class GtuiApp(App[None]):
         """A replay's time cursor: pause and show the frame ``frames`` away,
         with the epochs and graphs as they were then (rebuilt from the start)."""
         source = self.source
-        if not isinstance(source, PlaybackSource):
+        playback = source.playback
+        if playback is None:
             self.notify("Only a replay (gtui replay FILE) moves in time.", severity="information")
             return
         if self._sampling:
@@ -780,9 +757,9 @@ class GtuiApp(App[None]):
         self.paused = True
         if self._timer is not None:
             self._timer.stop()
-        target = min(max(1, source.frames_played + frames), source.frame_count)
+        target = min(max(1, playback.frames_played + frames), playback.frame_count)
         with self._source_lock:
-            source.rewind()
+            playback.rewind()
             self.epochs.clear()
             self.history = HistoryStore()
             frame: MonitorFrame | None = None
@@ -790,8 +767,8 @@ class GtuiApp(App[None]):
                 frame = source.sample()
                 self.epochs.observe_frame(frame)
                 self.history.record(frame.instances)
-            if source.finished:
-                source.apply_trailing_marks()
+            if playback.finished:
+                playback.apply_trailing_marks()
         self.frame = frame
         self.frames_seen = target
         with self.batch_update():
@@ -899,9 +876,7 @@ class GtuiApp(App[None]):
             if self._timer is not None:
                 self._timer.stop()
         else:
-            request_rescan = getattr(self.source, "request_rescan", None)
-            if callable(request_rescan):
-                request_rescan()
+            self.source.request_rescan()
             self._request_sample()
         self._render_status()
 
@@ -1024,12 +999,8 @@ class GtuiApp(App[None]):
             self.recorder.action(outcome.summary())
         self._notices.insert(0, outcome.summary())
         if outcome.launch is not None:
-            add_launch = getattr(self.source, "add_launch", None)
-            if callable(add_launch):
-                add_launch(outcome.launch)
-        request_rescan = getattr(self.source, "request_rescan", None)
-        if callable(request_rescan):
-            request_rescan()
+            self.source.add_launch(outcome.launch)
+        self.source.request_rescan()
         self._render_status()
 
     # -- compare, export, guided A/B ------------------------------------------------
