@@ -573,6 +573,11 @@ class Monitor:
         """Rediscover at the next sample (after a retune, for instance)."""
         self._last_discovery = -1e9
 
+    @property
+    def playback(self) -> None:
+        """No time cursor: the monitor samples live (a replay has one)."""
+        return None
+
     # -- discovery -----------------------------------------------------------
 
     def _maybe_discover(self) -> None:

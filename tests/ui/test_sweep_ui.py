@@ -23,8 +23,9 @@ from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from gunicorn_tui.sweep.plot_svg import WINNER_FILL
 from gunicorn_tui.sweep.runner import ConfigResult, ConfigStatus, SweepSettings, SweepStatus
+from gunicorn_tui.ui.action_slot import BUSY_NOTICE
 from gunicorn_tui.ui.app import GtuiApp
-from gunicorn_tui.ui.sweep.launcher import BUSY_NOTICE, READ_ONLY_NOTICE
+from gunicorn_tui.ui.sweep.launcher import READ_ONLY_NOTICE
 from gunicorn_tui.ui.sweep.sweep_form import SweepForm
 from gunicorn_tui.ui.sweep.sweep_screen import WINNER_MARK, SweepScreen, phase_of
 from gunicorn_tui.ui.widgets.row_table import RowTable
@@ -181,7 +182,7 @@ async def test_a_short_sweep_ranks_restores_and_exports(
         # The result is on screen before the app has handled the sweep's
         # "finished" message; the busy flags clear with that message.
         await wait_for(
-            pilot, lambda: not app.sweeps.running and not app.actions.busy, 10, "sweep not busy"
+            pilot, lambda: not app.sweeps.running and not app.slot.busy, 10, "sweep not busy"
         )
 
         await pilot.press("e")
