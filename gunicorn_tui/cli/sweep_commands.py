@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from gunicorn_tui.cli.engine_hosts import first_address, first_api_only, first_host, other_hosts
 from gunicorn_tui.cli.exit_codes import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -130,7 +131,15 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     service: ServiceSetup | None = None
     try:
         client = monitor.watcher.client if monitor.watcher is not None else None
-        control = ControlEngine(docker_client=client)
+        # Built as the control commands build it: the engine the target came
+        # from acts, and the sweep's journal records which one it is.
+        control = ControlEngine(
+            docker_client=client,
+            api_only=first_api_only(monitor),
+            host=first_host(monitor),
+            other_hosts=other_hosts(monitor),
+            docker_address=first_address(monitor),
+        )
         checked, service = select_measured(args, monitor, profile, control)
         problems = check_grid(
             workers, classes, threads, checked.config, _modules(control, checked, classes)

@@ -62,7 +62,7 @@ from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.sweep.grid import SweepConfig, config_of, same_point
-from gunicorn_tui.sweep.journal import SweepJournal, SweepJournalStore
+from gunicorn_tui.sweep.journal import SweepJournal, SweepJournalStore, engine_record
 
 MAX_MEASURE_S = 600.0
 _SETTLE_INTERVAL_S = 0.5
@@ -298,7 +298,9 @@ def _run_sweep(
             f"an interrupted {pending[0].action} ({pending[0].journal_id}) must be settled "
             "first: run `gtui recover`"
         )
-    journal = SweepJournalStore(engine.state_dir).begin(sample, original, configs)
+    journal = SweepJournalStore(engine.state_dir).begin(
+        sample, original, configs, engine_record(engine, sample)
+    )
 
     def post(
         index: int, stage: str, detail: str, measurement: MeasurementProgress | None = None
