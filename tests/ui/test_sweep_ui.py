@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
+import docker
 import psutil
 import pytest
 from textual.pilot import Pilot
@@ -32,7 +33,11 @@ from gunicorn_tui.ui.sweep.sweep_form import SweepForm
 from gunicorn_tui.ui.sweep.sweep_screen import WINNER_MARK, SweepScreen, phase_of
 from gunicorn_tui.ui.widgets.row_table import RowTable
 from tests.compare.conftest import logged_gunicorn  # noqa: F401  (fixture)
+from tests.control.helpers import gunicorn_container, wait_worker_count
+from tests.harness.containers import ContainerFactory
 from tests.harness.local_gunicorn import LocalGunicorn
+from tests.images import tags
+from tests.sweep.sweep_containers import ACCESS
 from tests.ui.test_actions import wait_for
 
 pytestmark = pytest.mark.slow
@@ -351,3 +356,48 @@ async def test_cancelling_interleaved_rounds_restores_the_original_config(
         await wait_for(pilot, lambda: live_workers(server) == 1, 20, "1 worker again")
         await wait_for(pilot, lambda: not app.sweeps.running, 10, "sweep not running")
     assert not list((tmp_path / "state" / "sweeps").glob("*.json"))
+
+
+async def test_a_grid_with_a_re_create_is_measured_in_turn_and_says_why(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    # The class on the command line: only a re-create changes it, so the
+    # rounds' cheap switches are not available and the sweep falls back.
+    container, _port = gunicorn_container(container_factory, tags.GUNICORN_LATEST, "-k", "sync",
+                                          *ACCESS)  # fmt: skip
+    name = container.name or ""
+    monitor = Monitor(MonitorOptions(targets=(parse_target(name),), statsd_address=None))
+    monitor.open(wait_for_docker_s=15.0)
+    app = GtuiApp(
+        monitor,
+        refresh_s=0.5,
+        engine=ControlEngine(state_directory=tmp_path / "state", docker_client=docker_client),
+        export_dir=tmp_path / "exports",
+        sweep_settings=ROUNDS,
+    )
+    async with app.run_test(size=(110, 44)) as pilot:
+        form = await open_form(app, pilot)
+        await fill(pilot, form, workers="1", worker_classes="sync,gthread", threads="2",
+                   measure_s="3", warmup_s="3", profile="", rate="20", concurrency="",
+                   path="/")  # fmt: skip
+        assert not form.query_one("#sweep-in-turn", Checkbox).value
+        screen = await start(app, pilot)
+        await wait_for(
+            pilot, lambda: screen.result is not None or screen.error is not None, 240, "the end"
+        )
+        result = screen.result
+        assert result is not None, screen.error
+        assert result.verdict is None  # no rounds: each config once, in turn
+        assert [r.config.label for r in result.results] == ["1 x sync", "1 x gthread/2"]
+        why = " ".join(result.notes)
+        assert "not interleaved" in why and "1 x gthread/2" in why and "re-create" in why, why
+        text = str(screen.query_one("#sweep-verdict").render())
+        assert "not interleaved" in text and "re-create" in text, text
+        assert result.restored and result.config_now == "1 x sync", result.reason
+        await wait_for(
+            pilot, lambda: not app.sweeps.running and not app.actions.busy, 20, "sweep not busy"
+        )
+    monitor.close()
+    assert result.results[0].status is ConfigStatus.MEASURED, result.results[0]
+    # Restored by a re-create: the container of that name runs 1 sync worker.
+    assert wait_worker_count(docker_client.containers.get(name), 1) == 1
