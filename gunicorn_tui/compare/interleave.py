@@ -184,6 +184,8 @@ class InterleaveResult:
     # The run stopped because a switch failed (``side_now`` says where the
     # service is, when known): the caller does not try that switch again.
     switch_failed: bool = False
+    # Rounds left out of the pairs (a stall, or the load lost to errors).
+    left_out: tuple[int, ...] = ()
 
     @property
     def final(self) -> Look | None:
@@ -678,6 +680,7 @@ def run_interleaved(
         run=summary,
         primary=primary,
         switch_failed=switch_failed,
+        left_out=tuple(sorted(stalled_rounds | error_rounds)),
     )
 
 

@@ -315,6 +315,12 @@ async def test_an_interleaved_sweep_shows_rounds_and_the_effect_with_its_interva
         text = str(screen.query_one("#sweep-verdict").render())
         assert "conclusive after" in text and "2 x sync against 1 x sync" in text, text
         assert effect.text() in text, text
+        # Each config against the baseline (the original, 1 x sync), from the same rounds.
+        (versus,) = result.versus_baseline
+        assert (labels[versus.baseline], labels[versus.config]) == ("1 x sync", "2 x sync")
+        assert versus.effect.verdict is Verdict.SIGNIFICANT and (versus.effect.low or 0) > 0
+        assert "against the baseline 1 x sync" in text, text
+        assert f"2 x sync: {versus.effect.text()} significant" in text, text
         assert result.restored and result.config_now == "1 x sync"
         await wait_for(pilot, lambda: live_workers(server) == 1, 20, "1 worker again")
         await wait_for(
@@ -326,7 +332,12 @@ async def test_an_interleaved_sweep_shows_rounds_and_the_effect_with_its_interva
         assert files is not None
         data = json.loads(files.json_path.read_text())
         assert data["verdict"]["status"] == "conclusive" and data["restored"] is True
-        assert "conclusive after" in files.markdown_path.read_text()
+        assert [(v["label"], v["baseline_label"]) for v in data["versus_baseline"]] == [
+            ("2 x sync", "1 x sync")
+        ]
+        assert data["versus_baseline"][0]["effect"]["verdict"] == "significant"
+        markdown = files.markdown_path.read_text()
+        assert "conclusive after" in markdown and "against the baseline 1 x sync" in markdown
         assert files.svg_path.read_text().startswith("<")
     assert not list((tmp_path / "state" / "sweeps").glob("*.json"))  # archived
 

@@ -21,7 +21,7 @@ from textual.widgets import Button, Static
 from gunicorn_tui.compare.interleave import RoundProgress
 from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.sweep.grid import SweepConfig
-from gunicorn_tui.sweep.report import ReportRow, report_rows, winner_line
+from gunicorn_tui.sweep.report import ReportRow, baseline_lines, report_rows, winner_line
 from gunicorn_tui.sweep.runner import ConfigStatus, SweepProgress, SweepResult, SweepStatus
 from gunicorn_tui.ui.compare.ab_screen import rounds_line
 from gunicorn_tui.ui.compare.comparison_view import rounds_verdict_lines
@@ -188,6 +188,11 @@ def verdict_content(result: SweepResult) -> Content:
                 )
             )
         lines += rounds_verdict_lines(verdict)
+    # Each config against the baseline: the report's lines, as a list here.
+    for line in baseline_lines(result):
+        head = line.startswith("- ")
+        text = line.removeprefix("- ") if head else "  " + line.strip().removeprefix("- ")
+        lines.append(Content.styled(text, "$text-muted" if head else ""))
     # Why the configs were not interleaved (a re-create among them), rounds
     # left out, and the like.
     lines += [Content.styled(f"note: {note}", "$warning") for note in result.notes]
