@@ -80,9 +80,14 @@ class SweepLauncher:
     def settings(self) -> SweepSettings:
         """The sweep's defaults (given, or the runner's own)."""
         if self._settings is None:
+            from gunicorn_tui.compare.interleave import InterleaveSettings
+            from gunicorn_tui.sweep.rounds import DEFAULT_SEGMENT_S
             from gunicorn_tui.sweep.runner import SweepSettings
 
-            self._settings = SweepSettings()
+            # Interleaved rounds by default, as ``gtui sweep``.
+            self._settings = SweepSettings(
+                interleave=InterleaveSettings(segment_s=DEFAULT_SEGMENT_S)
+            )
         return self._settings
 
     @property
@@ -134,10 +139,16 @@ class SweepLauncher:
         cancel = threading.Event()
         self._cancel = cancel
         self._done.clear()
+        rounds = choice.settings(self.settings).interleave
+        how = (
+            f"{choice.per_config_s:g} s each"
+            if rounds is None
+            else f"interleaved in rounds, cap {rounds.cap_s:g} s"
+        )
         screen = SweepScreen(
             sample.label,
             f"Sweep on {sample.label}: {len(choice.configs)} configs under "
-            f"{choice.profile.source}, {choice.per_config_s:g} s each",
+            f"{choice.profile.source}, {how}",
             choice.configs,
             choice.warmup_s,
             cancel,
