@@ -29,7 +29,7 @@ from gunicorn_tui.access.target import (
     SignalTarget,
     TargetAccess,
 )
-from gunicorn_tui.discovery.process_tree import ProcRecord, find_trees
+from gunicorn_tui.host.process_tree import ProcRecord, find_trees
 from gunicorn_tui.interpreter.runtime_facts import (
     ProbeFailed,
     RuntimeFacts,

@@ -35,20 +35,20 @@ from gunicorn_tui.access.target import (
     TargetAccess,
 )
 from gunicorn_tui.discovery.host_processes import gunicorn_records
-from gunicorn_tui.discovery.process_tree import find_trees
+from gunicorn_tui.host.process_tree import find_trees
+from gunicorn_tui.host.procfs import (
+    PROC,
+    ProcessGone,
+    read_argv,
+    read_children,
+    read_environ,
+)
 from gunicorn_tui.host.rooted_files import RootedFiles
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts, local_runtime_facts
 from gunicorn_tui.sampling.control_socket import (
     ControlReply,
     ControlSocketError,
     UnixSocketTransport,
-)
-from gunicorn_tui.sampling.procfs import (
-    PROC,
-    ProcessGone,
-    read_argv,
-    read_children,
-    read_environ,
 )
 
 T = TypeVar("T")

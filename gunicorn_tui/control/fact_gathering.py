@@ -42,7 +42,7 @@ from gunicorn_tui.control.recreate_preflight import (
     orchestrator_of,
 )
 from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
-from gunicorn_tui.discovery.process_tree import parse_title
+from gunicorn_tui.host.process_tree import parse_title
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, SamplingMode
 from gunicorn_tui.sampling.control_socket import ControlSocketError

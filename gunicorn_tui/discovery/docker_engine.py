@@ -25,8 +25,8 @@ from typing import Any
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.locality import container_access_kind
 from gunicorn_tui.discovery.container_shape import compose_of, networking_of
+from gunicorn_tui.host.procfs import parse_environ_list
 from gunicorn_tui.model.instances import ContainerRef
-from gunicorn_tui.sampling.procfs import parse_environ_list
 
 API_TIMEOUT_S = 10.0
 _RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0)

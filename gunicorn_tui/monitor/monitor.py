@@ -35,7 +35,16 @@ from gunicorn_tui.discovery.host_processes import (
     container_scope_of,
     gunicorn_records,
 )
-from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
+from gunicorn_tui.host.cgroup import find_cgroup_paths, read_cgroup_tree_pids
+from gunicorn_tui.host.process_tree import GunicornTree, find_trees
+from gunicorn_tui.host.procfs import (
+    NO_PROCFS_NOTICE,
+    PROC,
+    ProcessGone,
+    procfs_available,
+    read_environ,
+    read_ppid,
+)
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
 from gunicorn_tui.monitor.targets import (
@@ -46,7 +55,6 @@ from gunicorn_tui.monitor.targets import (
     parse_target,
 )
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
-from gunicorn_tui.sampling.cgroup import find_cgroup_paths, read_cgroup_tree_pids
 from gunicorn_tui.sampling.local_instance import (
     InstanceIdentity,
     LaunchRecord,
@@ -54,14 +62,6 @@ from gunicorn_tui.sampling.local_instance import (
     SampleTables,
 )
 from gunicorn_tui.sampling.process_figures import ProcessFigures
-from gunicorn_tui.sampling.procfs import (
-    NO_PROCFS_NOTICE,
-    PROC,
-    ProcessGone,
-    procfs_available,
-    read_environ,
-    read_ppid,
-)
 from gunicorn_tui.settings.master_inputs import read_master_environment
 
 # At module level: recordings resolve MonitorFrame's field types by name.

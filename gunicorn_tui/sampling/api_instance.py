@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gunicorn_tui.discovery.docker_engine import ContainerInfo
-from gunicorn_tui.discovery.process_tree import GunicornTree, ProcRecord, find_trees
+from gunicorn_tui.host.process_tree import GunicornTree, ProcRecord, find_trees
+from gunicorn_tui.host.procfs import ProcessGone
 from gunicorn_tui.model.instances import (
     GunicornConfig,
     InstanceSample,
@@ -36,7 +37,6 @@ from gunicorn_tui.model.instances import (
 )
 from gunicorn_tui.sampling.control_socket import ControlSocketError, DockerExecTransport
 from gunicorn_tui.sampling.local_instance import InstanceIdentity
-from gunicorn_tui.sampling.procfs import ProcessGone
 from gunicorn_tui.sampling.worker_state import WorkerEvidence, derive_state
 from gunicorn_tui.settings.master_inputs import gather_inputs
 from gunicorn_tui.settings.resolve import resolve_config, short_worker_class

@@ -13,7 +13,7 @@ import re
 import shlex
 from collections.abc import Sequence
 
-from gunicorn_tui.discovery.process_tree import gunicorn_args
+from gunicorn_tui.host.process_tree import gunicorn_args
 
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "busybox"})
 _INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init"})

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from gunicorn_tui.sampling.procfs import ProcessGone, read_cgroup_lines, read_whole
+from gunicorn_tui.host.procfs import ProcessGone, read_cgroup_lines, read_whole
 
 _UNLIMITED_V1 = 1 << 60
 
