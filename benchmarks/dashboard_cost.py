@@ -49,12 +49,13 @@ from pathlib import Path
 import docker
 import httpx
 import pyte
+from docker.models.containers import Container
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._support import free_port  # noqa: E402
 from tests.harness.containers import owner_labels  # noqa: E402
-from tests.harness.loopback import free_port  # noqa: E402
 from tests.images import tags  # noqa: E402
 
 COLUMNS, ROWS = 80, 24
@@ -172,7 +173,7 @@ def wall_times(argv: list[str], rounds: int, env: dict[str, str] | None = None) 
     return times
 
 
-def start_container(client: docker.DockerClient, name: str, workers: int) -> tuple[object, int]:
+def start_container(client: docker.DockerClient, name: str, workers: int) -> tuple[Container, int]:
     port = free_port()
     container = client.containers.run(
         tags.GUNICORN_LATEST,
@@ -217,7 +218,7 @@ def main() -> int:
     client = docker.from_env()
     name = f"gtui-bench-dash-{os.getpid()}"
     container, port = start_container(client, name, 8)
-    extra: list[object] = []
+    extra: list[Container] = []
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -267,7 +268,7 @@ def main() -> int:
     finally:
         container.remove(force=True)
         for other in extra:
-            other.remove(force=True)  # type: ignore[attr-defined]
+            other.remove(force=True)
 
     def med(values: list[float]) -> float:
         return statistics.median(values)

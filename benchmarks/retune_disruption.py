@@ -40,6 +40,7 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._support import free_port, wait_http  # noqa: E402
 from gunicorn_tui.control.engine import ControlEngine  # noqa: E402
 from gunicorn_tui.control.plan import RetunePlan  # noqa: E402
 from gunicorn_tui.control.requests import RetuneRequest, parse_scale  # noqa: E402
@@ -47,7 +48,6 @@ from gunicorn_tui.model.instances import InstanceSample  # noqa: E402
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions  # noqa: E402
 from gunicorn_tui.monitor.targets import parse_target  # noqa: E402
 from tests.harness.containers import owner_labels  # noqa: E402
-from tests.harness.loopback import free_port, wait_http  # noqa: E402
 from tests.images import tags  # noqa: E402
 
 ACTION_AT_S = 2.0

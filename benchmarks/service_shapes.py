@@ -50,9 +50,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._support import free_port, wait_http  # noqa: E402
 from benchmarks.retune_disruption import parse_hey  # noqa: E402
 from tests.harness.containers import owner_labels  # noqa: E402
-from tests.harness.loopback import free_port, wait_http  # noqa: E402
 from tests.images import tags  # noqa: E402
 
 ACTION_AT_S = 2.0
