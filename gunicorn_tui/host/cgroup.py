@@ -165,11 +165,6 @@ def read_cgroup(paths: CgroupPaths) -> CgroupReading:
     return CgroupReading(cpu_usage_ns=cpu_ns, memory_bytes=max(0, memory))
 
 
-def read_cgroup_pids(paths: CgroupPaths) -> list[int]:
-    """Every process in the cgroup (host pids)."""
-    return [int(word) for word in _read_text(paths.procs_file).split()]
-
-
 def read_cgroup_tree_pids(paths: CgroupPaths) -> list[int]:
     """Every process in the cgroup and in the cgroups below it (host pids).
 

@@ -290,12 +290,6 @@ class Monitor:
         """Every engine's watcher, by engine name."""
         return dict(self._watchers)
 
-    def watcher_for(self, host: str | None) -> ContainerWatcher | None:
-        """The watcher of engine ``host`` (None: the first engine)."""
-        if host is None:
-            return self._watcher
-        return self._watchers.get(host)
-
     def connector_for(self, host: str) -> EngineConnector | None:
         """How engine ``host`` is reached (its SSH connection), when named by an endpoint."""
         return self._connectors.get(host)

@@ -86,12 +86,6 @@ def _shell_script(argv: Sequence[str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def args_from_shell_string(script: str, positional: Sequence[str] = ()) -> tuple[str, ...] | None:
-    """Gunicorn's arguments in a shell command string (``sh -c "..."``)."""
-    found = all_args_from_shell_string(script, positional)
-    return found[0] if found else None
-
-
 def all_args_from_shell_string(
     script: str, positional: Sequence[str] = ()
 ) -> list[tuple[str, ...]]:
