@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_records
+from gunicorn_tui.host.host_processes import container_id_of, gunicorn_records
 from gunicorn_tui.host.process_tree import find_trees
 
 

@@ -19,6 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gunicorn_tui.access.docker_connect import daemon_host
 from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint, Scheme
 from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.access.kinds import AccessKind
@@ -28,14 +29,13 @@ from gunicorn_tui.discovery.docker_engine import (
     ContainerWatcher,
     DaemonState,
     DaemonStatus,
-    daemon_host,
 )
-from gunicorn_tui.discovery.host_processes import (
+from gunicorn_tui.host.cgroup import find_cgroup_paths, read_cgroup_tree_pids
+from gunicorn_tui.host.host_processes import (
     CRI_RUNTIMES,
     container_scope_of,
     gunicorn_records,
 )
-from gunicorn_tui.host.cgroup import find_cgroup_paths, read_cgroup_tree_pids
 from gunicorn_tui.host.process_tree import GunicornTree, find_trees
 from gunicorn_tui.host.procfs import (
     NO_PROCFS_NOTICE,

@@ -16,6 +16,11 @@ from dataclasses import dataclass, replace
 
 import psutil
 
+from gunicorn_tui.access.control_socket import (
+    ControlReply,
+    ControlSocketError,
+    UnixSocketTransport,
+)
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.proc_target import ProcTarget
 from gunicorn_tui.access.resolve import local_master_access
@@ -51,11 +56,6 @@ from gunicorn_tui.model.instances import (
     SamplingMode,
     Source,
     WorkerSample,
-)
-from gunicorn_tui.sampling.control_socket import (
-    ControlReply,
-    ControlSocketError,
-    UnixSocketTransport,
 )
 from gunicorn_tui.sampling.process_figures import PERMISSION_DENIED, ProcessFigures
 from gunicorn_tui.sampling.tcp_table import ClientConnectionCounter, TcpSocket, read_tcp_sockets

@@ -3,8 +3,9 @@
 The contracts live in pyproject.toml (``[tool.importlinter]``); this runs
 import-linter's ``lint-imports`` on them so the test command checks them too.
 Reading the host (``gunicorn_tui.host``: /proc, cgroups, the process tree,
-no-follow files) is the bottom; settings and discovery stand on it; sampling
-stands on all three.
+no-follow files) and the data model are the bottom; the interpreter probe,
+then the access layer and settings (which do not import each other), then
+discovery, then sampling stand on them.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_layer_contracts_name_packages_that_exist() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     layered = [
-        layer
+        package.strip()
         for contract in config["contracts"]
         if contract["type"] == "layers"
         for layer in contract["layers"]
+        for package in layer.split("|")
     ]
-    assert "gunicorn_tui.host" in layered
-    for layer in layered:
-        assert (ROOT / Path(*layer.split("."))).is_dir(), layer
+    assert {"gunicorn_tui.host", "gunicorn_tui.access", "gunicorn_tui.sampling"} <= set(layered)
+    for package in layered:
+        assert (ROOT / Path(*package.split("."))).is_dir(), package
 
 
 def test_no_import_runs_back_up_the_layers() -> None:
