@@ -85,10 +85,6 @@ class MaxRate:
     cpu_us_per_request: float
     process_cpu_us_per_request: float | None = None
 
-    @property
-    def one_core_rps(self) -> float:
-        return 1e6 / self.cpu_us_per_request if self.cpu_us_per_request else 0.0
-
 
 @dataclass(frozen=True)
 class Latencies:
