@@ -54,9 +54,7 @@ from docker.models.containers import Container
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._support import free_port  # noqa: E402
-from tests.harness.containers import owner_labels  # noqa: E402
-from tests.images import tags  # noqa: E402
+from benchmarks._support import GUNICORN_LATEST, free_port, owner_labels  # noqa: E402
 
 COLUMNS, ROWS = 80, 24
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -176,7 +174,7 @@ def wall_times(argv: list[str], rounds: int, env: dict[str, str] | None = None) 
 def start_container(client: docker.DockerClient, name: str, workers: int) -> tuple[Container, int]:
     port = free_port()
     container = client.containers.run(
-        tags.GUNICORN_LATEST,
+        GUNICORN_LATEST,
         ["gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "app:app"],
         name=name,
         detach=True,
