@@ -194,10 +194,6 @@ class InterleaveResult:
     def rounds(self) -> int:
         return max((s.round for s in self.segments), default=-1) + 1
 
-    def side_values(self, side: int, metric: Metric) -> list[float | None]:
-        """``metric`` of ``side`` per complete round."""
-        return [values[side] for values in _round_values(self.segments, metric, len(self.sides))]
-
 
 _CLIENT_PERCENTILES = {
     Metric.CLIENT_LATENCY_P50_MS: 0.50,

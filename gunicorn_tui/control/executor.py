@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gunicorn_tui.access.control_socket import ControlReply, ControlSocketError
 from gunicorn_tui.access.docker_engine import NetworkEndpoint
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.files import expect_content
@@ -88,7 +89,6 @@ from gunicorn_tui.control.service_probe import Disruption, ServiceProbe
 from gunicorn_tui.control.serving_watch import ServingWatch
 from gunicorn_tui.control.state_dir import ensure_dir
 from gunicorn_tui.control.step_errors import Interrupted, StepError
-from gunicorn_tui.sampling.control_socket import ControlReply, ControlSocketError
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 
 CRASH_HOOK_ENV = "GTUI_CRASH_AFTER_STEP"

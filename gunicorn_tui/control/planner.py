@@ -80,8 +80,8 @@ from gunicorn_tui.control.running_config import current_workers, running_config,
 from gunicorn_tui.control.validation import MAX_WORKERS, validate_request
 from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.discovery.container_shape import networking_of
-from gunicorn_tui.discovery.process_tree import gunicorn_args
 from gunicorn_tui.discovery.reach import resolve_reach
+from gunicorn_tui.host.process_tree import gunicorn_args
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
 from gunicorn_tui.settings.command_line import parse_arguments, parse_env_arguments
 from gunicorn_tui.settings.resolve import short_worker_class

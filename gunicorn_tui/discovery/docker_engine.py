@@ -12,7 +12,6 @@ context (docker >= 7.2).
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import threading
 import time
@@ -22,13 +21,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gunicorn_tui.access.docker_connect import (
+    DockerUnavailable,
+    connect,
+    daemon_host,
+    unavailable_reason,
+)
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.locality import container_access_kind
 from gunicorn_tui.discovery.container_shape import compose_of, networking_of
+from gunicorn_tui.host.procfs import parse_environ_list
 from gunicorn_tui.model.instances import ContainerRef
-from gunicorn_tui.sampling.procfs import parse_environ_list
 
-API_TIMEOUT_S = 10.0
 _RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
 
 
@@ -74,38 +78,6 @@ class ContainerInfo:
     inspect: Mapping[str, Any] = field(repr=False, default_factory=dict)
     # The name of the engine it runs on (see access/endpoints.py).
     host: str = "local"
-
-
-class DockerUnavailable(Exception):
-    """The Docker daemon could not be reached."""
-
-
-def daemon_host() -> str:
-    """The daemon address in use, for messages."""
-    return os.environ.get("DOCKER_HOST") or "default (docker context or /var/run/docker.sock)"
-
-
-def connect(timeout_s: float = API_TIMEOUT_S) -> Any:
-    """A DockerClient that has spoken to the daemon, or DockerUnavailable
-    with a one-line reason."""
-    import docker
-    import docker.errors
-
-    try:
-        # Asks the daemon for its API version: no ping needed after it.
-        client = docker.from_env(timeout=int(timeout_s), max_pool_size=16)
-    except docker.errors.DockerException as error:
-        raise DockerUnavailable(_reason(error)) from error
-    except Exception as error:  # requests/urllib3 errors surface unwrapped
-        raise DockerUnavailable(_reason(error)) from error
-    return client
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if "FileNotFoundError" in text or "No such file" in text or "Connection refused" in text:
-        return f"Docker daemon not reachable at {daemon_host()}"
-    return text[:200]
 
 
 def container_info(
@@ -284,7 +256,9 @@ class ContainerWatcher:
             except Exception as error:
                 if self._stop.is_set():
                     return
-                self._set_status(DaemonState.UNREACHABLE, f"lost Docker daemon: {_reason(error)}")
+                self._set_status(
+                    DaemonState.UNREACHABLE, f"lost Docker daemon: {unavailable_reason(error)}"
+                )
             finally:
                 self._client = None
                 with contextlib.suppress(Exception):

@@ -19,6 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gunicorn_tui.access.docker_connect import daemon_host
 from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint, Scheme
 from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.access.kinds import AccessKind
@@ -28,14 +29,22 @@ from gunicorn_tui.discovery.docker_engine import (
     ContainerWatcher,
     DaemonState,
     DaemonStatus,
-    daemon_host,
 )
-from gunicorn_tui.discovery.host_processes import (
+from gunicorn_tui.host.cgroup import find_cgroup_paths, read_cgroup_tree_pids
+from gunicorn_tui.host.host_processes import (
     CRI_RUNTIMES,
     container_scope_of,
     gunicorn_records,
 )
-from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
+from gunicorn_tui.host.process_tree import GunicornTree, find_trees
+from gunicorn_tui.host.procfs import (
+    NO_PROCFS_NOTICE,
+    PROC,
+    ProcessGone,
+    procfs_available,
+    read_environ,
+    read_ppid,
+)
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
 from gunicorn_tui.monitor.targets import (
@@ -46,7 +55,6 @@ from gunicorn_tui.monitor.targets import (
     parse_target,
 )
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
-from gunicorn_tui.sampling.cgroup import find_cgroup_paths, read_cgroup_tree_pids
 from gunicorn_tui.sampling.local_instance import (
     InstanceIdentity,
     LaunchRecord,
@@ -54,14 +62,6 @@ from gunicorn_tui.sampling.local_instance import (
     SampleTables,
 )
 from gunicorn_tui.sampling.process_figures import ProcessFigures
-from gunicorn_tui.sampling.procfs import (
-    NO_PROCFS_NOTICE,
-    PROC,
-    ProcessGone,
-    procfs_available,
-    read_environ,
-    read_ppid,
-)
 from gunicorn_tui.settings.master_inputs import read_master_environment
 
 # At module level: recordings resolve MonitorFrame's field types by name.
@@ -289,12 +289,6 @@ class Monitor:
     def watchers(self) -> Mapping[str, ContainerWatcher]:
         """Every engine's watcher, by engine name."""
         return dict(self._watchers)
-
-    def watcher_for(self, host: str | None) -> ContainerWatcher | None:
-        """The watcher of engine ``host`` (None: the first engine)."""
-        if host is None:
-            return self._watcher
-        return self._watchers.get(host)
 
     def connector_for(self, host: str) -> EngineConnector | None:
         """How engine ``host`` is reached (its SSH connection), when named by an endpoint."""
