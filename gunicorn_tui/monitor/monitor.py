@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gunicorn_tui.access.docker_connect import daemon_host
 from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint, Scheme
-from gunicorn_tui.access.engine_connect import EngineConnector
+from gunicorn_tui.access.engine_connect import EngineConnector, default_lite_api, lite_api
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.resolve import local_master_access
 from gunicorn_tui.discovery.docker_engine import (
@@ -138,6 +138,10 @@ class MonitorOptions:
     # Run ``gtui agent`` on ``ssh://`` hosts for full figures (monitor/agent_link.py).
     agents: bool = True
     agent_interval_s: float = 1.0
+    # On the local socket, how long after the log followers first ask for
+    # docker-py's client it is made (the dashboard: after its first frame;
+    # loading docker-py is about 60 ms of CPU, benchmarks/dashboard_cost.py).
+    engine_client_delay_s: float = 0.0
 
 
 class Monitor:
@@ -197,7 +201,11 @@ class Monitor:
         if self.options.use_docker and self._watcher is None and self.options.engines:
             self._open_engines(wait_for_docker_s)
         elif self.options.use_docker and self._watcher is None:
-            self._watcher = ContainerWatcher(force_api=self.options.force_api or not self._procfs)
+            self._watcher = ContainerWatcher(
+                force_api=self.options.force_api or not self._procfs,
+                lite=default_lite_api(),
+                client_delay_s=self.options.engine_client_delay_s,
+            )
             self._watcher.start(wait_s=wait_for_docker_s)
         elif self._watcher is not None and self._own_watcher:
             self._watcher.start(wait_s=wait_for_docker_s)
@@ -227,7 +235,9 @@ class Monitor:
         watcher = self._watchers.get(host)
         if watcher is None and len(self._watchers) <= 1:
             watcher = self._watcher  # one engine: every container is its
-        return watcher.client if watcher is not None else None
+        # Not waited for: on the local socket docker-py loads in the background
+        # (the log stream is followed from the next sample on).
+        return watcher.client_soon() if watcher is not None else None
 
     def _open_engines(self, wait_s: float) -> None:
         """A watcher per engine, all connecting side by side (a host that does
@@ -238,7 +248,12 @@ class Monitor:
             # reached over the network is sampled as a remote one.
             force_api = self.options.force_api or not self._procfs or not endpoint.on_this_host
             watcher = ContainerWatcher(
-                force_api=force_api, connector=connector, name=endpoint.name, address=endpoint.url
+                force_api=force_api,
+                connector=connector,
+                name=endpoint.name,
+                address=endpoint.url,
+                lite=lite_api(endpoint.url, connector.timeout_s),
+                client_delay_s=self.options.engine_client_delay_s,
             )
             self._connectors[endpoint.name] = connector
             self._watchers[endpoint.name] = watcher
