@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gunicorn_tui.traffic.access_log_format import DEFAULT_ACCESS_LOG_FORMAT, AccessLogParser
 from gunicorn_tui.traffic.metrics import TrafficMetrics
-from tests.traffic.rendering import render_lines
+from tests.harness.rendered_log_lines import render_lines
 
 FORMAT = DEFAULT_ACCESS_LOG_FORMAT + " %(p)s %(D)s"
 LINES_PER_SECOND = 20_000

@@ -30,7 +30,7 @@ from gunicorn_tui.traffic.access_log_format import (
     DEFAULT_ACCESS_LOG_FORMAT,
     AccessLogParser,
 )
-from tests.traffic.rendering import render_lines
+from tests.harness.rendered_log_lines import render_lines
 
 PID_DURATION_FORMAT = DEFAULT_ACCESS_LOG_FORMAT + " %(p)s %(D)s"
 

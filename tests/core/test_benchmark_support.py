@@ -4,7 +4,9 @@ owner labels are how a test session removes a killed benchmark's containers)."""
 
 from __future__ import annotations
 
+import ast
 import os
+from pathlib import Path
 
 from benchmarks import _support
 from tests.harness import containers, loopback
@@ -29,3 +31,22 @@ def test_the_sample_app_directory_is_the_harness_one() -> None:
     assert _support.SAMPLE_APP_DIR == SAMPLE_APP_DIR
     assert (_support.SAMPLE_APP_DIR / "sample_app.py").is_file()
     assert _support.LOOPBACK == loopback.LOOPBACK
+
+
+def test_benchmarks_import_the_package_and_the_test_harness_only() -> None:
+    """Benchmarks stand on the package; of tests/ they may use the shared
+    real-engine harness (containers, SSH servers, a second engine, local
+    Gunicorn, the test images), never a test module."""
+    allowed = ("gunicorn_tui", "benchmarks", "tests.harness", "tests.images")
+    found: list[str] = []
+    for path in sorted(Path(_support.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in ("gunicorn_tui", "benchmarks", "tests") and not (
+                    name == "tests" or name.startswith(allowed)
+                ):
+                    found.append(f"{path.name}: {name}")
+    assert not found, found

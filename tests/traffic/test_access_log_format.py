@@ -25,8 +25,8 @@ from gunicorn_tui.traffic.access_log_format import (
     format_capabilities,
     parse_clf_time,
 )
+from tests.harness.rendered_log_lines import FakeExchange, render_line
 from tests.traffic.live_gunicorn import run_gunicorn
-from tests.traffic.rendering import FakeExchange, render_line
 
 PID_DURATION_FORMAT = DEFAULT_ACCESS_LOG_FORMAT + " %(p)s %(D)s"
 LIVE_FORMATS = {

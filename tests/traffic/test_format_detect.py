@@ -20,8 +20,8 @@ from gunicorn_tui.traffic.format_detect import (
     AdaptiveAccessLogParser,
     detect_format,
 )
+from tests.harness.rendered_log_lines import random_exchange, render_line, render_lines
 from tests.traffic.live_gunicorn import run_gunicorn
-from tests.traffic.rendering import random_exchange, render_line, render_lines
 
 PID_D = DEFAULT_ACCESS_LOG_FORMAT + " %(p)s %(D)s"
 

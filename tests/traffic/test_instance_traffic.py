@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gunicorn_tui.traffic.instance_traffic import DETECT_AFTER_S, InstanceTraffic
 from gunicorn_tui.traffic.statsd import StatsdMetric, parse_metric
-from tests.traffic.rendering import render_lines
+from tests.harness.rendered_log_lines import render_lines
 
 FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s %(D)s'
 AT = 1_790_000_000.0

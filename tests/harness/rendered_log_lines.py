@@ -5,7 +5,7 @@
 atoms``), on a request described by :class:`FakeExchange`. Tests use it to
 check the parser against Gunicorn's real escaping with values a live server
 would rarely produce; benchmarks use it to make many varied lines quickly.
-Live-server captures are made separately (see ``live_gunicorn.py``).
+Live-server captures are made separately (see ``tests/traffic/live_gunicorn.py``).
 """
 
 from __future__ import annotations
