@@ -18,6 +18,16 @@ from gunicorn_tui.output.escape import escape_controls
 VERDICT_SCHEMA = "gtui.verdict/1"
 
 
+def level_percent(level: float) -> str:
+    """A confidence level as a percentage with the digits it needs not to
+    read as 100% (an early look's 0.99998 is "99.998", not "100")."""
+    for digits in range(3, 9):
+        text = f"{100 * level:.{digits}g}"
+        if level >= 1.0 or float(text) < 100.0:
+            return text
+    return f"{100 * level:.8g}"
+
+
 def effect_line(effect: Effect) -> str:
     """``req/s +98% [+85%, +112%] significant``."""
     return f"{METRICS[effect.metric].label} {effect.text()} {effect.verdict.value}"
@@ -80,9 +90,9 @@ def verdict_markdown(
             )
         lines.append("")
         lines.append(
-            f"- **intervals**: primary metrics at {100 * look.level:.3g}% (this look's share of "
-            "alpha: together the looks and primary metrics keep a 95% simultaneous level); "
-            "others plain 95%"
+            f"- **intervals**: primary metrics at {level_percent(look.level)}% "
+            "(this look's share of alpha: together the looks and primary metrics keep a 95% "
+            "simultaneous level); others plain 95%"
         )
     lines.extend(_side_configs(result))
     lines.append(f"- **load**: {result.profile_label}")

@@ -19,6 +19,7 @@ from gunicorn_tui.compare.verdict import (
     rounds_needed,
     trimmed_stats,
 )
+from gunicorn_tui.compare.verdict_report import level_percent
 
 
 def test_trimmed_stats_is_the_t_test_below_ten_rounds_and_trims_from_ten() -> None:
@@ -153,3 +154,11 @@ def test_a_tiny_level_over_few_noisy_rounds_gives_a_finite_interval() -> None:
     )
     assert effect.high is not None and math.isfinite(effect.high)
     assert effect.verdict is Verdict.INCONCLUSIVE
+
+
+def test_a_level_is_never_printed_as_100_percent_unless_it_is() -> None:
+    assert level_percent(0.95) == "95"
+    assert level_percent(0.9875) == "98.8"
+    assert level_percent(0.99998) == "99.998"
+    assert level_percent(0.9999994) == "99.9999"
+    assert level_percent(1.0) == "100"

@@ -25,7 +25,7 @@ from gunicorn_tui.compare.report import (
 )
 from gunicorn_tui.compare.summary import EpochSummary
 from gunicorn_tui.compare.verdict import Verdict
-from gunicorn_tui.compare.verdict_report import ending_line
+from gunicorn_tui.compare.verdict_report import ending_line, level_percent
 from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 from gunicorn_tui.ui.widgets.static_text import show_text
 
@@ -158,7 +158,7 @@ def rounds_verdict_lines(result: InterleaveResult) -> list[Content]:
         )
     lines.append(
         Content.styled(
-            f"primary intervals at {100 * look.level:.3g}% (alpha spent over the looks); "
+            f"primary intervals at {level_percent(look.level)}% (alpha spent over the looks); "
             "others 95%. The table below: each side's segments together.",
             "$text-muted",
         )
