@@ -25,11 +25,11 @@ import docker
 import httpx
 import pytest
 
+from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.target_lock import LOCK_LABEL, LOCK_PREFIX
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.journal import JournalStore
-from gunicorn_tui.control.plan import Strategy
-from gunicorn_tui.control.requests import RetuneRequest
-from gunicorn_tui.control.target_lock import LOCK_LABEL, LOCK_PREFIX
+from gunicorn_tui.control.planning.plan import Strategy
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from tests.control.helpers import (
     gunicorn_container,
     pythonpath_for,

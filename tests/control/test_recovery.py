@@ -10,8 +10,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from gunicorn_tui.control.audit_log import AuditLog
-from gunicorn_tui.control.journal import JournalStore
+from gunicorn_tui.control.durability.audit_log import AuditLog
+from gunicorn_tui.control.durability.journal import JournalStore
 from tests.control.helpers import gunicorn_container, run_gtui, serves, show_config, worker_count
 from tests.harness.containers import ContainerFactory
 from tests.images import tags

@@ -18,8 +18,8 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from gunicorn_tui.control.journal import JournalStore
-from gunicorn_tui.control.state_dir import STATE_DIR_ENV
+from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.state_dir import STATE_DIR_ENV
 from tests.core.monitor_waits import run_gtui
 from tests.harness.containers import ContainerFactory
 from tests.harness.loopback import free_port

@@ -28,7 +28,7 @@ from dataclasses import replace
 
 from gunicorn_tui.access.files import EXPECT_ABSENT, expect_content
 from gunicorn_tui.access.kinds import AccessKind
-from gunicorn_tui.control.command_args import (
+from gunicorn_tui.control.planning.command_args import (
     CannotExpress,
     env_list_get,
     env_list_set,
@@ -37,14 +37,18 @@ from gunicorn_tui.control.command_args import (
     rewrite_command,
     rewrite_env_arguments,
 )
-from gunicorn_tui.control.container_spec import (
+from gunicorn_tui.control.planning.container_spec import (
     aside_name,
     recreate_spec,
     temporary_name,
 )
-from gunicorn_tui.control.facts import ENV_CMD_ARGS, ENV_WEB_CONCURRENCY, RetuneFacts
-from gunicorn_tui.control.managed_config import candidate_path, managed_settings, render_managed
-from gunicorn_tui.control.plan import (
+from gunicorn_tui.control.planning.facts import ENV_CMD_ARGS, ENV_WEB_CONCURRENCY, RetuneFacts
+from gunicorn_tui.control.planning.managed_config import (
+    candidate_path,
+    managed_settings,
+    render_managed,
+)
+from gunicorn_tui.control.planning.plan import (
     ActionKind,
     CheckConfig,
     ContainerRole,
@@ -67,8 +71,8 @@ from gunicorn_tui.control.plan import (
     WaitServing,
     WriteFile,
 )
-from gunicorn_tui.control.recreate_preflight import describe_losses
-from gunicorn_tui.control.requests import (
+from gunicorn_tui.control.planning.recreate_preflight import describe_losses
+from gunicorn_tui.control.planning.requests import (
     NO_CONSENT,
     RETUNABLE_SETTINGS,
     Consent,
@@ -76,9 +80,13 @@ from gunicorn_tui.control.requests import (
     ScaleMode,
     ScaleRequest,
 )
-from gunicorn_tui.control.running_config import current_workers, running_config, running_value
-from gunicorn_tui.control.validation import MAX_WORKERS, validate_request
-from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
+from gunicorn_tui.control.planning.running_config import (
+    current_workers,
+    running_config,
+    running_value,
+)
+from gunicorn_tui.control.planning.validation import MAX_WORKERS, validate_request
+from gunicorn_tui.control.planning.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.discovery.container_shape import networking_of
 from gunicorn_tui.discovery.process_tree import gunicorn_args
 from gunicorn_tui.discovery.reach import resolve_reach

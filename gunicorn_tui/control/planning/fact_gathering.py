@@ -24,9 +24,9 @@ from gunicorn_tui.access.proc_target import MasterProcess, ProcTarget
 from gunicorn_tui.access.processes import ProcessRef, start_ticks_of
 from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.access.target import TargetAccess
-from gunicorn_tui.control.command_args import locate_arguments
-from gunicorn_tui.control.container_spec import aside_name, temporary_name
-from gunicorn_tui.control.facts import (
+from gunicorn_tui.control.planning.command_args import locate_arguments
+from gunicorn_tui.control.planning.container_spec import aside_name, temporary_name
+from gunicorn_tui.control.planning.facts import (
     ENV_CMD_ARGS,
     ENV_WEB_CONCURRENCY,
     ConfigFileFacts,
@@ -34,14 +34,18 @@ from gunicorn_tui.control.facts import (
     MountFacts,
     RetuneFacts,
 )
-from gunicorn_tui.control.managed_config import DEFAULT_CONFIG_NAME, candidate_path, is_managed
-from gunicorn_tui.control.recreate_preflight import (
+from gunicorn_tui.control.planning.managed_config import (
+    DEFAULT_CONFIG_NAME,
+    candidate_path,
+    is_managed,
+)
+from gunicorn_tui.control.planning.recreate_preflight import (
     dependents,
     layer_losses,
     mount_points,
     orchestrator_of,
 )
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.discovery.process_tree import parse_title
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, SamplingMode

@@ -41,11 +41,10 @@ from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.processes import ProcessRef
 from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.access.target import SignalTarget, TargetAccess
-from gunicorn_tui.control import container_ops
-from gunicorn_tui.control.interrupt import Interrupt
-from gunicorn_tui.control.journal import Journal
-from gunicorn_tui.control.managed_config import render_managed
-from gunicorn_tui.control.plan import (
+from gunicorn_tui.control.durability.journal import Journal
+from gunicorn_tui.control.durability.state_dir import ensure_dir
+from gunicorn_tui.control.planning.managed_config import render_managed
+from gunicorn_tui.control.planning.plan import (
     CheckConfig,
     ContainerRole,
     ControlCommand,
@@ -65,7 +64,15 @@ from gunicorn_tui.control.plan import (
     WaitServing,
     WriteFile,
 )
-from gunicorn_tui.control.progress import (
+from gunicorn_tui.control.planning.recreate_preflight import (
+    dependents,
+    describe_losses,
+    layer_losses,
+    mount_points,
+)
+from gunicorn_tui.control.running import container_ops
+from gunicorn_tui.control.running.interrupt import Interrupt
+from gunicorn_tui.control.running.progress import (
     ActionOutcome,
     OutcomeStatus,
     ProgressCallback,
@@ -77,17 +84,10 @@ from gunicorn_tui.control.progress import (
     StepFinished,
     StepStarted,
 )
-from gunicorn_tui.control.recreate_preflight import (
-    dependents,
-    describe_losses,
-    layer_losses,
-    mount_points,
-)
-from gunicorn_tui.control.recreate_settle import settle_recreate
-from gunicorn_tui.control.service_probe import Disruption, ServiceProbe
-from gunicorn_tui.control.serving_watch import ServingWatch
-from gunicorn_tui.control.state_dir import ensure_dir
-from gunicorn_tui.control.step_errors import Interrupted, StepError
+from gunicorn_tui.control.running.recreate_settle import settle_recreate
+from gunicorn_tui.control.running.service_probe import Disruption, ServiceProbe
+from gunicorn_tui.control.running.serving_watch import ServingWatch
+from gunicorn_tui.control.running.step_errors import Interrupted, StepError
 from gunicorn_tui.sampling.control_socket import ControlReply, ControlSocketError
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 
