@@ -50,15 +50,14 @@ from gunicorn_tui.control.planning.fact_gathering import FactsUnavailable, gathe
 from gunicorn_tui.control.planning.facts import RetuneFacts
 from gunicorn_tui.control.planning.plan import ActionKind, PlanTarget, RetunePlan
 from gunicorn_tui.control.planning.planner import (
-    lock_key_of,
     plan_kill_worker,
     plan_reload,
     plan_retune,
     plan_revert,
-    plan_scale,
-    plan_target,
 )
 from gunicorn_tui.control.planning.requests import NO_CONSENT, Consent, RetuneRequest, ScaleRequest
+from gunicorn_tui.control.planning.scale_strategy import plan_scale
+from gunicorn_tui.control.planning.strategy_common import lock_key_of, plan_target
 from gunicorn_tui.control.planning.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.control.running import container_ops
 from gunicorn_tui.control.running.executor import PlanExecutor

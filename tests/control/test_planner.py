@@ -29,9 +29,10 @@ from gunicorn_tui.control.planning.planner import (
     plan_reload,
     plan_retune,
     plan_revert,
-    plan_scale,
 )
 from gunicorn_tui.control.planning.requests import RetuneRequest, parse_scale
+from gunicorn_tui.control.planning.scale_strategy import plan_scale
+from gunicorn_tui.control.planning.strategy_common import check_environment
 from gunicorn_tui.model.instances import ConfigSource
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 from tests.control.data import config, facts, inspect, sample, with_file
@@ -467,8 +468,6 @@ def test_plan_describe_lists_each_step_with_its_command() -> None:
 
 
 def test_check_config_gets_the_servers_pythonpath() -> None:
-    from gunicorn_tui.control.planning.planner import check_environment
-
     env = check_environment(
         {"PYTHONPATH": "/site", "GUNICORN_CMD_ARGS": "--pythonpath lib"},
         ["--pythonpath", "/srv/app,src", "app:app"],
