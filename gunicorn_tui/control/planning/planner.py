@@ -17,6 +17,11 @@ Strategies, least disruptive first:
    rolled back automatically if the new one does not serve);
 4. host masters: stop and start the recorded command line, only for masters
    gtui started or with the operator's explicit confirmation.
+
+Each strategy is a module of its own (``scale_strategy``, ``hup_strategy``,
+``recreate_strategy``, ``restart_strategy``) reading one
+:class:`~gunicorn_tui.control.planning.strategy_context.StrategyContext` and
+answering a ``StrategyResult``; this module picks among them.
 """
 
 from __future__ import annotations
