@@ -30,11 +30,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from gunicorn_tui.access.control_socket import UnixSocketTransport
 from gunicorn_tui.access.proc_target import RootedSocketTransport
 from gunicorn_tui.access.resolve import local_master_access
 from gunicorn_tui.control.durability.target_lock import TargetLock
 from gunicorn_tui.demo.server import start_demo_server
-from gunicorn_tui.sampling.control_socket import UnixSocketTransport
 
 
 def _median_us(work: Callable[[], object], repeats: int) -> float:

@@ -48,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._support import SAMPLE_APP_DIR, free_port, wait_http
 from gunicorn_tui.compare.comparison import Significance, judge
 from gunicorn_tui.compare.epochs import Epoch, EpochTracker
 from gunicorn_tui.compare.measurement import measure_epoch
@@ -57,8 +58,6 @@ from gunicorn_tui.load.profile import parse_profile_text
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
-from tests.harness.local_gunicorn import SAMPLE_APP_DIR
-from tests.harness.loopback import free_port, wait_http
 
 ALPHA = 0.05
 Test = Callable[[Sequence[float], Sequence[float]], bool]
@@ -75,7 +74,7 @@ def welch_raw(a: Sequence[float], b: Sequence[float]) -> bool:
     se = math.sqrt(va + vb)
     if se == 0:
         return bool(np.mean(a) != np.mean(b))
-    return _normal_two_sided((np.mean(b) - np.mean(a)) / se) < ALPHA
+    return _normal_two_sided(float(np.mean(b) - np.mean(a)) / se) < ALPHA
 
 
 def mann_whitney(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -99,7 +98,8 @@ def block_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int = 400
         blocks_needed = math.ceil(n / block)
         starts = _rng.integers(0, starts_max, size=(resamples, blocks_needed))
         index = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(resamples, -1)[:, :n]
-        return x[index].mean(axis=1)
+        resampled: np.ndarray = x[index].mean(axis=1)
+        return resampled
 
     diffs = means(b) - means(a)
     low, high = np.quantile(diffs, [ALPHA / 2, 1 - ALPHA / 2])
@@ -125,7 +125,7 @@ def batch_means(a: Sequence[float], b: Sequence[float], batches: int = 5) -> boo
     if va + vb == 0:
         return bool(np.mean(ma) != np.mean(mb))
     df = (va + vb) ** 2 / (va * va / (len(ma) - 1) + vb * vb / (len(mb) - 1))
-    return t_two_sided_p((np.mean(mb) - np.mean(ma)) / math.sqrt(va + vb), df) < ALPHA
+    return t_two_sided_p(float(np.mean(mb) - np.mean(ma)) / math.sqrt(va + vb), float(df)) < ALPHA
 
 
 def ar1_ess(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -342,7 +342,7 @@ def real(seconds: float) -> None:
             print(f"   {metric.value:<24} n={len(ratios):>3}  {lags}")
     print("   A/A pairs of adjacent windows of the same run (each pair shifted by 3 s):")
     start = epoch.measured_from
-    end = max(item.end_at for item in (*epoch.server, *epoch.resources))
+    end = max([s.end_at for s in epoch.server] + [r.end_at for r in epoch.resources])
     for window_s in (15, 30):
         counts = {name: 0 for name in METHODS}
         pairs = 0

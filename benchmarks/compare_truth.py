@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._support import SAMPLE_APP_DIR, free_port, wait_http
 from gunicorn_tui.compare.comparison import EpochComparison, compare_epochs
 from gunicorn_tui.compare.epochs import Epoch, EpochTracker
 from gunicorn_tui.compare.guided_ab import AbSettings, run_guided_ab
@@ -44,8 +45,6 @@ from gunicorn_tui.load.profile import parse_profile_text
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
-from tests.harness.local_gunicorn import SAMPLE_APP_DIR
-from tests.harness.loopback import free_port, wait_http
 
 ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s %(p)s'
 AA_PROFILE = (

@@ -49,13 +49,12 @@ from pathlib import Path
 import docker
 import httpx
 import pyte
+from docker.models.containers import Container
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.containers import owner_labels  # noqa: E402
-from tests.harness.loopback import free_port  # noqa: E402
-from tests.images import tags  # noqa: E402
+from benchmarks._support import GUNICORN_LATEST, free_port, owner_labels  # noqa: E402
 
 COLUMNS, ROWS = 80, 24
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -172,10 +171,10 @@ def wall_times(argv: list[str], rounds: int, env: dict[str, str] | None = None) 
     return times
 
 
-def start_container(client: docker.DockerClient, name: str, workers: int) -> tuple[object, int]:
+def start_container(client: docker.DockerClient, name: str, workers: int) -> tuple[Container, int]:
     port = free_port()
     container = client.containers.run(
-        tags.GUNICORN_LATEST,
+        GUNICORN_LATEST,
         ["gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "app:app"],
         name=name,
         detach=True,
@@ -217,7 +216,7 @@ def main() -> int:
     client = docker.from_env()
     name = f"gtui-bench-dash-{os.getpid()}"
     container, port = start_container(client, name, 8)
-    extra: list[object] = []
+    extra: list[Container] = []
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -267,7 +266,7 @@ def main() -> int:
     finally:
         container.remove(force=True)
         for other in extra:
-            other.remove(force=True)  # type: ignore[attr-defined]
+            other.remove(force=True)
 
     def med(values: list[float]) -> float:
         return statistics.median(values)

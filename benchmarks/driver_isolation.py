@@ -46,8 +46,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._support import free_port  # noqa: E402
 from benchmarks.dashboard_cost import spawn_on_pty  # noqa: E402
-from benchmarks.load_driver_bench import free_port, server_view, start_gunicorn  # noqa: E402
+from benchmarks.load_driver_bench import server_view, start_gunicorn  # noqa: E402
 
 PATH = "/io?ms=20"
 # The dashboard's first frame and first samples come before the load.

@@ -47,7 +47,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,6 +61,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._support import SAMPLE_APP_DIR, free_port  # noqa: E402
 from gunicorn_tui.load.client_stack import PURE_PYTHON, ClientStack, best_stack  # noqa: E402
 from gunicorn_tui.load.driver import run_load  # noqa: E402
 from gunicorn_tui.load.profile import parse_profile_text  # noqa: E402
@@ -84,10 +84,6 @@ class MaxRate:
     rps: float
     cpu_us_per_request: float
     process_cpu_us_per_request: float | None = None
-
-    @property
-    def one_core_rps(self) -> float:
-        return 1e6 / self.cpu_us_per_request if self.cpu_us_per_request else 0.0
 
 
 @dataclass(frozen=True)
@@ -117,16 +113,10 @@ def server_view(
     return nearest_rank(times_ms, 0.5), nearest_rank(times_ms, 0.99)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_gunicorn(port: int, access_log: Path | None = None) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "gunicorn",
-        "--chdir", str(REPO / "gunicorn_tui" / "demo"),
+        "--chdir", str(SAMPLE_APP_DIR),
         "--bind", f"127.0.0.1:{port}",
         "--workers", "4", "--worker-class", "gthread", "--threads", "8",
         "--no-control-socket", "--log-level", "warning",
@@ -341,8 +331,8 @@ def main() -> None:
     for name, rate_runs in maxima.items():
         rps = med([r.rps for r in rate_runs])
         cpu = med([r.cpu_us_per_request for r in rate_runs])
-        process = [r.process_cpu_us_per_request for r in rate_runs]
-        process_text = "" if None in process else f"{med([p or 0.0 for p in process]):>20.0f}"
+        cpu_runs = [r.process_cpu_us_per_request for r in rate_runs]
+        process_text = "" if None in cpu_runs else f"{med([p or 0.0 for p in cpu_runs]):>20.0f}"
         summary[name] = (rps, cpu)
         print(f"{name:<{width}}{rps:>8.0f}{cpu:>12.1f}{1e6 / cpu:>14.0f}{process_text}")
     w_rps, w_cpu = summary["wrk -t1"]

@@ -46,11 +46,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._support import free_port
 from gunicorn_tui.access.endpoints import resolve_endpoints
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from tests.harness.containers import ContainerFactory
-from tests.harness.loopback import free_port
 from tests.harness.remote_hosts import SecondEngine, SshServer
 
 IMAGE = "gtui-test/gunicorn:latest"

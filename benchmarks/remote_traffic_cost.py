@@ -34,9 +34,9 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._support import free_port
 from benchmarks.remote_cost import IMAGE, WITH_GTUI, ssh_bytes, start_host
 from tests.harness.containers import ContainerFactory
-from tests.harness.loopback import free_port
 from tests.harness.remote_hosts import SshServer
 
 WARMUP_S = 8.0

@@ -40,15 +40,13 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._support import GUNICORN_LATEST, free_port, owner_labels, wait_http  # noqa: E402
 from gunicorn_tui.control.engine import ControlEngine  # noqa: E402
 from gunicorn_tui.control.planning.plan import RetunePlan  # noqa: E402
 from gunicorn_tui.control.planning.requests import RetuneRequest, parse_scale  # noqa: E402
 from gunicorn_tui.model.instances import InstanceSample  # noqa: E402
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions  # noqa: E402
 from gunicorn_tui.monitor.targets import parse_target  # noqa: E402
-from tests.harness.containers import owner_labels  # noqa: E402
-from tests.harness.loopback import free_port, wait_http  # noqa: E402
-from tests.images import tags  # noqa: E402
 
 ACTION_AT_S = 2.0
 CONCURRENCY = 4
@@ -133,7 +131,7 @@ def run_once(
     port = free_port()
     name = f"gtui-bench-retune-{port}"
     client.containers.run(
-        tags.GUNICORN_LATEST,
+        GUNICORN_LATEST,
         ["gunicorn", *args, "-b", f"127.0.0.1:{port}", "app:app"],
         name=name,
         network_mode="host",

@@ -57,9 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import docker
 from docker.errors import DockerException, NotFound
 
-from tests.harness.containers import owner_labels, remove_leftover_containers
-from tests.harness.loopback import free_port, wait_http
-from tests.images.tags import GUNICORN_LATEST
+from benchmarks._support import GUNICORN_LATEST, free_port, owner_labels, wait_http
+from tests.harness.containers import remove_leftover_containers
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD = REPO / "benchmarks" / "monitor_at_1hz.py"

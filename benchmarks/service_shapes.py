@@ -50,10 +50,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._support import GUNICORN_LATEST, free_port, owner_labels, wait_http  # noqa: E402
 from benchmarks.retune_disruption import parse_hey  # noqa: E402
-from tests.harness.containers import owner_labels  # noqa: E402
-from tests.harness.loopback import free_port, wait_http  # noqa: E402
-from tests.images import tags  # noqa: E402
 
 ACTION_AT_S = 2.0
 CONCURRENCY = 2
@@ -129,7 +127,7 @@ class Project:
 
     def write(self, timeout: int) -> None:
         self.file.write_text(
-            COMPOSE.format(image=tags.GUNICORN_LATEST, timeout=timeout, labels=self.labels)
+            COMPOSE.format(image=GUNICORN_LATEST, timeout=timeout, labels=self.labels)
         )
 
     def compose(self, *args: str) -> None:
@@ -201,7 +199,7 @@ def bridge_once(client: docker.DockerClient, network: str, how: str) -> tuple[fl
     port = free_port()
     name = f"gtui-bench-bridge-{port}"
     container = client.containers.run(
-        tags.GUNICORN_LATEST,
+        GUNICORN_LATEST,
         ["gunicorn", "--bind", "0.0.0.0:8000", "-w", "2", "--timeout", "30", "app:app"],
         name=name,
         network=network,

@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import docker
 
+from benchmarks._support import free_port
 from gunicorn_tui.compare.comparison import judge
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.compare.interleave import (
@@ -67,7 +68,6 @@ from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from tests.harness.containers import ContainerFactory
-from tests.harness.loopback import free_port
 from tests.images import tags
 
 ACCESS = ("--access-logfile", "-", "--access-logformat",

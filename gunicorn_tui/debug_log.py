@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,20 +48,3 @@ def start_debug_log(path: Path, *, command: str, argv: Sequence[str]) -> logging
         list(argv),
     )
     return handler
-
-
-def stop_debug_log(handler: logging.Handler) -> None:
-    """Detach and close ``handler`` (tests; the process exit does it otherwise)."""
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.removeHandler(handler)
-    handler.close()
-
-
-def get_logger(area: str) -> logging.Logger:
-    """The logger of one area (``discovery``, ``sampling``, ``actions``...)."""
-    return logging.getLogger(f"{LOGGER_NAME}.{area}")
-
-
-def log_unhandled(message: str) -> None:
-    """Record the exception being handled, with its traceback, in the log only."""
-    logging.getLogger(LOGGER_NAME).debug(message, exc_info=sys.exc_info())

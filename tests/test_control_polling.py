@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from gunicorn_tui.access.control_socket import ControlReply, UnixSocketTransport
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
-from gunicorn_tui.sampling.control_socket import ControlReply, UnixSocketTransport
 from tests.harness.local_gunicorn import LocalGunicornFactory
 
 

@@ -27,6 +27,7 @@ NOT_BEFORE_FIRST_FRAME = (
     "gunicorn_tui.control.engine",
     "gunicorn_tui.ui.actions.action_runner",
     "gunicorn_tui.ui.sweep.launcher",
+    "gunicorn_tui.ui.compare.ab_launcher",
     # A guided A/B, Compare's export, a sweep, Persist's plans.
     "gunicorn_tui.compare.guided_ab",
     "gunicorn_tui.compare.export",

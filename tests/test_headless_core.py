@@ -56,7 +56,7 @@ def imported_roots(path: Path) -> set[str]:
 def test_the_core_is_what_we_think_it_is() -> None:
     names = core_modules()
     for expected in (
-        "gunicorn_tui.discovery.process_tree",
+        "gunicorn_tui.host.process_tree",
         "gunicorn_tui.sampling.local_instance",
         "gunicorn_tui.monitor.monitor",
         "gunicorn_tui.cli.main",

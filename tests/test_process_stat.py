@@ -10,9 +10,10 @@ import time
 import psutil
 import pytest
 
-from gunicorn_tui.sampling import process_figures, procfs
+from gunicorn_tui.host import procfs
+from gunicorn_tui.host.procfs import ProcessGone, read_argv, read_environ, read_stat
+from gunicorn_tui.sampling import process_figures
 from gunicorn_tui.sampling.process_figures import FIRST_SAMPLE, ProcessFigures
-from gunicorn_tui.sampling.procfs import ProcessGone, read_argv, read_environ, read_stat
 
 # CPU times tick at 10 ms; allow a few ticks between two reads.
 _TICK_SLACK_S = 0.05

@@ -8,11 +8,11 @@ from collections.abc import Iterable
 import pytest
 
 import gunicorn_tui.monitor.monitor as monitor_module
-from gunicorn_tui.discovery import host_processes
-from gunicorn_tui.discovery.process_tree import ProcRecord
+from gunicorn_tui.host import host_processes
+from gunicorn_tui.host.cgroup import find_cgroup_paths, read_cgroup_tree_pids
+from gunicorn_tui.host.process_tree import ProcRecord
 from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
-from gunicorn_tui.sampling.cgroup import find_cgroup_paths, read_cgroup_tree_pids
 from tests.harness.containers import ContainerFactory
 from tests.harness.loopback import free_port
 from tests.images import tags

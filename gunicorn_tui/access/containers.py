@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from gunicorn_tui.access.control_socket import ControlReply, DockerExecTransport
 from gunicorn_tui.access.docker_engine import DockerEngine, ExecResult
+from gunicorn_tui.access.docker_top import PS_ARGS, parse_top
 from gunicorn_tui.access.errors import AccessError, AccessRefused, TargetChanged
 from gunicorn_tui.access.files import FileKind, FileState, check_expectation
 from gunicorn_tui.access.host_commands import CommandResult, RunAs
@@ -29,13 +31,12 @@ from gunicorn_tui.access.target import (
     SignalTarget,
     TargetAccess,
 )
-from gunicorn_tui.discovery.process_tree import ProcRecord, find_trees
+from gunicorn_tui.host.process_tree import ProcRecord, find_trees
 from gunicorn_tui.interpreter.runtime_facts import (
     ProbeFailed,
     RuntimeFacts,
     container_exec_runtime_facts,
 )
-from gunicorn_tui.sampling.control_socket import ControlReply, DockerExecTransport
 
 T = TypeVar("T")
 
@@ -240,9 +241,6 @@ class ApiContainer(TargetAccess):
         return self.observe() is not None
 
     def observe(self) -> MasterView | None:
-        # Imported here: the API sampler imports the local one, which uses this layer.
-        from gunicorn_tui.sampling.api_instance import PS_ARGS, parse_top
-
         try:
             result = self._engine.top(self.container_id, PS_ARGS)
         except AccessError:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gunicorn_tui.access.docker_connect import DockerUnavailable, connect
 from gunicorn_tui.access.errors import AccessError, EngineLost, TargetGone
 from gunicorn_tui.access.files import ABSENT, MAX_FILE_BYTES, FileKind, FileState
 
@@ -142,8 +143,6 @@ class DockerEngine:
     @classmethod
     def connect(cls) -> DockerEngine:
         """Connect as the Docker CLI would (``DOCKER_HOST``, the current context)."""
-        from gunicorn_tui.discovery.docker_engine import DockerUnavailable, connect
-
         try:
             return cls(connect())
         except DockerUnavailable as error:

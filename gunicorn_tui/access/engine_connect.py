@@ -10,14 +10,17 @@ it is used, and every failure is one line: :class:`EngineUnreachable`.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gunicorn_tui.access.endpoints import EngineEndpoint, Scheme
+from gunicorn_tui.access.endpoints import DEFAULT_URL, EngineEndpoint, Scheme
 
 # The SSH transport is imported only for ``ssh://`` engines (and to read an
 # error), never on the local path.
 if TYPE_CHECKING:
+    from gunicorn_tui.access.engine_lite import LiteEngineApi
     from gunicorn_tui.access.ssh_transport import SshSession
 
 API_TIMEOUT_S = 10.0
@@ -146,6 +149,29 @@ class EngineConnector:
             session, self._session = self._session, None
         if session is not None:
             session.close()
+
+
+def lite_api(url: str, timeout_s: float = API_TIMEOUT_S) -> Callable[[], LiteEngineApi] | None:
+    """For a ``unix://`` engine, what makes its standard-library reader
+    (:mod:`gunicorn_tui.access.engine_lite`); None for every other scheme."""
+    if not url.startswith("unix://"):
+        return None
+
+    def make() -> LiteEngineApi:
+        from gunicorn_tui.access.engine_lite import LiteEngineApi, LiteEngineError, socket_path
+
+        path = socket_path(url)
+        if path is None:
+            raise LiteEngineError(f"not a socket path: {url}")
+        return LiteEngineApi(path, timeout_s)
+
+    return make
+
+
+def default_lite_api() -> Callable[[], LiteEngineApi] | None:
+    """:func:`lite_api` of the engine docker-py's ``from_env`` uses when no
+    endpoint is named (``DOCKER_HOST``, else this machine's socket)."""
+    return lite_api(os.environ.get("DOCKER_HOST") or DEFAULT_URL)
 
 
 def _usable_version(server: str) -> str:

@@ -22,7 +22,7 @@ from gunicorn_tui.access.host_commands import (
 )
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.proc_target import ProcTarget
-from gunicorn_tui.access.processes import ProcessRef, process_ref, send_signal, wait_gone
+from gunicorn_tui.access.processes import process_ref, send_signal, wait_gone
 from gunicorn_tui.host.fs_identity import as_file_user
 
 T = TypeVar("T")
@@ -83,9 +83,3 @@ def start_host_master(
     """Start a host master as ``run_as`` (detached); access to it."""
     pid = start_as_master(argv, environment=environment, cwd=cwd, run_as=run_as, log_path=log_path)
     return HostMaster(process_ref(pid))
-
-
-def host_master(pid: int, start_ticks: int | None = None) -> HostMaster:
-    """Access to the host master ``pid`` (pinned to ``start_ticks`` when given)."""
-    ref = ProcessRef(pid, start_ticks) if start_ticks is not None else process_ref(pid)
-    return HostMaster(ref)

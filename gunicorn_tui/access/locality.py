@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gunicorn_tui.access.kinds import AccessKind
-from gunicorn_tui.sampling.procfs import ProcessGone, read_cgroup_lines
+from gunicorn_tui.host.procfs import ProcessGone, read_cgroup_lines
 
 
 def container_access_kind(container_id: str, main_pid: int, api_only: bool = False) -> AccessKind:

@@ -23,6 +23,11 @@ from typing import TypeVar
 
 import psutil
 
+from gunicorn_tui.access.control_socket import (
+    ControlReply,
+    ControlSocketError,
+    UnixSocketTransport,
+)
 from gunicorn_tui.access.errors import AccessError, AccessRefused, TargetChanged, TargetGone
 from gunicorn_tui.access.files import FileKind, FileState, rooted_remove, rooted_state, rooted_write
 from gunicorn_tui.access.host_commands import CommandResult, RunAs
@@ -34,22 +39,17 @@ from gunicorn_tui.access.target import (
     SignalTarget,
     TargetAccess,
 )
-from gunicorn_tui.discovery.host_processes import gunicorn_records
-from gunicorn_tui.discovery.process_tree import find_trees
-from gunicorn_tui.host.rooted_files import RootedFiles
-from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts, local_runtime_facts
-from gunicorn_tui.sampling.control_socket import (
-    ControlReply,
-    ControlSocketError,
-    UnixSocketTransport,
-)
-from gunicorn_tui.sampling.procfs import (
+from gunicorn_tui.host.host_processes import gunicorn_records
+from gunicorn_tui.host.process_tree import find_trees
+from gunicorn_tui.host.procfs import (
     PROC,
     ProcessGone,
     read_argv,
     read_children,
     read_environ,
 )
+from gunicorn_tui.host.rooted_files import RootedFiles
+from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts, local_runtime_facts
 
 T = TypeVar("T")
 CONTROL_TIMEOUT_S = 5.0

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gunicorn_tui.access.errors import TargetChanged, TargetGone
-from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_stat
+from gunicorn_tui.host.procfs import PROC, ProcessGone, read_stat
 
 
 @dataclass(frozen=True)

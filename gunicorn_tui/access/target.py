@@ -17,13 +17,13 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gunicorn_tui.access.control_socket import ControlReply
 from gunicorn_tui.access.docker_engine import DockerEngine
 from gunicorn_tui.access.files import FileState
 from gunicorn_tui.access.host_commands import CommandResult, RunAs
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.processes import ProcessRef
 from gunicorn_tui.interpreter.runtime_facts import RuntimeFacts
-from gunicorn_tui.sampling.control_socket import ControlReply
 
 FileReader = Callable[[str], str | None]
 

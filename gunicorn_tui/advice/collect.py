@@ -24,9 +24,9 @@ from gunicorn_tui.capacity.facts import CapacityFacts
 from gunicorn_tui.capacity.gather import gather_capacity
 from gunicorn_tui.capacity.listen_queue import read_listen_backlog
 from gunicorn_tui.control.planning.worker_classes import BUILTIN_CLASSES
+from gunicorn_tui.host.procfs import PROC
 from gunicorn_tui.model.instances import InstanceSample, SamplingMode
 from gunicorn_tui.monitor.monitor import MonitorFrame
-from gunicorn_tui.sampling.procfs import PROC
 
 # Classes worth probing for: the ones the I/O rule may suggest.
 PROBED_CLASSES = ("gevent",)

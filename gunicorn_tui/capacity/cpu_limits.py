@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from gunicorn_tui.capacity.facts import CpuCapacity
-from gunicorn_tui.sampling.cgroup import find_cgroup_paths, read_cgroup_limits
-from gunicorn_tui.sampling.procfs import ProcessGone
+from gunicorn_tui.host.cgroup import find_cgroup_paths, read_cgroup_limits
+from gunicorn_tui.host.procfs import ProcessGone
 
 
 def usable_cpus(

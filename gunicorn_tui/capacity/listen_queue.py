@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gunicorn_tui.capacity.facts import BacklogReading
-from gunicorn_tui.sampling.procfs import PROC, ProcessGone, read_open_files
+from gunicorn_tui.host.procfs import PROC, ProcessGone, read_open_files
 
 _LISTEN = "0A"
 

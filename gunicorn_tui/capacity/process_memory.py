@@ -10,7 +10,7 @@ from gunicorn_tui.capacity.facts import (
     MemoryCapacity,
     ProcessMemory,
 )
-from gunicorn_tui.sampling.procfs import PROC
+from gunicorn_tui.host.procfs import PROC
 
 _USS_FIELDS = ("Private_Clean", "Private_Dirty", "Private_Hugetlb")
 

@@ -12,6 +12,7 @@ import shlex
 import sys
 from collections.abc import Mapping
 
+from gunicorn_tui.advice.advice_json import advice_json
 from gunicorn_tui.advice.collect import AdviceReport, observe_and_advise
 from gunicorn_tui.advice.items import AdviceItem
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
@@ -20,7 +21,6 @@ from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
-from gunicorn_tui.output.advice_json import advice_json
 
 MAX_OBSERVE_S = 600.0
 

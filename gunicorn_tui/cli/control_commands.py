@@ -438,37 +438,35 @@ def run_recover(args: argparse.Namespace) -> int:
         return EXIT_OK
     endpoints = engine_endpoints(args)
     connectors = [EngineConnector(endpoint) for endpoint in endpoints]
+    given = [
+        ControlEngine(
+            read_only=engine.read_only,
+            connect_docker=connector,
+            docker_address=connector.endpoint.url,
+            api_only=not connector.endpoint.on_this_host,
+            host=connector.endpoint.name,
+        )
+        for connector in connectors
+    ]
     try:
-        if connectors:
-            # Each journal on the engine it names, of those given.
-            results = engine.recover_on(
-                [
-                    ControlEngine(
-                        read_only=engine.read_only,
-                        connect_docker=connector,
-                        docker_address=connector.endpoint.url,
-                        api_only=not connector.endpoint.on_this_host,
-                        host=connector.endpoint.name,
-                    )
-                    for connector in connectors
-                ]
+        # Each journal on the engine it names, of those given.
+        results = engine.recover_on(given) if connectors else engine.recover()
+        failed = False
+        for result in results:
+            print(
+                f"{result.journal_id}  {result.action} {result.target}: "
+                f"{result.result}: {result.detail}"
             )
-        else:
-            results = engine.recover()
+            failed = failed or not result.ok or result.result == "in progress"
+        # Killed sweeps: once their retunes are settled, put the original config
+        # back, each through the engine its journal names.
+        choices = [(e, c.endpoint) for e, c in zip(given, connectors, strict=True)]
+        for sweep in recover_sweeps(engine, choices):
+            print(f"{sweep.sweep_id}  sweep {sweep.target}: {sweep.result}: {sweep.detail}")
+            failed = failed or not sweep.ok
     except ActionRefused as error:
         raise CliError(str(error), EXIT_FAILURE) from error
     finally:
         for connector in connectors:
             connector.close()
-    failed = False
-    for result in results:
-        print(
-            f"{result.journal_id}  {result.action} {result.target}: "
-            f"{result.result}: {result.detail}"
-        )
-        failed = failed or not result.ok or result.result == "in progress"
-    # Killed sweeps: once their retunes are settled, put the original config back.
-    for sweep in recover_sweeps(engine):
-        print(f"{sweep.sweep_id}  sweep {sweep.target}: {sweep.result}: {sweep.detail}")
-        failed = failed or not sweep.ok
     return EXIT_FAILURE if failed else EXIT_OK

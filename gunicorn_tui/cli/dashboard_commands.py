@@ -91,7 +91,8 @@ class _MonitorOpening:
 
     def _open(self) -> None:
         try:
-            monitor = open_monitor(self._args)
+            # docker-py (for the log streams) loads after the first frame.
+            monitor = open_monitor(self._args, engine_client_delay_s=1.0)
             # A failure here shows again in the app's first sample, and is said there.
             with contextlib.suppress(Exception):
                 monitor.sample()

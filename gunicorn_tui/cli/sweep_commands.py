@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from gunicorn_tui.cli.engine_hosts import first_address, first_api_only, first_host, other_hosts
 from gunicorn_tui.cli.exit_codes import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -29,7 +30,7 @@ from gunicorn_tui.cli.measured_load import load_target_for, profile_named
 from gunicorn_tui.cli.service_measure import ServiceSetup, select_measured
 from gunicorn_tui.cli.target_monitor import confirm, open_target_monitor
 from gunicorn_tui.compare.epochs import EpochTracker
-from gunicorn_tui.compare.interleave import MIN_CAP_S, InterleaveSettings, too_short
+from gunicorn_tui.compare.interleave import InterleaveSettings
 from gunicorn_tui.compare.measurement import FrameSource
 from gunicorn_tui.compare.verdict_report import progress_line
 from gunicorn_tui.control.engine import READ_ONLY_REASON, ActionRefused, ControlEngine
@@ -45,6 +46,7 @@ from gunicorn_tui.sweep.grid import (
 )
 from gunicorn_tui.sweep.plot_svg import sweep_svg
 from gunicorn_tui.sweep.report import sweep_json, sweep_markdown, winner_line
+from gunicorn_tui.sweep.rounds import sweep_rounds
 from gunicorn_tui.sweep.runner import (
     SweepProgress,
     SweepRefused,
@@ -83,16 +85,11 @@ _names: list[str] = []
 
 def _round_settings(args: argparse.Namespace, configs: int) -> InterleaveSettings | None:
     """Interleaved rounds' shape; a cap too short to answer is refused here."""
-    if configs < 2:
-        return None
-    cap = args.cap if args.cap is not None else min(600.0, max(60.0, 30.0 * configs))
-    if not MIN_CAP_S <= cap <= 600.0:
-        raise CliError(f"--cap must be in [{MIN_CAP_S:g}, 600] seconds", EXIT_USAGE)
-    if not 1.0 <= args.segment <= 60.0:
-        raise CliError("--segment must be in [1, 60] seconds", EXIT_USAGE)
-    settings = InterleaveSettings(cap_s=cap, segment_s=args.segment)
-    problem = too_short(settings, configs)
+    settings, problem = sweep_rounds(configs, cap_s=args.cap, segment_s=args.segment)
     if problem is not None:
+        problem = problem.replace("the cap must", "--cap must").replace(
+            "the segment must", "--segment must"
+        )
         raise CliError(problem, EXIT_USAGE)
     return settings
 
@@ -134,7 +131,15 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     service: ServiceSetup | None = None
     try:
         client = monitor.watcher.client if monitor.watcher is not None else None
-        control = ControlEngine(docker_client=client)
+        # Built as the control commands build it: the engine the target came
+        # from acts, and the sweep's journal records which one it is.
+        control = ControlEngine(
+            docker_client=client,
+            api_only=first_api_only(monitor),
+            host=first_host(monitor),
+            other_hosts=other_hosts(monitor),
+            docker_address=first_address(monitor),
+        )
         checked, service = select_measured(args, monitor, profile, control)
         problems = check_grid(
             workers, classes, threads, checked.config, _modules(control, checked, classes)

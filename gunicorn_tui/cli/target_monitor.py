@@ -70,12 +70,20 @@ def parse_args_target(args: argparse.Namespace, text: str) -> Target:
     return parse_target(text, engine_names(args))
 
 
-def open_monitor(args: argparse.Namespace, collect_traffic: bool = True) -> Monitor:
+def open_monitor(
+    args: argparse.Namespace, collect_traffic: bool = True, *, engine_client_delay_s: float = 0.0
+) -> Monitor:
     """A Monitor for the command's TARGETs (``args.targets``) and discovery
-    options, targets checked."""
+    options, targets checked (``engine_client_delay_s``: see MonitorOptions)."""
     names = engine_names(args)
     targets = tuple(parse_target(text, names) for text in getattr(args, "targets", []) or [])
-    return _open(args, targets, collect_traffic=collect_traffic, wait_for_docker_s=None)
+    return _open(
+        args,
+        targets,
+        collect_traffic=collect_traffic,
+        wait_for_docker_s=None,
+        engine_client_delay_s=engine_client_delay_s,
+    )
 
 
 def open_target_monitor(args: argparse.Namespace) -> Monitor:
@@ -90,6 +98,7 @@ def _open(
     *,
     collect_traffic: bool = True,
     wait_for_docker_s: float | None,
+    engine_client_delay_s: float = 0.0,
 ) -> Monitor:
     containers = [t.text for t in targets if t.kind is not TargetKind.PID]
     if args.no_docker and containers:
@@ -108,6 +117,7 @@ def _open(
             engines=engines,
             statsd_address=parse_statsd_address(getattr(args, "statsd", None)),
             collect_traffic=collect_traffic,
+            engine_client_delay_s=engine_client_delay_s,
         )
     )
     try:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gunicorn_tui.compare.epochs import Epoch, EpochConfig, EpochTracker
+from gunicorn_tui.compare.epochs import Epoch, EpochConfig
 from gunicorn_tui.compare.metrics import METRICS, Metric, metric_units
 from gunicorn_tui.compare.significance import (
     DEFAULT_ALPHA,
@@ -228,16 +228,3 @@ def compare_epochs(
         method=METHOD,
         notes=tuple(all_notes),
     )
-
-
-def compare_latest(
-    tracker: EpochTracker,
-    *,
-    alpha: float = DEFAULT_ALPHA,
-    min_measured_s: float = DEFAULT_MIN_MEASURED_S,
-) -> EpochComparison | None:
-    """The current epoch against the one before it (None with one epoch)."""
-    epochs = tracker.epochs()
-    if len(epochs) < 2:
-        return None
-    return compare_epochs(epochs[-2], epochs[-1], alpha=alpha, min_measured_s=min_measured_s)

@@ -57,6 +57,13 @@ _CONCLUSIVE = "conclusive"
 # changed the target (a worker restart or a HUP shows one for a moment).
 OUTSIDE_AFTER_S = 3.0
 _GRACE_S = 15.0
+# A segment with a larger share of failed requests (HTTP errors and
+# transport failures) lost its load: its round is left out.
+ERROR_SHARE_LIMIT = 0.10
+# This many rounds in a row lost to errors (or more than half of the closed
+# rounds, at least this many): the server is failing, the run stops.
+ERRORS_STOP_ROUNDS = 3
+_ROUND_NOTES = 5
 # Shortest cap that can hold the first look.
 MIN_CAP_S = 10.0
 MAX_CAP_S = 3600.0
@@ -177,6 +184,8 @@ class InterleaveResult:
     # The run stopped because a switch failed (``side_now`` says where the
     # service is, when known): the caller does not try that switch again.
     switch_failed: bool = False
+    # Rounds left out of the pairs (a stall, or the load lost to errors).
+    left_out: tuple[int, ...] = ()
 
     @property
     def final(self) -> Look | None:
@@ -184,10 +193,6 @@ class InterleaveResult:
 
     def rounds(self) -> int:
         return max((s.round for s in self.segments), default=-1) + 1
-
-    def side_values(self, side: int, metric: Metric) -> list[float | None]:
-        """``metric`` of ``side`` per complete round."""
-        return [values[side] for values in _round_values(self.segments, metric, len(self.sides))]
 
 
 _CLIENT_PERCENTILES = {
@@ -212,6 +217,15 @@ def pooled_latency_ms(seconds: Sequence[ClientSecond], fraction: float) -> float
     histogram.max_ns = bucket_bounds(indices[-1])[1] - 1
     (value,) = histogram.percentiles_ns((fraction,))
     return value / 1e6 if value is not None else None
+
+
+def error_share(epoch: Epoch) -> float | None:
+    """The share of the load driver's requests in ``epoch`` that failed
+    (an error status or no response), None when none ended."""
+    ended = sum(c.completed + c.transport_errors for c in epoch.client)
+    if ended == 0:
+        return None
+    return sum(c.errors for c in epoch.client) / ended
 
 
 def round_order(sides: int, round_index: int, previous_last: int, rng: random.Random) -> list[int]:
@@ -384,6 +398,7 @@ def run_interleaved(
     side_now: int | None = 0
     switch_failed = False
     stalled_rounds: set[int] = set()
+    error_rounds: set[int] = set()
 
     mismatch_since: list[float | None] = [None]
 
@@ -462,6 +477,9 @@ def run_interleaved(
                 if stop is not None:
                     return stop
             close_segments()
+            failing = lost_to_errors()
+            if failing is not None:
+                return failing
             if maybe_look():
                 return _CONCLUSIVE
             post(round_index, side, "measuring")
@@ -472,13 +490,40 @@ def run_interleaved(
             if segment.epoch is None and now >= segment.ended_at + CLOSE_AFTER_S:
                 epoch = window_epoch(tracker, segment.measured_from, segment.ended_at)
                 segments[index] = dataclasses.replace(segment, epoch=epoch)
-                stalled = epoch is not None and not any(c.completed for c in epoch.client)
+                # No response at all (refused connections are errors, below).
+                stalled = epoch is not None and not any(
+                    c.completed or c.transport_errors for c in epoch.client
+                )
                 if stalled and segment.round not in stalled_rounds:
                     stalled_rounds.add(segment.round)
                     notes.append(
                         f"round {segment.round + 1}: no response in "
                         f"{switcher.names[segment.side]}'s segment (a stall): round left out"
                     )
+                share = error_share(epoch) if epoch is not None and not stalled else None
+                if share is not None and share > ERROR_SHARE_LIMIT:
+                    if segment.round not in error_rounds and len(error_rounds) < _ROUND_NOTES:
+                        notes.append(
+                            f"round {segment.round + 1}: {100 * share:.0f}% of the requests "
+                            f"failed in {switcher.names[segment.side]}'s segment (errors): "
+                            "round left out"
+                        )
+                    error_rounds.add(segment.round)
+
+    def lost_to_errors() -> str | None:
+        """Why the run stops when the server keeps failing the load."""
+        done = closed_rounds()
+        recent = set(range(done - ERRORS_STOP_ROUNDS, done))
+        lost = len(error_rounds & set(range(done)))
+        if done < ERRORS_STOP_ROUNDS or lost < ERRORS_STOP_ROUNDS:
+            return None
+        if recent <= error_rounds or lost > done / 2:
+            return (
+                f"{lost} of {done} rounds lost their load to errors (more than "
+                f"{100 * ERROR_SHARE_LIMIT:.0f}% of requests failed): the server is failing, "
+                "the configurations cannot be compared"
+            )
+        return None
 
     def closed_rounds() -> int:
         done = 0
@@ -492,8 +537,11 @@ def run_interleaved(
 
     looked_rounds = 0
 
+    def left_out() -> set[int]:
+        return stalled_rounds | error_rounds
+
     def usable() -> list[Segment]:
-        return [s for s in segments if s.round not in stalled_rounds]
+        return [s for s in segments if s.round not in left_out()]
 
     def maybe_look() -> bool:
         """Look at newly closed rounds; True when the run may stop."""
@@ -502,7 +550,7 @@ def run_interleaved(
         if done <= looked_rounds:
             return False
         looked_rounds = done
-        if done - len(stalled_rounds) < MIN_ROUNDS:
+        if done - len(left_out() & set(range(done))) < MIN_ROUNDS:
             return False
         elapsed = time.time() - started
         look = judge(usable(), sides, min(elapsed, shape.cap_s))
@@ -606,6 +654,11 @@ def run_interleaved(
             )
     if stalled_rounds:
         notes.append(f"{len(stalled_rounds)} round(s) left out: the server stalled")
+    if error_rounds:
+        notes.append(
+            f"{len(error_rounds)} round(s) left out: more than {100 * ERROR_SHARE_LIMIT:.0f}% "
+            "of their requests failed"
+        )
     lengths = [s.ended_at - s.measured_from for s in segments]
     if lengths and max(lengths) > 1.5 * min(lengths):
         notes.append("segments of unequal length: each is judged by its rate, not its count")
@@ -623,6 +676,7 @@ def run_interleaved(
         run=summary,
         primary=primary,
         switch_failed=switch_failed,
+        left_out=tuple(sorted(stalled_rounds | error_rounds)),
     )
 
 

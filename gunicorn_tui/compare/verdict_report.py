@@ -94,6 +94,11 @@ def verdict_markdown(
     return escape_controls("\n".join(lines) + "\n", keep_newlines=True)
 
 
+def effect_json(effect: Effect) -> dict[str, Any]:
+    """One effect as JSON (its figures, unit, verdict and text)."""
+    return _effect_json(effect)
+
+
 def _effect_json(effect: Effect) -> dict[str, Any]:
     data = dataclasses.asdict(effect)
     data["metric"] = effect.metric.value

@@ -12,7 +12,6 @@ context (docker >= 7.2).
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import threading
 import time
@@ -20,16 +19,36 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from gunicorn_tui.access.docker_connect import (
+    DockerUnavailable,
+    connect,
+    daemon_host,
+    unavailable_reason,
+)
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.locality import container_access_kind
 from gunicorn_tui.discovery.container_shape import compose_of, networking_of
+from gunicorn_tui.host.procfs import parse_environ_list
 from gunicorn_tui.model.instances import ContainerRef
-from gunicorn_tui.sampling.procfs import parse_environ_list
 
-API_TIMEOUT_S = 10.0
+if TYPE_CHECKING:
+    from gunicorn_tui.access.engine_lite import LiteEngineApi
+
 _RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
+# After a failed attempt to make the full client, callers get None (as while
+# disconnected) for this long instead of waiting on a connect each time.
+_CLIENT_RETRY_S = 5.0
+
+
+class EngineReadApi(Protocol):
+    """The read-only calls the watcher makes: docker-py's low-level client
+    (``DockerClient.api``) or :class:`~gunicorn_tui.access.engine_lite.LiteEngineApi`."""
+
+    def info(self) -> Mapping[str, Any]: ...
+
+    def inspect_container(self, container: str) -> Mapping[str, Any]: ...
 
 
 class DaemonState(StrEnum):
@@ -76,38 +95,6 @@ class ContainerInfo:
     host: str = "local"
 
 
-class DockerUnavailable(Exception):
-    """The Docker daemon could not be reached."""
-
-
-def daemon_host() -> str:
-    """The daemon address in use, for messages."""
-    return os.environ.get("DOCKER_HOST") or "default (docker context or /var/run/docker.sock)"
-
-
-def connect(timeout_s: float = API_TIMEOUT_S) -> Any:
-    """A DockerClient that has spoken to the daemon, or DockerUnavailable
-    with a one-line reason."""
-    import docker
-    import docker.errors
-
-    try:
-        # Asks the daemon for its API version: no ping needed after it.
-        client = docker.from_env(timeout=int(timeout_s), max_pool_size=16)
-    except docker.errors.DockerException as error:
-        raise DockerUnavailable(_reason(error)) from error
-    except Exception as error:  # requests/urllib3 errors surface unwrapped
-        raise DockerUnavailable(_reason(error)) from error
-    return client
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if "FileNotFoundError" in text or "No such file" in text or "Connection refused" in text:
-        return f"Docker daemon not reachable at {daemon_host()}"
-    return text[:200]
-
-
 def container_info(
     inspect: Mapping[str, Any], force_api: bool = False, host: str = "local"
 ) -> ContainerInfo:
@@ -138,10 +125,10 @@ def container_info(
     )
 
 
-def engine_identity(client: Any) -> str:
+def engine_identity(api: EngineReadApi) -> str:
     """What tells one engine from another: its ID, name and data root (two
     daemons of one machine may share an ID, never a data root)."""
-    info = client.api.info()
+    info = api.info()
     parts = (str(info.get("ID") or ""), str(info.get("Name") or ""),
              str(info.get("DockerRootDir") or ""))  # fmt: skip
     return " ".join(parts) if any(parts) else ""
@@ -152,7 +139,13 @@ _INSPECT_THREADS = 6
 
 
 class ContainerWatcher:
-    """Keeps the set of running containers current in a background thread."""
+    """Keeps the set of running containers current in a background thread.
+
+    With ``lite`` (a local unix socket), the list and the events are read
+    with the standard library and the docker-py client (``connector``) is
+    made the first time :attr:`client` is asked for, off the first frame's
+    path; otherwise the docker-py client does everything.
+    """
 
     def __init__(
         self,
@@ -162,6 +155,8 @@ class ContainerWatcher:
         *,
         name: str = "local",
         address: str | None = None,
+        lite: Callable[[], LiteEngineApi] | None = None,
+        client_delay_s: float = 0.0,
     ) -> None:
         self._force_api = force_api
         self.name = name
@@ -171,7 +166,13 @@ class ContainerWatcher:
         self._connector = connector
         self._lock = threading.Lock()
         self._containers: dict[str, ContainerInfo] = {}
+        self._lite = lite
         self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._client_failed_at = 0.0
+        self._client_maker: threading.Thread | None = None
+        self._client_delay_s = client_delay_s
+        self._api: EngineReadApi | None = None
         self._status = DaemonStatus(
             DaemonState.UNREACHABLE, "not connected yet", time.time(), self._address, name
         )
@@ -196,10 +197,7 @@ class ContainerWatcher:
         if stream is not None:
             with contextlib.suppress(Exception):
                 stream.close()
-        client = self._client
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
+        self._drop_client()
 
     def status(self) -> DaemonStatus:
         with self._lock:
@@ -208,7 +206,49 @@ class ContainerWatcher:
     @property
     def client(self) -> Any:
         """The shared DockerClient (None while disconnected)."""
-        return self._client
+        client = self._client
+        if client is not None or self._lite is None:
+            return client
+        with self._client_lock:
+            if (
+                self._client is None
+                and self._api is not None
+                and not self._stop.is_set()
+                and time.monotonic() - self._client_failed_at >= _CLIENT_RETRY_S
+            ):
+                try:
+                    self._client = self._connector()
+                except Exception:  # EngineUnreachable: the watcher's own calls say more
+                    self._client_failed_at = time.monotonic()
+            return self._client
+
+    def client_soon(self) -> Any:
+        """The shared DockerClient if it is there; else None, and (on the
+        local socket) it is made in the background ``client_delay_s`` later,
+        for callers on the sampling path (the log followers) that must not
+        wait for docker-py to load (nor, in the dashboard, load it beside
+        the first frame)."""
+        client = self._client
+        if client is not None or self._lite is None or self._api is None:
+            return client
+        with self._client_lock:
+            if self._client_maker is None or not self._client_maker.is_alive():
+                self._client_maker = threading.Thread(
+                    target=self._make_client_later, name="gtui-docker-client", daemon=True
+                )
+                self._client_maker.start()
+        return None
+
+    def _make_client_later(self) -> None:
+        if not self._stop.wait(self._client_delay_s):
+            _ = self.client
+
+    def _drop_client(self) -> None:
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
     @property
     def generation(self) -> int:
@@ -248,11 +288,11 @@ class ContainerWatcher:
 
     def describe_missing(self, name_or_id: str) -> str:
         """Why ``name_or_id`` is not a running container, in one line."""
-        client = self._client
-        if client is None:
+        api = self._api
+        if api is None:
             return f"no running container {name_or_id!r} (Docker unreachable)"
         try:
-            inspect = client.api.inspect_container(name_or_id)
+            inspect = api.inspect_container(name_or_id)
         except Exception:
             return f"no container named {name_or_id!r}"
         state = (inspect.get("State") or {}).get("Status", "unknown")
@@ -264,7 +304,7 @@ class ContainerWatcher:
         attempt = 0
         while not self._stop.is_set():
             try:
-                client = self._connector()
+                api = self._open()
             except Exception as error:  # DockerUnavailable, EngineUnreachable: one line
                 self._set_status(DaemonState.UNREACHABLE, str(error) or type(error).__name__)
                 self._connected_once.set()
@@ -273,23 +313,49 @@ class ContainerWatcher:
                 self._stop.wait(delay)
                 continue
             attempt = 0
-            self._client = client
             try:
                 since = time.time()
-                self._engine_id = engine_identity(client)
-                self._relist(client)
+                self._engine_id = engine_identity(api)
+                self._relist(api)
+                self._api = api
                 self._set_status(DaemonState.CONNECTED, "connected")
                 self._connected_once.set()
-                self._follow_events(client, since)
+                self._follow_events(api, since)
             except Exception as error:
                 if self._stop.is_set():
                     return
-                self._set_status(DaemonState.UNREACHABLE, f"lost Docker daemon: {_reason(error)}")
+                self._set_status(
+                    DaemonState.UNREACHABLE, f"lost Docker daemon: {unavailable_reason(error)}"
+                )
             finally:
-                self._client = None
-                with contextlib.suppress(Exception):
-                    client.close()
+                self._api = None
+                self._drop_client()
             self._stop.wait(_RECONNECT_DELAYS_S[0])
+
+    def _open(self) -> Any:
+        """The read API of a connection that answered: the light one for a
+        local socket, else the docker-py client's (kept as :attr:`client`)."""
+        if self._lite is not None:
+            from gunicorn_tui.access.engine_lite import LiteEngineError
+
+            lite = self._lite()
+            try:
+                lite.check()
+            except (OSError, LiteEngineError) as error:
+                # The same one line the docker-py connector gives for this socket.
+                if isinstance(error, FileNotFoundError | ConnectionRefusedError):
+                    raise DockerUnavailable(
+                        f"Docker daemon not reachable at {self._address}"
+                    ) from error
+                reason = (
+                    error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                )
+                raise DockerUnavailable(f"{self._address}: {reason}") from error
+            return lite
+        client = self._connector()
+        with self._client_lock:
+            self._client = client
+        return client.api
 
     def _set_status(self, state: DaemonState, message: str) -> None:
         with self._lock:
@@ -301,13 +367,13 @@ class ContainerWatcher:
         if self._on_change is not None:
             self._on_change()
 
-    def _relist(self, client: Any) -> None:
+    def _relist(self, api: Any) -> None:
         found: dict[str, ContainerInfo] = {}
-        summaries = client.api.containers(filters={"status": "running"})
+        summaries = api.containers(filters={"status": "running"})
 
         def inspect_one(summary: Mapping[str, Any]) -> Any:
             try:
-                return client.api.inspect_container(summary["Id"])
+                return api.inspect_container(summary["Id"])
             except Exception:
                 return None  # gone between list and inspect
 
@@ -330,31 +396,33 @@ class ContainerWatcher:
         if self._on_change is not None:
             self._on_change()
 
-    def _follow_events(self, client: Any, since: float) -> None:
-        stream = client.api.events(
-            since=int(since),
-            decode=True,
-            filters={"type": "container"},
-        )
+    def _follow_events(self, api: Any, since: float) -> None:
+        if self._lite is not None:
+            stream = api.events(int(since), {"type": "container"})
+        else:
+            stream = api.events(since=int(since), decode=True, filters={"type": "container"})
         self._events_stream = stream
+        if self._stop.is_set():  # stop() ran before the stream was there to close
+            stream.close()
+            return
         try:
             for event in stream:
                 if self._stop.is_set():
                     return
-                self._apply_event(client, event)
+                self._apply_event(api, event)
         finally:
             self._events_stream = None
         if not self._stop.is_set():
             raise DockerUnavailable("events stream ended")
 
-    def _apply_event(self, client: Any, event: Mapping[str, Any]) -> None:
+    def _apply_event(self, api: EngineReadApi, event: Mapping[str, Any]) -> None:
         action = str(event.get("Action") or event.get("status") or "")
         container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
         if not container_id:
             return
         if action in ("start", "rename", "unpause", "update", "restart"):
             try:
-                inspect = client.api.inspect_container(container_id)
+                inspect = api.inspect_container(container_id)
             except Exception:
                 return
             running = (inspect.get("State") or {}).get("Running")

@@ -18,6 +18,9 @@ Why this and not the alternatives:
   the run total without recording each sample twice.
 
 Values are integer nanoseconds; percentiles are returned in milliseconds.
+The bucket scheme is the one in :mod:`gunicorn_tui.stats.log_linear_histogram`
+(which traffic metrics use at a coarser 7 bits); this histogram adds what a
+load run needs on top: the exact minimum and sum, and no clamp at an hour.
 """
 
 from __future__ import annotations
@@ -25,29 +28,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-# 2**SUB_BUCKET_BITS linear buckets per power of two: relative half-width of
-# a bucket is at most 2**-(SUB_BUCKET_BITS + 1), about 0.1% for 9 bits.
-SUB_BUCKET_BITS = 9
-RELATIVE_ERROR = 2.0 ** -(SUB_BUCKET_BITS + 1)
-_SUB_BUCKETS = 1 << SUB_BUCKET_BITS
-_EXACT_BELOW = 1 << (SUB_BUCKET_BITS + 1)
+from gunicorn_tui.stats import log_linear_histogram
+
+# 2**(LATENCY_BITS - 1) = 512 linear buckets per power of two: the relative
+# half-width of a bucket is at most 2**-LATENCY_BITS, about 0.1%.
+LATENCY_BITS = 10
+RELATIVE_ERROR = 2.0**-LATENCY_BITS
+_EXACT_BELOW = 1 << LATENCY_BITS
+_MANTISSA_BITS = LATENCY_BITS - 1
 
 
 def bucket_index(value_ns: int) -> int:
     """The bucket of a non-negative value; values below 1024 ns are exact."""
-    if value_ns < _EXACT_BELOW:
-        return value_ns
-    shift = value_ns.bit_length() - SUB_BUCKET_BITS - 1
-    return (shift << SUB_BUCKET_BITS) + (value_ns >> shift)
+    return log_linear_histogram.bucket_index(value_ns, LATENCY_BITS)
 
 
 def bucket_bounds(index: int) -> tuple[int, int]:
     """The values ``[low, high)`` that fall into bucket ``index``."""
-    if index < _EXACT_BELOW:
-        return index, index + 1
-    shift = (index >> SUB_BUCKET_BITS) - 1
-    mantissa = index - (shift << SUB_BUCKET_BITS)
-    return mantissa << shift, (mantissa + 1) << shift
+    return log_linear_histogram.bucket_bounds(index, LATENCY_BITS)
 
 
 class LatencyHistogram:
@@ -71,9 +69,9 @@ class LatencyHistogram:
             value_ns = 0
         if value_ns < _EXACT_BELOW:
             index = value_ns
-        else:
-            shift = value_ns.bit_length() - SUB_BUCKET_BITS - 1
-            index = (shift << SUB_BUCKET_BITS) + (value_ns >> shift)
+        else:  # bucket_index(), inlined: this runs once per request
+            shift = value_ns.bit_length() - LATENCY_BITS
+            index = (shift << _MANTISSA_BITS) + (value_ns >> shift)
         buckets = self.buckets
         buckets[index] = buckets.get(index, 0) + 1
         if self.count == 0:

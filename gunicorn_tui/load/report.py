@@ -21,15 +21,6 @@ def summary_to_dict(summary: RunSummary) -> dict[str, Any]:
     return data
 
 
-def second_to_dict(second: SecondSummary) -> dict[str, Any]:
-    """One per-second summary as plain JSON types."""
-    data = dataclasses.asdict(second)
-    data.pop("latency_buckets", None)
-    data["sent_rps"] = second.sent_rps
-    data["completed_rps"] = second.completed_rps
-    return data
-
-
 def _ms(value: float | None) -> str:
     if value is None:
         return "-"

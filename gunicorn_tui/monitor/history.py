@@ -39,11 +39,6 @@ class Series:
         """Measured values only, oldest first."""
         return [p.value for p in self._points if p.value is not None]
 
-    def span_s(self) -> float:
-        if len(self._points) < 2:
-            return 0.0
-        return self._points[-1].taken_at - self._points[0].taken_at
-
     def latest(self) -> float | None:
         return self._points[-1].value if self._points else None
 

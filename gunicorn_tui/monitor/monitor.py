@@ -19,8 +19,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gunicorn_tui.access.docker_connect import daemon_host
 from gunicorn_tui.access.endpoints import LOCAL_NAME, EngineEndpoint, Scheme
-from gunicorn_tui.access.engine_connect import EngineConnector
+from gunicorn_tui.access.engine_connect import EngineConnector, default_lite_api, lite_api
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.resolve import local_master_access
 from gunicorn_tui.discovery.docker_engine import (
@@ -28,14 +29,22 @@ from gunicorn_tui.discovery.docker_engine import (
     ContainerWatcher,
     DaemonState,
     DaemonStatus,
-    daemon_host,
 )
-from gunicorn_tui.discovery.host_processes import (
+from gunicorn_tui.host.cgroup import find_cgroup_paths, read_cgroup_tree_pids
+from gunicorn_tui.host.host_processes import (
     CRI_RUNTIMES,
     container_scope_of,
     gunicorn_records,
 )
-from gunicorn_tui.discovery.process_tree import GunicornTree, find_trees
+from gunicorn_tui.host.process_tree import GunicornTree, find_trees
+from gunicorn_tui.host.procfs import (
+    NO_PROCFS_NOTICE,
+    PROC,
+    ProcessGone,
+    procfs_available,
+    read_environ,
+    read_ppid,
+)
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed, RuntimeFacts
 from gunicorn_tui.model.instances import ContainerRef, InstanceSample, Source
 from gunicorn_tui.monitor.targets import (
@@ -46,7 +55,6 @@ from gunicorn_tui.monitor.targets import (
     parse_target,
 )
 from gunicorn_tui.sampling.api_instance import ApiInstanceSampler
-from gunicorn_tui.sampling.cgroup import find_cgroup_paths, read_cgroup_tree_pids
 from gunicorn_tui.sampling.local_instance import (
     InstanceIdentity,
     LaunchRecord,
@@ -54,14 +62,6 @@ from gunicorn_tui.sampling.local_instance import (
     SampleTables,
 )
 from gunicorn_tui.sampling.process_figures import ProcessFigures
-from gunicorn_tui.sampling.procfs import (
-    NO_PROCFS_NOTICE,
-    PROC,
-    ProcessGone,
-    procfs_available,
-    read_environ,
-    read_ppid,
-)
 from gunicorn_tui.settings.master_inputs import read_master_environment
 
 # At module level: recordings resolve MonitorFrame's field types by name.
@@ -138,6 +138,10 @@ class MonitorOptions:
     # Run ``gtui agent`` on ``ssh://`` hosts for full figures (monitor/agent_link.py).
     agents: bool = True
     agent_interval_s: float = 1.0
+    # On the local socket, how long after the log followers first ask for
+    # docker-py's client it is made (the dashboard: after its first frame;
+    # loading docker-py is about 60 ms of CPU, benchmarks/dashboard_cost.py).
+    engine_client_delay_s: float = 0.0
 
 
 class Monitor:
@@ -197,7 +201,11 @@ class Monitor:
         if self.options.use_docker and self._watcher is None and self.options.engines:
             self._open_engines(wait_for_docker_s)
         elif self.options.use_docker and self._watcher is None:
-            self._watcher = ContainerWatcher(force_api=self.options.force_api or not self._procfs)
+            self._watcher = ContainerWatcher(
+                force_api=self.options.force_api or not self._procfs,
+                lite=default_lite_api(),
+                client_delay_s=self.options.engine_client_delay_s,
+            )
             self._watcher.start(wait_s=wait_for_docker_s)
         elif self._watcher is not None and self._own_watcher:
             self._watcher.start(wait_s=wait_for_docker_s)
@@ -227,7 +235,9 @@ class Monitor:
         watcher = self._watchers.get(host)
         if watcher is None and len(self._watchers) <= 1:
             watcher = self._watcher  # one engine: every container is its
-        return watcher.client if watcher is not None else None
+        # Not waited for: on the local socket docker-py loads in the background
+        # (the log stream is followed from the next sample on).
+        return watcher.client_soon() if watcher is not None else None
 
     def _open_engines(self, wait_s: float) -> None:
         """A watcher per engine, all connecting side by side (a host that does
@@ -238,7 +248,12 @@ class Monitor:
             # reached over the network is sampled as a remote one.
             force_api = self.options.force_api or not self._procfs or not endpoint.on_this_host
             watcher = ContainerWatcher(
-                force_api=force_api, connector=connector, name=endpoint.name, address=endpoint.url
+                force_api=force_api,
+                connector=connector,
+                name=endpoint.name,
+                address=endpoint.url,
+                lite=lite_api(endpoint.url, connector.timeout_s),
+                client_delay_s=self.options.engine_client_delay_s,
             )
             self._connectors[endpoint.name] = connector
             self._watchers[endpoint.name] = watcher
@@ -289,12 +304,6 @@ class Monitor:
     def watchers(self) -> Mapping[str, ContainerWatcher]:
         """Every engine's watcher, by engine name."""
         return dict(self._watchers)
-
-    def watcher_for(self, host: str | None) -> ContainerWatcher | None:
-        """The watcher of engine ``host`` (None: the first engine)."""
-        if host is None:
-            return self._watcher
-        return self._watchers.get(host)
 
     def connector_for(self, host: str) -> EngineConnector | None:
         """How engine ``host`` is reached (its SSH connection), when named by an endpoint."""
@@ -572,6 +581,11 @@ class Monitor:
     def request_rescan(self) -> None:
         """Rediscover at the next sample (after a retune, for instance)."""
         self._last_discovery = -1e9
+
+    @property
+    def playback(self) -> None:
+        """No time cursor: the monitor samples live (a replay has one)."""
+        return None
 
     # -- discovery -----------------------------------------------------------
 

@@ -326,19 +326,3 @@ def _check_only_service_lines_changed(old: str, new: str, service: str) -> None:
             )
     if not changed:
         raise ComposeRefused("the rewrite changed nothing")
-
-
-def manual_change(
-    found: ComposeService | None,
-    service: str,
-    new_command: Sequence[str] | None,
-    env_changes: Mapping[str, ConfigValue],
-) -> list[str]:
-    """The change to make by hand, as lines to print."""
-    where = found.path if found is not None else "the Compose file"
-    lines = [f"in {where}, under services.{service}:"]
-    if new_command is not None:
-        lines.append(f"  command: {shlex.join(new_command)}")
-    for name, value in env_changes.items():
-        lines.append(f"  ({ENV_CMD_ARGS}) {name} = {value}")
-    return lines

@@ -4,9 +4,14 @@ comparisons come out as they did."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gunicorn_tui.compare.epochs import EpochRegistry
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.recording.session_file import RecordedMark, Recording
+
+if TYPE_CHECKING:
+    from gunicorn_tui.sampling.local_instance import LaunchRecord
 
 
 def apply_mark(registry: EpochRegistry, mark: RecordedMark) -> None:
@@ -73,6 +78,22 @@ class PlaybackSource:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    @property
+    def playback(self) -> PlaybackSource:
+        """The time cursor: this source itself."""
+        return self
+
+    @property
+    def statsd_address(self) -> None:
+        """A recording listens for nothing."""
+        return None
+
+    def add_launch(self, launch: LaunchRecord) -> None:
+        """Nothing to remember: a replay starts no server."""
+
+    def request_rescan(self) -> None:
+        """Nothing to rediscover: the recording's frames are as they were."""
 
 
 def replay_epochs(recording: Recording) -> EpochRegistry:

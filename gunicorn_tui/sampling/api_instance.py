@@ -20,11 +20,13 @@ import contextlib
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from gunicorn_tui.access.control_socket import ControlSocketError, DockerExecTransport
+from gunicorn_tui.access.docker_top import PS_ARGS, TopRow, parse_top
 from gunicorn_tui.discovery.docker_engine import ContainerInfo
-from gunicorn_tui.discovery.process_tree import GunicornTree, ProcRecord, find_trees
+from gunicorn_tui.host.process_tree import GunicornTree, ProcRecord, find_trees
+from gunicorn_tui.host.procfs import ProcessGone
 from gunicorn_tui.model.instances import (
     GunicornConfig,
     InstanceSample,
@@ -34,55 +36,15 @@ from gunicorn_tui.model.instances import (
     Source,
     WorkerSample,
 )
-from gunicorn_tui.sampling.control_socket import ControlSocketError, DockerExecTransport
 from gunicorn_tui.sampling.local_instance import InstanceIdentity
-from gunicorn_tui.sampling.procfs import ProcessGone
 from gunicorn_tui.sampling.worker_state import WorkerEvidence, derive_state
 from gunicorn_tui.settings.master_inputs import gather_inputs
 from gunicorn_tui.settings.resolve import resolve_config, short_worker_class
 
 TOP_INTERVAL_S = 5.0
 CONTROL_INTERVAL_S = 5.0
-PS_ARGS = "-eo pid,ppid,etimes,rss,args"
 
 NOT_EXPOSED = "remote daemon: not exposed by the Docker API"
-
-
-@dataclass(frozen=True)
-class TopRow:
-    """One process from ``docker top``."""
-
-    pid: int
-    ppid: int
-    elapsed_s: float
-    rss_bytes: int
-    argv: tuple[str, ...]
-
-
-def parse_top(result: Mapping[str, Any]) -> list[TopRow]:
-    """Rows of ``docker top`` run with :data:`PS_ARGS`."""
-    titles = [str(t).upper() for t in result.get("Titles") or []]
-    rows: list[TopRow] = []
-    try:
-        pid_i, ppid_i = titles.index("PID"), titles.index("PPID")
-        elapsed_i, rss_i = titles.index("ELAPSED"), titles.index("RSS")
-        args_i = titles.index("COMMAND")
-    except ValueError:
-        return rows
-    for process in result.get("Processes") or []:
-        try:
-            rows.append(
-                TopRow(
-                    pid=int(process[pid_i]),
-                    ppid=int(process[ppid_i]),
-                    elapsed_s=float(process[elapsed_i]),
-                    rss_bytes=int(process[rss_i]) * 1024,
-                    argv=tuple(str(process[args_i]).split()),
-                )
-            )
-        except (ValueError, IndexError):
-            continue
-    return rows
 
 
 class ContainerApiState:

@@ -16,23 +16,16 @@ from dataclasses import dataclass, replace
 
 import psutil
 
+from gunicorn_tui.access.control_socket import (
+    ControlReply,
+    ControlSocketError,
+    UnixSocketTransport,
+)
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.proc_target import ProcTarget
 from gunicorn_tui.access.resolve import local_master_access
 from gunicorn_tui.discovery.docker_engine import ContainerInfo
-from gunicorn_tui.discovery.process_tree import Role, is_gunicorn, parse_title, role_under_master
-from gunicorn_tui.interpreter.runtime_facts import RuntimeFacts
-from gunicorn_tui.model.instances import (
-    ConfigSource,
-    GunicornConfig,
-    InstanceSample,
-    ProcessSample,
-    ResourceTotals,
-    SamplingMode,
-    Source,
-    WorkerSample,
-)
-from gunicorn_tui.sampling.cgroup import (
+from gunicorn_tui.host.cgroup import (
     CgroupLimits,
     CgroupPaths,
     CgroupReading,
@@ -40,13 +33,8 @@ from gunicorn_tui.sampling.cgroup import (
     read_cgroup,
     read_cgroup_limits,
 )
-from gunicorn_tui.sampling.control_socket import (
-    ControlReply,
-    ControlSocketError,
-    UnixSocketTransport,
-)
-from gunicorn_tui.sampling.process_figures import PERMISSION_DENIED, ProcessFigures
-from gunicorn_tui.sampling.procfs import (
+from gunicorn_tui.host.process_tree import Role, is_gunicorn, parse_title, role_under_master
+from gunicorn_tui.host.procfs import (
     Heartbeat,
     OpenFiles,
     ProcessGone,
@@ -58,6 +46,18 @@ from gunicorn_tui.sampling.procfs import (
     read_open_files,
     read_ppid,
 )
+from gunicorn_tui.interpreter.runtime_facts import RuntimeFacts
+from gunicorn_tui.model.instances import (
+    ConfigSource,
+    GunicornConfig,
+    InstanceSample,
+    ProcessSample,
+    ResourceTotals,
+    SamplingMode,
+    Source,
+    WorkerSample,
+)
+from gunicorn_tui.sampling.process_figures import PERMISSION_DENIED, ProcessFigures
 from gunicorn_tui.sampling.tcp_table import ClientConnectionCounter, TcpSocket, read_tcp_sockets
 from gunicorn_tui.sampling.worker_state import WorkerEvidence, derive_state
 from gunicorn_tui.settings.master_inputs import (

@@ -37,8 +37,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from gunicorn_tui.model.instances import ProcessSample
-from gunicorn_tui.sampling.procfs import (
+from gunicorn_tui.host.procfs import (
     ProcessGone,
     ProcStat,
     read_ns_pid,
@@ -47,6 +46,7 @@ from gunicorn_tui.sampling.procfs import (
     read_stat,
     read_uss_bytes,
 )
+from gunicorn_tui.model.instances import ProcessSample
 
 PERMISSION_DENIED = "permission denied"
 FIRST_SAMPLE = "first sample: no interval yet"

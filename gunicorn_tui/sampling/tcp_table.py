@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from gunicorn_tui.sampling.procfs import PROC, ProcessGone
+from gunicorn_tui.host.procfs import PROC, ProcessGone
 
 _LISTEN = "0A"
 

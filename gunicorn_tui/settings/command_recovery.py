@@ -13,7 +13,7 @@ import re
 import shlex
 from collections.abc import Sequence
 
-from gunicorn_tui.discovery.process_tree import gunicorn_args
+from gunicorn_tui.host.process_tree import gunicorn_args
 
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "busybox"})
 _INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init"})
@@ -84,12 +84,6 @@ def _shell_script(argv: Sequence[str]) -> tuple[str, list[str]] | None:
         if "c" in word[1:]:
             return (words[0], words[2:]) if words else None
     return None
-
-
-def args_from_shell_string(script: str, positional: Sequence[str] = ()) -> tuple[str, ...] | None:
-    """Gunicorn's arguments in a shell command string (``sh -c "..."``)."""
-    found = all_args_from_shell_string(script, positional)
-    return found[0] if found else None
 
 
 def all_args_from_shell_string(

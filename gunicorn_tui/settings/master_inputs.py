@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from gunicorn_tui.discovery.process_tree import gunicorn_args, name_from_args
-from gunicorn_tui.sampling.procfs import ProcessGone, read_argv, read_environ, read_ppid
+from gunicorn_tui.host.process_tree import gunicorn_args, name_from_args
+from gunicorn_tui.host.procfs import ProcessGone, read_argv, read_environ, read_ppid
 from gunicorn_tui.settings.command_line import ParsedArguments, parse_arguments
 from gunicorn_tui.settings.command_recovery import all_args_from_command
 from gunicorn_tui.settings.config_file import ConfigFileSettings, parse_config_source

@@ -25,7 +25,7 @@ Memory is bounded by the value range: values are clamped to ``max_value``
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 DEFAULT_SUB_BUCKET_BITS = 7
 DEFAULT_MAX_VALUE = 3_600_000_000  # one hour, in µs
@@ -148,10 +148,6 @@ class LogLinearHistogram:
             low, high = bucket_bounds(index, self.bits)
             weighted += ((low + high - 1) / 2) * count
         return weighted / self.total
-
-    def bucket_counts(self) -> Mapping[int, int]:
-        """Counts by bucket index (read-only view for tests and exports)."""
-        return self.counts
 
     @classmethod
     def merged(

@@ -6,6 +6,10 @@ or the winner kept on purpose) moves it to ``sweeps/archive/``. A file left
 behind by a process that is gone means the sweep was killed: ``gtui
 recover`` puts the original config back (each retune of the sweep has its
 own journal too, settled first by the control engine).
+
+A sweep of a container records its engine (``docker info`` ID, address,
+host name): recovery restores it through that engine only, and refuses,
+naming the ``gtui recover -H`` to run, when that engine is not given.
 """
 
 from __future__ import annotations
@@ -63,6 +67,44 @@ class SweepTarget:
         return f"pid:{self.master_pid}"
 
 
+@dataclass(frozen=True)
+class SweepEngine:
+    """The container engine a sweep's target runs on."""
+
+    engine_id: str
+    address: str | None
+    host: str
+
+    def describe(self) -> str:
+        """``engine ID (address) on host NAME``."""
+        return f"engine {self.engine_id} ({self.address or 'address unknown'}) on host {self.host}"
+
+    def recover_hint(self) -> str:
+        """The command that reaches it."""
+        if self.address:
+            return f"run `gtui recover -H {self.address}` (or --context NAME) to restore it there"
+        return "run `gtui recover` with -H URL or --context NAME naming that engine"
+
+
+def engine_record(engine: object, sample: InstanceSample) -> SweepEngine | None:
+    """The engine ``sample``'s container is on, as ``engine`` reaches it
+    (None: a master outside containers, or an engine that does not say)."""
+    if sample.container is None and not is_service_key(sample.key):
+        return None
+    # A whole service's engine acts through one container engine.
+    control = getattr(engine, "engine", engine)
+    for_host = getattr(control, "for_host", None)
+    if for_host is None:
+        return None
+    try:
+        identity = for_host(sample.host).docker().identity()
+    except Exception:  # ActionRefused, EngineUnavailable, AccessError: not recorded
+        return None
+    if not identity.engine_id:
+        return None
+    return SweepEngine(identity.engine_id, identity.address or None, sample.host)
+
+
 def _config_json(config: SweepConfig) -> dict[str, Any]:
     return {"workers": config.workers, "worker_class": config.worker_class,
             "threads": config.threads}  # fmt: skip
@@ -96,6 +138,19 @@ class SweepJournal:
             str(target.get("label", "?")),
             target.get("container_name"),
             target.get("master_pid"),
+        )
+
+    @property
+    def engine(self) -> SweepEngine | None:
+        """The engine the target runs on (None: a host master, or an older journal)."""
+        data = self.data.get("engine")
+        if not isinstance(data, dict) or not data.get("engine_id"):
+            return None
+        address = data.get("address")
+        return SweepEngine(
+            str(data["engine_id"]),
+            str(address) if address else None,
+            str(data.get("host") or "local"),
         )
 
     @property
@@ -143,7 +198,11 @@ class SweepJournalStore:
         self.directory = state_directory / "sweeps"
 
     def begin(
-        self, sample: InstanceSample, original: SweepConfig, configs: tuple[SweepConfig, ...]
+        self,
+        sample: InstanceSample,
+        original: SweepConfig,
+        configs: tuple[SweepConfig, ...],
+        engine: SweepEngine | None = None,
     ) -> SweepJournal:
         """Write a new journal (durably) before anything changes."""
         ensure_dir(self.directory)
@@ -161,6 +220,9 @@ class SweepJournalStore:
                 "container_name": target.container_name,
                 "master_pid": target.master_pid,
             },
+            "engine": None
+            if engine is None
+            else {"engine_id": engine.engine_id, "address": engine.address, "host": engine.host},
             "original": _config_json(original),
             "configs": [_config_json(config) for config in configs],
             "phase": "running",

@@ -7,7 +7,7 @@ from typing import Any
 
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.report import summary_json
-from gunicorn_tui.compare.verdict_report import ending_line, verdict_json
+from gunicorn_tui.compare.verdict_report import effect_json, ending_line, verdict_json
 from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.sweep.runner import SweepResult
 
@@ -119,6 +119,19 @@ def winner_line(sweep: SweepResult) -> str:
     )
 
 
+def baseline_lines(sweep: SweepResult) -> list[str]:
+    """Interleaved: each config's throughput against the baseline config."""
+    if not sweep.versus_baseline:
+        return []
+    baseline = sweep.results[sweep.versus_baseline[0].baseline].config.label
+    lines = [f"- against the baseline {baseline} (req/s, 95 % intervals, not adjusted for "
+             "the number of configs):"]  # fmt: skip
+    for item in sweep.versus_baseline:
+        label = sweep.results[item.config].config.label
+        lines.append(f"  - {label}: {item.effect.text()} {item.effect.verdict.value}")
+    return lines
+
+
 def sweep_markdown(sweep: SweepResult, *, title: str = "gtui sweep") -> str:
     """A review-ready Markdown report: table, verdict, text plots."""
     lines = [
@@ -131,6 +144,7 @@ def sweep_markdown(sweep: SweepResult, *, title: str = "gtui sweep") -> str:
         "- req/s and p99: server side (access log) where Gunicorn logs them, else the"
         " load driver's (client side)",
         *(f"- note: {note}" for note in sweep.notes),
+        *baseline_lines(sweep),
         "",
         "| config | status | req/s | p99 ms | CPU ms/req | memory MiB | note |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -178,6 +192,16 @@ def sweep_json(sweep: SweepResult) -> dict[str, Any]:
         if sweep.verdict is not None and sweep.verdict.final is not None
         else None,
         "notes": list(sweep.notes),
+        "versus_baseline": [
+            {
+                "config": item.config,
+                "label": sweep.results[item.config].config.label,
+                "baseline": item.baseline,
+                "baseline_label": sweep.results[item.baseline].config.label,
+                "effect": effect_json(item.effect),
+            }
+            for item in sweep.versus_baseline
+        ],
         "configs": [
             {
                 "config": result.config.__dict__,

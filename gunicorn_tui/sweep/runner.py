@@ -61,8 +61,9 @@ from gunicorn_tui.control.service_engine import RetuneEngine, replica_count
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.sweep.baseline import BaselineEffect, baseline_index, effects_against
 from gunicorn_tui.sweep.grid import SweepConfig, config_of, same_point
-from gunicorn_tui.sweep.journal import SweepJournal, SweepJournalStore
+from gunicorn_tui.sweep.journal import SweepJournal, SweepJournalStore, engine_record
 
 MAX_MEASURE_S = 600.0
 _SETTLE_INTERVAL_S = 0.5
@@ -163,6 +164,9 @@ class SweepResult:
     # when each config was measured once, in turn.
     verdict: InterleaveResult | None = None
     notes: tuple[str, ...] = ()
+    # Interleaved: each other config's throughput against the baseline
+    # config (the original when in the grid, else the first), 95 % intervals.
+    versus_baseline: tuple[BaselineEffect, ...] = ()
 
     @property
     def winner_effect(self) -> Effect | None:
@@ -298,7 +302,9 @@ def _run_sweep(
             f"an interrupted {pending[0].action} ({pending[0].journal_id}) must be settled "
             "first: run `gtui recover`"
         )
-    journal = SweepJournalStore(engine.state_dir).begin(sample, original, configs)
+    journal = SweepJournalStore(engine.state_dir).begin(
+        sample, original, configs, engine_record(engine, sample)
+    )
 
     def post(
         index: int, stage: str, detail: str, measurement: MeasurementProgress | None = None
@@ -485,6 +491,11 @@ def _interleaved_sweep(
         journal_path=str(journal.path),
         verdict=verdict,
         notes=verdict.notes if verdict is not None else (),
+        versus_baseline=(
+            effects_against(verdict, baseline_index(configs, original))
+            if verdict is not None
+            else ()
+        ),
     )
 
 

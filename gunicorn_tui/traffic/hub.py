@@ -47,6 +47,9 @@ from gunicorn_tui.traffic.statsd import StatsdListener, StatsdMetric
 
 FILE_POLL_S = 0.25
 RESCAN_HIDDEN_S = 5.0
+# A log stream that starts this soon after it was first wanted reads from that
+# moment on (no request lost while the engine's client was being made).
+_CATCH_UP_S = 10.0
 _PID_IN_LINE = re.compile(r"\[(\d{1,10})\] \[|<(\d{1,10})>")
 
 
@@ -67,6 +70,9 @@ class _Attached:
     following_container: bool = False
     # Why its log stream is wanted but not followed (None: followed or unwanted).
     stream_problem: str | None = None
+    # Wall time its log stream was first wanted: a stream that starts soon
+    # after (the engine's client was still being made) reads from then on.
+    stream_wanted_at: float | None = None
     # Monotonic time of the next look at a hidden configuration's files and
     # StatsD socket; None when the configuration said where they are.
     rescan_at: float | None = None
@@ -308,6 +314,7 @@ class TrafficHub:
             self._want_stream(attached)
         else:
             attached.stream_problem = None
+            attached.stream_wanted_at = None
             if attached.following_container:
                 attached.following_container = False
                 self._stop_unused_stream(attached.host, attached.container_id)
@@ -360,17 +367,26 @@ class TrafficHub:
 
     def _want_stream(self, attached: _Attached) -> None:
         assert attached.container_id is not None
-        attached.stream_problem = self._follow_container(attached.host, attached.container_id)
+        now = time.time()
+        wanted_at = attached.stream_wanted_at
+        if wanted_at is None:
+            wanted_at = attached.stream_wanted_at = now
+        # Lines from the first want on, unless that is long ago (an engine
+        # that was unreachable for minutes: its backlog is not live traffic).
+        since = wanted_at if now - wanted_at <= _CATCH_UP_S else None
+        attached.stream_problem = self._follow_container(
+            attached.host, attached.container_id, since
+        )
         attached.following_container = attached.stream_problem is None
 
-    def _follow_container(self, host: str, container_id: str) -> str | None:
+    def _follow_container(self, host: str, container_id: str, since: float | None) -> str | None:
         """Follow the log stream of ``container_id`` on engine ``host``: None
         when it is followed, else why not (yet)."""
         if (host, container_id) in self._containers:
             return None
         client = self._docker_client(host)
         if client is None:
-            return f"log stream: no connection to engine {host} (followed once there is)"
+            return f"log stream: engine {host} not connected yet (followed once it is)"
         limit = self._stream_limit(host)
         if limit == 0:
             return f"log stream of {host} not followed: GTUI_SSH_LOG_STREAMS=0"
@@ -380,7 +396,7 @@ class TrafficHub:
                 "(each is a channel of its one SSH connection, and sshd's MaxSessions, 10 by "
                 "default, caps them; GTUI_SSH_LOG_STREAMS changes the cap)"
             )
-        self._start_stream(host, container_id, client, since=None)
+        self._start_stream(host, container_id, client, since=since)
         return None
 
     def _start_stream(self, host: str, container_id: str, client: Any, since: float | None) -> None:

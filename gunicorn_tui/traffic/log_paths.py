@@ -29,8 +29,8 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gunicorn_tui.host.procfs import PROC
 from gunicorn_tui.host.rooted_files import RootedFiles
-from gunicorn_tui.sampling.procfs import PROC
 
 # Names of a process's stdout and stderr, by the descriptor they mean.
 _STDIO_PATHS: dict[str, int] = {

@@ -34,8 +34,8 @@ import stat
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gunicorn_tui.host.procfs import PROC
 from gunicorn_tui.model.instances import ConfigSource, InstanceSample, SamplingMode, Source
-from gunicorn_tui.sampling.procfs import PROC
 from gunicorn_tui.traffic.log_paths import (
     LogFileRef,
     file_kind,

@@ -7,17 +7,23 @@ samples pile up. Tables are updated cell by cell.
 Every frame also feeds an :class:`~gunicorn_tui.compare.epochs.EpochRegistry`
 (in the thread that sampled it), so each instance's configuration changes,
 from gtui's actions or from outside, start epochs: marked on the graphs,
-compared on the Compare screen (``C``), exported from there. A guided A/B
-or a sweep (``w``, :mod:`gunicorn_tui.ui.sweep`) samples through the same
-path while it runs, with the dashboard's own sampler paused, so the source
-is never sampled by two threads at once.
+compared on the Compare screen (``C``), exported from there.
+
+The app composes; long operations run in launchers of their own, made on
+first use: retunes and other actions (:mod:`gunicorn_tui.ui.actions.action_runner`),
+a guided A/B (:mod:`gunicorn_tui.ui.compare.ab_launcher`) and a sweep
+(``w``, :mod:`gunicorn_tui.ui.sweep.launcher`), one at a time through the
+app's :class:`~gunicorn_tui.ui.action_slot.ActionSlot`. A guided A/B or a
+sweep samples through the same path while it runs, with the dashboard's own
+sampler paused, so the source is never sampled by two threads at once.
+The app reads its frames through a
+:class:`~gunicorn_tui.ui.frame_source.FrameSource` (the monitor, a replay).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import threading
 import time
@@ -25,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, wait
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -49,6 +55,8 @@ from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.persist.source_watch import SourceDriftWatch
 from gunicorn_tui.traffic.guidance import traffic_guidance
 from gunicorn_tui.traffic.instance_traffic import TrafficView
+from gunicorn_tui.ui.action_slot import ActionSlot
+from gunicorn_tui.ui.frame_source import FrameSource
 from gunicorn_tui.ui.messages import FrameSampled, SamplingFailed
 from gunicorn_tui.ui.sweep.messages import SweepFinished
 from gunicorn_tui.ui.terminal_output import compressing_driver
@@ -62,8 +70,6 @@ from gunicorn_tui.ui.widgets.static_text import show_text
 from gunicorn_tui.ui.widgets.summary_graphs import SummaryGraphs
 from gunicorn_tui.ui.widgets.traffic_panel import TrafficPanel
 from gunicorn_tui.ui.widgets.worker_table import SORT_ORDERS, WorkerTable
-
-_log = logging.getLogger("gtui.actions")
 
 REFRESH_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 # The first frame primes CPU counters; the second, this soon after, is the
@@ -82,7 +88,7 @@ ACTION_EXIT_WAIT_S = 120.0
 # first used (below), not before the first frame (issue 16).
 if TYPE_CHECKING:
     from gunicorn_tui.compare.export import ExportedFiles
-    from gunicorn_tui.compare.guided_ab import AbProgress, AbResult, AbSettings
+    from gunicorn_tui.compare.guided_ab import AbResult, AbSettings
     from gunicorn_tui.control.engine import ControlEngine
     from gunicorn_tui.control.planning.facts import RetuneFacts
     from gunicorn_tui.control.planning.requests import RetuneRequest
@@ -90,36 +96,9 @@ if TYPE_CHECKING:
     from gunicorn_tui.sweep.runner import SweepSettings
     from gunicorn_tui.ui.actions.action_runner import ActionRunner
     from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice
-    from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
+    from gunicorn_tui.ui.compare.ab_launcher import AbLauncher
     from gunicorn_tui.ui.compare.compare_screen import CompareScreen
     from gunicorn_tui.ui.sweep.launcher import SweepLauncher
-
-
-@runtime_checkable
-class PlaybackSource(Protocol):
-    """A source that plays a recording (gtui replay): the app shows its time
-    cursor and can move it. (A protocol: the live dashboard does not import
-    the recording code.)"""
-
-    frames_played: int
-    frame_count: int
-
-    @property
-    def finished(self) -> bool: ...
-
-    def rewind(self) -> None: ...
-
-    def apply_trailing_marks(self) -> None: ...
-
-    def sample(self) -> MonitorFrame: ...
-
-
-class FrameSource(Protocol):
-    """Anything that produces monitor frames (the Monitor; a replay in tests)."""
-
-    def sample(self) -> MonitorFrame: ...
-
-    def close(self) -> None: ...
 
 
 def _ab_lines(result: AbResult) -> tuple[str, ...]:
@@ -259,13 +238,14 @@ class GtuiApp(App[None]):
         self.warmup_s = warmup_s
         self.export_dir = export_dir
         self._ab_settings = ab_settings
+        # One retune, guided A/B or sweep at a time, whichever starts it.
+        self.slot = ActionSlot(self._warn)
         # Made on first use (their code is not needed for the first frame).
         self._actions: ActionRunner | None = None
+        self._ab: AbLauncher | None = None
         self._sweeps: SweepLauncher | None = None
         self._sweep_settings = sweep_settings
         self.last_export: ExportedFiles | None = None
-        self.last_ab: AbResult | None = None
-        self._ab_cancel: threading.Event | None = None
         # The source is sampled by the sampler thread or a guided A/B's, never both.
         self._source_lock = threading.Lock()
         self.last_outcome: ActionOutcome | None = None
@@ -366,9 +346,7 @@ class GtuiApp(App[None]):
     async def action_quit(self) -> None:
         """Quit; while an action changes a server, ask first (it is then stopped
         cleanly: the current step finishes or is rolled back)."""
-        running = (self._actions.running if self._actions is not None else None) or (
-            "a guided A/B" if self.ab_running else "a sweep" if self._sweep_running else None
-        )
+        running = self.slot.changing_label
         if running is None:
             self.exit()
             return
@@ -421,8 +399,8 @@ class GtuiApp(App[None]):
         # posting at that moment cannot deadlock with this wait.
         if self._actions is not None:
             await asyncio.to_thread(self._actions.stop_and_wait, ACTION_EXIT_WAIT_S)
-        if self._ab_cancel is not None:
-            self._ab_cancel.set()
+        if self._ab is not None:
+            self._ab.cancel()
         # A sweep puts the original config back before the source closes.
         if self._sweeps is not None:
             self._sweeps.stop_and_wait(SWEEP_EXIT_WAIT_S)
@@ -467,9 +445,28 @@ class GtuiApp(App[None]):
             from gunicorn_tui.ui.actions.action_runner import ActionRunner
 
             self._actions = ActionRunner(
-                self, self.engine, self._action_finished, epochs=self.epochs
+                self, self.engine, self._action_finished, epochs=self.epochs, slot=self.slot
             )
         return self._actions
+
+    @property
+    def ab(self) -> AbLauncher:
+        """Runs a guided A/B from the dashboard (made on first use)."""
+        if self._ab is None:
+            from gunicorn_tui.ui.compare.ab_launcher import AbLauncher
+
+            self._ab = AbLauncher(
+                self,
+                self.engine,
+                self.slot,
+                lambda: self.sample_frame(forwarded=True),
+                self.tracker_of,
+                self._lent_sampling_changed,
+                self._action_finished,
+                self._show_ab_result,
+                settings=self.ab_settings,
+            )
+        return self._ab
 
     @property
     def sweeps(self) -> SweepLauncher:
@@ -480,7 +477,7 @@ class GtuiApp(App[None]):
             self._sweeps = SweepLauncher(
                 self,
                 self.engine,
-                self.actions,
+                self.slot,
                 lambda: self.sample_frame(forwarded=True),
                 self.tracker_of,
                 self._sweep_changed,
@@ -488,10 +485,6 @@ class GtuiApp(App[None]):
                 export_dir=self.export_dir,
             )
         return self._sweeps
-
-    @property
-    def _sweep_running(self) -> bool:
-        return self._sweeps is not None and self._sweeps.running
 
     @property
     def ab_settings(self) -> AbSettings:
@@ -503,14 +496,9 @@ class GtuiApp(App[None]):
         return self._ab_settings
 
     @property
-    def ab_running(self) -> bool:
-        """Whether a guided A/B runs (it samples; the dashboard's sampler waits)."""
-        return self._ab_cancel is not None
-
-    @property
     def sampling_lent(self) -> bool:
         """Whether a guided A/B or a sweep samples the source (the sampler waits)."""
-        return self.ab_running or self._sweep_running
+        return self.slot.lends_sampling
 
     def sample_frame(self, forwarded: bool = False) -> MonitorFrame:
         """Sample the source once and feed the epochs (any thread). A
@@ -558,9 +546,10 @@ class GtuiApp(App[None]):
 
     def _schedule_next(self, requested_at: float) -> None:
         self._sampling = False
-        if isinstance(self.source, PlaybackSource) and self.source.finished:
+        playback = self.source.playback
+        if playback is not None and playback.finished:
             # The end of a replay: the last marks, then nothing more to sample.
-            self.source.apply_trailing_marks()
+            playback.apply_trailing_marks()
             self._render_status()
             return
         if self.paused or self.sampling_lent:
@@ -682,7 +671,7 @@ class GtuiApp(App[None]):
                 traffic_guidance(
                     sample,
                     traffic,
-                    getattr(self.source, "statsd_address", None),
+                    self.source.statsd_address,
                     time.monotonic() - self._first_seen.get(sample.key, time.monotonic()),
                 )
                 if sample is not None
@@ -715,10 +704,8 @@ class GtuiApp(App[None]):
             elif docker.state.value == "unreachable":
                 parts.append(Content.styled(f"  docker: {docker.message}", "$error"))
         parts.append(self._epoch_status())
-        if self.ab_running:
-            parts.append(Content.styled("  A/B running", "bold $warning"))
-        if self._sweep_running:
-            parts.append(Content.styled("  sweep running", "bold $warning"))
+        if self.slot.status:
+            parts.append(Content.styled(f"  {self.slot.status}", "bold $warning"))
         parts.append(self._session_status(frame))
         if self.paused:
             parts.append(Content.styled("  PAUSED", "bold $warning"))
@@ -748,12 +735,12 @@ class GtuiApp(App[None]):
             if self.recorder.failed:
                 return Content.styled(f"  {self.recorder.failed}", "$error")
             return Content.styled("  ● rec", "bold $error")
-        if isinstance(self.source, PlaybackSource):
-            source = self.source
+        playback = self.source.playback
+        if playback is not None:
             clock = time.strftime("%H:%M:%S", time.localtime(frame.taken_at)) if frame else "-"
-            end = " end" if source.finished else ""
+            end = " end" if playback.finished else ""
             return Content.styled(
-                f"  replay {clock} frame {source.frames_played}/{source.frame_count}{end}",
+                f"  replay {clock} frame {playback.frames_played}/{playback.frame_count}{end}",
                 "bold $accent",
             )
         return Content("")
@@ -763,7 +750,8 @@ class GtuiApp(App[None]):
         if not self.paused:
             self.notify("Pause first (p), then . steps one sample.", severity="information")
             return
-        ended = isinstance(self.source, PlaybackSource) and self.source.finished
+        playback = self.source.playback
+        ended = playback is not None and playback.finished
         if not self._sampling and not self.sampling_lent and not ended:
             self._sampling = True
             self._sample(time.monotonic())
@@ -772,7 +760,8 @@ class GtuiApp(App[None]):
         """A replay's time cursor: pause and show the frame ``frames`` away,
         with the epochs and graphs as they were then (rebuilt from the start)."""
         source = self.source
-        if not isinstance(source, PlaybackSource):
+        playback = source.playback
+        if playback is None:
             self.notify("Only a replay (gtui replay FILE) moves in time.", severity="information")
             return
         if self._sampling:
@@ -780,9 +769,9 @@ class GtuiApp(App[None]):
         self.paused = True
         if self._timer is not None:
             self._timer.stop()
-        target = min(max(1, source.frames_played + frames), source.frame_count)
+        target = min(max(1, playback.frames_played + frames), playback.frame_count)
         with self._source_lock:
-            source.rewind()
+            playback.rewind()
             self.epochs.clear()
             self.history = HistoryStore()
             frame: MonitorFrame | None = None
@@ -790,8 +779,8 @@ class GtuiApp(App[None]):
                 frame = source.sample()
                 self.epochs.observe_frame(frame)
                 self.history.record(frame.instances)
-            if source.finished:
-                source.apply_trailing_marks()
+            if playback.finished:
+                playback.apply_trailing_marks()
         self.frame = frame
         self.frames_seen = target
         with self.batch_update():
@@ -886,24 +875,33 @@ class GtuiApp(App[None]):
         if sample is not None:
             from gunicorn_tui.ui.advice.open_advice import open_advice
 
-            open_advice(self, sample, lambda: self.frame, self.actions, self.engine)
+            open_advice(
+                self,
+                sample,
+                lambda: self.frame,
+                self.actions,
+                self.engine,
+                on_guided_ab=lambda chosen, choice: self.ab.start(chosen, choice),
+            )
 
     def action_sweep(self) -> None:
         sample = self._selected_for_action()
         if sample is not None:
             self.sweeps.open_form(sample)
 
-    def _sweep_changed(self) -> None:
-        # A sweep started (the sampler stops: the sweep samples) or ended.
-        if self.sweeps.running:
+    def _lent_sampling_changed(self) -> None:
+        # A guided A/B or a sweep started (the sampler stops: it samples) or ended.
+        if self.slot.lends_sampling:
             if self._timer is not None:
                 self._timer.stop()
         else:
-            request_rescan = getattr(self.source, "request_rescan", None)
-            if callable(request_rescan):
-                request_rescan()
             self._request_sample()
         self._render_status()
+
+    def _sweep_changed(self) -> None:
+        if not self.slot.lends_sampling:
+            self.source.request_rescan()  # the sweep ended on a config of its own
+        self._lent_sampling_changed()
 
     @on(SweepFinished)
     def _sweep_finished(self, message: SweepFinished) -> None:
@@ -917,7 +915,7 @@ class GtuiApp(App[None]):
 
         def planned(choice: RetuneRequest | GuidedAbChoice | None) -> None:
             if isinstance(choice, GuidedAbChoice):
-                self.start_guided_ab(sample, choice)
+                self.ab.start(sample, choice)
             elif choice is not None:
                 self.actions.request(
                     f"Retune {sample.label}",
@@ -1024,12 +1022,8 @@ class GtuiApp(App[None]):
             self.recorder.action(outcome.summary())
         self._notices.insert(0, outcome.summary())
         if outcome.launch is not None:
-            add_launch = getattr(self.source, "add_launch", None)
-            if callable(add_launch):
-                add_launch(outcome.launch)
-        request_rescan = getattr(self.source, "request_rescan", None)
-        if callable(request_rescan):
-            request_rescan()
+            self.source.add_launch(outcome.launch)
+        self.source.request_rescan()
         self._render_status()
 
     # -- compare, export, guided A/B ------------------------------------------------
@@ -1051,7 +1045,7 @@ class GtuiApp(App[None]):
             fixed=result.comparison if result is not None else None,
             title="Guided A/B" if result is not None else "Compare",
             on_export=self.export_comparison,
-            on_guided_ab=lambda: self._guided_ab_form(sample),
+            on_guided_ab=lambda: self.ab.open_form(sample),
             on_persist=self.action_persist,
             min_measured_s=self.ab_settings.min_measured_s,
             export_lines=_ab_lines(result) if result is not None else (),
@@ -1090,133 +1084,11 @@ class GtuiApp(App[None]):
         self.notify("Written:\n" + "\n".join(str(path) for path in files.paths), timeout=12)
         return files
 
-    def _guided_ab_form(self, sample: InstanceSample) -> None:
-        if self._ab_refused():
-            return
-        from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice, RetuneForm
+    def _show_ab_result(self, sample: InstanceSample, result: AbResult) -> None:
+        self.push_screen(self._compare_screen(sample, result))
 
-        def chosen(choice: RetuneRequest | GuidedAbChoice | None) -> None:
-            if isinstance(choice, GuidedAbChoice):
-                self.start_guided_ab(sample, choice)
-
-        self.push_screen(RetuneForm(sample, ab_only=True), callback=chosen)
-
-    def _ab_refused(self) -> bool:
-        if self.engine is None or self.engine.read_only:
-            self.notify(
-                "Guided A/B changes the configuration: refused in a read-only session.",
-                severity="warning",
-            )
-            return True
-        if self.actions.busy or self.ab_running or self._sweep_running:
-            self.notify("An action, an A/B or a sweep is already running.", severity="warning")
-            return True
-        return False
-
-    def start_guided_ab(self, sample: InstanceSample, choice: GuidedAbChoice) -> None:
-        """Run a guided A/B of ``choice`` on ``sample``'s instance in a thread,
-        with a progress dialog; the Compare screen opens when it is done."""
-        if self._ab_refused():
-            return
-        assert self.engine is not None
-        from gunicorn_tui.compare.guided_ab import AbStage, run_guided_ab
-        from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
-        from gunicorn_tui.load.target import TargetError, target_for_sample
-        from gunicorn_tui.ui.compare.ab_screen import AbProgressScreen
-
-        engine = self.engine
-        try:
-            profile = load_profile_or_builtin(choice.profile)
-            target = target_for_sample(sample, profile_base_url=profile.base_url)
-        except (ProfileError, TargetError) as error:
-            self.notify(f"Guided A/B: {error}", severity="error", timeout=10)
-            return
-        cancel = threading.Event()
-        self._ab_cancel = cancel
-        self.actions.busy = True
-        if self._timer is not None:
-            self._timer.stop()
-        changes = ", ".join(f"{k}={v}" for k, v in choice.request.changes().items())
-        screen = AbProgressScreen(
-            f"Guided A/B on {sample.label}: {changes} under {profile.source}", cancel
-        )
-        self.push_screen(screen)
-        _log.info("guided A/B on %s: %s under %s", sample.label, changes, profile.source)
-        self._render_status()
-        settings = self.ab_settings
-        ab_tracker = EpochTracker(sample.key, warmup_s=settings.warmup_s)
-        own_tracker = self.tracker_of(sample)
-
-        def run_in_thread() -> None:
-            began = False
-            result: AbResult | None = None
-            error_text = ""
-
-            def progress(report: AbProgress) -> None:
-                nonlocal began
-                # The dashboard's own epochs see the retune as a change of gtui's.
-                changing = report.stage in (AbStage.APPLYING, AbStage.INTERLEAVING)
-                if changing and not began and own_tracker is not None:
-                    own_tracker.begin_change(f"A/B retune: {changes}")
-                    began = True
-                self._from_thread(screen.record, report)
-
-            try:
-                result = run_guided_ab(
-                    lambda: self.sample_frame(forwarded=True),
-                    ab_tracker,
-                    engine,
-                    choice.request,
-                    profile,
-                    target,
-                    settings=settings,
-                    cancel=cancel,
-                    on_progress=progress,
-                )
-            except Exception as error:  # a bug must not leave the dashboard stuck
-                error_text = f"{type(error).__name__}: {error}"
-            finally:
-                if began and own_tracker is not None:
-                    note = result.outcome.summary() if result and result.outcome else "A/B ended"
-                    own_tracker.end_change(note=note)
-            self._from_thread(self._ab_finished, screen, sample, result, error_text)
-
-        self.run_worker(run_in_thread, thread=True, group="guided-ab", exclusive=False)
-
-    def _from_thread(self, callback: Callable[..., object], *args: object) -> None:
-        # RuntimeError: the app is shutting down; nothing left to show it on.
-        with contextlib.suppress(RuntimeError):
-            self.call_from_thread(callback, *args)
-
-    def _ab_finished(
-        self,
-        screen: AbProgressScreen,
-        sample: InstanceSample,
-        result: AbResult | None,
-        error_text: str,
-    ) -> None:
-        self._ab_cancel = None
-        self.actions.busy = False
-        self.last_ab = result
-        _log.info("guided A/B ended: %s", f"{result.status.value}: {result.reason}" if result
-                  else error_text)  # fmt: skip
-        if screen.is_attached and self.screen is screen:
-            screen.dismiss(None)
-        if result is not None and result.outcome is not None:
-            self._action_finished(result.outcome)
-        self._render_status()
-        self._request_sample()
-        if result is None:
-            self.notify(f"Guided A/B failed: {error_text}", severity="error", timeout=12)
-        elif result.comparison is not None:
-            self.push_screen(self._compare_screen(sample, result))
-        else:
-            self.notify(
-                f"Guided A/B {result.status.value}: {result.reason}. "
-                f"Service config now: {result.config_now}",
-                severity="warning",
-                timeout=12,
-            )
+    def _warn(self, text: str) -> None:
+        self.notify(text, severity="warning")
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)

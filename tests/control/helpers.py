@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -349,11 +348,6 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
     finally:
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
-
-
-def command_of(container: Container) -> str:
-    container.reload()
-    return shlex.join(container.attrs["Config"]["Cmd"] or [])
 
 
 # -- code another user can run --------------------------------------------------------------

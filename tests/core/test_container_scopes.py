@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gunicorn_tui.discovery.host_processes import scope_of_cgroup_lines
+from gunicorn_tui.host.host_processes import scope_of_cgroup_lines
 from tests.core.monitor_waits import run_gtui
 from tests.harness.local_gunicorn import LocalGunicornFactory
 

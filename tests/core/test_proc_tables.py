@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 
 import gunicorn_tui.sampling.tcp_table as tcp_table
-from gunicorn_tui.sampling.cgroup import (
+from gunicorn_tui.host.cgroup import (
     CgroupPaths,
     CgroupReading,
     count_cpus,
     find_cgroup_paths,
     read_cgroup,
 )
-from gunicorn_tui.sampling.procfs import ProcessGone
+from gunicorn_tui.host.procfs import ProcessGone
 from gunicorn_tui.sampling.tcp_table import (
     ClientConnectionCounter,
     TcpSocket,

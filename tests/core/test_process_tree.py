@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gunicorn_tui.discovery.process_tree import (
+from gunicorn_tui.host.process_tree import (
     ProcRecord,
     Role,
     find_trees,

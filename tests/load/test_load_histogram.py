@@ -8,11 +8,13 @@ import random
 import pytest
 
 from gunicorn_tui.load.latency_histogram import (
+    LATENCY_BITS,
     RELATIVE_ERROR,
     LatencyHistogram,
     bucket_bounds,
     bucket_index,
 )
+from gunicorn_tui.stats.log_linear_histogram import bucket_index as shared_bucket_index
 
 FRACTIONS = (0.0, 0.5, 0.9, 0.99, 0.999, 1.0)
 
@@ -103,3 +105,26 @@ def test_buckets_contain_their_values(value: int) -> None:
     low, high = bucket_bounds(bucket_index(value))
     assert low <= value < high
     assert high - low <= max(1, low * 2 * RELATIVE_ERROR)
+
+
+def _former_load_index(value_ns: int) -> int:
+    # The load histogram's own scheme before it stood on stats' (9 bits of
+    # sub-bucket, exact below 1024 ns), kept here to show the move changed
+    # no bucket.
+    if value_ns < 1024:
+        return value_ns
+    shift = value_ns.bit_length() - 10
+    return (shift << 9) + (value_ns >> shift)
+
+
+def test_recorded_buckets_are_the_shared_scheme_and_the_former_one() -> None:
+    rng = random.Random(15)
+    values = [0, 1, 1023, 1024, 2**40] + [int(rng.lognormvariate(14, 3)) for _ in range(5000)]
+    histogram = LatencyHistogram()
+    histogram.record_many(values)
+    expected: dict[int, int] = {}
+    for value in values:
+        index = bucket_index(value)
+        assert index == _former_load_index(value) == shared_bucket_index(value, LATENCY_BITS)
+        expected[index] = expected.get(index, 0) + 1
+    assert histogram.buckets == expected

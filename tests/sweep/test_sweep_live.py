@@ -192,6 +192,10 @@ def test_an_interleaved_sweep_of_1_and_2_workers_on_a_sleep_bound_loop_is_conclu
     assert result.winner_significance is Significance.SIGNIFICANT
     assert "[" in winner_line(result) and "conclusive after" in winner_line(result)
     assert sweep_json(result)["verdict"]["status"] == "conclusive"
+    # Each config against the baseline (the original, 1 x sync), from the same rounds.
+    versus = sweep_json(result)["versus_baseline"]
+    assert [(v["label"], v["baseline_label"]) for v in versus] == [("2 x sync", "1 x sync")]
+    assert versus[0]["effect"]["low"] > 0, versus
     assert result.restored and result.config_now == "1 x sync"
     assert wait_worker_count(docker_client.containers.get(name), 1) == 1
 

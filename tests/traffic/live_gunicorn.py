@@ -75,14 +75,6 @@ class LiveGunicorn:
             lines = self.stdout_lines()
         return lines
 
-    def wait_for_stderr(self, text: str, timeout_s: float = 10.0) -> list[str]:
-        deadline = time.monotonic() + timeout_s
-        lines = self.stderr_lines()
-        while not any(text in line for line in lines) and time.monotonic() < deadline:
-            time.sleep(0.05)
-            lines = self.stderr_lines()
-        return lines
-
 
 @contextlib.contextmanager
 def run_gunicorn(

@@ -19,6 +19,7 @@ from gunicorn_tui.discovery.docker_engine import DaemonState, DaemonStatus
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.model.snapshot_reader import instances_from_json
 from gunicorn_tui.monitor.monitor import MonitorFrame
+from gunicorn_tui.sampling.local_instance import LaunchRecord
 from gunicorn_tui.traffic.instance_traffic import InstanceTraffic
 from tests.traffic_live.traffic_waits import PID_AND_DURATION_FORMAT
 
@@ -47,13 +48,19 @@ def frames_from(instances: Sequence[InstanceSample], count: int) -> list[Monitor
 
 
 class ReplaySource:
-    """A FrameSource that hands out recorded frames, then repeats the last."""
+    """A FrameSource that hands out recorded frames, then repeats the last
+    (a live source to the app: no time cursor, no StatsD listener)."""
+
+    statsd_address: tuple[str, int] | None = None
+    playback: None = None
 
     def __init__(self, frames: Sequence[MonitorFrame], fail_at: set[int] | None = None) -> None:
         self.frames = list(frames)
         self.calls = 0
         self.closed = False
         self.fail_at = fail_at or set()
+        self.launches: list[LaunchRecord] = []
+        self.rescans = 0
 
     def sample(self) -> MonitorFrame:
         index = self.calls
@@ -65,6 +72,12 @@ class ReplaySource:
 
     def close(self) -> None:
         self.closed = True
+
+    def add_launch(self, launch: LaunchRecord) -> None:
+        self.launches.append(launch)
+
+    def request_rescan(self) -> None:
+        self.rescans += 1
 
 
 def with_recorded_traffic(

@@ -204,7 +204,7 @@ async def test_quitting_during_an_action_asks_then_stops_it_cleanly(
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 20, "the plan")
         await pilot.press("y")
-        await wait_for(pilot, lambda: app.actions.running is not None, 20, "the action running")
+        await wait_for(pilot, lambda: app.slot.changing_label is not None, 20, "the action running")
         await wait_for(
             pilot, lambda: any(j.steps_done >= 2 for j in JournalStore(tmp_path).pending()), 20,
             "the HUP sent",
@@ -216,7 +216,7 @@ async def test_quitting_during_an_action_asks_then_stops_it_cleanly(
         )
         await pilot.press("n")  # stay: nothing is interrupted
         await pilot.pause(0.5)
-        assert app.is_running and app.actions.running is not None
+        assert app.is_running and app.slot.changing_label is not None
 
         await pilot.press("q")
         await wait_for(

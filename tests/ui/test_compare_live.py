@@ -227,13 +227,13 @@ async def test_guided_ab_from_the_retune_form_ends_on_the_compare_screen(
         await pilot.pause(0.2)
         await pilot.press("ctrl+b")
         await wait_for(pilot, lambda: isinstance(app.screen, AbProgressScreen), 5, "progress")
-        assert app.ab_running
+        assert app.ab.running
         progress = app.screen
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), 120, "the result")
         assert isinstance(progress, AbProgressScreen) and progress.last is not None
-        result = app.last_ab
+        result = app.ab.last_result
         assert result is not None and result.status is AbStatus.COMPARED, result
-        assert not app.ab_running
+        assert not app.ab.running
         assert len(psutil.Process(server.pid).children()) == 2
         screen = app.screen
         assert isinstance(screen, CompareScreen) and screen.title_text == "Guided A/B"
@@ -287,7 +287,7 @@ async def test_guided_ab_interleaves_1_to_2_workers_on_a_sleep_bound_loop(
             "a first look",
         )
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), 200, "the result")
-        result = app.last_ab
+        result = app.ab.last_result
         assert result is not None and result.verdict is not None, result
         final = result.verdict.final
         assert final is not None
@@ -326,9 +326,9 @@ async def test_guided_ab_can_be_cancelled_during_the_baseline(
         await pilot.pause(3)
         started = time.monotonic()
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not app.ab_running, 20, "the run to stop")
+        await wait_for(pilot, lambda: not app.ab.running, 20, "the run to stop")
         assert time.monotonic() - started < 15
-        result = app.last_ab
+        result = app.ab.last_result
         assert result is not None and result.status is AbStatus.CANCELLED, result
         assert "nothing changed" in (result.reason or "")
         assert len(psutil.Process(server.pid).children()) == 1

@@ -186,6 +186,6 @@ async def test_compare_with_one_epoch_says_so_and_ab_is_refused_read_only(
         await pilot.press("a")
         await pilot.pause(0.1)
         assert app.screen is screen  # no form, no progress dialog
-        assert not app.ab_running
+        assert not app.ab.running
         messages = [n.message for n in app._notifications]
         assert any("read-only" in message for message in messages), messages

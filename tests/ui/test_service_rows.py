@@ -60,7 +60,7 @@ async def test_service_row_with_replicas_beneath() -> None:
         screens = len(app.screen_stack)
         app.action_scale("+1")
         await pilot.pause()
-        assert len(app.screen_stack) == screens and not app.actions.busy
+        assert len(app.screen_stack) == screens and not app.slot.busy
         messages = [n.message for n in app._notifications]
         assert any("gtui retune shop/web" in m for m in messages), messages
         await pilot.press("down")

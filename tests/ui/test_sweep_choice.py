@@ -7,9 +7,11 @@ import dataclasses
 
 import pytest
 
+from gunicorn_tui.compare.interleave import InterleaveSettings
 from gunicorn_tui.load.inline_profile import inline_profile
 from gunicorn_tui.load.profile import ProfileError, RunMode
 from gunicorn_tui.model.instances import GunicornConfig
+from gunicorn_tui.sweep.rounds import default_cap_s
 from gunicorn_tui.sweep.runner import SweepSettings
 from gunicorn_tui.ui.sweep.sweep_choice import SweepFields, choose
 
@@ -92,3 +94,34 @@ def test_inline_profile_needs_a_whole_number_of_clients() -> None:
     with pytest.raises(ProfileError, match=r"concurrency: 2\.5 is not a whole number"):
         inline_profile("", "2.5", "/")
     assert inline_profile(" 5 ", "", "").requests[0].path == "/"
+
+
+def test_the_rounds_are_gtui_sweeps_own_unless_measured_in_turn() -> None:
+    base = SweepSettings(interleave=InterleaveSettings(segment_s=3.0, seed=7))
+    choice, problems = choose(GOOD, NONE)
+    assert problems == [] and choice is not None and choice.interleaved
+    rounds = choice.settings(base).interleave
+    # The CLI's default cap for two configs, the base's shape.
+    assert rounds is not None and rounds.cap_s == default_cap_s(2) == 60.0
+    assert (rounds.segment_s, rounds.seed) == (3.0, 7)
+    capped, _ = choose(dataclasses.replace(GOOD, cap_s="120"), NONE)
+    assert capped is not None and capped.settings(base).interleave.cap_s == 120.0  # type: ignore[union-attr]
+    in_turn, _ = choose(dataclasses.replace(GOOD, in_turn=True), NONE)
+    assert in_turn is not None and not in_turn.interleaved
+    assert in_turn.settings(base).interleave is None
+    one, _ = choose(dataclasses.replace(GOOD, workers="2"), NONE)
+    assert one is not None and one.settings(base).interleave is None
+
+
+@pytest.mark.parametrize(
+    ("cap", "expected"),
+    [
+        ("5", "cap: 5 s is not between 10 and 600 s"),
+        ("soon", "cap: 'soon' is not a number of seconds"),
+        ("12", "cap: a cap of 12 s cannot answer"),
+    ],
+)
+def test_a_cap_that_cannot_answer_is_refused(cap: str, expected: str) -> None:
+    problems = problems_of(cap_s=cap)
+    assert any(p.startswith(expected) for p in problems), problems
+    assert problems_of(cap_s=cap, in_turn=True) == []  # the cap does not apply in turn

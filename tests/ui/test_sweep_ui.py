@@ -14,22 +14,31 @@ from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
+import docker
 import psutil
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Checkbox
 
+from gunicorn_tui.compare.interleave import InterleaveSettings, InterleaveStatus
+from gunicorn_tui.compare.verdict import Verdict
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from gunicorn_tui.sweep.plot_svg import WINNER_FILL
 from gunicorn_tui.sweep.runner import ConfigResult, ConfigStatus, SweepSettings, SweepStatus
+from gunicorn_tui.ui.action_slot import BUSY_NOTICE
 from gunicorn_tui.ui.app import GtuiApp
-from gunicorn_tui.ui.sweep.launcher import BUSY_NOTICE, READ_ONLY_NOTICE
+from gunicorn_tui.ui.sweep.launcher import READ_ONLY_NOTICE
 from gunicorn_tui.ui.sweep.sweep_form import SweepForm
 from gunicorn_tui.ui.sweep.sweep_screen import WINNER_MARK, SweepScreen, phase_of
 from gunicorn_tui.ui.widgets.row_table import RowTable
 from tests.compare.conftest import logged_gunicorn  # noqa: F401  (fixture)
+from tests.control.helpers import gunicorn_container, wait_worker_count
+from tests.harness.containers import ContainerFactory
 from tests.harness.local_gunicorn import LocalGunicorn
+from tests.images import tags
+from tests.sweep.sweep_containers import ACCESS
 from tests.ui.test_actions import wait_for
 
 pytestmark = pytest.mark.slow
@@ -38,7 +47,13 @@ pytestmark = pytest.mark.slow
 SETTINGS = SweepSettings(warmup_s=1.0, measure_s=3.0, min_measured_s=2.0)
 
 
-def dashboard(server: LocalGunicorn, tmp_path: Path, *, read_only: bool = False) -> GtuiApp:
+def dashboard(
+    server: LocalGunicorn,
+    tmp_path: Path,
+    *,
+    read_only: bool = False,
+    settings: SweepSettings = SETTINGS,
+) -> GtuiApp:
     monitor = Monitor(
         MonitorOptions(
             targets=(parse_target(f"pid:{server.pid}"),), use_docker=False, statsd_address=None
@@ -51,7 +66,7 @@ def dashboard(server: LocalGunicorn, tmp_path: Path, *, read_only: bool = False)
         refresh_s=0.5,
         engine=engine,
         export_dir=tmp_path / "exports",
-        sweep_settings=SETTINGS,
+        sweep_settings=settings,
     )
 
 
@@ -181,7 +196,7 @@ async def test_a_short_sweep_ranks_restores_and_exports(
         # The result is on screen before the app has handled the sweep's
         # "finished" message; the busy flags clear with that message.
         await wait_for(
-            pilot, lambda: not app.sweeps.running and not app.actions.busy, 10, "sweep not busy"
+            pilot, lambda: not app.sweeps.running and not app.slot.busy, 10, "sweep not busy"
         )
 
         await pilot.press("e")
@@ -252,3 +267,149 @@ async def test_cancelling_a_sweep_restores_the_original_config(
         await wait_for(pilot, lambda: live_workers(server) == 1, 20, "1 worker again")
         assert not app.sweeps.running
     assert not list((tmp_path / "state" / "sweeps").glob("*.json"))
+
+
+# Interleaved rounds, as `gtui sweep` runs them (the launcher's default shape).
+ROUNDS = SweepSettings(interleave=InterleaveSettings(segment_s=2.0))
+# The known effect: 1 -> 2 sync workers doubles a closed loop of 4 clients
+# on a 50 ms sleep however busy the machine's cores are (see
+# tests/compare/test_interleave_live.py); a cap of 120 s leaves a shared CI
+# box room to answer, and the run stops as soon as it is conclusive.
+SLEEP_LOAD = {"profile": "", "rate": "", "concurrency": "4", "path": "/io?ms=50"}
+
+
+async def test_an_interleaved_sweep_shows_rounds_and_the_effect_with_its_interval(
+    logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = logged_gunicorn("-w", "1")
+    app = dashboard(server, tmp_path, settings=ROUNDS)
+    async with app.run_test(size=(110, 44)) as pilot:
+        form = await open_form(app, pilot)
+        assert not form.query_one("#sweep-in-turn", Checkbox).value  # interleaved by default
+        await fill(pilot, form, workers="1,2", worker_classes="sync", cap_s="120", **SLEEP_LOAD)
+        assert "interleaved in rounds" in str(form.query_one("#sweep-plan").render())
+        screen = await start(app, pilot)
+        shown: list[str] = []
+
+        def ended() -> bool:
+            last = screen.last
+            if last is not None and last.rounds is not None and last.rounds.look is not None:
+                shown.append(str(screen.query_one("#sweep-progress").render()))
+            return screen.result is not None or screen.error is not None
+
+        await wait_for(pilot, ended, 200, "the sweep's end")
+        result = screen.result
+        assert result is not None, screen.error
+        assert result.status is SweepStatus.COMPLETED, result.reason
+        verdict = result.verdict
+        assert verdict is not None, result.notes  # the rounds' engine ran, not one config each
+        assert verdict.status is InterleaveStatus.CONCLUSIVE, (
+            [e.text() for e in verdict.final.effects] if verdict.final else verdict.reason
+        )
+        labels = [r.config.label for r in result.results]
+        assert result.winner is not None and labels[result.winner] == "2 x sync", labels
+        effect = result.winner_effect
+        assert effect is not None and effect.verdict is Verdict.SIGNIFICANT
+        # While it ran: the round and the primary metric's interval, narrowing.
+        assert shown and "round " in shown[-1] and "[" in shown[-1], shown[-1:]
+        text = str(screen.query_one("#sweep-verdict").render())
+        assert "conclusive after" in text and "2 x sync against 1 x sync" in text, text
+        assert effect.text() in text, text
+        # Each config against the baseline (the original, 1 x sync), from the same rounds.
+        (versus,) = result.versus_baseline
+        assert (labels[versus.baseline], labels[versus.config]) == ("1 x sync", "2 x sync")
+        assert versus.effect.verdict is Verdict.SIGNIFICANT and (versus.effect.low or 0) > 0
+        assert "against the baseline 1 x sync" in text, text
+        assert f"2 x sync: {versus.effect.text()} significant" in text, text
+        assert result.restored and result.config_now == "1 x sync"
+        await wait_for(pilot, lambda: live_workers(server) == 1, 20, "1 worker again")
+        await wait_for(
+            pilot, lambda: not app.sweeps.running and not app.slot.busy, 10, "sweep not busy"
+        )
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.sweeps.last_export is not None, 10, "the export")
+        files = app.sweeps.last_export
+        assert files is not None
+        data = json.loads(files.json_path.read_text())
+        assert data["verdict"]["status"] == "conclusive" and data["restored"] is True
+        assert [(v["label"], v["baseline_label"]) for v in data["versus_baseline"]] == [
+            ("2 x sync", "1 x sync")
+        ]
+        assert data["versus_baseline"][0]["effect"]["verdict"] == "significant"
+        markdown = files.markdown_path.read_text()
+        assert "conclusive after" in markdown and "against the baseline 1 x sync" in markdown
+        assert files.svg_path.read_text().startswith("<")
+    assert not list((tmp_path / "state" / "sweeps").glob("*.json"))  # archived
+
+
+async def test_cancelling_interleaved_rounds_restores_the_original_config(
+    logged_gunicorn: Callable[..., LocalGunicorn],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = logged_gunicorn("-w", "1")
+    app = dashboard(server, tmp_path, settings=ROUNDS)
+    async with app.run_test(size=(110, 44)) as pilot:
+        form = await open_form(app, pilot)
+        await fill(pilot, form, workers="2,3", worker_classes="sync", cap_s="300", **SLEEP_LOAD)
+        screen = await start(app, pilot)
+
+        def in_rounds() -> bool:
+            last = screen.last
+            return last is not None and last.rounds is not None and last.rounds.round >= 1
+
+        await wait_for(pilot, in_rounds, 60, "the second round")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: screen.result is not None, 60, "the cancelled end")
+        result = screen.result
+        assert result is not None
+        assert result.status is SweepStatus.CANCELLED, result.reason
+        assert result.restored and result.config_now == "1 x sync"
+        await wait_for(pilot, lambda: live_workers(server) == 1, 20, "1 worker again")
+        await wait_for(pilot, lambda: not app.sweeps.running, 10, "sweep not running")
+    assert not list((tmp_path / "state" / "sweeps").glob("*.json"))
+
+
+async def test_a_grid_with_a_re_create_is_measured_in_turn_and_says_why(
+    container_factory: ContainerFactory, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    # The class on the command line: only a re-create changes it, so the
+    # rounds' cheap switches are not available and the sweep falls back.
+    container, _port = gunicorn_container(container_factory, tags.GUNICORN_LATEST, "-k", "sync",
+                                          *ACCESS)  # fmt: skip
+    name = container.name or ""
+    monitor = Monitor(MonitorOptions(targets=(parse_target(name),), statsd_address=None))
+    monitor.open(wait_for_docker_s=15.0)
+    app = GtuiApp(
+        monitor,
+        refresh_s=0.5,
+        engine=ControlEngine(state_directory=tmp_path / "state", docker_client=docker_client),
+        export_dir=tmp_path / "exports",
+        sweep_settings=ROUNDS,
+    )
+    async with app.run_test(size=(110, 44)) as pilot:
+        form = await open_form(app, pilot)
+        await fill(pilot, form, workers="1", worker_classes="sync,gthread", threads="2",
+                   measure_s="3", warmup_s="3", profile="", rate="20", concurrency="",
+                   path="/")  # fmt: skip
+        assert not form.query_one("#sweep-in-turn", Checkbox).value
+        screen = await start(app, pilot)
+        await wait_for(
+            pilot, lambda: screen.result is not None or screen.error is not None, 240, "the end"
+        )
+        result = screen.result
+        assert result is not None, screen.error
+        assert result.verdict is None  # no rounds: each config once, in turn
+        assert [r.config.label for r in result.results] == ["1 x sync", "1 x gthread/2"]
+        why = " ".join(result.notes)
+        assert "not interleaved" in why and "1 x gthread/2" in why and "re-create" in why, why
+        text = str(screen.query_one("#sweep-verdict").render())
+        assert "not interleaved" in text and "re-create" in text, text
+        assert result.restored and result.config_now == "1 x sync", result.reason
+        await wait_for(
+            pilot, lambda: not app.sweeps.running and not app.slot.busy, 20, "sweep not busy"
+        )
+    monitor.close()
+    assert result.results[0].status is ConfigStatus.MEASURED, result.results[0]
+    # Restored by a re-create: the container of that name runs 1 sync worker.
+    assert wait_worker_count(docker_client.containers.get(name), 1) == 1

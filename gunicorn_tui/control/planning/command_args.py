@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gunicorn_tui.discovery.process_tree import gunicorn_args
+from gunicorn_tui.host.process_tree import gunicorn_args
 from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.settings.command_line import parse_arguments
 

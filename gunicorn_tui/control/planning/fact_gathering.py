@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from gunicorn_tui.access.containers import ApiContainer
+from gunicorn_tui.access.control_socket import ControlSocketError
 from gunicorn_tui.access.docker_engine import DockerEngine
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.files import FileKind
@@ -47,10 +48,9 @@ from gunicorn_tui.control.planning.recreate_preflight import (
     orchestrator_of,
 )
 from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS
-from gunicorn_tui.discovery.process_tree import parse_title
+from gunicorn_tui.host.process_tree import parse_title
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, SamplingMode
-from gunicorn_tui.sampling.control_socket import ControlSocketError
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 from gunicorn_tui.settings.command_line import ParsedArguments, parse_arguments, parse_env_arguments
 from gunicorn_tui.settings.command_recovery import args_from_command

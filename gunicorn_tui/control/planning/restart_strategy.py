@@ -31,7 +31,7 @@ from gunicorn_tui.control.planning.strategy_common import (
     verify_map,
 )
 from gunicorn_tui.control.planning.strategy_context import StrategyContext, StrategyResult
-from gunicorn_tui.discovery.process_tree import gunicorn_args
+from gunicorn_tui.host.process_tree import gunicorn_args
 from gunicorn_tui.model.instances import ConfigSource
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gunicorn_tui.access.control_socket import ControlReply, ControlSocketError
 from gunicorn_tui.access.docker_engine import NetworkEndpoint
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.files import expect_content
@@ -81,7 +82,6 @@ from gunicorn_tui.control.running.recreate_settle import settle_recreate
 from gunicorn_tui.control.running.service_probe import Disruption, ServiceProbe
 from gunicorn_tui.control.running.serving_watch import ServingWatch
 from gunicorn_tui.control.running.step_errors import Interrupted, StepError
-from gunicorn_tui.sampling.control_socket import ControlReply, ControlSocketError
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 
 ROLLBACK_DEADLINE_S = 40.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psutil
 
-from gunicorn_tui.discovery.host_processes import container_id_of, gunicorn_records
-from gunicorn_tui.discovery.process_tree import find_trees
+from gunicorn_tui.host.host_processes import container_id_of, gunicorn_records
+from gunicorn_tui.host.process_tree import find_trees
 
 
 def find_container_master(container_id: str, main_pid: int | None = None) -> int | None:

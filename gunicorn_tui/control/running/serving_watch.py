@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gunicorn_tui.access.control_socket import ControlSocketError
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.processes import ProcessRef, process_ref
@@ -16,7 +17,6 @@ from gunicorn_tui.control.running.interrupt import Interrupt
 from gunicorn_tui.control.running.observation import find_container_master
 from gunicorn_tui.control.running.readiness import wait_until_serving
 from gunicorn_tui.control.running.step_errors import Interrupted, StepError
-from gunicorn_tui.sampling.control_socket import ControlSocketError
 
 
 class ServingWatch:

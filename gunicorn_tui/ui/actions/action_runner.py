@@ -27,6 +27,7 @@ from gunicorn_tui.control.planning.plan import RetunePlan
 from gunicorn_tui.control.planning.requests import NO_CONSENT, Consent, RequestError, with_consents
 from gunicorn_tui.control.running.interrupt import Interrupt
 from gunicorn_tui.control.running.progress import ActionOutcome, ProgressEvent
+from gunicorn_tui.ui.action_slot import ActionSlot
 from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
 from gunicorn_tui.ui.actions.progress_screen import ActionProgressScreen
 
@@ -39,7 +40,9 @@ _USER_ERRORS = (ActionRefused, EngineUnavailable, FactsUnavailable, RequestError
 
 
 class ActionRunner:
-    """One action at a time; a second request while one runs is refused."""
+    """Retunes and other actions, through ``slot`` (the dashboard's one
+    operation at a time; a slot of its own when none is given): a request
+    while the slot is held is refused."""
 
     def __init__(
         self,
@@ -47,14 +50,13 @@ class ActionRunner:
         engine: ControlEngine | None,
         on_outcome: OutcomeCallback,
         epochs: EpochRegistry | None = None,
+        slot: ActionSlot | None = None,
     ) -> None:
         self.app = app
         self.engine = engine
         self.on_outcome = on_outcome
         self.epochs = epochs
-        self.busy = False
-        # Set while a plan runs (not while it is planned or confirmed).
-        self.running: str | None = None
+        self.slot = slot or ActionSlot(lambda text: app.notify(text, severity="warning"))
         self._interrupt: Interrupt | None = None
         self._finished = threading.Event()
         self._finished.set()
@@ -77,10 +79,9 @@ class ActionRunner:
         if self.engine is None:
             self.app.notify("Actions are not available in this session.", severity="warning")
             return
-        if self.busy:
-            self.app.notify("An action is already being planned or run.", severity="warning")
+        # Held from planning to the end; it changes a server once confirmed.
+        if not self.slot.try_begin(title, changing=False):
             return
-        self.busy = True
         self.app.notify(f"{title}: planning…", timeout=3)
         engine = self.engine if consent == NO_CONSENT else self.engine.with_consent(consent)
 
@@ -100,7 +101,7 @@ class ActionRunner:
         self.app.run_worker(plan_in_thread, thread=True, group="action", exclusive=False)
 
     def _failed(self, message: str) -> None:
-        self.busy = False
+        self.slot.end()
         self.app.notify(message, severity="error", timeout=8)
 
     def _confirm(
@@ -114,12 +115,12 @@ class ActionRunner:
         def decided(run: bool | tuple[str, ...] | None) -> None:
             if isinstance(run, tuple):
                 # Allowed explicitly what the plan was refused for: plan again.
-                self.busy = False
+                self.slot.end()
                 self.request(title, make_plan, changes_key, with_consents(consent, run))
             elif run:
                 self._execute(title, plan, changes_key)
             else:
-                self.busy = False
+                self.slot.end()
 
         self.app.push_screen(ConfirmPlanScreen(title, plan), callback=decided)
 
@@ -136,7 +137,7 @@ class ActionRunner:
         engine = self.engine
         interrupt = Interrupt()
         self._interrupt = interrupt
-        self.running = title
+        self.slot.now_changing()
         self._finished.clear()
         progress = ActionProgressScreen(title, plan)
         self.app.push_screen(progress)
@@ -171,7 +172,6 @@ class ActionRunner:
                 _log.info("%s", note)
                 if tracker is not None:
                     tracker.end_change(note=note)
-                self.running = None
                 self._interrupt = None
                 self._finished.set()
             self._post(self._done, progress, outcome)
@@ -186,10 +186,10 @@ class ActionRunner:
             self.app.call_from_thread(callback, *args)
 
     def _refused(self, progress: ActionProgressScreen, message: str) -> None:
-        self.busy = False
+        self.slot.end()
         progress.fail(message)
 
     def _done(self, progress: ActionProgressScreen, outcome: ActionOutcome) -> None:
-        self.busy = False
+        self.slot.end()
         progress.finish(outcome)
         self.on_outcome(outcome)

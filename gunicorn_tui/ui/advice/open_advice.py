@@ -4,7 +4,7 @@ from an item. The app keeps its own bindings; these do the rest."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from textual.app import App
 from textual.worker import get_current_worker
@@ -23,19 +23,25 @@ from gunicorn_tui.ui.advice.advice_screen import AdviceScreen
 # short enough to wait for with the panel's notice on screen.
 ADVICE_WINDOW_S = 8.0
 
+# Runs a guided A/B of the choice on the instance (the dashboard's launcher).
+GuidedAbStarter = Callable[[InstanceSample, GuidedAbChoice], None]
+
 
 def open_prepared_retune(
-    app: App[None], sample: InstanceSample, request: RetuneRequest, runner: ActionRunner
+    app: App[None],
+    sample: InstanceSample,
+    request: RetuneRequest,
+    runner: ActionRunner,
+    on_guided_ab: GuidedAbStarter | None = None,
 ) -> None:
     """Open the Retune form filled with ``request``; submitting it plans,
-    confirms and runs through ``runner`` like the Retune key does."""
+    confirms and runs through ``runner`` like the Retune key does; ctrl+b
+    runs it as a guided A/B through ``on_guided_ab`` (the dashboard's)."""
 
     def planned(final: RetuneRequest | GuidedAbChoice | None) -> None:
         if isinstance(final, GuidedAbChoice):
-            # ctrl+b in the form: the dashboard runs it as a guided A/B.
-            start_guided_ab = getattr(app, "start_guided_ab", None)
-            if callable(start_guided_ab):
-                start_guided_ab(sample, final)
+            if on_guided_ab is not None:
+                on_guided_ab(sample, final)
             else:
                 app.notify("Guided A/B needs the dashboard.", severity="warning")
         elif final is not None:
@@ -62,13 +68,15 @@ def open_advice(
     engine: ControlEngine | None,
     *,
     duration_s: float = ADVICE_WINDOW_S,
+    on_guided_ab: GuidedAbStarter | None = None,
 ) -> None:
     """Watch the app's frames for ``duration_s`` in a thread, then show the
     advice for ``sample``'s instance; a prepared retune opens the Retune form.
 
     ``latest_frame`` returns the frame the app drew last (the app keeps
     sampling meanwhile). ``engine`` probes which async classes the server
-    can import; without it that is reported unknown.
+    can import; without it that is reported unknown. ``on_guided_ab`` runs
+    a guided A/B chosen in that form (ctrl+b).
     """
     app.notify(f"Advice: watching {sample.label} for {duration_s:g} s…", timeout=duration_s)
 
@@ -102,7 +110,7 @@ def open_advice(
 
         def prepared(request: RetuneRequest | None) -> None:
             if request is not None:
-                open_prepared_retune(app, report.sample, request, runner)
+                open_prepared_retune(app, report.sample, request, runner, on_guided_ab)
 
         app.push_screen(
             AdviceScreen(

@@ -22,7 +22,7 @@ from textual.app import App
 from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
-from gunicorn_tui.ui.actions.action_runner import ActionRunner
+from gunicorn_tui.ui.action_slot import BUSY_NOTICE, ActionSlot
 from gunicorn_tui.ui.sweep.messages import SweepFinished, SweepProgressed
 
 # The sweep's code is imported when a sweep is first opened, not before
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from gunicorn_tui.ui.sweep.sweep_screen import SweepScreen
 
 READ_ONLY_NOTICE = "Sweep changes the configuration: refused in a read-only session."
-BUSY_NOTICE = "A retune, an A/B or a sweep is already running: wait for it to end."
 
 _log = logging.getLogger("gtui.actions")
 
@@ -47,14 +46,15 @@ class SweepLauncher:
     ``frames`` samples the dashboard's source (posting the frame to the UI
     too); ``tracker_of`` gives the dashboard's own epoch tracker of an
     instance, which sees the whole sweep as one change of gtui's;
-    ``on_change`` is called on the UI thread when a sweep starts and ends.
+    ``slot`` is the dashboard's one operation at a time; ``on_change`` is
+    called on the UI thread when a sweep starts and ends.
     """
 
     def __init__(
         self,
         app: App[None],
         engine: ControlEngine | None,
-        actions: ActionRunner,
+        slot: ActionSlot,
         frames: Callable[[], MonitorFrame],
         tracker_of: Callable[[InstanceSample], EpochTracker | None],
         on_change: Callable[[], None],
@@ -64,7 +64,7 @@ class SweepLauncher:
     ) -> None:
         self.app = app
         self.engine = engine
-        self.actions = actions
+        self.slot = slot
         self.frames = frames
         self.tracker_of = tracker_of
         self.on_change = on_change
@@ -80,9 +80,14 @@ class SweepLauncher:
     def settings(self) -> SweepSettings:
         """The sweep's defaults (given, or the runner's own)."""
         if self._settings is None:
+            from gunicorn_tui.compare.interleave import InterleaveSettings
+            from gunicorn_tui.sweep.rounds import DEFAULT_SEGMENT_S
             from gunicorn_tui.sweep.runner import SweepSettings
 
-            self._settings = SweepSettings()
+            # Interleaved rounds by default, as ``gtui sweep``.
+            self._settings = SweepSettings(
+                interleave=InterleaveSettings(segment_s=DEFAULT_SEGMENT_S)
+            )
         return self._settings
 
     @property
@@ -94,7 +99,7 @@ class SweepLauncher:
         """Why a sweep cannot start now (None: it can)."""
         if self.engine is None or self.engine.read_only:
             return READ_ONLY_NOTICE
-        if self.actions.busy or self.running:
+        if self.slot.busy:
             return BUSY_NOTICE
         return None
 
@@ -129,14 +134,21 @@ class SweepLauncher:
         except TargetError as error:
             self.app.notify(f"Sweep: {error}", severity="error", timeout=10)
             return None
+        if not self.slot.try_begin("a sweep", status="sweep running", samples_source=True):
+            return None
         cancel = threading.Event()
         self._cancel = cancel
         self._done.clear()
-        self.actions.busy = True
+        rounds = choice.settings(self.settings).interleave
+        how = (
+            f"{choice.per_config_s:g} s each"
+            if rounds is None
+            else f"interleaved in rounds, cap {rounds.cap_s:g} s"
+        )
         screen = SweepScreen(
             sample.label,
             f"Sweep on {sample.label}: {len(choice.configs)} configs under "
-            f"{choice.profile.source}, {choice.per_config_s:g} s each",
+            f"{choice.profile.source}, {how}",
             choice.configs,
             choice.warmup_s,
             cancel,
@@ -231,7 +243,7 @@ class SweepLauncher:
     def finished(self, message: SweepFinished) -> None:
         """The sweep ended (UI thread): the dashboard takes over again."""
         self._cancel = None
-        self.actions.busy = False
+        self.slot.end()
         _log.info("sweep ended: %s", message.result.status.value if message.result else
                   message.error)  # fmt: skip
         if message.result is not None:

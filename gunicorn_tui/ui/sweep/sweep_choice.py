@@ -12,6 +12,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from gunicorn_tui.compare.interleave import MIN_CAP_S
 from gunicorn_tui.control.planning.running_config import running_config
 from gunicorn_tui.control.planning.validation import MAX_WORKERS
 from gunicorn_tui.load.inline_profile import inline_profile
@@ -26,6 +27,7 @@ from gunicorn_tui.sweep.grid import (
     parse_int_list,
     parse_name_list,
 )
+from gunicorn_tui.sweep.rounds import MAX_SWEEP_CAP_S, sweep_rounds
 from gunicorn_tui.sweep.runner import MAX_MEASURE_S, SweepSettings
 
 DEFAULT_SWEEP_PROFILE = "mixed"
@@ -50,6 +52,10 @@ class SweepFields:
     concurrency: str
     path: str
     keep_winner: bool = False
+    # Interleaved rounds (``gtui sweep``'s default): their cap ("" = 30 s a
+    # config, at least 60), or each config measured once, in turn.
+    cap_s: str = ""
+    in_turn: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,31 @@ class SweepChoice:
     warmup_s: float
     measure_s: float
     keep_winner: bool
+    cap_s: float | None = None  # None: the default cap for this many configs
+    in_turn: bool = False
 
     def settings(self, base: SweepSettings) -> SweepSettings:
-        """``base`` (sampling interval, data needed to rank) with this timing."""
+        """``base`` (sampling interval, data needed to rank, the rounds'
+        shape) with this timing: interleaved rounds as ``gtui sweep`` runs
+        them, unless measured in turn."""
+        rounds = None
+        if not self.in_turn:
+            rounds, _problem = sweep_rounds(
+                len(self.configs), cap_s=self.cap_s, base=base.interleave
+            )
         return dataclasses.replace(
-            base, warmup_s=self.warmup_s, measure_s=self.measure_s, keep_winner=self.keep_winner
+            base,
+            warmup_s=self.warmup_s,
+            measure_s=self.measure_s,
+            keep_winner=self.keep_winner,
+            interleave=rounds,
         )
+
+    @property
+    def interleaved(self) -> bool:
+        """Whether the configs are to be interleaved in rounds (when their
+        switches allow it: the runner checks, and falls back)."""
+        return not self.in_turn and len(self.configs) > 1
 
     @property
     def per_config_s(self) -> float:
@@ -96,6 +121,7 @@ def default_fields(sample: InstanceSample, settings: SweepSettings) -> SweepFiel
         concurrency="",
         path="/",
         keep_winner=settings.keep_winner,
+        in_turn=settings.interleave is None,
     )
 
 
@@ -156,6 +182,13 @@ def choose(fields: SweepFields, current: GunicornConfig) -> tuple[SweepChoice | 
         problems.append("duration: must be more than 0 s")
     warmup_s = _seconds(fields.warmup_s, "warm-up", 0.0, MAX_WARMUP_S, problems)
     profile = _profile(fields, problems)
+    cap_s = None
+    if fields.cap_s.strip() and not fields.in_turn:
+        cap_s = _seconds(fields.cap_s, "cap", MIN_CAP_S, MAX_SWEEP_CAP_S, problems)
+    if not fields.in_turn and workers is not None and threads is not None and not problems:
+        _rounds, problem = sweep_rounds(len(build_grid(workers, classes, threads)), cap_s=cap_s)
+        if problem is not None:
+            problems.append(f"cap: {problem}")
     if problems or workers is None or threads is None or profile is None:
         return None, problems
     choice = SweepChoice(
@@ -167,5 +200,7 @@ def choose(fields: SweepFields, current: GunicornConfig) -> tuple[SweepChoice | 
         warmup_s=warmup_s,
         measure_s=measure_s,
         keep_winner=fields.keep_winner,
+        cap_s=cap_s,
+        in_turn=fields.in_turn,
     )
     return choice, []

@@ -28,8 +28,9 @@ _FIELDS = (
     ("workers", "workers", "counts to try: 1,2,4"),
     ("worker_classes", "worker classes", "sync, gthread, gevent, ... comma-separated"),
     ("threads", "threads (gthread)", "thread counts for gthread: 1,4"),
-    ("measure_s", "duration per config (s)", "measured seconds per config"),
-    ("warmup_s", "warm-up (s)", "left out after each retune"),
+    ("cap_s", "rounds cap (s)", "stop by then if not clear: empty = 30 s a config, 60+"),
+    ("measure_s", "in turn: per config (s)", "measured seconds per config, measured in turn"),
+    ("warmup_s", "in turn: warm-up (s)", "left out after each retune"),
     ("profile", "load profile", "file or built-in name (mixed); or clear it for:"),
     ("rate", "  or rate (req/s)", "open loop: requests per second"),
     ("concurrency", "  or concurrency", "closed loop: clients back to back"),
@@ -40,18 +41,27 @@ _FIELDS = (
 def plan_content(choice: SweepChoice, original: str, settings: SweepSettings) -> Content:
     """What will run, how long, and what the service ends on."""
     count = len(choice.configs)
-    minutes = count * choice.per_config_s / 60
     end = "the best one is kept" if choice.keep_winner else f"{original} is restored at the end"
-    lines = [
-        Content(
-            f"{count} config{'s' if count != 1 else ''}: "
-            + ", ".join(config.label for config in choice.configs)
-        ),
+    names = ", ".join(config.label for config in choice.configs)
+    lines = [Content(f"{count} config{'s' if count != 1 else ''}: {names}")]
+    rounds = choice.settings(settings).interleave
+    if rounds is not None:
+        lines.append(
+            Content.styled(
+                f"interleaved in rounds until the winner is clear or {rounds.cap_s:g} s, under "
+                f"{choice.profile.source}; {end} (one config at a time if a change needs a "
+                "re-create)",
+                "$text-muted",
+            )
+        )
+        return Content("\n").join(lines)
+    minutes = count * choice.per_config_s / 60
+    lines.append(
         Content.styled(
             f"about {minutes:.1f} min plus the retunes, under {choice.profile.source}; {end}",
             "$text-muted",
-        ),
-    ]
+        )
+    )
     if choice.measure_s < settings.min_measured_s:
         lines.append(
             Content.styled(
@@ -107,6 +117,11 @@ class SweepForm(ModalScreen[SweepChoice | None]):
                 value=self.initial.keep_winner,
                 id="sweep-keep-winner",
             )
+            yield Checkbox(
+                "measure each config once, in turn (else interleaved in rounds)",
+                value=self.initial.in_turn,
+                id="sweep-in-turn",
+            )
             yield SafeStatic(id="sweep-plan")
             yield SafeStatic(id="sweep-problems")
             with Horizontal(id="dialog-buttons"):
@@ -134,6 +149,8 @@ class SweepForm(ModalScreen[SweepChoice | None]):
             concurrency=text("concurrency"),
             path=text("path"),
             keep_winner=bool(self.query_one("#sweep-keep-winner", Checkbox).value),
+            cap_s=text("cap_s"),
+            in_turn=bool(self.query_one("#sweep-in-turn", Checkbox).value),
         )
 
     def _validate(self) -> SweepChoice | None:

@@ -18,10 +18,13 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from gunicorn_tui.compare.interleave import RoundProgress
 from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.sweep.grid import SweepConfig
-from gunicorn_tui.sweep.report import ReportRow, report_rows, winner_line
+from gunicorn_tui.sweep.report import ReportRow, baseline_lines, report_rows, winner_line
 from gunicorn_tui.sweep.runner import ConfigStatus, SweepProgress, SweepResult, SweepStatus
+from gunicorn_tui.ui.compare.ab_screen import rounds_line
+from gunicorn_tui.ui.compare.comparison_view import rounds_verdict_lines
 from gunicorn_tui.ui.sweep.messages import SweepFinished, SweepProgressed
 from gunicorn_tui.ui.widgets.row_table import Cell, Column, Row, RowTable
 from gunicorn_tui.ui.widgets.safe_text import SafeStatic
@@ -63,17 +66,24 @@ def result_row(index: int, row: ReportRow) -> Row:
 
 
 def phase_of(progress: SweepProgress, warmup_s: float) -> str:
-    """retune, warm-up, measure, restore: what the runner is doing now."""
+    """retune, warm-up, measure, rounds, restore: what the runner is doing now."""
     if progress.stage != "measure":
         return progress.stage
+    if progress.rounds is not None:
+        return "rounds"
     measurement = progress.measurement
     if measurement is None:
         return "warm-up" if warmup_s > 0 else "measure"
     return "warm-up" if measurement.in_warmup else "measure"
 
 
-def progress_content(progress: SweepProgress, warmup_s: float) -> Content:
-    """``config 2 of 3: 2 x sync  warm-up ████░░ 3/8 s``."""
+def progress_content(
+    progress: SweepProgress, warmup_s: float, names: tuple[str, ...] = ()
+) -> Content:
+    """``config 2 of 3: 2 x sync  warm-up ████░░ 3/8 s``; interleaved rounds
+    as :func:`rounds_content` (``names``: the configs' labels)."""
+    if progress.rounds is not None:
+        return rounds_content(progress.rounds, names)
     phase = phase_of(progress, warmup_s)
     style = {"warm-up": "$warning", "measure": "$accent"}.get(phase, "bold $accent")
     if progress.index < 0:
@@ -96,6 +106,19 @@ def progress_content(progress: SweepProgress, warmup_s: float) -> Content:
     )
 
 
+def rounds_content(rounds: RoundProgress, names: tuple[str, ...] = ()) -> Content:
+    """Interleaved rounds, as the guided A/B shows them: the round, the
+    config on now, the time against the cap, and the leader's intervals
+    against the runner-up as of the last look."""
+    parts: list[Content | str | tuple[str, str]] = [rounds_line(rounds)]
+    look = rounds.look
+    if look is not None:
+        before, after = look.pair
+        if len(names) > max(before, after):
+            parts.append((f"\nleading: {names[after]} against {names[before]}", "$text-muted"))
+    return Content.assemble(*parts)
+
+
 def configs_content(configs: tuple[SweepConfig, ...], current: int) -> Content:
     """The configs in order: done ticked, the current one marked."""
     parts: list[Content | str] = []
@@ -103,6 +126,18 @@ def configs_content(configs: tuple[SweepConfig, ...], current: int) -> Content:
         if index < current:
             parts.append(Content.styled(f"✔ {config.label}", "$success"))
         elif index == current:
+            parts.append(Content.styled(f"▶ {config.label}", "bold $accent"))
+        else:
+            parts.append(Content.styled(f"  {config.label}", "$text-muted"))
+        parts.append("   ")
+    return Content.assemble(*parts)
+
+
+def round_configs_content(configs: tuple[SweepConfig, ...], current: int) -> Content:
+    """Interleaved: every config comes once a round; the one on now marked."""
+    parts: list[Content | str] = []
+    for index, config in enumerate(configs):
+        if index == current:
             parts.append(Content.styled(f"▶ {config.label}", "bold $accent"))
         else:
             parts.append(Content.styled(f"  {config.label}", "$text-muted"))
@@ -140,6 +175,27 @@ def verdict_content(result: SweepResult) -> Content:
         ),
         Content.styled(winner_line(result), "bold"),
     ]
+    verdict = result.verdict
+    if verdict is not None:
+        look = verdict.final
+        if look is not None:
+            before, after = look.pair
+            lines.append(
+                Content.styled(
+                    f"effects of {verdict.sides[after]} against {verdict.sides[before]}, "
+                    "with their intervals:",
+                    "$text-muted",
+                )
+            )
+        lines += rounds_verdict_lines(verdict)
+    # Each config against the baseline: the report's lines, as a list here.
+    for line in baseline_lines(result):
+        head = line.startswith("- ")
+        text = line.removeprefix("- ") if head else "  " + line.strip().removeprefix("- ")
+        lines.append(Content.styled(text, "$text-muted" if head else ""))
+    # Why the configs were not interleaved (a re-create among them), rounds
+    # left out, and the like.
+    lines += [Content.styled(f"note: {note}", "$warning") for note in result.notes]
     return Content("\n").join(lines)
 
 
@@ -184,6 +240,8 @@ class SweepScreen(ModalScreen[None]):
         self.last: SweepProgress | None = None
         self.result: SweepResult | None = None
         self.error: str | None = None
+        self.names = tuple(config.label for config in configs)
+        self.interleaved = False  # set on the first round's progress
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep-dialog"):
@@ -211,7 +269,12 @@ class SweepScreen(ModalScreen[None]):
     def _progressed(self, message: SweepProgressed) -> None:
         progress = message.progress
         self.last = progress
-        if progress.index >= 0:
+        if progress.rounds is not None:
+            self.interleaved = True
+            self.query_one("#sweep-configs", Static).update(
+                round_configs_content(self.configs, progress.index)
+            )
+        elif progress.index >= 0:
             self.query_one("#sweep-configs", Static).update(
                 configs_content(self.configs, progress.index)
             )
@@ -221,7 +284,7 @@ class SweepScreen(ModalScreen[None]):
             )
         if not self.cancel_event.is_set() or progress.stage in ("restore", "done"):
             self.query_one("#sweep-progress", Static).update(
-                progress_content(progress, self.warmup_s)
+                progress_content(progress, self.warmup_s, self.names)
             )
 
     @on(SweepFinished)

@@ -11,8 +11,8 @@ import os
 import re
 from collections.abc import Iterable
 
-from gunicorn_tui.discovery.process_tree import ProcRecord, is_gunicorn
-from gunicorn_tui.sampling.procfs import (
+from gunicorn_tui.host.process_tree import ProcRecord, is_gunicorn
+from gunicorn_tui.host.procfs import (
     PROC,
     ProcessGone,
     parse_argv,

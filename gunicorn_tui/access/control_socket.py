@@ -21,7 +21,7 @@ import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 _MAX_REPLY_BYTES = 16 * 1024 * 1024
 # Unix socket paths longer than this cannot be connected to.
@@ -40,12 +40,6 @@ class ControlReply:
     ok: bool
     data: dict[str, Any]
     error: str | None
-
-
-class ControlTransport(Protocol):
-    """Sends commands to one control socket and returns the replies."""
-
-    def request(self, commands: Sequence[str]) -> list[ControlReply]: ...
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from gunicorn_tui.sampling.procfs import ProcessGone, read_cgroup_lines, read_whole
+from gunicorn_tui.host.procfs import ProcessGone, read_cgroup_lines, read_whole
 
 _UNLIMITED_V1 = 1 << 60
 
@@ -163,11 +163,6 @@ def read_cgroup(paths: CgroupPaths) -> CgroupReading:
         inactive = _stat_value(_read_raw(f"{paths.memory_dir}/memory.stat"), b"inactive_file")
     memory = usage - (inactive or 0)
     return CgroupReading(cpu_usage_ns=cpu_ns, memory_bytes=max(0, memory))
-
-
-def read_cgroup_pids(paths: CgroupPaths) -> list[int]:
-    """Every process in the cgroup (host pids)."""
-    return [int(word) for word in _read_text(paths.procs_file).split()]
 
 
 def read_cgroup_tree_pids(paths: CgroupPaths) -> list[int]:
