@@ -33,7 +33,7 @@ from pathlib import Path
 from gunicorn_tui.access.control_socket import UnixSocketTransport
 from gunicorn_tui.access.proc_target import RootedSocketTransport
 from gunicorn_tui.access.resolve import local_master_access
-from gunicorn_tui.control.target_lock import TargetLock
+from gunicorn_tui.control.durability.target_lock import TargetLock
 from gunicorn_tui.demo.server import start_demo_server
 
 

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._support import GUNICORN_LATEST, free_port, owner_labels, wait_http  # noqa: E402
 from gunicorn_tui.control.engine import ControlEngine  # noqa: E402
-from gunicorn_tui.control.plan import RetunePlan  # noqa: E402
-from gunicorn_tui.control.requests import RetuneRequest, parse_scale  # noqa: E402
+from gunicorn_tui.control.planning.plan import RetunePlan  # noqa: E402
+from gunicorn_tui.control.planning.requests import RetuneRequest, parse_scale  # noqa: E402
 from gunicorn_tui.model.instances import InstanceSample  # noqa: E402
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions  # noqa: E402
 from gunicorn_tui.monitor.targets import parse_target  # noqa: E402

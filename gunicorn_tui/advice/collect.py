@@ -23,7 +23,7 @@ from gunicorn_tui.advice.rules import AdviceInput, advise
 from gunicorn_tui.capacity.facts import CapacityFacts
 from gunicorn_tui.capacity.gather import gather_capacity
 from gunicorn_tui.capacity.listen_queue import read_listen_backlog
-from gunicorn_tui.control.worker_classes import BUILTIN_CLASSES
+from gunicorn_tui.control.planning.worker_classes import BUILTIN_CLASSES
 from gunicorn_tui.host.procfs import PROC
 from gunicorn_tui.model.instances import InstanceSample, SamplingMode
 from gunicorn_tui.monitor.monitor import MonitorFrame

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gunicorn_tui.advice.items import AdviceItem, AdviceKind, Evidence
 from gunicorn_tui.advice.observation import LoadObservation
 from gunicorn_tui.capacity.facts import CapacityFacts
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.model.instances import GunicornConfig
 
 # Fewer samples than this (about seconds) and load-based rules do not judge.

@@ -15,7 +15,7 @@ import signal
 import sys
 from types import FrameType, TracebackType
 
-from gunicorn_tui.control.interrupt import Interrupt
+from gunicorn_tui.control.running.interrupt import Interrupt
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 

@@ -18,7 +18,7 @@ from gunicorn_tui.advice.items import AdviceItem
 from gunicorn_tui.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from gunicorn_tui.cli.target_monitor import open_target_monitor, select_instance
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
 

@@ -70,9 +70,9 @@ from gunicorn_tui.compare.report import (
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, summarize
 from gunicorn_tui.compare.verdict_report import progress_line, verdict_json, verdict_markdown
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
+from gunicorn_tui.control.planning.validation import validate_request
+from gunicorn_tui.control.running.progress import StepFailed, StepFinished, StepStarted
 from gunicorn_tui.control.service_engine import RetuneEngine
-from gunicorn_tui.control.validation import validate_request
 
 MAX_DURATION_S = 600.0
 

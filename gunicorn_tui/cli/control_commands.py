@@ -43,8 +43,10 @@ from gunicorn_tui.cli.target_monitor import (
     select_replicas,
 )
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
-from gunicorn_tui.control.plan import RetunePlan
-from gunicorn_tui.control.progress import (
+from gunicorn_tui.control.planning.plan import RetunePlan
+from gunicorn_tui.control.planning.requests import Consent, RequestError, parse_scale
+from gunicorn_tui.control.planning.validation import validate_request
+from gunicorn_tui.control.running.progress import (
     ActionOutcome,
     OutcomeStatus,
     ProgressEvent,
@@ -54,8 +56,7 @@ from gunicorn_tui.control.progress import (
     StepFinished,
     StepStarted,
 )
-from gunicorn_tui.control.requests import Consent, RequestError, parse_scale
-from gunicorn_tui.control.service_roll import (
+from gunicorn_tui.control.running.service_roll import (
     ReplicaResult,
     ReplicaStatus,
     RollOutcome,
@@ -63,7 +64,6 @@ from gunicorn_tui.control.service_roll import (
     replica_name,
     roll_over_replicas,
 )
-from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import Monitor
 from gunicorn_tui.monitor.targets import TargetKind
@@ -237,7 +237,7 @@ def _run_rolling(
     must_agree: tuple[str, ...],
 ) -> int:
     """The action on every replica of a Compose service, one at a time
-    (see :mod:`gunicorn_tui.control.service_roll`)."""
+    (see :mod:`gunicorn_tui.control.running.service_roll`)."""
     monitor = open_target_monitor(args)
     try:
         replicas = select_replicas(monitor, args.target)

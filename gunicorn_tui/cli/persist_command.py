@@ -19,7 +19,7 @@ from gunicorn_tui.cli.target_monitor import (
     select_replicas,
 )
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine
-from gunicorn_tui.control.service_roll import replica_disagreements
+from gunicorn_tui.control.running.service_roll import replica_disagreements
 from gunicorn_tui.monitor.targets import TargetKind
 from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.persist.drift import RETUNABLE

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 
 
 def retune_request(args: argparse.Namespace) -> RetuneRequest:

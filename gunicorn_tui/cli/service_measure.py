@@ -20,9 +20,13 @@ from gunicorn_tui.cli.measured_load import load_target_for
 from gunicorn_tui.cli.target_monitor import parse_args_target, select_instance, select_replicas
 from gunicorn_tui.compare.service_view import ServiceView
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.running.service_roll import (
+    RollOutcome,
+    replica_disagreements,
+    replica_name,
+)
 from gunicorn_tui.control.service_engine import ServiceEngine
-from gunicorn_tui.control.service_roll import RollOutcome, replica_disagreements, replica_name
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget, TargetError, round_robin_target
 from gunicorn_tui.model.instances import InstanceSample

@@ -34,8 +34,8 @@ from gunicorn_tui.compare.interleave import InterleaveSettings
 from gunicorn_tui.compare.measurement import FrameSource
 from gunicorn_tui.compare.verdict_report import progress_line
 from gunicorn_tui.control.engine import READ_ONLY_REASON, ActionRefused, ControlEngine
+from gunicorn_tui.control.planning.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.control.service_engine import RetuneEngine
-from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
 from gunicorn_tui.model.instances import GunicornConfig, InstanceSample
 from gunicorn_tui.sweep.grid import (
     SweepValueError,

@@ -15,10 +15,10 @@ from gunicorn_tui.compare.epochs import EpochTracker
 from gunicorn_tui.compare.interleave import SwitchFailed
 from gunicorn_tui.compare.measurement import FrameSource
 from gunicorn_tui.control.engine import ActionRefused, EngineUnavailable
-from gunicorn_tui.control.plan import RetunePlan, Strategy
-from gunicorn_tui.control.progress import ServiceStanding
-from gunicorn_tui.control.requests import RetuneRequest
-from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.planning.plan import RetunePlan, Strategy
+from gunicorn_tui.control.planning.requests import RetuneRequest
+from gunicorn_tui.control.planning.running_config import running_config
+from gunicorn_tui.control.running.progress import ServiceStanding
 from gunicorn_tui.control.service_engine import RetuneEngine
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 

@@ -49,8 +49,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypeVar
 
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
-from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.planning.running_config import running_config
 from gunicorn_tui.model.instances import (
     ConfigValue,
     InstanceSample,

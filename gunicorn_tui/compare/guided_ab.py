@@ -57,10 +57,10 @@ from gunicorn_tui.compare.measurement import (
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S
 from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, LookPlan
 from gunicorn_tui.control.engine import ActionRefused, EngineUnavailable
-from gunicorn_tui.control.progress import ActionOutcome, OutcomeStatus, ProgressEvent
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
+from gunicorn_tui.control.planning.validation import validate_request
+from gunicorn_tui.control.running.progress import ActionOutcome, OutcomeStatus, ProgressEvent
 from gunicorn_tui.control.service_engine import RetuneEngine, replica_count
-from gunicorn_tui.control.validation import validate_request
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.model.instances import InstanceSample

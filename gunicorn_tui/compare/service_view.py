@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from gunicorn_tui.control.running_config import current_workers
+from gunicorn_tui.control.planning.running_config import current_workers
 from gunicorn_tui.model.instances import InstanceSample, ResourceTotals
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.traffic.error_log import WorkerLifeCounts

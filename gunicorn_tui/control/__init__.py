@@ -2,5 +2,5 @@
 
 Headless: never imports textual or rich. The dashboard and the CLI call
 :class:`gunicorn_tui.control.engine.ControlEngine`; the pure planner
-(:func:`gunicorn_tui.control.planner.plan_retune`) can be used on its own.
+(:func:`gunicorn_tui.control.planning.planner.plan_retune`) can be used on its own.
 """

@@ -35,37 +35,36 @@ from gunicorn_tui.access.errors import AccessError, EngineLost
 from gunicorn_tui.access.host import HostMaster
 from gunicorn_tui.access.processes import ProcessRef
 from gunicorn_tui.access.resolve import AccessResolver
-from gunicorn_tui.control import container_ops
-from gunicorn_tui.control.audit_log import AuditLog, AuditRecord
-from gunicorn_tui.control.executor import PlanExecutor
-from gunicorn_tui.control.fact_gathering import FactsUnavailable, gather_facts
-from gunicorn_tui.control.facts import RetuneFacts
-from gunicorn_tui.control.interrupt import Interrupt
-from gunicorn_tui.control.journal import ArchivedAction, Journal, JournalStore
-from gunicorn_tui.control.plan import ActionKind, PlanTarget, RetunePlan
-from gunicorn_tui.control.plan_codec import PlanDecodeError, decode_revert
-from gunicorn_tui.control.planner import (
-    lock_key_of,
-    plan_kill_worker,
-    plan_reload,
-    plan_retune,
-    plan_revert,
-    plan_scale,
-    plan_target,
-)
-from gunicorn_tui.control.progress import ActionOutcome, OutcomeStatus, ProgressCallback
-from gunicorn_tui.control.recovery import (
+from gunicorn_tui.control.durability.audit_log import AuditLog, AuditRecord
+from gunicorn_tui.control.durability.journal import ArchivedAction, Journal, JournalStore
+from gunicorn_tui.control.durability.plan_codec import PlanDecodeError, decode_revert
+from gunicorn_tui.control.durability.recovery import (
     PendingAction,
     RecoveryResult,
     list_pending,
     recover_one,
 )
-from gunicorn_tui.control.requests import NO_CONSENT, Consent, RetuneRequest, ScaleRequest
-from gunicorn_tui.control.service_probe import Disruption
-from gunicorn_tui.control.state_dir import ensure_dir, secure_state_dir, state_dir
-from gunicorn_tui.control.step_errors import StepError, WrongEngine
-from gunicorn_tui.control.target_lock import LockHeld, TargetLock, scoped_key
-from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
+from gunicorn_tui.control.durability.state_dir import ensure_dir, secure_state_dir, state_dir
+from gunicorn_tui.control.durability.target_lock import LockHeld, TargetLock, scoped_key
+from gunicorn_tui.control.planning.fact_gathering import FactsUnavailable, gather_facts
+from gunicorn_tui.control.planning.facts import RetuneFacts
+from gunicorn_tui.control.planning.plan import ActionKind, PlanTarget, RetunePlan
+from gunicorn_tui.control.planning.planner import (
+    plan_kill_worker,
+    plan_reload,
+    plan_retune,
+    plan_revert,
+)
+from gunicorn_tui.control.planning.requests import NO_CONSENT, Consent, RetuneRequest, ScaleRequest
+from gunicorn_tui.control.planning.scale_strategy import plan_scale
+from gunicorn_tui.control.planning.strategy_common import lock_key_of, plan_target
+from gunicorn_tui.control.planning.worker_classes import UnknownWorkerClass, resolve_worker_class
+from gunicorn_tui.control.running import container_ops
+from gunicorn_tui.control.running.executor import PlanExecutor
+from gunicorn_tui.control.running.interrupt import Interrupt
+from gunicorn_tui.control.running.progress import ActionOutcome, OutcomeStatus, ProgressCallback
+from gunicorn_tui.control.running.service_probe import Disruption
+from gunicorn_tui.control.running.step_errors import StepError, WrongEngine
 from gunicorn_tui.model.instances import InstanceSample, Source
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 

@@ -6,7 +6,7 @@ A/B, interleaved rounds, sweeps) drive when their target is a service.
 ``hold`` takes every replica's lock; ``plan_retune`` plans the change on
 each replica (from its own sample, as for one container) and joins the
 plans into one :class:`ServicePlan`; ``execute`` rolls it over the
-replicas one at a time (:mod:`gunicorn_tui.control.service_roll`), each
+replicas one at a time (:mod:`gunicorn_tui.control.running.service_roll`), each
 with its own journal and rollback, and sums the outcome up. A roll that
 stops at a failed replica (rolled back by its own executor) would leave the
 replicas before it on the new configuration and the rest on the old one:
@@ -29,19 +29,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from gunicorn_tui.control.durability.recovery import PendingAction
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
-from gunicorn_tui.control.interrupt import Interrupt
-from gunicorn_tui.control.plan import ActionKind, PlanStep, PlanTarget, RetunePlan, Strategy
-from gunicorn_tui.control.progress import (
+from gunicorn_tui.control.planning.plan import (
+    ActionKind,
+    PlanStep,
+    PlanTarget,
+    RetunePlan,
+    Strategy,
+)
+from gunicorn_tui.control.planning.requests import Consent, RetuneRequest
+from gunicorn_tui.control.planning.running_config import running_config
+from gunicorn_tui.control.running.interrupt import Interrupt
+from gunicorn_tui.control.running.progress import (
     ActionOutcome,
     OutcomeStatus,
     ProgressCallback,
     ServiceStanding,
 )
-from gunicorn_tui.control.recovery import PendingAction
-from gunicorn_tui.control.requests import Consent, RetuneRequest
-from gunicorn_tui.control.running_config import running_config
-from gunicorn_tui.control.service_roll import (
+from gunicorn_tui.control.running.service_roll import (
     ReplicaResult,
     ReplicaStatus,
     RollOutcome,

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gunicorn_tui.control.command_args import (
+from gunicorn_tui.control.planning.command_args import (
     ArgsLocation,
     locate_arguments,
     rewrite_arguments,

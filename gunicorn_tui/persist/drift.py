@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gunicorn_tui.control.command_args import OPTION_FLAGS
-from gunicorn_tui.control.running_config import running_value
+from gunicorn_tui.control.planning.command_args import OPTION_FLAGS
+from gunicorn_tui.control.planning.running_config import running_value
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample
 from gunicorn_tui.settings.command_line import default_value
 

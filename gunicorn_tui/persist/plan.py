@@ -19,13 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from gunicorn_tui.control.command_args import (
+from gunicorn_tui.control.planning.command_args import (
     OPTION_FLAGS,
     format_value,
     locate_arguments,
     rewrite_arguments,
 )
-from gunicorn_tui.control.facts import RetuneFacts
+from gunicorn_tui.control.planning.facts import RetuneFacts
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.persist.compose_file import (
     ComposeRefused,

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from gunicorn_tui.control.facts import RetuneFacts
+from gunicorn_tui.control.planning.facts import RetuneFacts
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.persist.drift import running_settings
 

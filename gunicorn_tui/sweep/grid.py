@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gunicorn_tui.control.requests import RetuneRequest
-from gunicorn_tui.control.validation import MAX_THREADS, MAX_WORKERS, validate_request
-from gunicorn_tui.control.worker_classes import (
+from gunicorn_tui.control.planning.requests import RetuneRequest
+from gunicorn_tui.control.planning.validation import MAX_THREADS, MAX_WORKERS, validate_request
+from gunicorn_tui.control.planning.worker_classes import (
     THREADED_CLASSES,
     UnknownWorkerClass,
     resolve_worker_class,

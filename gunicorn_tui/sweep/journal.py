@@ -25,8 +25,8 @@ from typing import Any
 import psutil
 
 from gunicorn_tui.compare.service_view import is_service_key
-from gunicorn_tui.control.archive_pruning import prune_archive
-from gunicorn_tui.control.state_dir import ensure_dir, fsync_dir, write_durably
+from gunicorn_tui.control.durability.archive_pruning import prune_archive
+from gunicorn_tui.control.durability.state_dir import ensure_dir, fsync_dir, write_durably
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.sweep.grid import SweepConfig
 

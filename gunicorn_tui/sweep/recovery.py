@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
-from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.planning.running_config import running_config
 from gunicorn_tui.control.service_engine import RetuneEngine
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.sweep.grid import config_of, same_point

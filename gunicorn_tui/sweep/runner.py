@@ -55,8 +55,8 @@ from gunicorn_tui.control.engine import (
     ActionRefused,
     EngineUnavailable,
 )
-from gunicorn_tui.control.progress import OutcomeStatus
-from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.planning.running_config import running_config
+from gunicorn_tui.control.running.progress import OutcomeStatus
 from gunicorn_tui.control.service_engine import RetuneEngine, replica_count
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget

@@ -46,7 +46,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S, EpochChange, EpochRegistry, EpochTracker
-from gunicorn_tui.control.progress import ActionOutcome
+from gunicorn_tui.control.running.progress import ActionOutcome
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.model.service_groups import SERVICE_KEY_PREFIX, group_instances
 from gunicorn_tui.monitor.history import HistoryStore
@@ -90,8 +90,8 @@ if TYPE_CHECKING:
     from gunicorn_tui.compare.export import ExportedFiles
     from gunicorn_tui.compare.guided_ab import AbResult, AbSettings
     from gunicorn_tui.control.engine import ControlEngine
-    from gunicorn_tui.control.facts import RetuneFacts
-    from gunicorn_tui.control.requests import RetuneRequest
+    from gunicorn_tui.control.planning.facts import RetuneFacts
+    from gunicorn_tui.control.planning.requests import RetuneRequest
     from gunicorn_tui.recording.session_file import SessionRecorder
     from gunicorn_tui.sweep.runner import SweepSettings
     from gunicorn_tui.ui.actions.action_runner import ActionRunner
@@ -928,7 +928,7 @@ class GtuiApp(App[None]):
     def action_scale(self, change: str) -> None:
         sample = self._selected_for_action()
         if sample is not None:
-            from gunicorn_tui.control.requests import parse_scale
+            from gunicorn_tui.control.planning.requests import parse_scale
 
             request = parse_scale(change)
             self.actions.request(
@@ -990,7 +990,7 @@ class GtuiApp(App[None]):
         if sample is None or self.engine is None:
             self.notify("Persist needs a live instance.", severity="warning")
             return
-        from gunicorn_tui.control.service_roll import replica_disagreements
+        from gunicorn_tui.control.running.service_roll import replica_disagreements
         from gunicorn_tui.persist.drift import RETUNABLE
         from gunicorn_tui.persist.plan import plan_persist
         from gunicorn_tui.ui.persist_screen import PersistScreen

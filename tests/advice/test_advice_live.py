@@ -16,7 +16,7 @@ import pytest
 from gunicorn_tui.advice.collect import observe_and_advise
 from gunicorn_tui.advice.items import AdviceKind
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.load.driver import LoadRun
 from gunicorn_tui.load.profile import parse_profile_text
 from gunicorn_tui.load.target import LoadTarget

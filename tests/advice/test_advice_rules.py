@@ -19,7 +19,7 @@ from gunicorn_tui.capacity.facts import (
     ProcessMemory,
     guideline_workers,
 )
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.model.instances import ConfigSetting, ConfigSource, GunicornConfig
 
 MIB = 1024 * 1024

@@ -29,7 +29,7 @@ from gunicorn_tui.compare.interleave import (
 )
 from gunicorn_tui.compare.verdict import LookPlan
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.load.profile import parse_profile_text
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import Monitor

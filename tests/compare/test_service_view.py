@@ -13,7 +13,7 @@ from gunicorn_tui.compare.service_view import (
     replicas_of,
     service_key,
 )
-from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.planning.running_config import running_config
 from gunicorn_tui.model.instances import ComposeMembership, ContainerRef, InstanceSample
 from gunicorn_tui.traffic.metrics import TrafficPoint
 from tests.compare.samples import sample_at

@@ -22,7 +22,7 @@ from gunicorn_tui.compare.measurement import measure_epoch
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.report import comparison_json, comparison_markdown
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.load.profile import parse_profile_text
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import Monitor

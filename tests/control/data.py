@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from gunicorn_tui.access.kinds import AccessKind
-from gunicorn_tui.control.facts import ConfigFileFacts, ContainerFacts, RetuneFacts
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.planning.facts import ConfigFileFacts, ContainerFacts, RetuneFacts
+from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.model.instances import (
     ConfigSetting,
     ConfigSource,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gunicorn_tui.control.command_args import (
+from gunicorn_tui.control.planning.command_args import (
     OPTION_FLAGS,
     ArgsPlace,
     env_list_get,

@@ -27,9 +27,9 @@ import pytest
 from docker.models.containers import Container
 
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.managed_config import MARKER, candidate_path
-from gunicorn_tui.control.plan import Strategy
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.managed_config import MARKER, candidate_path
+from gunicorn_tui.control.planning.plan import Strategy
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from tests.control.helpers import (
     gunicorn_container,
     read_file,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gunicorn_tui.control.container_spec import anonymous_volume_mounts, recreate_spec
+from gunicorn_tui.control.planning.container_spec import anonymous_volume_mounts, recreate_spec
 
 ANON = "a" * 64
 

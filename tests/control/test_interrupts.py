@@ -18,8 +18,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from gunicorn_tui.control.journal import JournalStore
-from gunicorn_tui.control.target_lock import LOCK_PREFIX
+from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.target_lock import LOCK_PREFIX
 from tests.control.helpers import gunicorn_container, serves, show_config, worker_count
 from tests.harness.containers import ContainerFactory
 from tests.images import tags

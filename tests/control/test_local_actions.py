@@ -9,9 +9,9 @@ import pytest
 
 from gunicorn_tui.access.control_socket import UnixSocketTransport
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine
-from gunicorn_tui.control.managed_config import MARKER
-from gunicorn_tui.control.plan import Strategy
-from gunicorn_tui.control.requests import RetuneRequest, parse_scale
+from gunicorn_tui.control.planning.managed_config import MARKER
+from gunicorn_tui.control.planning.plan import Strategy
+from gunicorn_tui.control.planning.requests import RetuneRequest, parse_scale
 from tests.control.helpers import PlainGunicornFactory, sample_of, serves
 from tests.harness.local_gunicorn import LocalGunicornFactory
 

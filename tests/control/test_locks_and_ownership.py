@@ -25,11 +25,11 @@ import docker
 import httpx
 import pytest
 
+from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.target_lock import LOCK_LABEL, LOCK_PREFIX
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.journal import JournalStore
-from gunicorn_tui.control.plan import Strategy
-from gunicorn_tui.control.requests import RetuneRequest
-from gunicorn_tui.control.target_lock import LOCK_LABEL, LOCK_PREFIX
+from gunicorn_tui.control.planning.plan import Strategy
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from tests.control.helpers import (
     gunicorn_container,
     pythonpath_for,
@@ -40,6 +40,7 @@ from tests.control.helpers import (
 )
 from tests.core.throwaway_dockerd import ThrowawayDockerd
 from tests.harness.containers import ContainerFactory
+from tests.harness.crash_after_step import run_crashing_gtui
 from tests.images import tags
 
 pytestmark = pytest.mark.slow
@@ -181,10 +182,7 @@ def test_recover_refuses_a_journal_of_another_engine(
     container, port = gunicorn_container(container_factory, tags.GUNICORN_LATEST, "-w", "2")
     name = container.name or ""
     # Killed right after the old container was stopped: the service is down.
-    killed = run_gtui(
-        "retune", name, "-w", "3", "--timeout", "47", "--yes",
-        env={"GTUI_CRASH_AFTER_STEP": "3"},
-    )  # fmt: skip
+    killed = run_crashing_gtui(3, "retune", name, "-w", "3", "--timeout", "47", "--yes")
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     (pending,) = JournalStore(state_dir).pending()
     info = docker_client.info()

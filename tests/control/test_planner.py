@@ -5,8 +5,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 
-from gunicorn_tui.control.managed_config import MARKER, render_managed
-from gunicorn_tui.control.plan import (
+from gunicorn_tui.control.durability.plan_codec import decode_plan, encode
+from gunicorn_tui.control.planning.managed_config import MARKER, render_managed
+from gunicorn_tui.control.planning.plan import (
     CheckConfig,
     ControlCommand,
     CreateContainer,
@@ -23,15 +24,15 @@ from gunicorn_tui.control.plan import (
     WaitServing,
     WriteFile,
 )
-from gunicorn_tui.control.plan_codec import decode_plan, encode
-from gunicorn_tui.control.planner import (
+from gunicorn_tui.control.planning.planner import (
     plan_kill_worker,
     plan_reload,
     plan_retune,
     plan_revert,
-    plan_scale,
 )
-from gunicorn_tui.control.requests import RetuneRequest, parse_scale
+from gunicorn_tui.control.planning.requests import RetuneRequest, parse_scale
+from gunicorn_tui.control.planning.scale_strategy import plan_scale
+from gunicorn_tui.control.planning.strategy_common import check_environment
 from gunicorn_tui.model.instances import ConfigSource
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 from tests.control.data import config, facts, inspect, sample, with_file
@@ -467,8 +468,6 @@ def test_plan_describe_lists_each_step_with_its_command() -> None:
 
 
 def test_check_config_gets_the_servers_pythonpath() -> None:
-    from gunicorn_tui.control.planner import check_environment
-
     env = check_environment(
         {"PYTHONPATH": "/site", "GUNICORN_CMD_ARGS": "--pythonpath lib"},
         ["--pythonpath", "/srv/app,src", "app:app"],

@@ -10,10 +10,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from gunicorn_tui.control.audit_log import AuditLog
-from gunicorn_tui.control.journal import JournalStore
+from gunicorn_tui.control.durability.audit_log import AuditLog
+from gunicorn_tui.control.durability.journal import JournalStore
 from tests.control.helpers import gunicorn_container, run_gtui, serves, show_config, worker_count
 from tests.harness.containers import ContainerFactory
+from tests.harness.crash_after_step import run_crashing_gtui
 from tests.images import tags
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,8 @@ def test_sigkill_at_each_step_of_a_re_create_is_recovered(
     name = container.name or ""
     original_id = str(container.id)
 
-    killed = run_gtui(
+    killed = run_crashing_gtui(
+        crash_after,
         "retune",
         name,
         "--workers",
@@ -41,7 +43,6 @@ def test_sigkill_at_each_step_of_a_re_create_is_recovered(
         "--timeout",
         "44",
         "--yes",
-        env={"GTUI_CRASH_AFTER_STEP": str(crash_after)},
     )
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     (pending,) = JournalStore(state_dir).pending()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gunicorn_tui.control.container_spec import recreate_spec
+from gunicorn_tui.control.planning.container_spec import recreate_spec
 
 
 def _inspect(bindings: dict[str, Any], ports: dict[str, Any], **host: Any) -> dict[str, Any]:

@@ -13,8 +13,8 @@ import docker
 import pytest
 
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.plan import Strategy
-from gunicorn_tui.control.requests import Consent, RetuneRequest
+from gunicorn_tui.control.planning.plan import Strategy
+from gunicorn_tui.control.planning.requests import Consent, RetuneRequest
 from tests.control.helpers import gunicorn_container, run_gtui, sample_of, serves, worker_count
 from tests.harness.containers import ContainerFactory
 from tests.images import tags

@@ -10,10 +10,10 @@ from typing import Any
 import docker
 import pytest
 
-from gunicorn_tui.control.container_ops import REPLACES_LABEL, RETUNE_LABEL
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.plan import Strategy
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.plan import Strategy
+from gunicorn_tui.control.planning.requests import RetuneRequest
+from gunicorn_tui.control.running.container_ops import REPLACES_LABEL, RETUNE_LABEL
 from tests.control.helpers import sample_of
 from tests.harness.containers import ContainerFactory
 from tests.harness.loopback import free_port

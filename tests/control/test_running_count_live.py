@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.ui.actions.retune_form import current_text, request_from_fields
 from tests.control.helpers import (
     gunicorn_container,

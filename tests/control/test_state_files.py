@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from gunicorn_tui.control.audit_log import AuditLog, AuditRecord
-from gunicorn_tui.control.journal import JournalStore
-from gunicorn_tui.control.planner import plan_retune
-from gunicorn_tui.control.requests import RetuneRequest
-from gunicorn_tui.control.state_dir import state_dir
-from gunicorn_tui.control.target_lock import LockHeld, TargetLock
+from gunicorn_tui.control.durability.audit_log import AuditLog, AuditRecord
+from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.state_dir import state_dir
+from gunicorn_tui.control.durability.target_lock import LockHeld, TargetLock
+from gunicorn_tui.control.planning.planner import plan_retune
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.model.instances import ConfigSource
 from tests.control.data import facts, inspect, sample
 
@@ -76,7 +76,7 @@ def test_the_audit_log_appends_lines_and_counts_bad_ones(tmp_path: Path) -> None
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from gunicorn_tui.control.target_lock import TargetLock
+from gunicorn_tui.control.durability.target_lock import TargetLock
 lock = TargetLock(Path(sys.argv[1]), "container-web", "retune")
 lock.acquire()
 print("held", flush=True)

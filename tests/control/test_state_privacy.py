@@ -19,12 +19,12 @@ import docker
 import pytest
 
 from gunicorn_tui.access.host_commands import RunAs, start_as_master
-from gunicorn_tui.control.archive_pruning import ARCHIVE_KEEP
-from gunicorn_tui.control.audit_log import AuditLog, AuditRecord
-from gunicorn_tui.control.journal import JournalStore
-from gunicorn_tui.control.planner import plan_reload, plan_retune
-from gunicorn_tui.control.requests import RetuneRequest
-from gunicorn_tui.control.state_dir import secure_state_dir, write_durably
+from gunicorn_tui.control.durability.archive_pruning import ARCHIVE_KEEP
+from gunicorn_tui.control.durability.audit_log import AuditLog, AuditRecord
+from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.state_dir import secure_state_dir, write_durably
+from gunicorn_tui.control.planning.planner import plan_reload, plan_retune
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.model.instances import ConfigSource
 from tests.control.data import facts, inspect, sample
 from tests.control.helpers import gunicorn_container, run_gtui, serves

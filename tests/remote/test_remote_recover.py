@@ -2,7 +2,7 @@
 engine its journal names, and refused, with the way to reach it, elsewhere.
 
 A retune of a container on host B (over SSH) is killed with SIGKILL right
-after B's old container was stopped (GTUI_CRASH_AFTER_STEP): B's service is
+after B's old container was stopped (tests/harness/crash_after_step.py): B's service is
 down and a journal is left. Recovering on this machine's engine alone is
 refused and keeps the journal; recovering with B among the engines brings
 B's service back, and A's container is never touched.
@@ -18,17 +18,18 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from gunicorn_tui.control.journal import JournalStore
-from gunicorn_tui.control.state_dir import STATE_DIR_ENV
+from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.state_dir import STATE_DIR_ENV
 from tests.core.monitor_waits import run_gtui
 from tests.harness.containers import ContainerFactory
+from tests.harness.crash_after_step import run_crashing_gtui
 from tests.harness.loopback import free_port
 from tests.images import tags
 from tests.remote.conftest import HostB
 
 LOCAL = "unix:///var/run/docker.sock"
 # check, create, stop: killed with B's old container stopped, the new one not started.
-CRASH_AFTER = "3"
+CRASH_AFTER = 3
 
 
 def _gunicorn(factory: ContainerFactory) -> tuple[Container, int]:
@@ -66,9 +67,10 @@ def test_recover_acts_on_the_engine_the_journal_names(
     state = {STATE_DIR_ENV: str(state_path)}
     engines = ("-H", LOCAL, "-H", host_b.url)
 
-    killed = run_gtui(
+    killed = run_crashing_gtui(
+        CRASH_AFTER,
         "retune", f"hostb/{on_b.name}", "--workers", "3", "--timeout", "41", "--yes",
-        *engines, env={**state, "GTUI_CRASH_AFTER_STEP": CRASH_AFTER}, timeout_s=180,
+        *engines, env=state, timeout_s=180,
     )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     (pending,) = JournalStore(state_path).pending()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from gunicorn_tui.control.state_dir import STATE_DIR_ENV
+from gunicorn_tui.control.durability.state_dir import STATE_DIR_ENV
 from gunicorn_tui.sweep.journal import SweepJournalStore
 from tests.control.helpers import gunicorn_container, worker_count
 from tests.core.monitor_waits import REPO_ROOT, run_gtui

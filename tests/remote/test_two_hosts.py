@@ -20,7 +20,7 @@ import pytest
 from docker.models.containers import Container
 
 from gunicorn_tui.access.endpoints import resolve_endpoints
-from gunicorn_tui.control.state_dir import STATE_DIR_ENV
+from gunicorn_tui.control.durability.state_dir import STATE_DIR_ENV
 from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from tests.core.monitor_waits import run_gtui

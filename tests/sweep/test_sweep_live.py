@@ -19,7 +19,7 @@ from gunicorn_tui.compare.guided_ab import AbSettings, AbStatus, run_guided_ab
 from gunicorn_tui.compare.interleave import InterleaveSettings, InterleaveStatus
 from gunicorn_tui.compare.verdict import Verdict
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.load.profile import parse_profile_text
 from gunicorn_tui.load.target import LoadTarget
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions

@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.demo.server import DemoServer, start_demo_server
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
@@ -188,7 +188,7 @@ async def test_quitting_during_an_action_asks_then_stops_it_cleanly(
 
     import httpx
 
-    from gunicorn_tui.control.journal import JournalStore
+    from gunicorn_tui.control.durability.journal import JournalStore
     from gunicorn_tui.ui.actions.quit_screen import QuitDuringActionScreen
 
     # A request that keeps one old worker busy for 20 s: the reload's wait for

@@ -16,7 +16,7 @@ from textual.widgets import Input, Static
 
 from gunicorn_tui.advice.items import AdviceItem, AdviceKind, Evidence
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.demo.server import DemoServer, start_demo_server
 from gunicorn_tui.monitor.monitor import Monitor, MonitorFrame, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target

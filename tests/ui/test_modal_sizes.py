@@ -24,7 +24,7 @@ from textual.widgets import Button, Checkbox, Input, Label
 
 from gunicorn_tui.advice.items import AdviceItem, AdviceKind, Evidence
 from gunicorn_tui.compare.epochs import EpochTracker
-from gunicorn_tui.control.plan import (
+from gunicorn_tui.control.planning.plan import (
     ActionKind,
     PlanStep,
     PlanTarget,
@@ -33,7 +33,7 @@ from gunicorn_tui.control.plan import (
     SignalRoute,
     Strategy,
 )
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.model.instances import InstanceSample, Source
 from gunicorn_tui.persist.drift import SettingDrift
 from gunicorn_tui.persist.plan import PersistKind, PersistPlan

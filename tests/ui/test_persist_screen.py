@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import parse_scale
+from gunicorn_tui.control.planning.requests import parse_scale
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from gunicorn_tui.ui.app import GtuiApp

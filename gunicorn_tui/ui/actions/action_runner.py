@@ -22,11 +22,11 @@ from textual.app import App
 
 from gunicorn_tui.compare.epochs import EpochRegistry
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
-from gunicorn_tui.control.fact_gathering import FactsUnavailable
-from gunicorn_tui.control.interrupt import Interrupt
-from gunicorn_tui.control.plan import RetunePlan
-from gunicorn_tui.control.progress import ActionOutcome, ProgressEvent
-from gunicorn_tui.control.requests import NO_CONSENT, Consent, RequestError, with_consents
+from gunicorn_tui.control.planning.fact_gathering import FactsUnavailable
+from gunicorn_tui.control.planning.plan import RetunePlan
+from gunicorn_tui.control.planning.requests import NO_CONSENT, Consent, RequestError, with_consents
+from gunicorn_tui.control.running.interrupt import Interrupt
+from gunicorn_tui.control.running.progress import ActionOutcome, ProgressEvent
 from gunicorn_tui.ui.action_slot import ActionSlot
 from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
 from gunicorn_tui.ui.actions.progress_screen import ActionProgressScreen

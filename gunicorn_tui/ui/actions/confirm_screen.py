@@ -11,8 +11,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button
 
-from gunicorn_tui.control.plan import RetunePlan
-from gunicorn_tui.control.requests import consents_named
+from gunicorn_tui.control.planning.plan import RetunePlan
+from gunicorn_tui.control.planning.requests import consents_named
 from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
 # What each consent allows, as the button says it.

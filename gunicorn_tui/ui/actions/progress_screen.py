@@ -11,8 +11,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from gunicorn_tui.control.plan import RetunePlan
-from gunicorn_tui.control.progress import (
+from gunicorn_tui.control.planning.plan import RetunePlan
+from gunicorn_tui.control.running.progress import (
     ActionOutcome,
     OutcomeStatus,
     ProgressEvent,

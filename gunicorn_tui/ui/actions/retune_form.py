@@ -18,9 +18,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS, RetuneRequest
-from gunicorn_tui.control.running_config import running_value
-from gunicorn_tui.control.validation import validate_request
+from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS, RetuneRequest
+from gunicorn_tui.control.planning.running_config import running_value
+from gunicorn_tui.control.planning.validation import validate_request
 from gunicorn_tui.load.profile import ProfileError, load_profile_or_builtin
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, Source
 from gunicorn_tui.output.escape import escape_controls

@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from gunicorn_tui.advice.items import AdviceItem, AdviceKind
 from gunicorn_tui.capacity.facts import CapacityFacts
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.output.units import format_bytes
 from gunicorn_tui.ui.widgets.safe_text import SafeStatic, safe_content
 

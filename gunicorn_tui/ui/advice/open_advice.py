@@ -12,7 +12,7 @@ from textual.worker import get_current_worker
 from gunicorn_tui.advice.collect import AdviceReport
 from gunicorn_tui.advice.latest_frames import LatestFrame, advise_from_latest
 from gunicorn_tui.control.engine import ControlEngine
-from gunicorn_tui.control.requests import RetuneRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.ui.actions.action_runner import ActionRunner

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from textual.app import App
 
 from gunicorn_tui.compare.epochs import EpochTracker
-from gunicorn_tui.control.progress import ActionOutcome
+from gunicorn_tui.control.running.progress import ActionOutcome
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.ui.action_slot import ActionSlot
@@ -29,7 +29,7 @@ from gunicorn_tui.ui.action_slot import ActionSlot
 if TYPE_CHECKING:
     from gunicorn_tui.compare.guided_ab import AbProgress, AbResult, AbSettings
     from gunicorn_tui.control.engine import ControlEngine
-    from gunicorn_tui.control.requests import RetuneRequest
+    from gunicorn_tui.control.planning.requests import RetuneRequest
     from gunicorn_tui.load.profile import LoadProfile
     from gunicorn_tui.load.target import LoadTarget
     from gunicorn_tui.ui.actions.retune_form import GuidedAbChoice

@@ -17,7 +17,7 @@ from textual.widgets import Button, Static
 from gunicorn_tui.compare.guided_ab import AbProgress, AbStage
 from gunicorn_tui.compare.interleave import RoundProgress
 from gunicorn_tui.compare.metrics import METRICS
-from gunicorn_tui.control.progress import StepFailed, StepFinished, StepStarted
+from gunicorn_tui.control.running.progress import StepFailed, StepFinished, StepStarted
 from gunicorn_tui.ui.widgets.safe_text import SafeStatic
 
 _STAGES = (

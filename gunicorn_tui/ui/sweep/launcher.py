@@ -225,8 +225,8 @@ class SweepLauncher:
     ) -> tuple[str, ...]:
         """The grid checked again with what the server's Python imports."""
         from gunicorn_tui.control.engine import ActionRefused
-        from gunicorn_tui.control.running_config import running_config
-        from gunicorn_tui.control.worker_classes import resolve_worker_class
+        from gunicorn_tui.control.planning.running_config import running_config
+        from gunicorn_tui.control.planning.worker_classes import resolve_worker_class
         from gunicorn_tui.sweep.grid import check_grid
 
         modules = tuple(

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 
 from gunicorn_tui.compare.interleave import MIN_CAP_S
-from gunicorn_tui.control.running_config import running_config
-from gunicorn_tui.control.validation import MAX_WORKERS
+from gunicorn_tui.control.planning.running_config import running_config
+from gunicorn_tui.control.planning.validation import MAX_WORKERS
 from gunicorn_tui.load.inline_profile import inline_profile
 from gunicorn_tui.load.profile import LoadProfile, ProfileError, load_profile_or_builtin
 from gunicorn_tui.model.instances import GunicornConfig, InstanceSample

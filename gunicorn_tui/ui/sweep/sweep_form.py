@@ -15,7 +15,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
-from gunicorn_tui.control.running_config import running_config
+from gunicorn_tui.control.planning.running_config import running_config
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.output.escape import escape_controls
 from gunicorn_tui.sweep.grid import config_of

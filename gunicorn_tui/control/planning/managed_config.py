@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.settings.config_file import Computed, parse_config_source
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gunicorn_tui.control.plan import RetunePlan
-from gunicorn_tui.control.progress import ActionOutcome
+from gunicorn_tui.control.planning.plan import RetunePlan
+from gunicorn_tui.control.running.progress import ActionOutcome
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from gunicorn_tui.access.kinds import AccessKind
-from gunicorn_tui.control.container_spec import CreateSpec
+from gunicorn_tui.control.planning.container_spec import CreateSpec, describe_create
 from gunicorn_tui.model.instances import ConfigValue, Source
 
 
@@ -181,8 +181,6 @@ class CreateContainer:
     spec: CreateSpec
 
     def text(self) -> str:
-        from gunicorn_tui.control.container_spec import describe_create
-
         return describe_create(self.name, self.spec)
 
 

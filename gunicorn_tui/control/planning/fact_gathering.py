@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from gunicorn_tui.access.containers import ApiContainer
 from gunicorn_tui.access.control_socket import ControlSocketError
@@ -25,9 +26,9 @@ from gunicorn_tui.access.proc_target import MasterProcess, ProcTarget
 from gunicorn_tui.access.processes import ProcessRef, start_ticks_of
 from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.access.target import TargetAccess
-from gunicorn_tui.control.command_args import locate_arguments
-from gunicorn_tui.control.container_spec import aside_name, temporary_name
-from gunicorn_tui.control.facts import (
+from gunicorn_tui.control.planning.command_args import locate_arguments
+from gunicorn_tui.control.planning.container_spec import aside_name, temporary_name
+from gunicorn_tui.control.planning.facts import (
     ENV_CMD_ARGS,
     ENV_WEB_CONCURRENCY,
     ConfigFileFacts,
@@ -35,14 +36,18 @@ from gunicorn_tui.control.facts import (
     MountFacts,
     RetuneFacts,
 )
-from gunicorn_tui.control.managed_config import DEFAULT_CONFIG_NAME, candidate_path, is_managed
-from gunicorn_tui.control.recreate_preflight import (
+from gunicorn_tui.control.planning.managed_config import (
+    DEFAULT_CONFIG_NAME,
+    candidate_path,
+    is_managed,
+)
+from gunicorn_tui.control.planning.recreate_preflight import (
     dependents,
     layer_losses,
     mount_points,
     orchestrator_of,
 )
-from gunicorn_tui.control.requests import RETUNABLE_SETTINGS
+from gunicorn_tui.control.planning.requests import RETUNABLE_SETTINGS
 from gunicorn_tui.host.process_tree import parse_title
 from gunicorn_tui.interpreter.runtime_facts import ProbeFailed
 from gunicorn_tui.model.instances import ConfigSource, ConfigValue, InstanceSample, SamplingMode
@@ -166,7 +171,7 @@ def _gather(
 ) -> RetuneFacts:
     assert sample.master.pid is not None
     pid = sample.master.pid
-    notes: list[str] = []
+    source = _fact_source(access, sample)
     container_facts = (
         _container_facts(access.engine, inspect, sample.label, preflight)
         if inspect is not None and access.engine is not None
@@ -176,75 +181,241 @@ def _gather(
         sample.container is not None
         and int(((inspect or {}).get("State") or {}).get("Pid") or 0) == pid
     )
-    ns_pid = 1 if is_init else sample.master.ns_pid
     own_launch = launch if launch is not None and launch.pid == pid else None
+    command = _with_inferred_arguments(source.command(inspect, own_launch), inspect)
+    env = dict(command.environment or {})
+    command_line = parse_arguments(command.arguments or ())
+    env_args = parse_env_arguments(env.get(ENV_CMD_ARGS, ""))
+    working_dir = str(((inspect or {}).get("Config") or {}).get("WorkingDir") or "/")
+    start = _start_and_config_file(
+        access, inspect, command, own_launch, is_init, working_dir, command_line, env_args
+    )
+    layers = _static_layers(command, start.config_file, command_line, env_args, env)
+    socket_path = _control_socket(sample, source, inspect, env)
+    runtime = _runtime(sample, access, source, command, modules, start.cwd or working_dir)
+    master = access.master
+    return RetuneFacts(
+        taken_at=time.time(),
+        access=access.kind,
+        master_pid=pid,
+        master_ns_pid=1 if is_init else sample.master.ns_pid,
+        master_is_container_init=is_init,
+        interpreter=runtime.interpreter,
+        arguments=command.arguments,
+        arguments_verified=command.arguments_verified,
+        argv=command.argv,
+        environment=command.environment,
+        start_cwd=start.cwd,
+        start_cwd_note=start.note,
+        config_file=start.config_file,
+        declared_in=layers.declared_in,
+        static_values=layers.static_values,
+        env_declares=layers.env_declares,
+        control_socket_path=socket_path,
+        uid=command.uid,
+        gid=command.gid,
+        modules=runtime.modules,
+        module_errors=runtime.module_errors,
+        probe_error=runtime.probe_error,
+        gunicorn_version=runtime.gunicorn_version,
+        container=container_facts,
+        launch=own_launch,
+        notes=command.notes,
+        master_start_ticks=master.start_ticks if master is not None else None,
+        operator_uid=os.geteuid(),
+        worker_start_ticks=source.worker_start_ticks(),
+    )
 
-    # -- command line, environment, user -------------------------------------------
-    container_env = _env_from_inspect(inspect)
+
+# -- where facts come from: this host's /proc, or only the Docker API -----------------
+
+
+@dataclass(frozen=True)
+class _MasterCommand:
+    """What the master runs: its command line, Gunicorn's arguments, environment, user."""
+
     argv: tuple[str, ...] | None = None
     arguments: tuple[str, ...] | None = None
+    arguments_verified: bool = False
     environment: Mapping[str, str] | None = None
     interpreter: str | None = None
-    uid = gid = None
-    own_cwd: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+    cwd: str | None = None  # the master's working directory now, when readable
+    notes: tuple[str, ...] = ()
+
+
+class _FactSource(Protocol):
+    """What differs between a master whose pids are this host's and one seen
+    only through the Docker API (a remote daemon): decided once per gather."""
+
+    def command(
+        self, inspect: Mapping[str, Any] | None, launch: LaunchRecord | None
+    ) -> _MasterCommand: ...
+
+    def socket_through_exec(
+        self, inspect: Mapping[str, Any], env: Mapping[str, str]
+    ) -> str | None: ...
+
+    def worker_start_ticks(self) -> dict[int, int]: ...
+
+    @property
+    def scans_interpreter(self) -> bool:
+        """Whether the runtime scan also names the interpreter to run for
+        --check-config (with host pids: a venv's python, where /proc/PID/exe is
+        the base one)."""
+        ...
+
+
+def _fact_source(access: TargetAccess, sample: InstanceSample) -> _FactSource:
     if isinstance(access, ProcTarget):
+        return _HostPidFacts(access, sample)
+    if isinstance(access, ApiContainer):
+        return _DaemonFacts(access, sample)
+    raise FactsUnavailable(f"{sample.label}: cannot be examined through {access.kind.value}")
+
+
+@dataclass(frozen=True)
+class _HostPidFacts:
+    """The master's pids are this host's: /proc, read while the master is pinned."""
+
+    access: ProcTarget
+    sample: InstanceSample
+    scans_interpreter: bool = True
+
+    def command(
+        self, inspect: Mapping[str, Any] | None, launch: LaunchRecord | None
+    ) -> _MasterCommand:
+        sample = self.sample
         try:
-            process: MasterProcess = access.process()
+            process: MasterProcess = self.access.process()
         except AccessError as error:
             raise FactsUnavailable(f"{sample.label}: master gone ({error})") from error
-        uid, gid, interpreter, own_cwd = process.uid, process.gid, process.executable, process.cwd
-        if own_launch is not None:
-            argv, environment = tuple(own_launch.argv), dict(own_launch.environment)
-            arguments, _ = recover_arguments(argv, False, [])
-        else:
-            own_argv = process.argv or ()
-            titled = parse_title(own_argv) is not None
-            wrappers = wrapper_chain(pid)
-            if inspect is not None:
-                wrappers.append(_container_command(inspect))
-            arguments, note = recover_arguments(own_argv, titled, wrappers)
-            if note:
-                notes.append(note)
-            argv = None if titled or process.argv is None else process.argv
-            environment = process.environment
-            if environment is None:
-                if inspect is not None:
-                    environment = container_env
-                    notes.append("master environment hidden by setproctitle; using its container's")
-                elif sample.container is None:
-                    # A host master's hidden environment is never guessed: a
-                    # restart or check must run with exactly the master's.
-                    notes.append("the master's environment is hidden (setproctitle)")
-    else:
-        arguments = args_from_command(_container_command(inspect or {}))
-        environment = container_env
-
-    arguments_verified = arguments is not None
-    if inspect is not None:
-        config = inspect.get("Config") or {}
-        location = locate_arguments(
-            config.get("Entrypoint") or [], config.get("Cmd") or [], arguments
+        own = _MasterCommand(
+            interpreter=process.executable, uid=process.uid, gid=process.gid, cwd=process.cwd
         )
-        if arguments is None and location is not None:
-            arguments = location.arguments
-            arguments_verified = location.verified
-            notes.append(
-                "Gunicorn arguments inferred from the container's Cmd "
-                f"({location.place.value}); the master's own command line is hidden"
+        if launch is not None:
+            argv = tuple(launch.argv)
+            arguments, _ = recover_arguments(argv, False, [])
+            return replace(
+                own, argv=argv, arguments=arguments, environment=dict(launch.environment)
             )
+        assert sample.master.pid is not None
+        notes: list[str] = []
+        own_argv = process.argv or ()
+        titled = parse_title(own_argv) is not None
+        wrappers = wrapper_chain(sample.master.pid)
+        if inspect is not None:
+            wrappers.append(_container_command(inspect))
+        arguments, note = recover_arguments(own_argv, titled, wrappers)
+        if note:
+            notes.append(note)
+        environment = process.environment
+        if environment is None:
+            if inspect is not None:
+                environment = _env_from_inspect(inspect)
+                notes.append("master environment hidden by setproctitle; using its container's")
+            elif sample.container is None:
+                # A host master's hidden environment is never guessed: a
+                # restart or check must run with exactly the master's.
+                notes.append("the master's environment is hidden (setproctitle)")
+        return replace(
+            own,
+            argv=None if titled or process.argv is None else process.argv,
+            arguments=arguments,
+            environment=environment,
+            notes=tuple(notes),
+        )
 
-    env = dict(environment or {})
-    command_line = parse_arguments(arguments or ())
-    env_args = parse_env_arguments(env.get(ENV_CMD_ARGS, ""))
+    def socket_through_exec(self, inspect: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        return None  # /proc shows the master's socket: the sample has it
 
-    # -- where the master started and which config file it reads -----------------
-    working_dir = str(((inspect or {}).get("Config") or {}).get("WorkingDir") or "/")
+    def worker_start_ticks(self) -> dict[int, int]:
+        worker_ticks: dict[int, int] = {}
+        for worker in self.sample.workers:
+            ticks = start_ticks_of(worker.pid) if worker.pid is not None else None
+            if worker.pid is not None and ticks is not None:
+                worker_ticks[worker.pid] = ticks
+        return worker_ticks
+
+
+@dataclass(frozen=True)
+class _DaemonFacts:
+    """Only the Docker API sees the master: its container's inspect and exec."""
+
+    access: ApiContainer
+    sample: InstanceSample
+    scans_interpreter: bool = False
+
+    def command(
+        self, inspect: Mapping[str, Any] | None, launch: LaunchRecord | None
+    ) -> _MasterCommand:
+        return _MasterCommand(
+            arguments=args_from_command(_container_command(inspect or {})),
+            environment=_env_from_inspect(inspect),
+        )
+
+    def socket_through_exec(self, inspect: Mapping[str, Any], env: Mapping[str, str]) -> str | None:
+        return _socket_through_exec(self.access, self.sample, inspect, env)
+
+    def worker_start_ticks(self) -> dict[int, int]:
+        return {}  # the pids are not this host's
+
+
+# -- the sections of a gather ----------------------------------------------------------
+
+
+def _with_inferred_arguments(
+    command: _MasterCommand, inspect: Mapping[str, Any] | None
+) -> _MasterCommand:
+    """Gunicorn's arguments from the container's Entrypoint/Cmd when the
+    master's own command line did not give them."""
+    verified = replace(command, arguments_verified=command.arguments is not None)
+    if inspect is None:
+        return verified
+    config = inspect.get("Config") or {}
+    location = locate_arguments(
+        config.get("Entrypoint") or [], config.get("Cmd") or [], command.arguments
+    )
+    if command.arguments is not None or location is None:
+        return verified
+    return replace(
+        command,
+        arguments=location.arguments,
+        arguments_verified=location.verified,
+        notes=(
+            *command.notes,
+            "Gunicorn arguments inferred from the container's Cmd "
+            f"({location.place.value}); the master's own command line is hidden",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _StartFacts:
+    """Where the master started, and the config file it reads from there."""
+
+    cwd: str | None
+    note: str | None
+    config_file: ConfigFileFacts
+
+
+def _start_and_config_file(
+    access: TargetAccess,
+    inspect: Mapping[str, Any] | None,
+    command: _MasterCommand,
+    launch: LaunchRecord | None,
+    is_init: bool,
+    working_dir: str,
+    command_line: ParsedArguments,
+    env_args: ParsedArguments,
+) -> _StartFacts:
     explicit = command_line.config_path or env_args.config_path
-    start_cwd, start_note = _start_cwd(own_cwd, own_launch, is_init, working_dir, access.kind)
+    start_cwd, start_note = _start_cwd(command.cwd, launch, is_init, working_dir, access.kind)
     file_facts = _config_file_facts(access, inspect, start_cwd, explicit)
     # With chdir set, the master's cwd now is not where it started, and the
     # start directory is where Gunicorn looks for ./gunicorn.conf.py on HUP.
-    if own_launch is None and _chdir_declared(command_line, env_args, file_facts.content):
+    if launch is None and _chdir_declared(command_line, env_args, file_facts.content):
         if is_init:
             start_cwd, start_note = working_dir, None
         else:
@@ -254,15 +425,32 @@ def _gather(
                 "looks for ./gunicorn.conf.py on reload) is not known"
             )
         file_facts = _config_file_facts(access, inspect, start_cwd, explicit)
+    return _StartFacts(start_cwd, start_note, file_facts)
 
-    # -- static layers -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class _StaticLayers:
+    """Where each retunable setting is declared, and its value there."""
+
+    declared_in: dict[str, ConfigSource]
+    static_values: dict[str, ConfigValue]
+    env_declares: dict[str, str]  # setting -> the variable that sets it
+
+
+def _static_layers(
+    command: _MasterCommand,
+    file_facts: ConfigFileFacts,
+    command_line: ParsedArguments,
+    env_args: ParsedArguments,
+    env: Mapping[str, str],
+) -> _StaticLayers:
     file_settings = parse_config_source(file_facts.content) if file_facts.content else None
     inputs = ConfigInputs(
         command_line=command_line,
-        environment=env,
+        environment=dict(env),
         config_file_path=file_facts.path if file_facts.exists else None,
         config_file=file_settings,
-        command_line_known=arguments is not None,
+        command_line_known=command.arguments is not None,
     )
     static = resolve_config(inputs)
     declared_in = {name: static.get(name).declared_in for name in RETUNABLE_SETTINGS}
@@ -283,78 +471,63 @@ def _gather(
                 env_declares[name] = ENV_CMD_ARGS
             elif name == "workers" and env.get(ENV_WEB_CONCURRENCY):
                 env_declares[name] = ENV_WEB_CONCURRENCY
+    return _StaticLayers(declared_in, static_values, env_declares)
 
-    # -- control socket ----------------------------------------------------------
+
+def _control_socket(
+    sample: InstanceSample,
+    source: _FactSource,
+    inspect: Mapping[str, Any] | None,
+    env: Mapping[str, str],
+) -> str | None:
     socket_path = sample.control_socket
     if socket_path is None and sample.workers_target is not None:
         configured = sample.config.value("control_socket")
         socket_path = configured if isinstance(configured, str) else None
-    if socket_path is None and isinstance(access, ApiContainer):
-        socket_path = _socket_through_exec(access, sample, inspect or {}, env)
+    if socket_path is None:
+        socket_path = source.socket_through_exec(inspect or {}, env)
+    return socket_path
 
-    # -- runtime facts: read from the server's files, never by running it --------
-    modules_found: dict[str, bool] = {}
-    module_errors: dict[str, str] = {}
-    probe_error: str | None = None
+
+@dataclass(frozen=True)
+class _Runtime:
+    """What the server's installation holds, read from its files (never by running it)."""
+
+    interpreter: str | None
+    modules: dict[str, bool]
+    module_errors: dict[str, str]
+    probe_error: str | None
+    gunicorn_version: str | None
+
+
+def _runtime(
+    sample: InstanceSample,
+    access: TargetAccess,
+    source: _FactSource,
+    command: _MasterCommand,
+    modules: Sequence[str],
+    cwd: str,
+) -> _Runtime:
+    interpreter = command.interpreter
     version = sample.gunicorn_version
-    # With host pids the scan also names the interpreter to run for
-    # --check-config: a venv's python, where /proc/PID/exe is the base one.
-    if modules or access.kind.has_local_pids:
-        try:
-            found = access.runtime_facts(
-                modules,
-                argv=argv,
-                environment=environment,
-                cwd=start_cwd or working_dir,
-                interpreters=[interpreter] if interpreter else [],
-            )
-            if access.kind.has_local_pids:
-                interpreter = found.interpreter or interpreter
-            modules_found = dict(found.modules)
-            module_errors = {k: v for k, v in found.errors.items() if k in modules}
-            version = version or found.gunicorn_version
-        except ProbeFailed as error:
-            probe_error = str(error)
-        except AccessError as error:
-            probe_error = str(error)
-
-    master = access.master
-    worker_ticks: dict[int, int] = {}
-    if access.kind.has_local_pids:
-        for worker in sample.workers:
-            ticks = start_ticks_of(worker.pid) if worker.pid is not None else None
-            if worker.pid is not None and ticks is not None:
-                worker_ticks[worker.pid] = ticks
-    return RetuneFacts(
-        taken_at=time.time(),
-        access=access.kind,
-        master_pid=pid,
-        master_ns_pid=ns_pid,
-        master_is_container_init=is_init,
-        interpreter=interpreter,
-        arguments=arguments,
-        arguments_verified=arguments_verified,
-        argv=argv,
-        environment=environment,
-        start_cwd=start_cwd,
-        start_cwd_note=start_note,
-        config_file=file_facts,
-        declared_in=declared_in,
-        static_values=static_values,
-        env_declares=env_declares,
-        control_socket_path=socket_path,
-        uid=uid,
-        gid=gid,
-        modules=modules_found,
-        module_errors=module_errors,
-        probe_error=probe_error,
-        gunicorn_version=version,
-        container=container_facts,
-        launch=own_launch,
-        notes=tuple(notes),
-        master_start_ticks=master.start_ticks if master is not None else None,
-        operator_uid=os.geteuid(),
-        worker_start_ticks=worker_ticks,
+    if not (modules or source.scans_interpreter):
+        return _Runtime(interpreter, {}, {}, None, version)
+    try:
+        found = access.runtime_facts(
+            modules,
+            argv=command.argv,
+            environment=command.environment,
+            cwd=cwd,
+            interpreters=[interpreter] if interpreter else [],
+        )
+    except (ProbeFailed, AccessError) as error:
+        return _Runtime(interpreter, {}, {}, str(error), version)
+    return _Runtime(
+        (found.interpreter or interpreter) if source.scans_interpreter else interpreter,
+        dict(found.modules),
+        {k: v for k, v in found.errors.items() if k in modules},
+        None,
+        version or found.gunicorn_version,
     )
 
 

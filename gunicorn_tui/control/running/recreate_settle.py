@@ -26,11 +26,11 @@ from typing import Any
 from gunicorn_tui.access.docker_engine import DockerEngine, NetworkEndpoint
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.resolve import AccessResolver
-from gunicorn_tui.control import container_ops
-from gunicorn_tui.control.container_spec import recreate_spec
-from gunicorn_tui.control.plan import RetunePlan, WaitServing
-from gunicorn_tui.control.serving_watch import ServingWatch
-from gunicorn_tui.control.step_errors import StepError
+from gunicorn_tui.control.planning.container_spec import recreate_spec
+from gunicorn_tui.control.planning.plan import RetunePlan, WaitServing
+from gunicorn_tui.control.running import container_ops
+from gunicorn_tui.control.running.serving_watch import ServingWatch
+from gunicorn_tui.control.running.step_errors import StepError
 
 ROLLBACK_STOP_TIMEOUT_S = 10
 SETTLE_DEADLINE_S = 40.0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gunicorn_tui.control.state_dir import ensure_dir, open_private_append
+from gunicorn_tui.control.durability.state_dir import ensure_dir, open_private_append
 
 AUDIT_FILE = "audit.jsonl"
 

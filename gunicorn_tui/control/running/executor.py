@@ -15,18 +15,11 @@ An :class:`Interrupt` (Ctrl-C, SIGTERM, quitting the dashboard) is honoured
 between steps: the current step finishes (a wait is cut short), then the
 plan is rolled back, or completed when only clean-up was left, so the
 service ends on the old or the new configuration.
-
-Test hook: with ``GTUI_CRASH_AFTER_STEP=K`` in the environment the process
-kills itself with SIGKILL right after step K is journaled (K=0: right after
-the journal is first written). The recovery tests use it to interrupt a
-retune at every step.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -42,11 +35,10 @@ from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.processes import ProcessRef
 from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.access.target import SignalTarget, TargetAccess
-from gunicorn_tui.control import container_ops
-from gunicorn_tui.control.interrupt import Interrupt
-from gunicorn_tui.control.journal import Journal
-from gunicorn_tui.control.managed_config import render_managed
-from gunicorn_tui.control.plan import (
+from gunicorn_tui.control.durability.journal import Journal
+from gunicorn_tui.control.durability.state_dir import ensure_dir
+from gunicorn_tui.control.planning.managed_config import render_managed
+from gunicorn_tui.control.planning.plan import (
     CheckConfig,
     ContainerRole,
     ControlCommand,
@@ -66,7 +58,15 @@ from gunicorn_tui.control.plan import (
     WaitServing,
     WriteFile,
 )
-from gunicorn_tui.control.progress import (
+from gunicorn_tui.control.planning.recreate_preflight import (
+    dependents,
+    describe_losses,
+    layer_losses,
+    mount_points,
+)
+from gunicorn_tui.control.running import container_ops
+from gunicorn_tui.control.running.interrupt import Interrupt
+from gunicorn_tui.control.running.progress import (
     ActionOutcome,
     OutcomeStatus,
     ProgressCallback,
@@ -78,20 +78,12 @@ from gunicorn_tui.control.progress import (
     StepFinished,
     StepStarted,
 )
-from gunicorn_tui.control.recreate_preflight import (
-    dependents,
-    describe_losses,
-    layer_losses,
-    mount_points,
-)
-from gunicorn_tui.control.recreate_settle import settle_recreate
-from gunicorn_tui.control.service_probe import Disruption, ServiceProbe
-from gunicorn_tui.control.serving_watch import ServingWatch
-from gunicorn_tui.control.state_dir import ensure_dir
-from gunicorn_tui.control.step_errors import Interrupted, StepError
+from gunicorn_tui.control.running.recreate_settle import settle_recreate
+from gunicorn_tui.control.running.service_probe import Disruption, ServiceProbe
+from gunicorn_tui.control.running.serving_watch import ServingWatch
+from gunicorn_tui.control.running.step_errors import Interrupted, StepError
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 
-CRASH_HOOK_ENV = "GTUI_CRASH_AFTER_STEP"
 ROLLBACK_DEADLINE_S = 40.0
 SIGNAL_EFFECT_TIMEOUT_S = 5.0
 ROLLBACK_STRATEGIES = (Strategy.RECREATE, Strategy.HUP_WITH_CONFIG, Strategy.RESTART_LOCAL)
@@ -111,11 +103,6 @@ class RunState:
     served_after_s: float | None = None
     new_container_logs: str | None = None
     kept_new: bool = False
-
-
-def _crash_hook(steps_done: int) -> None:
-    if os.environ.get(CRASH_HOOK_ENV) == str(steps_done):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _probe_url(plan: RetunePlan) -> str | None:
@@ -198,7 +185,6 @@ class PlanExecutor:
             for step in plan.steps
             if isinstance(step.action, WaitServing) and step.action.fresh_after_step is not None
         }
-        _crash_hook(0)
         try:
             access = target_access(self.resolver, plan)
         except AccessError as failure:
@@ -242,7 +228,6 @@ class PlanExecutor:
                         index, total, step.description, detail, (time.monotonic() - began) * 1000
                     )
                 )
-                _crash_hook(done)
         finally:
             disruption: Disruption | None = probe.stop() if probe is not None else None
         return ActionOutcome(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from gunicorn_tui.control.service_probe import Disruption
+from gunicorn_tui.control.running.service_probe import Disruption
 from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.sampling.local_instance import LaunchRecord
 

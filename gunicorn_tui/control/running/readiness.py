@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gunicorn_tui.access.target import MasterView
-from gunicorn_tui.control.plan import WaitServing
-from gunicorn_tui.control.service_probe import http_answers
-from gunicorn_tui.control.step_errors import StepError
-from gunicorn_tui.control.worker_classes import UnknownWorkerClass, resolve_worker_class
+from gunicorn_tui.control.planning.plan import WaitServing
+from gunicorn_tui.control.planning.worker_classes import UnknownWorkerClass, resolve_worker_class
+from gunicorn_tui.control.running.service_probe import http_answers
+from gunicorn_tui.control.running.step_errors import StepError
 from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.settings.resolve import worker_class_from_repr
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gunicorn_tui.control.state_dir import fsync_dir
+from gunicorn_tui.control.durability.state_dir import fsync_dir
 
 ARCHIVE_KEEP = 10
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gunicorn_tui.access.docker_engine import ChangeKind, DockerEngine, LayerChange
-from gunicorn_tui.control.managed_config import CANDIDATE_SUFFIX
+from gunicorn_tui.control.planning.managed_config import CANDIDATE_SUFFIX
 
 # What Gunicorn and Python rebuild on their own: losing it loses nothing.
 REBUILT_PATTERNS: tuple[str, ...] = (

@@ -11,12 +11,12 @@ from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.processes import ProcessRef, process_ref
 from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.access.target import MasterView, TargetAccess
-from gunicorn_tui.control import container_ops
-from gunicorn_tui.control.interrupt import Interrupt
-from gunicorn_tui.control.observation import find_container_master
-from gunicorn_tui.control.plan import WaitServing
-from gunicorn_tui.control.readiness import wait_until_serving
-from gunicorn_tui.control.step_errors import Interrupted, StepError
+from gunicorn_tui.control.planning.plan import WaitServing
+from gunicorn_tui.control.running import container_ops
+from gunicorn_tui.control.running.interrupt import Interrupt
+from gunicorn_tui.control.running.observation import find_container_master
+from gunicorn_tui.control.running.readiness import wait_until_serving
+from gunicorn_tui.control.running.step_errors import Interrupted, StepError
 
 
 class ServingWatch:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from gunicorn_tui.control.plan import RetunePlan, RevertSpec, step_types
+from gunicorn_tui.control.planning.plan import RetunePlan, RevertSpec, step_types
 
 
 class PlanDecodeError(ValueError):

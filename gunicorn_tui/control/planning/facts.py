@@ -1,6 +1,6 @@
 """What the planner needs to know about an instance beyond its sample.
 
-Gathered once per plan by :mod:`gunicorn_tui.control.fact_gathering` (reads
+Gathered once per plan by :mod:`gunicorn_tui.control.planning.fact_gathering` (reads
 /proc, inspects the container, probes the interpreter); the planner itself
 is pure and is tested with hand-made facts.
 """

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gunicorn_tui.control.archive_pruning import prune_archive
-from gunicorn_tui.control.plan import ActionKind, RetunePlan
-from gunicorn_tui.control.plan_codec import PlanDecodeError, decode_plan, encode
-from gunicorn_tui.control.progress import OutcomeStatus
-from gunicorn_tui.control.state_dir import ensure_dir, fsync_dir, write_durably
+from gunicorn_tui.control.durability.archive_pruning import prune_archive
+from gunicorn_tui.control.durability.plan_codec import PlanDecodeError, decode_plan, encode
+from gunicorn_tui.control.durability.state_dir import ensure_dir, fsync_dir, write_durably
+from gunicorn_tui.control.planning.plan import ActionKind, RetunePlan
+from gunicorn_tui.control.running.progress import OutcomeStatus
 
 JOURNAL_VERSION = 1
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gunicorn_tui.control.requests import RetuneRequest
-from gunicorn_tui.control.worker_classes import (
+from gunicorn_tui.control.planning.requests import RetuneRequest
+from gunicorn_tui.control.planning.worker_classes import (
     CONNECTION_LIMITED_CLASSES,
     THREADED_CLASSES,
     UnknownWorkerClass,

@@ -16,11 +16,11 @@ from pathlib import Path
 from gunicorn_tui.access.endpoints import LOCAL_NAME
 from gunicorn_tui.access.errors import AccessError
 from gunicorn_tui.access.resolve import AccessResolver
-from gunicorn_tui.control.audit_log import AuditLog, AuditRecord
-from gunicorn_tui.control.executor import PlanExecutor
-from gunicorn_tui.control.journal import Journal, JournalStore
-from gunicorn_tui.control.step_errors import WrongEngine
-from gunicorn_tui.control.target_lock import HostLock, LockHeld, TargetLock, scoped_key
+from gunicorn_tui.control.durability.audit_log import AuditLog, AuditRecord
+from gunicorn_tui.control.durability.journal import Journal, JournalStore
+from gunicorn_tui.control.durability.target_lock import HostLock, LockHeld, TargetLock, scoped_key
+from gunicorn_tui.control.running.executor import PlanExecutor
+from gunicorn_tui.control.running.step_errors import WrongEngine
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,5 @@
+"""Running: carry a plan out on a live server and watch it.
+
+The executor and what its steps use: container operations, readiness and
+serving watches, the service probe, progress events, interrupts, Compose rolls.
+"""
