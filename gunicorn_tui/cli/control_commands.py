@@ -42,13 +42,13 @@ from gunicorn_tui.cli.target_monitor import (
     select_instance,
     select_replicas,
 )
+from gunicorn_tui.control.durability.journal import OutcomeStatus
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.planning.plan import RetunePlan
 from gunicorn_tui.control.planning.requests import Consent, RequestError, parse_scale
 from gunicorn_tui.control.planning.validation import validate_request
 from gunicorn_tui.control.running.progress import (
     ActionOutcome,
-    OutcomeStatus,
     ProgressEvent,
     RollbackFinished,
     RollbackStarted,

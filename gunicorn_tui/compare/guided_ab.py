@@ -56,10 +56,11 @@ from gunicorn_tui.compare.measurement import (
 )
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S
 from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, LookPlan
+from gunicorn_tui.control.durability.journal import OutcomeStatus
 from gunicorn_tui.control.engine import ActionRefused, EngineUnavailable
 from gunicorn_tui.control.planning.requests import RetuneRequest
 from gunicorn_tui.control.planning.validation import validate_request
-from gunicorn_tui.control.running.progress import ActionOutcome, OutcomeStatus, ProgressEvent
+from gunicorn_tui.control.running.progress import ActionOutcome, ProgressEvent
 from gunicorn_tui.control.service_engine import RetuneEngine, replica_count
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget

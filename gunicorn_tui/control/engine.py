@@ -36,14 +36,13 @@ from gunicorn_tui.access.host import HostMaster
 from gunicorn_tui.access.processes import ProcessRef
 from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.control.durability.audit_log import AuditLog, AuditRecord
-from gunicorn_tui.control.durability.journal import ArchivedAction, Journal, JournalStore
-from gunicorn_tui.control.durability.plan_codec import PlanDecodeError, decode_revert
-from gunicorn_tui.control.durability.recovery import (
-    PendingAction,
-    RecoveryResult,
-    list_pending,
-    recover_one,
+from gunicorn_tui.control.durability.journal import (
+    ArchivedAction,
+    Journal,
+    JournalStore,
+    OutcomeStatus,
 )
+from gunicorn_tui.control.durability.plan_codec import PlanDecodeError, decode_revert
 from gunicorn_tui.control.durability.state_dir import ensure_dir, secure_state_dir, state_dir
 from gunicorn_tui.control.durability.target_lock import LockHeld, TargetLock, scoped_key
 from gunicorn_tui.control.planning.fact_gathering import FactsUnavailable, gather_facts
@@ -62,7 +61,13 @@ from gunicorn_tui.control.planning.worker_classes import UnknownWorkerClass, res
 from gunicorn_tui.control.running import container_ops
 from gunicorn_tui.control.running.executor import PlanExecutor
 from gunicorn_tui.control.running.interrupt import Interrupt
-from gunicorn_tui.control.running.progress import ActionOutcome, OutcomeStatus, ProgressCallback
+from gunicorn_tui.control.running.progress import ActionOutcome, ProgressCallback
+from gunicorn_tui.control.running.recovery import (
+    PendingAction,
+    RecoveryResult,
+    list_pending,
+    recover_one,
+)
 from gunicorn_tui.control.running.service_probe import Disruption
 from gunicorn_tui.control.running.step_errors import StepError, WrongEngine
 from gunicorn_tui.model.instances import InstanceSample, Source

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from gunicorn_tui.control.durability.recovery import PendingAction
+from gunicorn_tui.control.durability.journal import OutcomeStatus
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.planning.plan import (
     ActionKind,
@@ -43,10 +43,10 @@ from gunicorn_tui.control.planning.running_config import running_config
 from gunicorn_tui.control.running.interrupt import Interrupt
 from gunicorn_tui.control.running.progress import (
     ActionOutcome,
-    OutcomeStatus,
     ProgressCallback,
     ServiceStanding,
 )
+from gunicorn_tui.control.running.recovery import PendingAction
 from gunicorn_tui.control.running.service_roll import (
     ReplicaResult,
     ReplicaStatus,

@@ -50,13 +50,13 @@ from gunicorn_tui.compare.measurement import (
 from gunicorn_tui.compare.metrics import Metric
 from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S, EpochSummary, summarize
 from gunicorn_tui.compare.verdict import DEFAULT_SPENDING, Effect, LookPlan, Verdict
+from gunicorn_tui.control.durability.journal import OutcomeStatus
 from gunicorn_tui.control.engine import (
     READ_ONLY_REASON,
     ActionRefused,
     EngineUnavailable,
 )
 from gunicorn_tui.control.planning.running_config import running_config
-from gunicorn_tui.control.running.progress import OutcomeStatus
 from gunicorn_tui.control.service_engine import RetuneEngine, replica_count
 from gunicorn_tui.load.profile import LoadProfile
 from gunicorn_tui.load.target import LoadTarget

@@ -12,11 +12,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.journal import JournalStore, OutcomeStatus
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine
 from gunicorn_tui.control.planning.plan import Strategy
 from gunicorn_tui.control.planning.requests import RetuneRequest, parse_scale
-from gunicorn_tui.control.running.progress import OutcomeStatus, ProgressEvent, StepFinished
+from gunicorn_tui.control.running.progress import ProgressEvent, StepFinished
 from tests.control.helpers import (
     SocketForwarder,
     gunicorn_container,

@@ -7,12 +7,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from gunicorn_tui.control.durability.journal import JournalStore
+from gunicorn_tui.control.durability.journal import JournalStore, OutcomeStatus
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.control.planning.managed_config import MARKER
 from gunicorn_tui.control.planning.plan import Strategy
 from gunicorn_tui.control.planning.requests import RetuneRequest, parse_scale
-from gunicorn_tui.control.running.progress import OutcomeStatus
 from tests.control.helpers import (
     gunicorn_container,
     read_file,

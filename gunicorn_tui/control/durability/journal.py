@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,17 @@ from gunicorn_tui.control.durability.archive_pruning import prune_archive
 from gunicorn_tui.control.durability.plan_codec import PlanDecodeError, decode_plan, encode
 from gunicorn_tui.control.durability.state_dir import ensure_dir, fsync_dir, write_durably
 from gunicorn_tui.control.planning.plan import ActionKind, RetunePlan
-from gunicorn_tui.control.running.progress import OutcomeStatus
 
 JOURNAL_VERSION = 1
+
+
+class OutcomeStatus(StrEnum):
+    """How an action ended."""
+
+    OK = "ok"
+    FAILED = "failed"  # nothing (more) was changed; the service runs as before
+    ROLLED_BACK = "rolled back"  # a change was undone; the service runs as before
+    NEEDS_RECOVERY = "needs recovery"  # could not finish or undo: run `gtui recover`
 
 
 class JournalError(Exception):

@@ -35,7 +35,7 @@ from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.access.processes import ProcessRef
 from gunicorn_tui.access.resolve import AccessResolver
 from gunicorn_tui.access.target import SignalTarget, TargetAccess
-from gunicorn_tui.control.durability.journal import Journal
+from gunicorn_tui.control.durability.journal import Journal, OutcomeStatus
 from gunicorn_tui.control.durability.state_dir import ensure_dir
 from gunicorn_tui.control.planning.managed_config import render_managed
 from gunicorn_tui.control.planning.plan import (
@@ -68,7 +68,6 @@ from gunicorn_tui.control.running import container_ops
 from gunicorn_tui.control.running.interrupt import Interrupt
 from gunicorn_tui.control.running.progress import (
     ActionOutcome,
-    OutcomeStatus,
     ProgressCallback,
     ProgressEvent,
     RollbackFinished,

@@ -12,18 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gunicorn_tui.control.durability.journal import OutcomeStatus
 from gunicorn_tui.control.running.service_probe import Disruption
 from gunicorn_tui.model.instances import ConfigValue
 from gunicorn_tui.sampling.local_instance import LaunchRecord
-
-
-class OutcomeStatus(StrEnum):
-    """How an action ended."""
-
-    OK = "ok"
-    FAILED = "failed"  # nothing (more) was changed; the service runs as before
-    ROLLED_BACK = "rolled back"  # a change was undone; the service runs as before
-    NEEDS_RECOVERY = "needs recovery"  # could not finish or undo: run `gtui recover`
 
 
 class ServiceStanding(StrEnum):

@@ -11,10 +11,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from gunicorn_tui.control.durability.journal import OutcomeStatus
 from gunicorn_tui.control.planning.plan import RetunePlan
 from gunicorn_tui.control.running.progress import (
     ActionOutcome,
-    OutcomeStatus,
     ProgressEvent,
     RollbackFinished,
     RollbackStarted,
