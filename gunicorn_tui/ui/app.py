@@ -483,6 +483,7 @@ class GtuiApp(App[None]):
                 self._sweep_changed,
                 settings=self._sweep_settings,
                 export_dir=self.export_dir,
+                on_persist=self.open_persist,
             )
         return self._sweeps
 

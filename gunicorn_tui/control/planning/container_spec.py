@@ -252,11 +252,6 @@ def describe_create(name: str, spec: CreateSpec) -> str:
     return line
 
 
-def is_anonymous_volume_name(name: str) -> bool:
-    """Anonymous volumes get a 64-hex-digit name."""
-    return bool(_HEX64.match(name))
-
-
 TEMPORARY_SUFFIX = "-gtui-new"
 ASIDE_SUFFIX = "-gtui-old"
 

@@ -43,7 +43,6 @@ from gunicorn_tui.control.planning.plan import (
     ContainerRole,
     ControlCommand,
     CreateContainer,
-    PlanStep,
     RemoveContainer,
     RenameContainer,
     RetunePlan,
@@ -769,8 +768,3 @@ def check_config(access: TargetAccess, action: CheckConfig) -> str:
         reason = lines[-1] if lines else f"exit code {result.exit_code}"
         raise StepError(f"gunicorn --check-config failed: {reason[:300]}")
     return "configuration checked: OK"
-
-
-def plan_step_count(plan: RetunePlan) -> int:
-    """Steps that change the service (for progress displays)."""
-    return sum(1 for step in plan.steps if isinstance(step, PlanStep) and step.changes_service)

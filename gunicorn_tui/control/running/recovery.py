@@ -116,25 +116,6 @@ def list_pending(store: JournalStore, lock_dir: Path | None) -> list[PendingActi
     return found
 
 
-def recover_all(
-    store: JournalStore,
-    state_dir: Path,
-    audit: AuditLog,
-    resolver: AccessResolver,
-    engine_check: Callable[[Journal], None],
-    lock_dir: Path | None = None,
-) -> list[RecoveryResult]:
-    """Settle every unfinished action whose process is gone.
-
-    ``engine_check`` raises (StepError) when a journal belongs to another
-    engine than the one connected: that journal is refused and kept.
-    """
-    results = []
-    for journal in store.pending():
-        results.append(recover_one(journal, state_dir, audit, resolver, engine_check, lock_dir))
-    return results
-
-
 def recover_one(
     journal: Journal,
     state_dir: Path,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from gunicorn_tui.access.errors import AccessError
-
 
 class StepError(Exception):
     """A step failed; the message is one line for the operator."""
@@ -15,8 +13,3 @@ class Interrupted(StepError):
 
 class WrongEngine(StepError):
     """A journal written for another container engine than the one connected."""
-
-
-def step_error(error: AccessError) -> StepError:
-    """The StepError an access failure becomes (same message)."""
-    return StepError(str(error))

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App
 
 from gunicorn_tui.compare.epochs import EpochTracker
-from gunicorn_tui.model.instances import InstanceSample
+from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.monitor.monitor import MonitorFrame
 from gunicorn_tui.ui.action_slot import BUSY_NOTICE, ActionSlot
 from gunicorn_tui.ui.sweep.messages import SweepFinished, SweepProgressed
@@ -61,6 +61,7 @@ class SweepLauncher:
         *,
         settings: SweepSettings | None,
         export_dir: Path | None,
+        on_persist: Callable[[Mapping[str, ConfigValue] | None], None] | None = None,
     ) -> None:
         self.app = app
         self.engine = engine
@@ -70,6 +71,7 @@ class SweepLauncher:
         self.on_change = on_change
         self._settings = settings
         self.export_dir = export_dir
+        self.on_persist = on_persist
         self.last_result: SweepResult | None = None
         self.last_export: SweepFiles | None = None
         self._cancel: threading.Event | None = None
@@ -153,7 +155,7 @@ class SweepLauncher:
             choice.warmup_s,
             cancel,
             self.export,
-            on_persist=getattr(self.app, "open_persist", None),
+            on_persist=self.on_persist,
         )
         self.app.push_screen(screen)
         _log.info("sweep on %s: %s", sample.label, ", ".join(c.label for c in choice.configs))
