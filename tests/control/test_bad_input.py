@@ -25,6 +25,7 @@ from tests.control.helpers import (
     sample_of,
     serves,
     show_config,
+    wait_worker_count,
     worker_count,
 )
 from tests.harness.containers import ContainerFactory
@@ -250,4 +251,4 @@ def test_a_second_action_while_one_runs_is_refused(
     finally:
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
-    assert serves(port) and worker_count(docker_client.containers.get(name)) == 3
+    assert serves(port) and wait_worker_count(docker_client.containers.get(name), 3) == 3

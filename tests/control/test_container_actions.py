@@ -193,7 +193,8 @@ def test_retune_re_creates_when_a_setting_is_pinned_then_reverts(
         "app:app",
     ]
     assert not any(e.startswith("GUNICORN_CMD_ARGS") for e in reverted.attrs["Config"]["Env"])
-    assert serves(port) and worker_count(reverted) == 2
+    # A re-created container answers before its last worker has booted.
+    assert serves(port) and wait_worker_count(reverted, 2) == 2
 
 
 def test_re_create_through_an_entrypoint_script(
@@ -217,7 +218,7 @@ def test_re_create_through_an_entrypoint_script(
     new = docker_client.containers.get(container.name or "")
     assert new.attrs["Config"]["Cmd"] == ["-w", "3", "--bind", f"127.0.0.1:{port}", "app:app"]
     assert new.attrs["Config"]["Entrypoint"] == container.attrs["Config"]["Entrypoint"]
-    assert worker_count(new) == 3 and serves(port)
+    assert wait_worker_count(new, 3) == 3 and serves(port)
 
 
 def test_a_worker_class_that_breaks_the_master_is_rolled_back(
@@ -246,7 +247,7 @@ def test_a_worker_class_that_breaks_the_master_is_rolled_back(
     assert outcome.error is not None and "exited" in outcome.error
     assert outcome.new_container_logs is not None and "Application" in outcome.new_container_logs
     assert docker_client.containers.get(name).id == original_id
-    assert serves(port) and worker_count(docker_client.containers.get(name)) == 2
+    assert serves(port) and wait_worker_count(docker_client.containers.get(name), 2) == 2
     leftovers = docker_client.containers.list(all=True, filters={"name": f"{name}-gtui"})
     assert leftovers == []
 

@@ -20,7 +20,7 @@ import pytest
 
 from gunicorn_tui.control.durability.journal import JournalStore
 from gunicorn_tui.control.durability.target_lock import LOCK_PREFIX
-from tests.control.helpers import gunicorn_container, serves, show_config, worker_count
+from tests.control.helpers import gunicorn_container, serves, show_config, wait_worker_count
 from tests.harness.containers import ContainerFactory
 from tests.images import tags
 
@@ -83,7 +83,8 @@ def test_an_interrupt_at_each_step_ends_on_the_old_or_the_new_config(
     running = [c for c in docker_client.containers.list(all=True) if c.name == name]
     assert len(running) == 1 and running[0].status == "running"
     new = last.endswith("new config")
-    assert worker_count(running[0]) == (3 if new else 2)
+    wanted = 3 if new else 2
+    assert wait_worker_count(running[0], wanted) == wanted
     assert show_config(running[0])["timeout"] == (48 if new else 30)
     assert (running[0].id == container.id) is not new
     if step <= 6:
