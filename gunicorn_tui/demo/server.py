@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,7 +83,8 @@ class DemoServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        """TERM the master (graceful), then KILL the group if it lingers."""
+        """TERM the master (graceful), KILL the group if it lingers, remove the
+        runtime directory."""
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -95,6 +97,9 @@ class DemoServer:
         # Workers orphaned by a killed master share the group.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        # The runtime directory (its log holds the demo's requests, its
+        # control socket is dead now) goes with the server.
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
 def start_demo_server(

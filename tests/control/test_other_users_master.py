@@ -30,7 +30,7 @@ import pytest
 from tests.control.helpers import pythonpath_for, run_gtui
 from tests.harness.local_gunicorn import SAMPLE_APP_DIR
 from tests.harness.loopback import free_port, wait_http
-from tests.ui.test_tmux_terminal import Tmux, installed_gtui
+from tests.harness.tmux import Tmux, installed_gtui
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs a server as nobody: needs root")
 
