@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from gunicorn_tui.access.files import EXPECT_ABSENT, expect_content
@@ -14,7 +13,6 @@ from gunicorn_tui.control.planning.managed_config import (
 )
 from gunicorn_tui.control.planning.plan import (
     PlanStep,
-    RetunePlan,
     RevertSpec,
     StepAction,
     Strategy,
@@ -78,7 +76,7 @@ def hup_plan(context: StrategyContext) -> StrategyResult:
     """Apply ``context.changes`` with gtui's config file and HUP; on a revert,
     put back the file content the earlier action replaced (None: no file)."""
     sample, facts, changes = context.sample, context.facts, context.changes
-    before, after, restore = context.before, context.after, context.restore
+    before, restore = context.before, context.restore
     file = facts.config_file
     assert file.path is not None
     notes: list[str] = mount_notes(facts, context.consent)
@@ -175,16 +173,9 @@ def hup_plan(context: StrategyContext) -> StrategyResult:
         )
     elif sample.container is not None:
         notes.append(f"{file.path} is on a mounted volume: it outlives the container")
-    return StrategyResult.planned(
-        RetunePlan(
-            action=context.action,
-            target=context.target,
-            strategy=Strategy.HUP_WITH_CONFIG,
-            steps=tuple(steps),
-            before=dict(before),
-            after=dict(after),
-            notes=tuple(notes),
-            revert=RevertSpec(settings=dict(before), file_path=file.path, file_content=previous),
-            created_at=time.time(),
-        )
+    return context.plan(
+        Strategy.HUP_WITH_CONFIG,
+        steps,
+        notes,
+        RevertSpec(settings=dict(before), file_path=file.path, file_content=previous),
     )

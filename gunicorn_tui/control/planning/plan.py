@@ -325,6 +325,10 @@ class RevertSpec:
     cwd: str | None = None
 
 
+# How long a plan's steps may take in all, unless its strategy says.
+DEFAULT_DEADLINE_S = 60.0
+
+
 @dataclass(frozen=True)
 class RetunePlan:
     """The exact steps of an action, or the reason it is refused."""
@@ -343,7 +347,7 @@ class RetunePlan:
     temporary_name: str | None = None
     aside_name: str | None = None
     # Seconds the whole action may take before the executor gives up.
-    deadline_s: float = 60.0
+    deadline_s: float = DEFAULT_DEADLINE_S
     # A re-create: the paths of the writable layer the operator agreed to lose.
     discarded_changes: tuple[str, ...] = ()
 

@@ -6,7 +6,6 @@ back by the executor when the new container does not serve.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from gunicorn_tui.control.planning.command_args import (
@@ -33,7 +32,6 @@ from gunicorn_tui.control.planning.plan import (
     PlanStep,
     RemoveContainer,
     RenameContainer,
-    RetunePlan,
     RevertSpec,
     StartContainer,
     StopContainer,
@@ -196,24 +194,18 @@ def recreate_plan(context: StrategyContext) -> StrategyResult:
             RemoveContainer(ContainerRole.ORIGINAL, aside),
         ),
     )
-    plan = RetunePlan(
-        action=context.action,
-        target=context.target,
-        strategy=Strategy.RECREATE,
-        steps=steps,
-        before=dict(context.before),
-        after=dict(context.after),
-        notes=tuple(notes),
-        revert=RevertSpec(
+    return context.plan(
+        Strategy.RECREATE,
+        steps,
+        notes,
+        RevertSpec(
             settings=dict(context.before), entrypoint=old_entrypoint, cmd=old_cmd, env=revert_env
         ),
-        created_at=time.time(),
         temporary_name=temporary,
         aside_name=aside,
         deadline_s=stop_timeout + SERVE_DEADLINE_S + 30.0,
         discarded_changes=container.layer_changes,
     )
-    return StrategyResult.planned(plan)
 
 
 def _layer_losses(facts: RetuneFacts) -> tuple[str, ...]:

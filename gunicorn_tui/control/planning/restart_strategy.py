@@ -5,8 +5,6 @@ Only for masters gtui started, or with the operator's explicit confirmation.
 
 from __future__ import annotations
 
-import time
-
 from gunicorn_tui.access.kinds import AccessKind
 from gunicorn_tui.control.planning.command_args import (
     rewrite_arguments,
@@ -14,7 +12,6 @@ from gunicorn_tui.control.planning.command_args import (
 from gunicorn_tui.control.planning.plan import (
     CheckConfig,
     PlanStep,
-    RetunePlan,
     RevertSpec,
     StartLocalMaster,
     StopLocalMaster,
@@ -135,21 +132,15 @@ def restart_plan(context: StrategyContext) -> StrategyResult:
             changes_service=False,
         ),
     )
-    plan = RetunePlan(
-        action=context.action,
-        target=context.target,
-        strategy=Strategy.RESTART_LOCAL,
-        steps=steps,
-        before=dict(context.before),
-        after=dict(context.after),
-        notes=tuple(notes),
-        revert=RevertSpec(
+    return context.plan(
+        Strategy.RESTART_LOCAL,
+        steps,
+        notes,
+        RevertSpec(
             settings=dict(context.before),
             argv=tuple(facts.argv),
             environment=dict(facts.environment),
             cwd=facts.start_cwd,
         ),
-        created_at=time.time(),
         deadline_s=graceful_s(sample) + SERVE_DEADLINE_S + 20.0,
     )
-    return StrategyResult.planned(plan)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from gunicorn_tui.access.files import expect_content
 from gunicorn_tui.control.planning.facts import ENV_CMD_ARGS, RetuneFacts
 from gunicorn_tui.control.planning.managed_config import (
@@ -136,16 +134,6 @@ def scale_plan(context: StrategyContext, asked: str) -> StrategyResult:
             changes_service=False,
         )
     )
-    return StrategyResult.planned(
-        RetunePlan(
-            action=context.action,
-            target=context.target,
-            strategy=strategy,
-            steps=tuple(steps),
-            before=dict(context.before),
-            after=dict(context.after),
-            notes=tuple(notes),
-            revert=RevertSpec(settings=dict(context.before), workers=current),
-            created_at=time.time(),
-        )
+    return context.plan(
+        strategy, steps, notes, RevertSpec(settings=dict(context.before), workers=current)
     )

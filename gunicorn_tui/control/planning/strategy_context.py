@@ -9,11 +9,19 @@ disruptive strategy could not be used either).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from gunicorn_tui.control.planning.facts import RetuneFacts
-from gunicorn_tui.control.planning.plan import ActionKind, PlanTarget, RetunePlan, RevertSpec
+from gunicorn_tui.control.planning.plan import (
+    DEFAULT_DEADLINE_S,
+    ActionKind,
+    PlanStep,
+    PlanTarget,
+    RetunePlan,
+    RevertSpec,
+    Strategy,
+)
 from gunicorn_tui.control.planning.requests import NO_CONSENT, Consent
 from gunicorn_tui.control.planning.strategy_common import plan_target
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
@@ -42,6 +50,39 @@ class StrategyContext:
     @property
     def target(self) -> PlanTarget:
         return plan_target(self.sample, self.facts)
+
+    def plan(
+        self,
+        strategy: Strategy,
+        steps: Sequence[PlanStep],
+        notes: Sequence[str],
+        revert: RevertSpec,
+        *,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        temporary_name: str | None = None,
+        aside_name: str | None = None,
+        discarded_changes: tuple[str, ...] = (),
+    ) -> StrategyResult:
+        """A plan of this action by ``strategy``, showing ``before`` and
+        ``after`` (a re-create also names its temporary and set-aside
+        containers and the layer paths the operator agreed to lose)."""
+        return StrategyResult.planned(
+            RetunePlan(
+                action=self.action,
+                target=self.target,
+                strategy=strategy,
+                steps=tuple(steps),
+                before=dict(self.before),
+                after=dict(self.after),
+                notes=tuple(notes),
+                revert=revert,
+                created_at=time.time(),
+                deadline_s=deadline_s,
+                temporary_name=temporary_name,
+                aside_name=aside_name,
+                discarded_changes=discarded_changes,
+            )
+        )
 
     def refuse(self, reason: str, notes: tuple[str, ...] = ()) -> RetunePlan:
         """A refused plan of this action, showing ``before`` and ``after``."""
