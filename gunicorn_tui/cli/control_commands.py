@@ -24,7 +24,13 @@ from dataclasses import asdict
 
 from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.cli.action_signals import ActionSignals, Cancelled, exit_code_for
-from gunicorn_tui.cli.engine_hosts import first_address, first_api_only, first_host, other_hosts
+from gunicorn_tui.cli.engine_hosts import (
+    first_address,
+    first_api_only,
+    first_host,
+    other_hosts,
+    remote_gtuis,
+)
 from gunicorn_tui.cli.exit_codes import (
     EXIT_DOCKER_UNREACHABLE,
     EXIT_FAILURE,
@@ -43,10 +49,12 @@ from gunicorn_tui.cli.target_monitor import (
     select_replicas,
 )
 from gunicorn_tui.control.durability.journal import OutcomeStatus
+from gunicorn_tui.control.durability.plan_codec import encode as encode_plan
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.planning.plan import RetunePlan
 from gunicorn_tui.control.planning.requests import Consent, RequestError, parse_scale
 from gunicorn_tui.control.planning.validation import validate_request
+from gunicorn_tui.control.remote_host import parse_master_stamp, plan_digest
 from gunicorn_tui.control.running.progress import (
     ActionOutcome,
     ProgressEvent,
@@ -86,6 +94,7 @@ def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
         host=first_host(monitor),
         other_hosts=other_hosts(monitor),
         docker_address=first_address(monitor),
+        remote_gtuis=remote_gtuis(monitor),
     )
 
 
@@ -139,12 +148,19 @@ def _exit_code(outcome: ActionOutcome) -> int:
     return EXIT_OK if outcome.ok else EXIT_FAILURE
 
 
-def _print_json(plan: RetunePlan, outcome: ActionOutcome | None) -> None:
-    """``--json``: the plan and, when it ran, its outcome, as one document."""
+def _print_json(plan: RetunePlan, outcome: ActionOutcome | None, agent_plan: bool = False) -> None:
+    """``--json``: the plan and, when it ran, its outcome, as one document
+    (with ``--agent-plan``, the whole plan for the local gtui that asked)."""
     document: dict[str, object] = {
         "plan": _plan_json(plan),
         "outcome": None,
     }
+    if agent_plan:
+        document["agent"] = {
+            "plan": encode_plan(plan),
+            "digest": plan_digest(plan),
+            "journal_id": outcome.journal_id if outcome is not None else None,
+        }
     if outcome is not None:
         logs = (outcome.new_container_logs or "").splitlines()[-20:]
         document["outcome"] = {
@@ -203,13 +219,14 @@ def _run_locked(
         try:
             with engine.hold(sample, purpose):
                 plan = make_plan(engine, sample, consent_of(args))
+                _check_expected(args, plan)
                 if not args.json:
                     for line in plan.describe():
                         print(line)
                 _log.info("plan: %s", " | ".join(plan.describe()))
                 if not plan.ok or args.dry_run:
                     if args.json:
-                        _print_json(plan, None)
+                        _print_json(plan, None, args.agent_plan)
                     return EXIT_OK if plan.ok else EXIT_FAILURE
                 sys.stdout.flush()
                 confirm(args)
@@ -221,11 +238,36 @@ def _run_locked(
             raise CliError(str(error), EXIT_DOCKER_UNREACHABLE) from error
         if args.json:
             _log.info("outcome: %s", outcome.summary())
-            _print_json(plan, outcome)
+            _print_json(plan, outcome, args.agent_plan)
             return _exit_code(outcome)
         return _report(outcome)
     finally:
         monitor.close()
+
+
+def _check_expected(args: argparse.Namespace, plan: RetunePlan) -> None:
+    """``--expect-master``/``--expect-plan`` (a local gtui acting here
+    through this one): the plan it confirmed, for the same process, or nothing."""
+    stamp = getattr(args, "expect_master", None)
+    if stamp:
+        try:
+            pid, ticks = parse_master_stamp(stamp)
+        except ValueError as error:
+            raise CliError(f"--expect-master {error}", EXIT_USAGE) from error
+        target = plan.target
+        if target.master_pid != pid or (ticks is not None and target.master_start_ticks != ticks):
+            raise CliError(
+                f"pid {pid} is no longer the master the plan was confirmed for "
+                "(another process, started at another time): plan again",
+                EXIT_FAILURE,
+            )
+    digest = getattr(args, "expect_plan", None)
+    if digest and plan_digest(plan) != digest:
+        raise CliError(
+            f"{plan.target.label}: the plan here is no longer the one confirmed "
+            f"({plan.refusal or 'its settings or steps changed'}): plan again",
+            EXIT_FAILURE,
+        )
 
 
 def _run_rolling(

@@ -208,6 +208,11 @@ def _action(parser: argparse.ArgumentParser) -> None:
     add_consents(parser)
     add_json(parser, "the plan and its outcome (progress stays on stderr)")
     add_discovery(parser)
+    # What a local gtui passes when it has this one act on a master here
+    # (control/remote_host.py): not for people, so not in --help.
+    parser.add_argument("--agent-plan", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--expect-plan", metavar="DIGEST", help=argparse.SUPPRESS)
+    parser.add_argument("--expect-master", metavar="PID:TICKS", help=argparse.SUPPRESS)
 
 
 def _scale(parser: argparse.ArgumentParser) -> None:
