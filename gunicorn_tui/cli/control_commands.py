@@ -475,11 +475,17 @@ def run_recover(args: argparse.Namespace) -> int:
     from gunicorn_tui.cli.sweep_recovery import recover_sweeps
     from gunicorn_tui.sweep.recovery import interrupted_sweeps
 
-    if not pending and not interrupted_sweeps(engine):
-        print(f"nothing to recover (state: {engine.state_dir})")
-        return EXIT_OK
     endpoints = engine_endpoints(args)
     connectors = [EngineConnector(endpoint) for endpoint in endpoints]
+    # Actions on masters outside containers of ssh:// hosts were journaled
+    # there, by the gtui there: settled by it.
+    remote_failed, remote_settled = _recover_remote(connectors, bool(args.read_only))
+    if not pending and not interrupted_sweeps(engine):
+        for connector in connectors:
+            connector.close()
+        if not remote_settled:
+            print(f"nothing to recover (state: {engine.state_dir})")
+        return EXIT_FAILURE if remote_failed else EXIT_OK
     given = [
         ControlEngine(
             read_only=engine.read_only,
@@ -493,7 +499,7 @@ def run_recover(args: argparse.Namespace) -> int:
     try:
         # Each journal on the engine it names, of those given.
         results = engine.recover_on(given) if connectors else engine.recover()
-        failed = False
+        failed = remote_failed
         for result in results:
             print(
                 f"{result.journal_id}  {result.action} {result.target}: "
@@ -512,3 +518,20 @@ def run_recover(args: argparse.Namespace) -> int:
         for connector in connectors:
             connector.close()
     return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _recover_remote(connectors: list[EngineConnector], read_only: bool) -> tuple[bool, bool]:
+    """``gtui recover`` of the gtui on each ssh:// engine given (lines printed);
+    (whether one failed, whether one settled anything)."""
+    if not any(connector.ssh_session is not None for connector in connectors):
+        return False, False
+    from gunicorn_tui.cli.remote_recovery import recover_remote_hosts
+    from gunicorn_tui.monitor.agent_link import remote_command
+
+    failed = settled = False
+    for result in recover_remote_hosts(connectors, remote_command(), read_only):
+        for line in result.lines:
+            print(line)
+        failed = failed or result.failed
+        settled = settled or result.settled_any
+    return failed, settled

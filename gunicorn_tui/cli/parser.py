@@ -612,7 +612,8 @@ COMMANDS: tuple[Command, ...] = (
         _scale,
         "gunicorn_tui.cli.control_commands:run_scale",
         "Add or remove workers now (control socket, else TTIN/TTOU). A reload returns "
-        "to the configured count.",
+        "to the configured count. HOST/pid:N (with -H ssh://HOST): a master outside "
+        "containers there, planned and run by the gtui on HOST over SSH.",
     ),
     Command(
         "retune",
@@ -662,7 +663,9 @@ COMMANDS: tuple[Command, ...] = (
         _recover,
         "gunicorn_tui.cli.control_commands:run_recover",
         "Finish or roll back actions that were interrupted (gtui killed, daemon gone), "
-        "so each service runs on its old or its new config; restore killed sweeps.",
+        "so each service runs on its old or its new config; restore killed sweeps. "
+        "With -H ssh://HOST, also the actions the gtui on HOST journaled (on its masters "
+        "outside containers), settled by that gtui over SSH.",
     ),
     Command(
         "load",

@@ -124,6 +124,8 @@ class RemoteAnswer:
     exit_code: int
     document: Mapping[str, Any] | None
     error_line: str
+    # stdout as text, escaped (a run without json_answer).
+    text: str = ""
 
 
 class RemoteGtui:
@@ -138,9 +140,12 @@ class RemoteGtui:
         """ssh's argv for ``gtui WORDS...`` there: each word quoted for the remote shell."""
         return self._session.command([shlex.join([*self._command, *words])])
 
-    def run(self, words: Sequence[str], timeout_s: float) -> RemoteAnswer:
+    def run(
+        self, words: Sequence[str], timeout_s: float, *, json_answer: bool = True
+    ) -> RemoteAnswer:
         """Run ``gtui WORDS...`` on the host; RemoteRefused when it cannot be
-        reached, does not answer in time, or answers too much."""
+        reached, does not answer in time, or answers too much (or, with
+        ``json_answer``, anything but one JSON document)."""
         try:
             self._session.ensure()
         except SshFailed as error:
@@ -164,6 +169,9 @@ class RemoteGtui:
         error_line = _one_line(err.decode("utf-8", "replace"))
         if code == 127 or (code != 0 and not out and "not found" in error_line):
             raise RemoteRefused(f"no gtui on {self.host} ({error_line or 'not found'})")
+        if not json_answer:
+            text = escape_controls(out.decode("utf-8", "replace"), keep_newlines=True)
+            return RemoteAnswer(code, None, error_line, text)
         document: Mapping[str, Any] | None = None
         if out.strip():
             try:

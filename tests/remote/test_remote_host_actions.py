@@ -23,12 +23,14 @@ import psutil
 import pytest
 
 from gunicorn_tui.access.endpoints import resolve_endpoints
+from gunicorn_tui.control.durability.journal import JournalStore
 from gunicorn_tui.control.durability.state_dir import STATE_DIR_ENV
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine
 from gunicorn_tui.control.planning.requests import ScaleMode, ScaleRequest
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from tests.core.monitor_waits import run_gtui
+from tests.harness.crash_after_step import run_crashing_gtui
 from tests.harness.local_gunicorn import LocalGunicorn, LocalGunicornFactory
 from tests.remote.conftest import HostB
 
@@ -188,3 +190,36 @@ def test_engine_plans_there_and_refuses_a_plan_overtaken_before_it_runs(
         _wait_workers(server, 2)
     finally:
         monitor.close()
+
+
+def test_recover_with_h_settles_an_action_journaled_on_b_by_bs_gtui(
+    host_b: HostB,
+    local_gunicorn: LocalGunicornFactory,
+    states: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local_state, remote_state = states
+    server = local_gunicorn.start("-w", "1")
+    _wait_workers(server, 1)
+    # B's gtui killed once its journal is written, before the first step
+    # (as when the SSH link or B's gtui dies mid-action).
+    killed = run_crashing_gtui(0, "scale", f"pid:{server.pid}", "+1", "--yes", "--no-docker",
+                               env={STATE_DIR_ENV: str(remote_state)})  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    (pending,) = JournalStore(remote_state).pending()
+
+    # Without a gtui on B: the command to run there, nothing settled.
+    with_gtui = os.environ["GTUI_REMOTE_GTUI"]
+    monkeypatch.setenv("GTUI_REMOTE_GTUI", "/nonexistent/gtui")
+    without = run_gtui("recover", "-H", host_b.url, timeout_s=120)
+    assert without.returncode == 0 and "Traceback" not in without.stderr
+    assert "no gtui on hostb" in without.stdout and "run `gtui recover` on hostb" in without.stdout
+    assert [j.id for j in JournalStore(remote_state).pending()] == [pending.id]
+
+    monkeypatch.setenv("GTUI_REMOTE_GTUI", with_gtui)
+    recovered = run_gtui("recover", "-H", host_b.url, timeout_s=180)
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    (line,) = [row for row in recovered.stdout.splitlines() if pending.id in row]
+    assert line.startswith("hostb: ") and f"scale pid:{server.pid}" in line, line
+    assert JournalStore(remote_state).pending() == []
+    assert not JournalStore(local_state).pending()
