@@ -29,6 +29,7 @@ from gunicorn_tui.control.engine import ActionRefused, ControlEngine
 from gunicorn_tui.control.planning.requests import ScaleMode, ScaleRequest
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
+from tests.control.helpers import PlainGunicornFactory, serves
 from tests.core.monitor_waits import run_gtui
 from tests.harness.crash_after_step import run_crashing_gtui
 from tests.harness.local_gunicorn import LocalGunicorn, LocalGunicornFactory
@@ -223,3 +224,97 @@ def test_recover_with_h_settles_an_action_journaled_on_b_by_bs_gtui(
     assert line.startswith("hostb: ") and f"scale pid:{server.pid}" in line, line
     assert JournalStore(remote_state).pending() == []
     assert not JournalStore(local_state).pending()
+
+
+@pytest.fixture
+def plain_gunicorn(tmp_path: Path) -> Iterator[PlainGunicornFactory]:
+    """Host masters whose command line is readable (no setproctitle), and
+    the masters a restart started, stopped at teardown."""
+    factory = PlainGunicornFactory(tmp_path / "servers")
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+def test_reload_and_a_confirmed_restart_of_a_master_on_b(
+    host_b: HostB, plain_gunicorn: PlainGunicornFactory, states: tuple[Path, Path]
+) -> None:
+    local_state, remote_state = states
+    server = plain_gunicorn.start("-w", "2", titled=False)
+    target = f"hostb/pid:{server.pid}"
+    before = {w.pid for w in psutil.Process(server.pid).children()}
+
+    reload = run_gtui("reload", target, "--yes", "--json", "-H", host_b.url, timeout_s=180)
+    assert reload.returncode == 0, reload.stdout + reload.stderr
+    assert json.loads(reload.stdout)["outcome"]["status"] == "ok"
+    after = {w.pid for w in psutil.Process(server.pid).children()}
+    assert after and not after & before  # HUP: every worker new
+
+    # A pinned setting needs a restart: refused without --restart (the
+    # consent is the local command line's, passed to B's gtui) ...
+    refused = run_gtui("retune", target, "--workers", "3", "--timeout", "25", "--yes",
+                       "-H", host_b.url, timeout_s=180)  # fmt: skip
+    assert refused.returncode != 0 and "--restart" in refused.stdout, refused.stdout
+    # ... and done with it, by B's gtui: a new master serving the new config.
+    done = run_gtui("retune", target, "--workers", "3", "--timeout", "25", "--restart", "--yes",
+                    "--json", "-H", host_b.url, timeout_s=240)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    outcome = json.loads(done.stdout)["outcome"]
+    new_pid = outcome["new_master_pid"]
+    plain_gunicorn.adopt(new_pid)
+    assert outcome["status"] == "ok" and new_pid and new_pid != server.pid, outcome
+    assert serves(server.port)
+    assert len(psutil.Process(new_pid).children()) == 3
+    actions = [line["action"] for line in _audit(remote_state)]
+    assert actions == ["reload", "retune"], actions
+    assert [line["host"] for line in _audit(local_state)] == ["hostb", "hostb"]
+
+
+async def test_scale_from_the_dashboard_runs_on_b_by_bs_gtui(
+    host_b: HostB, local_gunicorn: LocalGunicornFactory, states: tuple[Path, Path]
+) -> None:
+    from argparse import Namespace
+
+    from gunicorn_tui.cli.dashboard_commands import _engine as dashboard_engine
+    from gunicorn_tui.ui.actions.confirm_screen import ConfirmPlanScreen
+    from gunicorn_tui.ui.app import GtuiApp
+    from tests.ui.test_actions import wait_for
+
+    local_state, remote_state = states
+    server = local_gunicorn.start("-w", "2")
+    _wait_workers(server, 2)
+    monitor = Monitor(
+        MonitorOptions(
+            targets=(parse_target(f"hostb/pid:{server.pid}", ("hostb",)),),
+            engines=resolve_endpoints([host_b.url], []),
+            statsd_address=None,
+        )
+    )
+    monitor.open(wait_for_docker_s=30)
+    app = GtuiApp(
+        monitor,
+        refresh_s=0.5,
+        engine_factory=lambda: dashboard_engine(Namespace(read_only=False), monitor),
+    )
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: app.frame is not None and any(s.host == "hostb" for s in app.frame.instances),
+            60,
+            "B's master in a frame",
+        )
+        await pilot.press("greater_than_sign")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), 60, "the plan")
+        screen = app.screen
+        assert isinstance(screen, ConfirmPlanScreen)
+        assert screen.plan.ok and screen.plan.target.host == "hostb", screen.plan.refusal
+        assert _workers(server) == 2  # nothing before the confirmation
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.last_outcome is not None, 120, "the outcome")
+        outcome = app.last_outcome
+        assert outcome is not None
+        assert outcome.ok, outcome.summary()
+    _wait_workers(server, 3)
+    assert [line["action"] for line in _audit(remote_state)] == ["scale"]
+    assert [line["host"] for line in _audit(local_state)] == ["hostb"]
