@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import select
 import shlex
 import subprocess
@@ -99,6 +100,18 @@ def parse_master_stamp(text: str) -> tuple[int, int | None]:
     return int(pid_text), int(ticks_text) if ticks_text else None
 
 
+def _clean_answer(document: dict[str, Any]) -> dict[str, Any]:
+    """The remote's JSON with its text escaped, but for the encoded plan: it
+    is decoded into a plan, checked against its digest, and escaped where it
+    is shown, as a plan made here (a config file's content keeps its lines)."""
+    agent = document.get("agent")
+    plan = agent.get("plan") if isinstance(agent, dict) else None
+    cleaned: dict[str, Any] = _clean(document)
+    if isinstance(agent, dict) and plan is not None:
+        cleaned["agent"] = {**cleaned["agent"], "plan": plan}
+    return cleaned
+
+
 def _clean(value: Any) -> Any:
     """The remote's JSON with every string's control characters escaped."""
     if isinstance(value, str):
@@ -110,10 +123,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
+_GTUI_ERROR = re.compile(r"^gtui(?: [a-z-]+)?: (?:error: )?")
+
+
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     line = lines[-1] if lines else ""
-    return escape_controls(line.removeprefix("gtui: ")[:300])
+    return escape_controls(_GTUI_ERROR.sub("", line)[:300])
 
 
 @dataclass(frozen=True)
@@ -180,7 +196,7 @@ class RemoteGtui:
                 raise RemoteRefused(f"gtui on {self.host} answered no JSON") from error
             if not isinstance(parsed, dict):
                 raise RemoteRefused(f"gtui on {self.host} answered no JSON document")
-            document = _clean(parsed)
+            document = _clean_answer(parsed)
         return RemoteAnswer(code, document, error_line)
 
     def _collect(self, proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[bytes, bytes]:

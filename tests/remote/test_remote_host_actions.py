@@ -26,7 +26,7 @@ from gunicorn_tui.access.endpoints import resolve_endpoints
 from gunicorn_tui.control.durability.journal import JournalStore
 from gunicorn_tui.control.durability.state_dir import STATE_DIR_ENV
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine
-from gunicorn_tui.control.planning.requests import ScaleMode, ScaleRequest
+from gunicorn_tui.control.planning.requests import RetuneRequest, ScaleMode, ScaleRequest
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from tests.control.helpers import PlainGunicornFactory, serves
@@ -185,6 +185,13 @@ def test_engine_plans_there_and_refuses_a_plan_overtaken_before_it_runs(
             engine.execute(plan)
         assert _workers(server) == 3
 
+        # Words reach B's gtui as words: nothing of them runs in B's shell.
+        planted = states[1].parent / "planted"
+        hostile = RetuneRequest(worker_class=f"gthread;touch {planted};$(touch {planted})")
+        with pytest.raises(ActionRefused, match=r"^hostb: unknown worker class 'gthread;touch"):
+            engine.plan_retune(sample, hostile)
+        assert not planted.exists()
+
         fresh = engine.plan_scale(sample, ScaleRequest(ScaleMode.SET, 2))
         outcome = engine.execute(fresh)
         assert outcome.ok, outcome.summary()
@@ -251,6 +258,15 @@ def test_reload_and_a_confirmed_restart_of_a_master_on_b(
     after = {w.pid for w in psutil.Process(server.pid).children()}
     assert after and not after & before  # HUP: every worker new
 
+    # A setting not pinned: in place, a config file B's gtui writes and a HUP.
+    in_place = run_gtui("retune", target, "--timeout", "40", "--yes", "--json",
+                        "-H", host_b.url, timeout_s=180)  # fmt: skip
+    assert in_place.returncode == 0, in_place.stdout + in_place.stderr
+    document = json.loads(in_place.stdout)
+    assert "HUP" in document["plan"]["strategy"], document["plan"]
+    assert document["outcome"]["status"] == "ok", document["outcome"]
+    assert (server.cwd / "gunicorn.conf.py").exists()
+
     # A pinned setting needs a restart: refused without --restart (the
     # consent is the local command line's, passed to B's gtui) ...
     refused = run_gtui("retune", target, "--workers", "3", "--timeout", "25", "--yes",
@@ -267,8 +283,8 @@ def test_reload_and_a_confirmed_restart_of_a_master_on_b(
     assert serves(server.port)
     assert len(psutil.Process(new_pid).children()) == 3
     actions = [line["action"] for line in _audit(remote_state)]
-    assert actions == ["reload", "retune"], actions
-    assert [line["host"] for line in _audit(local_state)] == ["hostb", "hostb"]
+    assert actions == ["reload", "retune", "retune"], actions
+    assert [line["host"] for line in _audit(local_state)] == ["hostb"] * 3
 
 
 async def test_scale_from_the_dashboard_runs_on_b_by_bs_gtui(
