@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -231,6 +233,8 @@ def _run_locked(
                 sys.stdout.flush()
                 confirm(args)
                 signals.running()
+                if args.agent_plan:
+                    _interrupt_when_stdin_closes(signals)
                 outcome = engine.execute(plan, on_event=_progress, interrupt=signals.interrupt)
         except ActionRefused as error:
             raise CliError(str(error), EXIT_FAILURE) from error
@@ -243,6 +247,22 @@ def _run_locked(
         return _report(outcome)
     finally:
         monitor.close()
+
+
+def _interrupt_when_stdin_closes(signals: ActionSignals) -> None:
+    """A run for a local gtui (``--agent-plan``): its SSH channel's stdin
+    closing is that gtui's interrupt (Ctrl-C there, its dashboard quitting),
+    honoured as SIGHUP here: the current step finishes or rolls back."""
+
+    def watch() -> None:
+        try:
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        signals.interrupt.request("SIGHUP")
+
+    threading.Thread(target=watch, name="gtui-stdin-interrupt", daemon=True).start()
 
 
 def _check_expected(args: argparse.Namespace, plan: RetunePlan) -> None:

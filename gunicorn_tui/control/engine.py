@@ -529,7 +529,7 @@ class ControlEngine:
         if not plan.ok:
             raise ActionRefused(plan.refusal or "refused")
         if plan.target.container_id is None and plan.target.host != LOCAL_NAME:
-            return self._remote_execute(plan, on_event)
+            return self._remote_execute(plan, on_event, interrupt)
         other = self.for_host(plan.target.host, container=plan.target.container_id is not None)
         if other is not self:
             return other.execute(plan, on_event, interrupt)
@@ -560,7 +560,9 @@ class ControlEngine:
             self._finish(plan, journal, outcome)
             return replace(outcome, journal_path=str(journal.path))
 
-    def _remote_execute(self, plan: RetunePlan, on_event: ProgressCallback | None) -> ActionOutcome:
+    def _remote_execute(
+        self, plan: RetunePlan, on_event: ProgressCallback | None, interrupt: Interrupt | None
+    ) -> ActionOutcome:
         """Run a remote gtui's plan there; the audit line here names the host
         (the journal, lock and full audit are the remote gtui's)."""
         remote = self.remote_actions(plan.target.host)
@@ -569,7 +571,7 @@ class ControlEngine:
         if on_event is not None:
             on_event(StepStarted(0, 1, what, f"gtui {plan.action.value} (over SSH)"))
         try:
-            outcome, journal_id = remote.execute(plan)
+            outcome, journal_id = remote.execute(plan, interrupt)
         except RemoteRefused as error:
             if on_event is not None:
                 on_event(StepFailed(0, 1, what, str(error)))

@@ -48,6 +48,7 @@ from gunicorn_tui.control.planning.requests import (
     RetuneRequest,
     ScaleRequest,
 )
+from gunicorn_tui.control.running.interrupt import Interrupt
 from gunicorn_tui.control.running.progress import ActionOutcome, ServiceStanding
 from gunicorn_tui.model.instances import InstanceSample
 from gunicorn_tui.output.escape import escape_controls
@@ -157,28 +158,36 @@ class RemoteGtui:
         return self._session.command([shlex.join([*self._command, *words])])
 
     def run(
-        self, words: Sequence[str], timeout_s: float, *, json_answer: bool = True
+        self,
+        words: Sequence[str],
+        timeout_s: float,
+        *,
+        json_answer: bool = True,
+        interrupt: Interrupt | None = None,
     ) -> RemoteAnswer:
         """Run ``gtui WORDS...`` on the host; RemoteRefused when it cannot be
         reached, does not answer in time, or answers too much (or, with
-        ``json_answer``, anything but one JSON document)."""
+        ``json_answer``, anything but one JSON document). When ``interrupt``
+        is raised, the remote gtui's stdin is closed: a run with
+        ``--agent-plan`` takes that as its interrupt (finishes or rolls back
+        its current step) and still answers."""
         try:
             self._session.ensure()
         except SshFailed as error:
             raise RemoteRefused(escape_controls(str(error))) from error
         proc = subprocess.Popen(
             self.ssh_argv(words),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if interrupt is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
         try:
-            out, err = self._collect(proc, timeout_s)
+            out, err = self._collect(proc, timeout_s, interrupt)
             code = proc.wait(timeout=10)
         finally:
             stop_child(proc, 3.0)
-            for stream in (proc.stdout, proc.stderr):
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
@@ -199,7 +208,9 @@ class RemoteGtui:
             document = _clean_answer(parsed)
         return RemoteAnswer(code, document, error_line)
 
-    def _collect(self, proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[bytes, bytes]:
+    def _collect(
+        self, proc: subprocess.Popen[bytes], timeout_s: float, interrupt: Interrupt | None
+    ) -> tuple[bytes, bytes]:
         assert proc.stdout is not None and proc.stderr is not None
         limits = {proc.stdout.fileno(): MAX_ANSWER_BYTES, proc.stderr.fileno(): MAX_ERROR_BYTES}
         got: dict[int, bytearray] = {fd: bytearray() for fd in limits}
@@ -209,7 +220,11 @@ class RemoteGtui:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RemoteRefused(f"gtui on {self.host}: no answer in {timeout_s:.0f} s")
-            ready, _, _ = select.select(list(open_fds), [], [], min(remaining, 1.0))
+            stdin = proc.stdin
+            if interrupt is not None and interrupt.requested and stdin and not stdin.closed:
+                with contextlib.suppress(OSError):
+                    stdin.close()  # the remote gtui's interrupt
+            ready, _, _ = select.select(list(open_fds), [], [], min(remaining, 0.2))
             for fd in ready:
                 data = os.read(fd, 65536)
                 if not data:
@@ -319,7 +334,9 @@ class RemoteHostActions:
         self._planned[id(local)] = _Planned(local, tuple(words), consent, digest)
         return local
 
-    def execute(self, plan: RetunePlan) -> tuple[ActionOutcome, str | None]:
+    def execute(
+        self, plan: RetunePlan, interrupt: Interrupt | None = None
+    ) -> tuple[ActionOutcome, str | None]:
         """Run a plan made by :meth:`plan` there, refused unless the remote
         gtui plans exactly the same for the same process; the outcome and
         the remote journal's id."""
@@ -331,7 +348,7 @@ class RemoteHostActions:
         argv = [action, *rest[:sep], *_consent_words(planned.consent), "--no-docker", "--json",
                 "--agent-plan", "--yes", "--expect-plan", planned.digest,
                 "--expect-master", master_stamp(plan), *rest[sep:]]  # fmt: skip
-        answer = self.remote.run(argv, RUN_TIMEOUT_S)
+        answer = self.remote.run(argv, RUN_TIMEOUT_S, interrupt=interrupt or Interrupt())
         document = answer.document or {}
         outcome = document.get("outcome")
         if not isinstance(outcome, dict):
@@ -341,7 +358,10 @@ class RemoteHostActions:
         agent = document.get("agent")
         journal_id = agent.get("journal_id") if isinstance(agent, dict) else None
         journal_id = journal_id if isinstance(journal_id, str) else None
-        return _outcome(plan, outcome, self.host, journal_id), journal_id
+        done = _outcome(plan, outcome, self.host, journal_id)
+        if interrupt is not None and interrupt.requested and interrupt.reason:
+            done = replace(done, interrupted=interrupt.reason)
+        return done, journal_id
 
 
 def _number(value: Any) -> float | None:

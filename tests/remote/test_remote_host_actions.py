@@ -27,6 +27,7 @@ from gunicorn_tui.control.durability.journal import JournalStore
 from gunicorn_tui.control.durability.state_dir import STATE_DIR_ENV
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine
 from gunicorn_tui.control.planning.requests import RetuneRequest, ScaleMode, ScaleRequest
+from gunicorn_tui.control.running.interrupt import Interrupt
 from gunicorn_tui.monitor.monitor import Monitor, MonitorOptions
 from gunicorn_tui.monitor.targets import parse_target
 from tests.control.helpers import PlainGunicornFactory, serves
@@ -196,6 +197,19 @@ def test_engine_plans_there_and_refuses_a_plan_overtaken_before_it_runs(
         outcome = engine.execute(fresh)
         assert outcome.ok, outcome.summary()
         _wait_workers(server, 2)
+
+        # An interrupt here (Ctrl-C, the dashboard quitting) closes the
+        # channel's stdin: B's gtui honours it as its own (SIGHUP), cuts its
+        # step short and answers where the service stands.
+        reload = engine.plan_reload(sample)
+        interrupt = Interrupt()
+        interrupt.request("SIGINT")
+        stopped = engine.execute(reload, interrupt=interrupt)
+        assert stopped.interrupted == "SIGINT", stopped.summary()
+        (there,) = [a for a in _archived(states[1]) if a.get("action") == "reload"]
+        there_outcome = there["outcome"]
+        assert isinstance(there_outcome, dict) and there_outcome["interrupted"] == "SIGHUP"
+        assert psutil.pid_exists(server.pid) and serves(server.port)
     finally:
         monitor.close()
 
