@@ -397,7 +397,18 @@ def _outcome(
         journal_id=journal_id,
         journal_path=f"{host}:{journal_path}" if isinstance(journal_path, str) else None,
         new_master_pid=new_pid if isinstance(new_pid, int) else None,
-        notes=(f"run on {host} by the gtui there", *(str(n) for n in notes)),
+        notes=(
+            f"run on {host} by the gtui there",
+            *(str(n) for n in notes),
+            *(
+                (
+                    f"its journal is on {host}: `gtui recover -H` with {host}'s ssh:// URL here, "
+                    f"or `gtui recover` on {host}, settles it",
+                )
+                if status is OutcomeStatus.NEEDS_RECOVERY
+                else ()
+            ),
+        ),
         interrupted=str(data["interrupted"]) if data.get("interrupted") else None,
         standing=standing,
     )
