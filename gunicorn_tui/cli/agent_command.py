@@ -4,9 +4,11 @@ A local gtui watching ``ssh://HOST`` runs ``gtui agent`` on HOST over the
 same SSH connection. The agent samples as a local gtui would there (/proc,
 cgroups, control sockets: per-worker CPU, USS, heartbeats, connections) and
 streams the ``gtui watch --jsonl`` records as deltas
-(:mod:`gunicorn_tui.output.agent_stream`). It acts on nothing: actions go
-through HOST's Docker engine. It ends when its stdin closes (the SSH
-channel), on SIGTERM/SIGHUP, or after ``--duration``.
+(:mod:`gunicorn_tui.output.agent_stream`). It acts on nothing: actions on
+containers go through HOST's Docker engine, and actions on masters outside
+containers are separate runs of HOST's ``gtui scale/retune/...`` over the
+same connection (:mod:`gunicorn_tui.control.remote_host`). It ends when its
+stdin closes (the SSH channel), on SIGTERM/SIGHUP, or after ``--duration``.
 """
 
 from __future__ import annotations

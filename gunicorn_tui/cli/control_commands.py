@@ -17,14 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 
 from gunicorn_tui.access.engine_connect import EngineConnector
 from gunicorn_tui.cli.action_signals import ActionSignals, Cancelled, exit_code_for
-from gunicorn_tui.cli.engine_hosts import first_address, first_api_only, first_host, other_hosts
+from gunicorn_tui.cli.engine_hosts import (
+    first_address,
+    first_api_only,
+    first_host,
+    other_hosts,
+    remote_gtuis,
+)
 from gunicorn_tui.cli.exit_codes import (
     EXIT_DOCKER_UNREACHABLE,
     EXIT_FAILURE,
@@ -43,10 +51,12 @@ from gunicorn_tui.cli.target_monitor import (
     select_replicas,
 )
 from gunicorn_tui.control.durability.journal import OutcomeStatus
+from gunicorn_tui.control.durability.plan_codec import encode as encode_plan
 from gunicorn_tui.control.engine import ActionRefused, ControlEngine, EngineUnavailable
 from gunicorn_tui.control.planning.plan import RetunePlan
 from gunicorn_tui.control.planning.requests import Consent, RequestError, parse_scale
 from gunicorn_tui.control.planning.validation import validate_request
+from gunicorn_tui.control.remote_host import parse_master_stamp, plan_digest
 from gunicorn_tui.control.running.progress import (
     ActionOutcome,
     ProgressEvent,
@@ -86,6 +96,7 @@ def _engine(args: argparse.Namespace, monitor: Monitor | None) -> ControlEngine:
         host=first_host(monitor),
         other_hosts=other_hosts(monitor),
         docker_address=first_address(monitor),
+        remote_gtuis=remote_gtuis(monitor),
     )
 
 
@@ -139,12 +150,19 @@ def _exit_code(outcome: ActionOutcome) -> int:
     return EXIT_OK if outcome.ok else EXIT_FAILURE
 
 
-def _print_json(plan: RetunePlan, outcome: ActionOutcome | None) -> None:
-    """``--json``: the plan and, when it ran, its outcome, as one document."""
+def _print_json(plan: RetunePlan, outcome: ActionOutcome | None, agent_plan: bool = False) -> None:
+    """``--json``: the plan and, when it ran, its outcome, as one document
+    (with ``--agent-plan``, the whole plan for the local gtui that asked)."""
     document: dict[str, object] = {
         "plan": _plan_json(plan),
         "outcome": None,
     }
+    if agent_plan:
+        document["agent"] = {
+            "plan": encode_plan(plan),
+            "digest": plan_digest(plan),
+            "journal_id": outcome.journal_id if outcome is not None else None,
+        }
     if outcome is not None:
         logs = (outcome.new_container_logs or "").splitlines()[-20:]
         document["outcome"] = {
@@ -203,17 +221,20 @@ def _run_locked(
         try:
             with engine.hold(sample, purpose):
                 plan = make_plan(engine, sample, consent_of(args))
+                _check_expected(args, plan)
                 if not args.json:
                     for line in plan.describe():
                         print(line)
                 _log.info("plan: %s", " | ".join(plan.describe()))
                 if not plan.ok or args.dry_run:
                     if args.json:
-                        _print_json(plan, None)
+                        _print_json(plan, None, args.agent_plan)
                     return EXIT_OK if plan.ok else EXIT_FAILURE
                 sys.stdout.flush()
                 confirm(args)
                 signals.running()
+                if args.agent_plan:
+                    _interrupt_when_stdin_closes(signals)
                 outcome = engine.execute(plan, on_event=_progress, interrupt=signals.interrupt)
         except ActionRefused as error:
             raise CliError(str(error), EXIT_FAILURE) from error
@@ -221,11 +242,52 @@ def _run_locked(
             raise CliError(str(error), EXIT_DOCKER_UNREACHABLE) from error
         if args.json:
             _log.info("outcome: %s", outcome.summary())
-            _print_json(plan, outcome)
+            _print_json(plan, outcome, args.agent_plan)
             return _exit_code(outcome)
         return _report(outcome)
     finally:
         monitor.close()
+
+
+def _interrupt_when_stdin_closes(signals: ActionSignals) -> None:
+    """A run for a local gtui (``--agent-plan``): its SSH channel's stdin
+    closing is that gtui's interrupt (Ctrl-C there, its dashboard quitting),
+    honoured as SIGHUP here: the current step finishes or rolls back."""
+
+    def watch() -> None:
+        try:
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        signals.interrupt.request("SIGHUP")
+
+    threading.Thread(target=watch, name="gtui-stdin-interrupt", daemon=True).start()
+
+
+def _check_expected(args: argparse.Namespace, plan: RetunePlan) -> None:
+    """``--expect-master``/``--expect-plan`` (a local gtui acting here
+    through this one): the plan it confirmed, for the same process, or nothing."""
+    stamp = getattr(args, "expect_master", None)
+    if stamp:
+        try:
+            pid, ticks = parse_master_stamp(stamp)
+        except ValueError as error:
+            raise CliError(f"--expect-master {error}", EXIT_USAGE) from error
+        target = plan.target
+        if target.master_pid != pid or (ticks is not None and target.master_start_ticks != ticks):
+            raise CliError(
+                f"pid {pid} is no longer the master the plan was confirmed for "
+                "(another process, started at another time): plan again",
+                EXIT_FAILURE,
+            )
+    digest = getattr(args, "expect_plan", None)
+    if digest and plan_digest(plan) != digest:
+        raise CliError(
+            f"{plan.target.label}: the plan here is no longer the one confirmed "
+            f"({plan.refusal or 'its settings or steps changed'}): plan again",
+            EXIT_FAILURE,
+        )
 
 
 def _run_rolling(
@@ -433,11 +495,17 @@ def run_recover(args: argparse.Namespace) -> int:
     from gunicorn_tui.cli.sweep_recovery import recover_sweeps
     from gunicorn_tui.sweep.recovery import interrupted_sweeps
 
-    if not pending and not interrupted_sweeps(engine):
-        print(f"nothing to recover (state: {engine.state_dir})")
-        return EXIT_OK
     endpoints = engine_endpoints(args)
     connectors = [EngineConnector(endpoint) for endpoint in endpoints]
+    # Actions on masters outside containers of ssh:// hosts were journaled
+    # there, by the gtui there: settled by it.
+    remote_failed, remote_settled = _recover_remote(connectors, bool(args.read_only))
+    if not pending and not interrupted_sweeps(engine):
+        for connector in connectors:
+            connector.close()
+        if not remote_settled:
+            print(f"nothing to recover (state: {engine.state_dir})")
+        return EXIT_FAILURE if remote_failed else EXIT_OK
     given = [
         ControlEngine(
             read_only=engine.read_only,
@@ -451,7 +519,7 @@ def run_recover(args: argparse.Namespace) -> int:
     try:
         # Each journal on the engine it names, of those given.
         results = engine.recover_on(given) if connectors else engine.recover()
-        failed = False
+        failed = remote_failed
         for result in results:
             print(
                 f"{result.journal_id}  {result.action} {result.target}: "
@@ -470,3 +538,20 @@ def run_recover(args: argparse.Namespace) -> int:
         for connector in connectors:
             connector.close()
     return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _recover_remote(connectors: list[EngineConnector], read_only: bool) -> tuple[bool, bool]:
+    """``gtui recover`` of the gtui on each ssh:// engine given (lines printed);
+    (whether one failed, whether one settled anything)."""
+    if not any(connector.ssh_session is not None for connector in connectors):
+        return False, False
+    from gunicorn_tui.cli.remote_recovery import recover_remote_hosts
+    from gunicorn_tui.monitor.agent_link import remote_command
+
+    failed = settled = False
+    for result in recover_remote_hosts(connectors, remote_command(), read_only):
+        for line in result.lines:
+            print(line)
+        failed = failed or result.failed
+        settled = settled or result.settled_any
+    return failed, settled

@@ -53,6 +53,7 @@ def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
         first_api_only,
         first_host,
         other_hosts,
+        remote_gtuis,
     )
     from gunicorn_tui.control.engine import ControlEngine
 
@@ -65,6 +66,7 @@ def _engine(args: argparse.Namespace, monitor: Monitor) -> ControlEngine:
         host=first_host(monitor),
         other_hosts=other_hosts(monitor),
         docker_address=first_address(monitor),
+        remote_gtuis=remote_gtuis(monitor),
     )
 
 

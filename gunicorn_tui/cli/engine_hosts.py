@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from gunicorn_tui.access.endpoints import LOCAL_NAME
 from gunicorn_tui.control.engine import HostEngine
+from gunicorn_tui.control.remote_host import RemoteGtui, RemoteGtuiReach
 from gunicorn_tui.discovery.docker_engine import ContainerWatcher
 from gunicorn_tui.monitor.monitor import Monitor
 
@@ -35,6 +36,22 @@ def _client_of(watcher: ContainerWatcher) -> Callable[[], object]:
         return watcher.client
 
     return client
+
+
+def remote_gtuis(monitor: Monitor) -> dict[str, RemoteGtuiReach]:
+    """The gtui of each ``ssh://`` host, while its agent streams (a gtui of
+    our schema there): it acts on that host's masters outside containers."""
+    from gunicorn_tui.monitor.agent_link import AgentLink, AgentState, remote_command
+
+    def reach_of(link: AgentLink) -> RemoteGtuiReach:
+        remote = RemoteGtui(link.host, link.session, remote_command())
+
+        def reach() -> RemoteGtui | str:
+            return remote if link.state is AgentState.STREAMING else link.reason
+
+        return reach
+
+    return {host: reach_of(link) for host, link in monitor.agents.items()}
 
 
 def other_hosts(monitor: Monitor) -> dict[str, HostEngine]:

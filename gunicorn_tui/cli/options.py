@@ -48,8 +48,9 @@ def add_targets(parser: argparse.ArgumentParser) -> None:
         "targets",
         nargs="*",
         metavar="TARGET",
-        help="container name or id, pid:N for a master on this host, or PROJECT/SERVICE "
-        "for a Compose service's replicas (default: all found)",
+        help="container name or id, pid:N for a master on this host (HOST/pid:N on an "
+        "ssh:// host with gtui), or PROJECT/SERVICE for a Compose service's replicas "
+        "(default: all found)",
     )
 
 
@@ -58,7 +59,8 @@ def add_target(parser: argparse.ArgumentParser, extra: str = "") -> None:
     parser.add_argument(
         "target",
         metavar="TARGET",
-        help=f"container name or id, pid:N, or PROJECT/SERVICE (a Compose service){extra}",
+        help="container name or id, pid:N, PROJECT/SERVICE (a Compose service), "
+        f"HOST/CONTAINER, or HOST/pid:N (a master on an ssh:// host, by the gtui there){extra}",
     )
 
 

@@ -208,6 +208,11 @@ def _action(parser: argparse.ArgumentParser) -> None:
     add_consents(parser)
     add_json(parser, "the plan and its outcome (progress stays on stderr)")
     add_discovery(parser)
+    # What a local gtui passes when it has this one act on a master here
+    # (control/remote_host.py): not for people, so not in --help.
+    parser.add_argument("--agent-plan", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--expect-plan", metavar="DIGEST", help=argparse.SUPPRESS)
+    parser.add_argument("--expect-master", metavar="PID:TICKS", help=argparse.SUPPRESS)
 
 
 def _scale(parser: argparse.ArgumentParser) -> None:
@@ -607,7 +612,8 @@ COMMANDS: tuple[Command, ...] = (
         _scale,
         "gunicorn_tui.cli.control_commands:run_scale",
         "Add or remove workers now (control socket, else TTIN/TTOU). A reload returns "
-        "to the configured count.",
+        "to the configured count. HOST/pid:N (with -H ssh://HOST): a master outside "
+        "containers there, planned and run by the gtui on HOST over SSH.",
     ),
     Command(
         "retune",
@@ -657,7 +663,9 @@ COMMANDS: tuple[Command, ...] = (
         _recover,
         "gunicorn_tui.cli.control_commands:run_recover",
         "Finish or roll back actions that were interrupted (gtui killed, daemon gone), "
-        "so each service runs on its old or its new config; restore killed sweeps.",
+        "so each service runs on its old or its new config; restore killed sweeps. "
+        "With -H ssh://HOST, also the actions the gtui on HOST journaled (on its masters "
+        "outside containers), settled by that gtui over SSH.",
     ),
     Command(
         "load",

@@ -162,6 +162,9 @@ def select_instance(monitor: Monitor, text: str) -> InstanceSample:
             for sample in instances
             if sample.master.pid == target.pid or any(w.pid == target.pid for w in sample.workers)
         ]
+        if target.host is not None:
+            # HOST/pid:N: that host's process, not this machine's of the same number.
+            instances = [sample for sample in instances if sample.host == target.host]
     if not instances:
         raise TargetNotFound(f"no Gunicorn server found in {text}")
     if len(instances) > 1 and target.kind is TargetKind.SERVICE:

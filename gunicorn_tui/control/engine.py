@@ -58,10 +58,27 @@ from gunicorn_tui.control.planning.requests import NO_CONSENT, Consent, RetuneRe
 from gunicorn_tui.control.planning.scale_strategy import plan_scale
 from gunicorn_tui.control.planning.strategy_common import lock_key_of, plan_target
 from gunicorn_tui.control.planning.worker_classes import UnknownWorkerClass, resolve_worker_class
+from gunicorn_tui.control.remote_host import (
+    NOT_OURS_HINT,
+    RemoteGtuiReach,
+    RemoteHostActions,
+    RemoteRefused,
+    kill_worker_words,
+    reload_words,
+    retune_words,
+    revert_words,
+    scale_words,
+)
 from gunicorn_tui.control.running import container_ops
 from gunicorn_tui.control.running.executor import PlanExecutor
 from gunicorn_tui.control.running.interrupt import Interrupt
-from gunicorn_tui.control.running.progress import ActionOutcome, ProgressCallback
+from gunicorn_tui.control.running.progress import (
+    ActionOutcome,
+    ProgressCallback,
+    StepFailed,
+    StepFinished,
+    StepStarted,
+)
 from gunicorn_tui.control.running.recovery import (
     PendingAction,
     RecoveryResult,
@@ -124,8 +141,13 @@ class ControlEngine:
         host: str = LOCAL_NAME,
         other_hosts: Mapping[str, HostEngine] | None = None,
         docker_address: str | None = None,
+        remote_gtuis: Mapping[str, RemoteGtuiReach] | None = None,
     ) -> None:
         self.read_only = read_only
+        # The gtui of each ssh:// host that streams its figures: masters
+        # outside containers there are acted on by it (remote_host.py).
+        self._remote_gtuis: Mapping[str, RemoteGtuiReach] = dict(remote_gtuis or {})
+        self._remote_actions: dict[str, RemoteHostActions] = {}
         # The engine this one acts through, and the others of the session:
         # an action always goes to the engine its instance came from.
         self.host = host
@@ -166,10 +188,8 @@ class ControlEngine:
         only on this machine."""
         if not container:
             if host != LOCAL_NAME:
-                raise ActionRefused(
-                    f"a master outside containers on {host}: gtui acts on other hosts "
-                    f"through their Docker engine only (run gtui on {host} to act on it)"
-                )
+                self.remote_actions(host)  # refuses, saying why
+                raise ActionRefused(f"a master outside containers on {host}: act on it by its gtui")
             return self
         if host == self.host:
             return self
@@ -194,6 +214,41 @@ class ControlEngine:
             sibling = copy.copy(sibling)
             sibling.default_consent = self.default_consent
         return sibling
+
+    def remote_actions(self, host: str) -> RemoteHostActions:
+        """Who acts on ``host``'s masters outside containers: the gtui there
+        (over the SSH connection of its agent); ActionRefused with the hint
+        when there is none, or one of another schema version."""
+        reach = self._remote_gtuis.get(host)
+        got = reach() if reach is not None else "not an ssh:// host with a gtui agent"
+        if isinstance(got, str):
+            raise ActionRefused(
+                f"a master outside containers on {host}: no gtui there to act on it ({got}); "
+                + NOT_OURS_HINT.format(host=host)
+            )
+        actions = self._remote_actions.get(host)
+        if actions is None or actions.remote is not got:
+            actions = self._remote_actions[host] = RemoteHostActions(got)
+        return actions
+
+    def _remote_for(self, sample: InstanceSample) -> RemoteHostActions | None:
+        """The remote gtui that acts on ``sample`` (a master outside
+        containers on another host), None for everything acted on here."""
+        if sample.container is not None or sample.host == LOCAL_NAME:
+            return None
+        if sample.stale is not None:
+            raise ActionRefused(f"{sample.label}: {sample.stale}")
+        return self.remote_actions(sample.host)
+
+    def _remote_plan(
+        self, sample: InstanceSample, words: list[str], consent: Consent | None = None
+    ) -> RetunePlan:
+        remote = self._remote_for(sample)
+        assert remote is not None
+        try:
+            return remote.plan(sample, words, self._consent(consent))
+        except RemoteRefused as error:
+            raise ActionRefused(str(error)) from error
 
     def _noted(self, plan: RetunePlan) -> RetunePlan:
         """A plan for another host's engine says how it gets there."""
@@ -233,6 +288,10 @@ class ControlEngine:
     ) -> RetuneFacts:
         """Examine an instance for planning (reads /proc, inspects, scans its files);
         ``preflight`` adds what a re-create would break (for retunes and reverts)."""
+        if self._remote_for(sample) is not None:
+            raise ActionRefused(
+                f"{sample.label} on {sample.host}: its facts are read by the gtui there"
+            )
         if (other := self._route(sample)) is not self:
             return other.facts(sample, modules, preflight)
         launch = self._launched.get(sample.master.pid or -1)
@@ -310,6 +369,10 @@ class ControlEngine:
         this thread, use it. ActionRefused when another gtui holds it."""
         if self.read_only:
             raise ActionRefused(READ_ONLY_REASON)
+        if self._remote_for(sample) is not None:
+            # The gtui there holds the target's lock from its plan to its outcome.
+            yield
+            return
         if (other := self._route(sample)) is not self:
             with other.hold(sample, purpose):
                 yield
@@ -357,6 +420,8 @@ class ControlEngine:
         """Plan ``+N``/``-N``/``=N`` workers now."""
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.SCALE)
+        if self._remote_for(sample) is not None:
+            return self._remote_plan(sample, scale_words(sample, request), consent)
         with self.hold(sample, "plan scale"):
             plan = plan_scale(sample, self.facts(sample), request, consent=self._consent(consent))
         return self._noted(plan)
@@ -367,6 +432,8 @@ class ControlEngine:
         """Plan a retune (reading the server's files for a new worker class)."""
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.RETUNE)
+        if self._remote_for(sample) is not None:
+            return self._remote_plan(sample, retune_words(sample, request), consent)
         modules: tuple[str, ...] = ()
         if request.worker_class is not None:
             try:
@@ -383,6 +450,8 @@ class ControlEngine:
         """Plan a graceful reload (HUP)."""
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.RELOAD)
+        if self._remote_for(sample) is not None:
+            return self._remote_plan(sample, reload_words(sample))
         with self.hold(sample, "plan reload"):
             plan = plan_reload(sample, self.facts(sample))
         return self._noted(plan)
@@ -391,6 +460,8 @@ class ControlEngine:
         """Plan stopping one worker (its host pid) so the master replaces it."""
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.KILL_WORKER)
+        if self._remote_for(sample) is not None:
+            return self._remote_plan(sample, kill_worker_words(sample, worker_pid))
         with self.hold(sample, "plan kill-worker"):
             plan = plan_kill_worker(sample, self.facts(sample), worker_pid)
         return self._noted(plan)
@@ -407,6 +478,8 @@ class ControlEngine:
         """Plan re-applying the configuration from before the last retune."""
         if self.read_only or _watch_only(sample):
             return self._read_only_plan(sample, ActionKind.REVERT)
+        if self._remote_for(sample) is not None:
+            return self._remote_plan(sample, revert_words(sample), consent)
         with self.hold(sample, "plan revert"):
             plan = self._plan_revert(sample, self._consent(consent))
         return self._noted(plan)
@@ -455,6 +528,8 @@ class ControlEngine:
             raise ActionRefused(READ_ONLY_REASON)
         if not plan.ok:
             raise ActionRefused(plan.refusal or "refused")
+        if plan.target.container_id is None and plan.target.host != LOCAL_NAME:
+            return self._remote_execute(plan, on_event, interrupt)
         other = self.for_host(plan.target.host, container=plan.target.container_id is not None)
         if other is not self:
             return other.execute(plan, on_event, interrupt)
@@ -484,6 +559,47 @@ class ControlEngine:
             outcome = executor.execute(plan, journal)
             self._finish(plan, journal, outcome)
             return replace(outcome, journal_path=str(journal.path))
+
+    def _remote_execute(
+        self, plan: RetunePlan, on_event: ProgressCallback | None, interrupt: Interrupt | None
+    ) -> ActionOutcome:
+        """Run a remote gtui's plan there; the audit line here names the host
+        (the journal, lock and full audit are the remote gtui's)."""
+        remote = self.remote_actions(plan.target.host)
+        what = f"{plan.action.value} {plan.target.label}, run by the gtui on {remote.host}"
+        started = time.monotonic()
+        if on_event is not None:
+            on_event(StepStarted(0, 1, what, f"gtui {plan.action.value} (over SSH)"))
+        try:
+            outcome, journal_id = remote.execute(plan, interrupt)
+        except RemoteRefused as error:
+            if on_event is not None:
+                on_event(StepFailed(0, 1, what, str(error)))
+            raise ActionRefused(str(error)) from error
+        if on_event is not None:
+            if outcome.ok:
+                took_ms = (time.monotonic() - started) * 1000
+                on_event(StepFinished(0, 1, what, outcome.summary(), took_ms))
+            else:
+                on_event(StepFailed(0, 1, what, outcome.error or outcome.status.value))
+        with contextlib.suppress(OSError):
+            ensure_dir(self.state_dir)
+            self.audit.append(
+                AuditRecord(
+                    at=time.time(),
+                    target=plan.target.label,
+                    action=plan.action.value,
+                    strategy=plan.strategy.value if plan.strategy else None,
+                    outcome=outcome.status.value,
+                    before=dict(plan.before),
+                    after=dict(plan.after) if outcome.ok else {},
+                    error=outcome.error,
+                    journal_id=f"{remote.host}:{journal_id}" if journal_id else None,
+                    served_after_s=outcome.served_after_s,
+                    host=plan.target.host,
+                )
+            )
+        return outcome
 
     def _check_still_there(self, plan: RetunePlan) -> dict[str, Any] | None:
         target = plan.target

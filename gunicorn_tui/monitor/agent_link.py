@@ -87,6 +87,11 @@ class AgentLink:
 
     # -- public, thread-safe ---------------------------------------------------------
 
+    @property
+    def session(self) -> SshSession:
+        """The SSH connection the agent runs over (actions there use it too)."""
+        return self._session
+
     def wait_ready(self, timeout_s: float) -> bool:
         """Wait until the first frame came, or the link gave up (True: streaming)."""
         self._ready.wait(timeout_s)

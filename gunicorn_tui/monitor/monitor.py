@@ -288,6 +288,8 @@ class Monitor:
         names = [name for name in self._watchers if name]
         found = []
         for target in self.options.targets:
+            if target.kind is TargetKind.PID and target.host == host:
+                found.append(f"pid:{target.pid}")
             if target.kind is not TargetKind.CONTAINER:
                 continue
             on, name = engine_and_container(target.value, names)
@@ -361,6 +363,14 @@ class Monitor:
         """Raise TargetNotFound (or DockerUnreachable) for a target naming nothing."""
         for target in self.options.targets:
             if target.kind is TargetKind.PID:
+                if self._agent_pid_target(target):
+                    self._check_agent_pid_target(target)
+                    continue  # the agent there finds it (or select says it is not there)
+                if target.host is not None and not self._pid_target_is_ours(target):
+                    raise TargetNotFound(
+                        f"{target.text}: the processes of {target.host} are seen only through "
+                        f"a gtui agent there (an ssh:// engine with gtui installed)"
+                    )
                 if not os.path.exists(f"{PROC}/{target.pid}"):
                     raise TargetNotFound(f"no process with pid {target.pid}")
                 continue
@@ -673,7 +683,29 @@ class Monitor:
         return wanted
 
     def _wanted_pids(self) -> set[int]:
-        return {t.pid for t in self.options.targets if t.kind is TargetKind.PID}
+        return {
+            t.pid
+            for t in self.options.targets
+            if t.kind is TargetKind.PID and not self._agent_pid_target(t)
+        }
+
+    def _agent_pid_target(self, target: Target) -> bool:
+        """``HOST/pid:N`` of a host whose pids only its gtui agent sees."""
+        return target.host is not None and target.host in self._agents
+
+    def _check_agent_pid_target(self, target: Target) -> None:
+        host = target.host or ""
+        if self._agent_streams(host):
+            return
+        raise TargetNotFound(
+            f"{target.text}: the masters outside containers on {host} are seen and acted on "
+            f"only by a gtui there, and there is none ({self._agents[host].reason}); "
+            f"install gtui on {host} (same version), or run gtui on {host}"
+        )
+
+    def _pid_target_is_ours(self, target: Target) -> bool:
+        connector = self._connectors.get(target.host or "")
+        return connector is None or connector.endpoint.on_this_host
 
     def _discover(self) -> None:
         containers = self._containers()

@@ -21,6 +21,9 @@ class Target:
     kind: TargetKind
     value: str
     text: str
+    # ``HOST/pid:N``: a master on engine HOST's machine (seen through the gtui
+    # agent there); None for this machine's ``pid:N`` and for containers.
+    host: str | None = None
 
     @property
     def pid(self) -> int:
@@ -55,17 +58,23 @@ def engine_and_container(value: str, engine_names: Collection[str]) -> tuple[str
 
 
 def parse_target(text: str, engine_names: Collection[str] = ()) -> Target:
-    """``pid:N`` is a master (or worker) on this host; ``HOST/CONTAINER`` a
+    """``pid:N`` is a master (or worker) on this host, ``HOST/pid:N`` one on
+    engine HOST's machine (through its gtui agent); ``HOST/CONTAINER`` a
     container on engine HOST when HOST is one of ``engine_names``; another
     ``A/B`` a Compose service; anything else a container."""
     text = text.strip()
     if not text:
         raise TargetSyntaxError("empty target")
-    if text.startswith("pid:"):
-        value = text[4:]
+    host: str | None = None
+    head, sep, tail = text.rpartition("/")
+    if sep and head in engine_names and tail.startswith("pid:"):
+        host = head
+    pid_text = tail if host is not None else text
+    if pid_text.startswith("pid:"):
+        value = pid_text[4:]
         if not value.isdigit() or int(value) <= 0:
             raise TargetSyntaxError(f"{text!r}: expected pid:N with N a positive number")
-        return Target(TargetKind.PID, value, text)
+        return Target(TargetKind.PID, value, text, host)
     if engine_and_container(text, engine_names)[0] is not None:
         return Target(TargetKind.CONTAINER, text, text)
     service = split_service_target(text)

@@ -14,7 +14,12 @@ from gunicorn_tui.access.endpoints import (
     normalise_url,
     resolve_endpoints,
 )
-from gunicorn_tui.monitor.targets import engine_and_container
+from gunicorn_tui.monitor.targets import (
+    TargetKind,
+    TargetSyntaxError,
+    engine_and_container,
+    parse_target,
+)
 
 
 def _context(config_dir: Path, name: str, host: str, *, tls: bool = False) -> None:
@@ -109,3 +114,15 @@ def test_host_prefixed_targets_split_only_on_engine_names() -> None:
     assert engine_and_container("shop/api", names) == (None, "shop/api")
     assert engine_and_container("/run/user/1000/docker.sock/api", names) == (
         "/run/user/1000/docker.sock", "api")  # fmt: skip
+
+
+def test_host_pid_targets_name_a_master_on_that_engines_host() -> None:
+    names = ("local", "web1")
+    remote = parse_target("web1/pid:42", names)
+    assert (remote.kind, remote.pid, remote.host) == (TargetKind.PID, 42, "web1")
+    here = parse_target("pid:42", names)
+    assert (here.kind, here.pid, here.host) == (TargetKind.PID, 42, None)
+    # Not an engine name: a Compose PROJECT/SERVICE, as before.
+    assert parse_target("shop/pid:42", names).kind is TargetKind.SERVICE
+    with pytest.raises(TargetSyntaxError, match="pid:N"):
+        parse_target("web1/pid:0", names)
