@@ -127,12 +127,11 @@ class FirstFrameChild:
         return frame if isinstance(frame, MonitorFrame) else None
 
     def abandon(self) -> None:
-        """Kill and reap the child if its frame was not collected."""
+        """Kill the child if its frame was not collected yet: the reader of
+        :meth:`frame` (if any) then sees the end of the pipe and reaps it."""
         if not self.collected:
-            self.collected = True
             with contextlib.suppress(OSError):
-                os.close(self.read_fd)
-            self._reap(kill=True)
+                os.kill(self.pid, signal.SIGKILL)
 
     def _reap(self, *, kill: bool) -> None:
         if kill:

@@ -122,3 +122,32 @@ def test_a_child_that_cannot_sample_leaves_the_first_frame_to_the_parent(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["None", "reaped"]
+
+
+def test_a_child_abandoned_at_once_is_killed_and_reaped_without_a_wait(
+    local_gunicorn: LocalGunicornFactory,
+) -> None:
+    # The user quits before the first frame: the child is killed, the reader
+    # sees the pipe's end at once, not after the child's time-out.
+    server = local_gunicorn.start("--workers", "1")
+    script = (
+        "import os, sys, time\n"
+        "from gunicorn_tui.cli.first_frame_child import FirstFrameChild\n"
+        "from gunicorn_tui.cli.parser import build_parser, parse, with_command_word\n"
+        f"args = parse(build_parser(), with_command_word(['pid:{server.pid}', '--no-docker']))\n"
+        "child = FirstFrameChild.start(args)\n"
+        "assert child is not None\n"
+        "child.abandon()\n"
+        "started = time.monotonic()\n"
+        "print(child.frame(30), time.monotonic() - started < 10)\n"
+        "try:\n"
+        "    os.waitpid(child.pid, os.WNOHANG)\n"
+        "    print('not reaped')\n"
+        "except ChildProcessError:\n"
+        "    print('reaped')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "True", "reaped"]
