@@ -118,6 +118,10 @@ class _MonitorOpening:
                 self._settled.set()
                 # Textual starts meanwhile: this process samples after it painted.
                 self._painted.wait(PAINT_WAIT_S)
+                if self._closed:  # quit before the first paint: nothing to open
+                    self._error = CliError("the dashboard ended before its monitor opened")
+                    self._opened.set()
+                    return
         try:
             # docker-py (for the log streams) loads after the first frame.
             monitor = open_monitor(self._args, engine_client_delay_s=1.0)
@@ -188,6 +192,7 @@ class _MonitorOpening:
         with self._lock:
             self._closed = True
             monitor, self._monitor = self._monitor, None
+        self._painted.set()
         if monitor is not None:
             monitor.close()
 

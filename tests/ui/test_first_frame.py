@@ -13,8 +13,14 @@ import psutil
 import pytest
 from textual.pilot import Pilot
 
-from gunicorn_tui.cli.dashboard_commands import _after_paint, _MonitorOpening, _OpeningSource
+from gunicorn_tui.cli.dashboard_commands import (
+    PAINT_WAIT_S,
+    _after_paint,
+    _MonitorOpening,
+    _OpeningSource,
+)
 from gunicorn_tui.cli.effective import apply_settings
+from gunicorn_tui.cli.exit_codes import CliError
 from gunicorn_tui.cli.first_frame_child import can_fork
 from gunicorn_tui.cli.parser import build_parser, parse, with_command_word
 from gunicorn_tui.control.engine import ControlEngine
@@ -168,4 +174,23 @@ async def test_after_the_childs_first_frame_the_app_samples_its_own_monitor(
         assert all(w.process.cpu_percent is not None for w in sample.workers)
         assert app.frame is not opening.first_frame.result(timeout=0)
     # The app closed the source: the monitor with it.
+    assert opening._monitor is None
+
+
+def test_quitting_before_the_first_paint_opens_no_monitor_of_this_process(
+    local_gunicorn: LocalGunicornFactory,
+) -> None:
+    server = local_gunicorn.start("--workers", "1")
+    args = parse(build_parser(), with_command_word([f"pid:{server.pid}", "--no-docker"]))
+    args.settings = apply_settings(args, load_config(None))
+    if not can_fork():
+        pytest.skip("this test process runs other threads: gtui forks before any starts")
+    opening = _MonitorOpening(args)
+    opening.first_frame.result(timeout=30)
+    assert opening.frame_from_child
+    opening.close()  # before painted(): the app ended
+    started = time.monotonic()
+    with pytest.raises(CliError, match="ended before its monitor opened"):
+        opening.result()
+    assert time.monotonic() - started < PAINT_WAIT_S
     assert opening._monitor is None
