@@ -17,7 +17,10 @@ Starts a Gunicorn (the sample app, 4 gthread workers x 8 threads) on a free
   script), redrawing once a second while it watches the very server under
   load;
 
-each with ``isolation="thread"`` and ``"process"`` (the new way); with
+each with ``isolation="thread"`` and ``"process"`` (the new way; with
+``--isolations`` also ``process-idle``, the caller's threads under
+``SCHED_IDLE`` during the run instead of nice 10, and ``process-noyield``,
+not lowered at all); with
 ``--baseline-root DIR`` also with the driver of another source tree
 (``git archive main | tar -x -C DIR``: today's figure, the old stack in a
 thread).
@@ -74,6 +77,15 @@ def load():
     )
     if isolation == "baseline":  # an older tree whose driver has no isolation
         summary = run_load(profile, LoadTarget(url))
+    elif isolation in ("process-idle", "process-noyield"):
+        # The caller's threads under SCHED_IDLE during the run (instead of
+        # nice 10, gtui's way), or not lowered at all.
+        from gunicorn_tui.load import cpu_yield
+        from gunicorn_tui.load.driver import LoadRun
+        cpu_yield.YIELD_MODE = "idle"
+        run = LoadRun(profile, LoadTarget(url), isolation="process",
+                      yield_cpu=isolation == "process-idle").start()
+        summary = run.join()
     else:
         summary = run_load(profile, LoadTarget(url), isolation=isolation)
     with open(result_file, "w") as out:
@@ -152,6 +164,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument(
+        "--isolations",
+        default="thread,process",
+        help="comma-separated: thread, process (the caller's threads at nice 10 during the "
+        "run), process-idle (under SCHED_IDLE instead), process-noyield (not lowered)",
+    )
+    parser.add_argument(
         "--baseline-root",
         type=Path,
         help="also run, as 'baseline', the driver of this source tree (e.g. main's, from "
@@ -167,7 +185,11 @@ def main() -> None:
         f"gunicorn at {url} (master pid {server.pid}); {args.rate:g} req/s of {PATH} for "
         f"{args.seconds:g} s per run; load average at start: {os.getloadavg()[0]:.2f}"
     )
-    isolations = ("thread", "process") + (("baseline",) if args.baseline_root else ())
+    known = ("thread", "process", "process-idle", "process-noyield")
+    chosen = tuple(i.strip() for i in args.isolations.split(",") if i.strip())
+    if not chosen or any(i not in known for i in chosen):
+        raise SystemExit(f"--isolations: choose among {', '.join(known)}")
+    isolations = chosen + (("baseline",) if args.baseline_root else ())
     ways = [(w, i) for w in ("alone", "dashboard") for i in isolations]
     results: dict[tuple[str, str], list[dict[str, float]]] = {way: [] for way in ways}
     try:

@@ -46,7 +46,6 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S, EpochChange, EpochRegistry, EpochTracker
-from gunicorn_tui.control.running.progress import ActionOutcome
 from gunicorn_tui.model.instances import ConfigValue, InstanceSample
 from gunicorn_tui.model.service_groups import SERVICE_KEY_PREFIX, group_instances
 from gunicorn_tui.monitor.history import HistoryStore
@@ -92,6 +91,7 @@ if TYPE_CHECKING:
     from gunicorn_tui.control.engine import ControlEngine
     from gunicorn_tui.control.planning.facts import RetuneFacts
     from gunicorn_tui.control.planning.requests import RetuneRequest
+    from gunicorn_tui.control.running.progress import ActionOutcome
     from gunicorn_tui.recording.session_file import SessionRecorder
     from gunicorn_tui.sweep.runner import SweepSettings
     from gunicorn_tui.ui.actions.action_runner import ActionRunner

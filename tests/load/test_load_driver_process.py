@@ -8,15 +8,19 @@ is bounded.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
-from gunicorn_tui.load import driver
+from gunicorn_tui.load import cpu_yield, driver
 from gunicorn_tui.load.client_stack import PURE_PYTHON, ClientStack, best_stack
 from gunicorn_tui.load.driver import LoadRun, LoadRunError, run_load
 from gunicorn_tui.load.driver_process import FrameBuffer, encode_frame
@@ -197,6 +201,10 @@ def _nice(tid: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, tid)
 
 
+def _policy(tid: int) -> int:
+    return os.sched_getscheduler(tid)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="raising a thread's priority back needs root")
 def test_the_callers_threads_yield_the_cpu_during_a_run_and_get_it_back(
     load_gunicorn: LoadGunicorn,
@@ -223,6 +231,7 @@ def test_the_callers_threads_yield_the_cpu_during_a_run_and_get_it_back(
         assert _nice(main_tid) == 10 and _nice(born[0]) == 10  # a thread born meanwhile too
         assert _nice(supervisor) == 0
         assert psutil.Process(run.child_pid).nice() == 0  # the driver itself keeps its share
+        assert _policy(main_tid) == os.SCHED_OTHER
         assert run.join(15) is not None
         assert _nice(main_tid) == 0 and _nice(born[0]) == 0
     finally:
@@ -235,3 +244,114 @@ def test_the_callers_threads_yield_the_cpu_during_a_run_and_get_it_back(
     assert untouched.wait_started(15)
     assert _nice(main_tid) == 0 and not untouched.yielded_cpu
     assert untouched.join(15) is not None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="leaving SCHED_IDLE needs root here")
+def test_under_sched_idle_the_threads_get_their_policy_back_after_the_run(
+    load_gunicorn: LoadGunicorn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cpu_yield, "YIELD_MODE", "idle")
+    main_tid = threading.get_native_id()
+    assert _policy(main_tid) == os.SCHED_OTHER
+    release = threading.Event()
+    born: list[int] = []
+
+    def during_the_run() -> None:
+        born.append(threading.get_native_id())
+        release.wait(30)
+
+    run = LoadRun(_profile("rate_rps = 40\nduration_s = 3"), LoadTarget(load_gunicorn.url))
+    run.start()
+    assert run.wait_started(15) and run.child_pid is not None
+    late = threading.Thread(target=during_the_run, daemon=True)
+    late.start()
+    _wait_for(lambda: born, 5)
+    supervisor = run._thread.native_id
+    assert supervisor is not None
+    try:
+        assert run.yielded_cpu
+        # A thread born meanwhile inherits the policy, and is put back too.
+        assert _policy(main_tid) == os.SCHED_IDLE and _policy(born[0]) == os.SCHED_IDLE
+        assert _policy(supervisor) == os.SCHED_OTHER
+        assert _policy(run.child_pid) == os.SCHED_OTHER  # the driver keeps its share
+        assert run.join(15) is not None
+        assert _policy(main_tid) == os.SCHED_OTHER and _policy(born[0]) == os.SCHED_OTHER
+        assert _nice(main_tid) == 0 and _nice(born[0]) == 0
+    finally:
+        release.set()
+        late.join(5)
+
+
+# Run as another user in a fresh interpreter: lower, report, restore, report.
+_AS_USER = r"""
+import json, os, resource, sys, threading
+from gunicorn_tui.load import cpu_yield  # imported first: the files are root's
+cpu_yield.YIELD_MODE = sys.argv[2]
+limit = int(sys.argv[1])
+if limit:
+    try:
+        resource.setrlimit(resource.RLIMIT_NICE, (limit, limit))
+    except (ValueError, OSError) as error:  # a container without CAP_SYS_RESOURCE
+        print(json.dumps({"refused": str(error)}))
+        sys.exit(0)
+os.setgid(65534)
+os.setuid(65534)
+tid = threading.get_native_id()
+def now():
+    return [os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)]
+seen = {"before": now()}
+holder = cpu_yield.CpuYield()
+seen["began"] = holder.begin()
+seen["during"] = now()
+holder.end()
+seen["after"] = now()
+print(json.dumps(seen))
+"""
+
+
+def _as_nobody(rlimit_nice: int, mode: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", _AS_USER, str(rlimit_nice), mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+OTHER, IDLE = os.SCHED_OTHER, os.SCHED_IDLE
+
+
+@pytest.mark.parametrize("mode", ["nice", "idle"])
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to another user")
+def test_without_the_right_to_get_back_the_threads_are_left_alone(mode: str) -> None:
+    # Not root and RLIMIT_NICE 0: from nice 10 or out of SCHED_IDLE there is
+    # no way back, so nothing is lowered.
+    seen = _as_nobody(0, mode)
+    assert seen == {
+        "before": [OTHER, 0],
+        "began": False,
+        "during": [OTHER, 0],
+        "after": [OTHER, 0],
+    }
+
+
+@pytest.mark.parametrize(("mode", "lowered"), [("nice", [OTHER, 10]), ("idle", [IDLE, 0])])
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to another user")
+def test_a_user_with_rlimit_nice_room_yields_and_gets_the_priority_back(
+    mode: str, lowered: list[int]
+) -> None:
+    # RLIMIT_NICE 20 allows nice down to 0: the thread gets its priority back.
+    seen = _as_nobody(20, mode)
+    if "refused" in seen:
+        pytest.skip(f"RLIMIT_NICE cannot be raised here: {seen['refused']}")
+    assert seen == {
+        "before": [OTHER, 0],
+        "began": True,
+        "during": lowered,
+        "after": [OTHER, 0],
+    }

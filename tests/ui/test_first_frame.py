@@ -10,10 +10,18 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import psutil
+import pytest
 from textual.pilot import Pilot
 
-from gunicorn_tui.cli.dashboard_commands import _MonitorOpening
+from gunicorn_tui.cli.dashboard_commands import (
+    PAINT_WAIT_S,
+    _after_paint,
+    _MonitorOpening,
+    _OpeningSource,
+)
 from gunicorn_tui.cli.effective import apply_settings
+from gunicorn_tui.cli.exit_codes import CliError
+from gunicorn_tui.cli.first_frame_child import can_fork
 from gunicorn_tui.cli.parser import build_parser, parse, with_command_word
 from gunicorn_tui.control.engine import ControlEngine
 from gunicorn_tui.monitor.monitor import MonitorFrame
@@ -134,3 +142,55 @@ async def test_the_control_engine_is_made_after_the_first_frame_and_then_used(
         assert "read-only" in (screen.plan.refusal or "")
         await pilot.press("escape")
     assert made_at_frames == [1]
+
+
+async def test_after_the_childs_first_frame_the_app_samples_its_own_monitor(
+    local_gunicorn: LocalGunicornFactory,
+) -> None:
+    server = local_gunicorn.start("--workers", "2")
+    deadline = time.monotonic() + 20
+    while len(psutil.Process(server.pid).children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    args = parse(build_parser(), with_command_word([f"pid:{server.pid}", "--no-docker"]))
+    args.settings = apply_settings(args, load_config(None))
+    if not can_fork():
+        pytest.skip("this test process runs other threads: gtui forks before any starts")
+    opening = _MonitorOpening(args)
+    opening.settle()  # returns once the child primed: the UI starts meanwhile
+    opening.first_frame.result(timeout=30)
+    assert opening.frame_from_child
+    app = GtuiApp(
+        _OpeningSource(opening),
+        refresh_s=0.5,
+        primed=True,
+        first_frame=opening.first_frame,
+        on_first_frame=lambda _s: _after_paint(app, opening.painted),
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.frames_seen >= 3)
+        assert opening.result() is not None  # opened after the first paint
+        sample = app.selected_sample()
+        assert sample is not None
+        assert all(w.process.cpu_percent is not None for w in sample.workers)
+        assert app.frame is not opening.first_frame.result(timeout=0)
+    # The app closed the source: the monitor with it.
+    assert opening._monitor is None
+
+
+def test_quitting_before_the_first_paint_opens_no_monitor_of_this_process(
+    local_gunicorn: LocalGunicornFactory,
+) -> None:
+    server = local_gunicorn.start("--workers", "1")
+    args = parse(build_parser(), with_command_word([f"pid:{server.pid}", "--no-docker"]))
+    args.settings = apply_settings(args, load_config(None))
+    if not can_fork():
+        pytest.skip("this test process runs other threads: gtui forks before any starts")
+    opening = _MonitorOpening(args)
+    opening.first_frame.result(timeout=30)
+    assert opening.frame_from_child
+    opening.close()  # before painted(): the app ended
+    started = time.monotonic()
+    with pytest.raises(CliError, match="ended before its monitor opened"):
+        opening.result()
+    assert time.monotonic() - started < PAINT_WAIT_S
+    assert opening._monitor is None
