@@ -24,14 +24,21 @@ Two steps, so one recording is judged by every method on the same data:
     PYTHONPATH=. python benchmarks/verdict_truth.py analyze DIR
 
 ``--runs`` per effect size (the issue's figures want 20; same-config runs
-are ``2 x --runs``); ``--sizes 0.5,0.8,0.9``; caps per size: 30, 60, 120 s
-and 60 s for same-config runs.
+are ``--same`` (2) x ``--runs``); ``--sizes 0.5,0.8,0.9``; caps per size:
+30, 60, 120 s and 60 s for same-config runs; ``--until EPOCH`` starts no
+new set of runs after that time (a measuring window). The runs take the
+interleaved runs' default shape (segment, settle). ``analyze --plan-cap``
+(default: gtui ab's cap, 60 s) is the cap the looks spend alpha over when
+a recording is shorter (the 2x runs record 30 s): a run with that cap
+looks the same way until the recording ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import statistics
 import sys
 import time
@@ -184,9 +191,12 @@ def record(args: argparse.Namespace) -> int:
             for size in sizes:
                 print(f"run {index + 1}/{args.runs}, cpus 1.0 vs {size:g}", flush=True)
                 record_run(client, factory, size, out, index)
-            for extra in range(2):
+            for extra in range(args.same):
                 print(f"run {index + 1}/{args.runs}, same config #{extra + 1}", flush=True)
-                record_run(client, factory, 1.0, out, 2 * index + extra)
+                record_run(client, factory, 1.0, out, args.same * index + extra)
+            if args.until and time.time() >= args.until:
+                print("stopping: --until reached", flush=True)
+                break
     finally:
         factory.close()
     return 0
@@ -203,19 +213,23 @@ def _rounds(segments: list[dict[str, Any]]) -> list[dict[int, dict[str, Any]]]:
 
 
 def sequential_verdict(
-    document: dict[str, Any], spending: Spending
+    document: dict[str, Any], spending: Spending, plan_cap_s: float = 0.0
 ) -> tuple[str, float | None, float | None]:
     """Replay the looks: (throughput's verdict, seconds until throughput was
-    conclusive, seconds until every primary metric was: the run's stop)."""
+    conclusive, seconds until every primary metric was: the run's stop).
+
+    ``plan_cap_s``: the cap the looks spend alpha over when longer than the
+    recording (a run with that cap is the same run until the recording
+    ends; its last look then spends nothing extra)."""
     rounds = _rounds(document["segments"])
     cap = document["cap_s"]
-    plan = LookPlan(cap_s=cap, primary=2, spending=spending)
+    plan = LookPlan(cap_s=max(cap, plan_cap_s), primary=2, spending=spending)
     previous = 0.0
     verdict, throughput_at = Verdict.INCONCLUSIVE.value, None
     for count in range(MIN_ROUNDS, len(rounds) + 1):
         done = rounds[:count]
         at = min(cap, max(s["closed_at_s"] for r in done for s in r.values()))
-        last = count == len(rounds)
+        last = count == len(rounds) and cap >= plan.cap_s
         level = plan.level(previous, cap if last else at)
         previous = at
         before = {m: [r[0]["values"][m.value] for r in done] for m in Metric}
@@ -267,6 +281,36 @@ def measured_effect(document: dict[str, Any]) -> float | None:
     return statistics.median(ratios) - 1.0 if ratios else None
 
 
+def settle_check(documents: list[dict[str, Any]]) -> None:
+    """Is the settle long enough? The effect seen in the first measured
+    second after a switch against the one in the next second of the same
+    side (the same segment's, or the next segment's when the side runs on):
+    a switch not yet settled shows a smaller effect first."""
+    first, second = [], []
+    for document in documents:
+        if document["size"] == 1.0:
+            continue
+        segments = sorted(document["segments"], key=lambda s: s["closed_at_s"])
+        # Each side's stretches between switches, their seconds in order.
+        stretches: list[tuple[int, list[float]]] = []
+        for segment in segments:
+            seconds = segment["units"].get("requests_per_s", [[], []])[0]
+            if stretches and stretches[-1][0] == segment["side"]:
+                stretches[-1][1].extend(seconds)
+            else:
+                stretches.append((segment["side"], list(seconds)))
+        for (side_before, before), (_, after) in itertools.pairwise(stretches):
+            if before and len(after) >= 2 and min(before[-1], after[0], after[1]) > 0:
+                # As side 1 over side 0, whichever way the switch went.
+                sign = 1.0 if side_before == 0 else -1.0
+                first.append(sign * math.log(after[0] / before[-1]))
+                second.append(sign * math.log(after[1] / before[-1]))
+    if first:
+        print(f"settle check ({len(first)} switches with an effect): median log-ratio to the "
+              f"second before the switch, first second after it {statistics.median(first):+.3f}, "
+              f"second one {statistics.median(second):+.3f}")  # fmt: skip
+
+
 def analyze(args: argparse.Namespace) -> int:
     documents = [json.loads(p.read_text()) for p in sorted(Path(args.directory).glob("run-*.json"))]
     sizes = sorted({d["size"] for d in documents})
@@ -278,7 +322,7 @@ def analyze(args: argparse.Namespace) -> int:
         effects = [e for e in map(measured_effect, runs) if e is not None]
         effect = f"{100 * statistics.median(effects):+.0f}%" if effects else "-"
         for spending in Spending:
-            verdicts = [sequential_verdict(d, spending) for d in runs]
+            verdicts = [sequential_verdict(d, spending, args.plan_cap) for d in runs]
             stopped = sum(1 for _, _, t in verdicts if t is not None)
             if size == 1.0:
                 hits = sum(v == "significant" for v, _, _ in verdicts)
@@ -298,6 +342,7 @@ def analyze(args: argparse.Namespace) -> int:
         print(f"| {size:g} | {len(runs)} | {effect} | old test, same seconds, at the cap | "
               f"{label} | {runs[0]['cap_s']:.0f} (fixed) | - | - |")  # fmt: skip
     print("\nSame-config rows: 'median s' is the time to a 'negligible' throughput verdict.")
+    settle_check(documents)
     return 0
 
 
@@ -308,8 +353,19 @@ def main() -> int:
     recording.add_argument("--runs", type=int, default=20)
     recording.add_argument("--sizes", default="0.5,0.8,0.9")
     recording.add_argument("--out", required=True)
+    recording.add_argument("--same", type=int, default=2, help="same-config runs per --runs")
+    recording.add_argument(
+        "--until", type=float, default=0.0, help="no new round of runs after this epoch time"
+    )
     analysis = commands.add_parser("analyze")
     analysis.add_argument("directory")
+    analysis.add_argument(
+        "--plan-cap",
+        type=float,
+        default=InterleaveSettings.cap_s,
+        help="the looks spend alpha over this cap where a recording is shorter (the default "
+        "cap of gtui ab: a shorter recording gives the same looks as far as it goes)",
+    )
     args = parser.parse_args()
     return record(args) if args.command == "record" else analyze(args)
 

@@ -46,6 +46,7 @@ DEFAULT_WARMUP_S = 10.0
 DEFAULT_MIN_MEASURED_S = 10.0
 DEFAULT_LOAD_RATE_RPS = 10.0
 DEFAULT_LOAD_DURATION_S = 10.0
+DEFAULT_SEGMENT_S = 1.0  # the interleaved rounds' (compare.interleave.InterleaveSettings)
 BUILTIN_PROFILES = ("mixed",)
 
 EXIT_CODES = """\
@@ -391,15 +392,16 @@ def _interleaving(
         metavar="SECONDS",
         help="stop at this many seconds if not conclusive before"
         + (f" ({cap_text})" if cap_text else "")
-        + "; the first look comes after 3 rounds (about 25 s for two configs); small effects "
-        "need longer caps: benchmarks/verdict_truth.py measures how long",
+        + "; the first look comes after 3 rounds (about 13 s for two configs); small effects "
+        "need longer caps: benchmarks/verdict_power.py and verdict_truth.py measure how long",
     )
     group.add_argument(
         "--segment",
         type=float,
-        default=2.0,
+        default=DEFAULT_SEGMENT_S,
         metavar="SECONDS",
-        help="measured seconds of each config in each round",
+        help="measured seconds of each config in each round: short rounds answer sooner "
+        "(benchmarks/verdict_power.py)",
     )
     group.add_argument(in_turn[0], action="store_true", help=in_turn[1])
 

@@ -36,7 +36,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from gunicorn_tui.compare.epochs import ChangeKind, ClientSecond, Epoch, EpochChange, EpochTracker
+from gunicorn_tui.compare.epochs import (
+    ChangeKind,
+    ClientSecond,
+    Epoch,
+    EpochChange,
+    EpochTracker,
+    ResourceReading,
+)
 from gunicorn_tui.compare.measurement import FrameSource, profile_for, profile_label
 from gunicorn_tui.compare.metrics import Metric, metric_units
 from gunicorn_tui.compare.verdict import MIN_ROUNDS, Look, LookPlan, look_at
@@ -116,9 +123,22 @@ class InterleaveSettings:
     ``settle_s``: left out after each switch.
     """
 
+    # From benchmarks/verdict_power.py (the figures: benchmarks/README.md):
+    # a round's noise barely depends on the segment (log-ratio sd 0.41 with
+    # 1 s, 0.39 with 2 s, 10 recorded same-config runs), so short rounds
+    # give more rounds, more degrees of freedom, sooner. The settle is 0.5 s:
+    # the switch waits for the workers itself, and the window starts on the
+    # next whole second (0.5 to 1.5 s after the switch in all), so a round
+    # is 1 + 1 + 1 s and the looks come about 12.5, 15.5, 18.5 s in (with 2 s
+    # segments and a 1 s settle, 7 s rounds: first look 24.5 s). Simulated
+    # from that noise (4000 runs a row), Pocock spending, 60 s cap: a 2x
+    # change conclusive by 20 s in 37 % of runs (2 s segments: 20 %; the old
+    # shape: 0 %), by 60 s in 94 % (83 %; 84 %); a 20 % change by 60 s in
+    # 42 % (24 %; 26 %). A 60 s cap gave more by 20 and 60 s than 120 s (the
+    # spending runs over the cap).
     cap_s: float = 60.0
-    segment_s: float = 2.0
-    settle_s: float = 1.0
+    segment_s: float = 1.0
+    settle_s: float = 0.5
     load_warmup_s: float = 2.0
     family_alpha: float = 0.05
     interval_s: float = 1.0
@@ -258,9 +278,23 @@ def _round_values(
     return rows
 
 
+def _centred_in(record: ClientSecond | ResourceReading, start: float, end: float) -> bool:
+    middle = (record.start_at + record.end_at) / 2.0
+    return start <= middle < end
+
+
 def window_epoch(tracker: EpochTracker, start: float, end: float) -> Epoch | None:
-    """The records of every kept epoch wholly inside [start, end], as one
-    epoch (the last one's config), or None when none is kept there."""
+    """The records of every kept epoch in [start, end], as one epoch (the
+    last one's config), or None when none is kept there.
+
+    The server's seconds are whole seconds, as the window is: those wholly
+    inside. The driver's seconds and the resource readings run on their own
+    phase: those whose middle lies inside (a 1 s window would hold none
+    wholly; contiguous windows share none). Such a record starts at most
+    half a second before the window, so after the settle that follows a
+    switch it starts once the switch is done; a switch waits for the
+    driver's second centred in the window before it to end (the tracker
+    drops a record across a switch)."""
     epochs = [e for e in tracker.epochs() if e.ended_at is None or e.ended_at > start]
     epochs = [e for e in epochs if e.started_at < end]
     if not epochs:
@@ -273,8 +307,8 @@ def window_epoch(tracker: EpochTracker, start: float, end: float) -> Epoch | Non
         measured_from=start,
         ended_at=end,
         server=tuple(r for p in parts for r in p.server),
-        resources=tuple(r for p in parts for r in p.resources),
-        client=tuple(r for p in parts for r in p.client),
+        resources=tuple(r for e in epochs for r in e.resources if _centred_in(r, start, end)),
+        client=tuple(r for e in epochs for r in e.client if _centred_in(r, start, end)),
     )
 
 
@@ -468,7 +502,13 @@ def run_interleaved(
                 return "the load run ended before the comparison did"
             if now >= until:
                 return None
-            sleep(max(0.0, min(shape.interval_s, until - now)))
+            # Wake when a segment closes too: its round is looked at then.
+            closing = [
+                s.ended_at + CLOSE_AFTER_S - now
+                for s in segments
+                if s.epoch is None and s.ended_at + CLOSE_AFTER_S > now
+            ]
+            sleep(max(0.0, min(shape.interval_s, until - now, *closing)))
             change = tick(side)
             if isinstance(change, str):
                 return change
@@ -575,6 +615,19 @@ def run_interleaved(
                 begun = time.time()
                 switch_text: str | None = None
                 if side != current:
+                    if segments:
+                        # The driver's second centred in the last window ends
+                        # before the switch (one across it would be dropped).
+                        reason = wait_until(
+                            _client_second_end(segments[-1].ended_at, run.started_at),
+                            round_index,
+                            current,
+                        )
+                        if reason is not None:
+                            if reason == _CONCLUSIVE:
+                                reason = None
+                                status = InterleaveStatus.CONCLUSIVE
+                            break
                     outside = outside_change(current)
                     if outside is not None:
                         reason = outside
@@ -594,9 +647,13 @@ def run_interleaved(
                     current = side
                     side_now = side
                     settle = shape.settle_s
+                    measured_from = _aligned(time.time() + settle, phase)
+                elif segments:
+                    # The same side runs on (A B | B A): measured from where the
+                    # last segment ended (aligned already), no second lost.
+                    measured_from = segments[-1].ended_at
                 else:
-                    settle = 0.0
-                measured_from = _aligned(time.time() + settle, phase)
+                    measured_from = _aligned(time.time(), phase)
                 ended_at = measured_from + shape.segment_s
                 segments.append(
                     Segment(round_index, side, begun, measured_from, ended_at, switch_text)
@@ -690,6 +747,16 @@ def _phase(tracker: EpochTracker, driver_started_at: float | None) -> float:
     return driver_started_at % 1.0
 
 
+def _client_second_end(at: float, driver_started_at: float | None) -> float:
+    """When the driver's second whose middle lies before ``at`` (and within
+    the half second before it) ends: ``at`` itself when that second ended
+    by then (the driver's seconds run from ``driver_started_at`` on)."""
+    if driver_started_at is None:
+        return at
+    to_boundary = (driver_started_at - at) % 1.0
+    return at + to_boundary if to_boundary < 0.5 else at
+
+
 def _aligned(at: float, phase: float) -> float:
     """The first time at or after ``at`` on the second's ``phase``."""
     return math.ceil(at - phase) + phase
@@ -737,6 +804,8 @@ def too_short(settings: InterleaveSettings, sides: int) -> str | None:
             f"a cap of {settings.cap_s:g} s cannot answer: {MIN_ROUNDS} rounds of "
             f"{sides} x ({settings.settle_s:g} s settle + {settings.segment_s:g} s measured) "
             f"and the load's warm-up need {math.ceil(needed)} s, and more to narrow the "
-            "intervals: the default cap (60 s for two configs) is the shortest advised"
+            "intervals: the default cap (60 s for two configs: a 2x change is conclusive "
+            "by then in 94% of runs simulated from a busy machine's noise, "
+            "benchmarks/verdict_power.py) is the shortest advised"
         )
     return None

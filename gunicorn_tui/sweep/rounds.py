@@ -9,11 +9,18 @@ import dataclasses
 from gunicorn_tui.compare.interleave import MIN_CAP_S, InterleaveSettings, too_short
 
 MAX_SWEEP_CAP_S = 600.0
-DEFAULT_SEGMENT_S = 2.0
+# The interleaved runs' default (see InterleaveSettings: benchmarks/verdict_power.py).
+DEFAULT_SEGMENT_S = InterleaveSettings.segment_s
 
 
 def default_cap_s(configs: int) -> float:
-    """30 s per config, at least 60 s, at most 600 s."""
+    """30 s per config, at least 60 s, at most 600 s.
+
+    From benchmarks/verdict_power.py (benchmarks/README.md): for two configs
+    a 60 s cap gave more power by 20 and 60 s than 120 s did (2x by 60 s:
+    94 % against 91 %; 20 %: 42 % against 36 %, on a busy machine's noise),
+    since the spending runs over the cap; a sweep's round holds every config once, so its cap
+    grows with them, a round's share of it staying the same."""
     return min(MAX_SWEEP_CAP_S, max(60.0, 30.0 * configs))
 
 
@@ -28,7 +35,7 @@ def sweep_rounds(
 
     One config has nothing to interleave: (None, None). ``base`` gives the
     shape (settle, warm-up, seed); ``cap_s`` defaults to :func:`default_cap_s`,
-    ``segment_s`` to ``base``'s (else 2 s)."""
+    ``segment_s`` to ``base``'s (else 1 s)."""
     if configs < 2:
         return None, None
     shape = base or InterleaveSettings(segment_s=DEFAULT_SEGMENT_S)

@@ -201,14 +201,29 @@ def test_a_stall_is_left_out_and_a_change_from_outside_stops_the_run(
                 os.kill(pid, number)
 
     def interfere(progress: RoundProgress) -> None:
-        # Round 2: the workers stop answering for a few seconds (a stall).
-        if progress.round == 1 and not stalled.is_set():
+        # The workers stop answering for a few seconds (a stall), from
+        # within round 2's second segment (the one after its switch: a
+        # switch waits for the workers, so a stall started before it would
+        # pass while it waits), covering round 3's first segment.
+        if (
+            progress.round == 1
+            and progress.side == 0
+            and progress.detail == "measuring"
+            and not stalled.is_set()
+        ):
             stalled.set()
             workers = [child.pid for child in psutil.Process(server.pid).children()]
             signal_all(workers, signal.SIGSTOP)
             threading.Timer(4.0, signal_all, (workers, signal.SIGCONT)).start()
-        # Round 5: someone else adds two workers (TTIN twice, from outside).
-        if progress.round == 4 and progress.detail == "measuring" and not outside.is_set():
+        # Round 5: someone else adds two workers (TTIN twice, from outside),
+        # in its second segment: the next one runs on without a switch, so the
+        # workers show before gtui's next switch.
+        if (
+            progress.round == 4
+            and progress.side == 1
+            and progress.detail == "measuring"
+            and not outside.is_set()
+        ):
             outside.set()
             os.kill(server.pid, signal.SIGTTIN)
             os.kill(server.pid, signal.SIGTTIN)

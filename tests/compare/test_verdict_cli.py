@@ -22,7 +22,7 @@ def test_a_cap_too_short_to_answer_is_refused_before_it_starts(tmp_path: Path) -
     profile.write_text(PROFILE)
     # The target does not exist: the refusal comes before any lookup.
     done = gtui("ab", "pid:999999999", "--no-docker", "--profile", str(profile),
-                "--workers", "2", "--cap", "12", "--yes")  # fmt: skip
+                "--workers", "2", "--cap", "10", "--yes")  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "cannot answer" in done.stderr and "rounds" in done.stderr
     one = gtui("ab", "pid:999999999", "--no-docker", "--profile", str(profile),
@@ -38,6 +38,6 @@ def test_a_sweep_cap_too_short_for_its_grid_is_refused_before_it_starts(tmp_path
     profile = tmp_path / "p.toml"
     profile.write_text(PROFILE)
     done = gtui("sweep", "pid:999999999", "--no-docker", "--profile", str(profile),
-                "--workers", "1,2,4", "--cap", "20", "--yes")  # fmt: skip
+                "--workers", "1,2,4", "--cap", "15", "--yes")  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "cannot answer" in done.stderr and "3 x" in done.stderr

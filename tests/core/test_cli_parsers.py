@@ -63,6 +63,7 @@ def test_every_option_and_argument_has_help(name: str) -> None:
 def test_the_defaults_stated_are_the_cores() -> None:
     from gunicorn_tui.cli import options, parser
     from gunicorn_tui.compare.epochs import DEFAULT_WARMUP_S as core_warmup
+    from gunicorn_tui.compare.interleave import InterleaveSettings
     from gunicorn_tui.compare.summary import DEFAULT_MIN_MEASURED_S as core_min
     from gunicorn_tui.load import cli as load_cli
     from gunicorn_tui.load.profile import builtin_profile_names
@@ -74,6 +75,7 @@ def test_the_defaults_stated_are_the_cores() -> None:
     assert builtin_profile_names() == BUILTIN_PROFILES
     assert parser.DEFAULT_LOAD_RATE_RPS == load_cli.DEFAULT_RATE_RPS
     assert parser.DEFAULT_LOAD_DURATION_S == load_cli.DEFAULT_DURATION_S
+    assert InterleaveSettings.segment_s == parser.DEFAULT_SEGMENT_S
     host, port = DEFAULT_STATSD_ADDRESS
     assert f"{host}:{port}" == options.DEFAULT_STATSD
     sweep = _subparsers()["sweep"]
