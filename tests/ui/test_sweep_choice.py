@@ -118,7 +118,7 @@ def test_the_rounds_are_gtui_sweeps_own_unless_measured_in_turn() -> None:
     [
         ("5", "cap: 5 s is not between 10 and 600 s"),
         ("soon", "cap: 'soon' is not a number of seconds"),
-        ("12", "cap: a cap of 12 s cannot answer"),
+        ("10", "cap: a cap of 10 s cannot answer"),
     ],
 )
 def test_a_cap_that_cannot_answer_is_refused(cap: str, expected: str) -> None:
