@@ -585,19 +585,7 @@ class ControlEngine:
         with contextlib.suppress(OSError):
             ensure_dir(self.state_dir)
             self.audit.append(
-                AuditRecord(
-                    at=time.time(),
-                    target=plan.target.label,
-                    action=plan.action.value,
-                    strategy=plan.strategy.value if plan.strategy else None,
-                    outcome=outcome.status.value,
-                    before=dict(plan.before),
-                    after=dict(plan.after) if outcome.ok else {},
-                    error=outcome.error,
-                    journal_id=f"{remote.host}:{journal_id}" if journal_id else None,
-                    served_after_s=outcome.served_after_s,
-                    host=plan.target.host,
-                )
+                _audit_record(plan, outcome, f"{remote.host}:{journal_id}" if journal_id else None)
             )
         return outcome
 
@@ -631,21 +619,7 @@ class ControlEngine:
         record = _outcome_json(outcome)
         if outcome.status is not OutcomeStatus.NEEDS_RECOVERY:
             journal.archive(record)
-        self.audit.append(
-            AuditRecord(
-                at=time.time(),
-                target=plan.target.label,
-                action=plan.action.value,
-                strategy=plan.strategy.value if plan.strategy else None,
-                outcome=outcome.status.value,
-                before=dict(plan.before),
-                after=dict(plan.after) if outcome.ok else {},
-                error=outcome.error,
-                journal_id=journal.id,
-                served_after_s=outcome.served_after_s,
-                host=plan.target.host,
-            )
-        )
+        self.audit.append(_audit_record(plan, outcome, journal.id))
 
     # -- recovery ------------------------------------------------------------------------
 
@@ -778,3 +752,20 @@ def _outcome_json(outcome: ActionOutcome) -> dict[str, Any]:
         "interrupted": outcome.interrupted,
         "standing": outcome.standing.value,
     }
+
+
+def _audit_record(plan: RetunePlan, outcome: ActionOutcome, journal_id: str | None) -> AuditRecord:
+    """The audit line of a plan's outcome (``journal_id``: where it is journaled)."""
+    return AuditRecord(
+        at=time.time(),
+        target=plan.target.label,
+        action=plan.action.value,
+        strategy=plan.strategy.value if plan.strategy else None,
+        outcome=outcome.status.value,
+        before=dict(plan.before),
+        after=dict(plan.after) if outcome.ok else {},
+        error=outcome.error,
+        journal_id=journal_id,
+        served_after_s=outcome.served_after_s,
+        host=plan.target.host,
+    )
